@@ -1,0 +1,24 @@
+//! # quickchat-core
+//!
+//! The portable engine of the Quick Chat SDK: keys, X3DH, the Double Ratchet, the wire
+//! envelope, the protocol's REST and WebSocket models, session logic, and the `Transport`
+//! and `Store` traits the platform crates implement. It performs no I/O of its own and
+//! builds for native targets and `wasm32-unknown-unknown` alike.
+//!
+//! Byte-for-byte compatibility with the reference web client is pinned by the vectors in
+//! `tests/data/vectors` (see `core/tests/vectors.rs`).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod encoding;
+pub mod envelope;
+pub mod keys;
+pub mod platform;
+pub mod protocol;
+pub mod ratchet;
+pub mod reference;
+pub mod rng;
+pub mod transport;
+pub mod x3dh;
+
+pub use rand_core;

@@ -1,0 +1,152 @@
+//! X3DH initial key agreement, both sides (PROTOCOL §3).
+
+use std::fmt;
+
+use hkdf::Hkdf;
+use rand_core::CryptoRng;
+use sha2::Sha256;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+use crate::keys::{
+    IdentityKeyPair, IdentityPublic, KeyPair, OneTimePrekeyPublic, PublicKey, SecretKey,
+    SignedPrekeyPublic, verify_signed_prekey,
+};
+
+const X3DH_INFO: &[u8] = b"WHATSAPP-CLONE-X3DH";
+
+/// A peer's published prekey bundle, decoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrekeyBundle {
+    /// The peer's identity keys.
+    pub identity: IdentityPublic,
+    /// The signed prekey, if the peer has one.
+    pub signed_prekey: Option<SignedPrekeyPublic>,
+    /// A one-time prekey, if the backend had one left.
+    pub one_time_prekey: Option<OneTimePrekeyPublic>,
+}
+
+/// Whether the initiator mixes the bundle's one-time prekey into the secret.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum OneTimePrekeyUse {
+    /// Use it when the bundle carries one (DH4); the reference client accepts this as a
+    /// responder, and it gives the first message forward secrecy against a later theft of
+    /// the signed prekey.
+    #[default]
+    WhenAvailable,
+    /// Never use it, exactly as the reference client initiates.
+    Never,
+}
+
+/// Why X3DH could not start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum X3dhError {
+    /// The bundle has no signed prekey.
+    #[error("Recipient is missing signed prekey")]
+    MissingSignedPrekey,
+    /// The signed prekey's signature does not verify.
+    #[error("Invalid signed prekey signature")]
+    InvalidSignature,
+}
+
+/// The 32-byte secret both sides derive.
+#[derive(Clone, Zeroize, ZeroizeOnDrop, PartialEq, Eq)]
+pub struct SharedSecret([u8; 32]);
+
+impl SharedSecret {
+    /// The secret's bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SharedSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SharedSecret(<redacted>)")
+    }
+}
+
+/// What the initiator ends up with.
+#[derive(Debug)]
+pub struct Initiated {
+    /// The agreed secret.
+    pub shared_secret: SharedSecret,
+    /// The ephemeral public key to send (`senderEphemeralKey`).
+    pub ephemeral_public: PublicKey,
+    /// Id of the signed prekey used (`usedSignedPrekeyId`).
+    pub used_signed_prekey_id: u32,
+    /// Id of the one-time prekey mixed in, if any (`usedOneTimePrekeyId`).
+    pub used_one_time_prekey_id: Option<u32>,
+}
+
+/// Initiator side: checks the bundle, draws the ephemeral key (one 32-byte draw) and
+/// derives the secret.
+pub fn initiate<R: CryptoRng + ?Sized>(
+    identity: &IdentityKeyPair,
+    bundle: &PrekeyBundle,
+    one_time_prekey_use: OneTimePrekeyUse,
+    rng: &mut R,
+) -> Result<Initiated, X3dhError> {
+    let signed_prekey = bundle
+        .signed_prekey
+        .as_ref()
+        .ok_or(X3dhError::MissingSignedPrekey)?;
+    verify_signed_prekey(&bundle.identity.signing, signed_prekey)
+        .map_err(|_| X3dhError::InvalidSignature)?;
+
+    let ephemeral = KeyPair::generate(rng);
+    let one_time = match one_time_prekey_use {
+        OneTimePrekeyUse::WhenAvailable => bundle.one_time_prekey,
+        OneTimePrekeyUse::Never => None,
+    };
+    let dh1 = identity.dh().secret().diffie_hellman(&signed_prekey.public);
+    let dh2 = ephemeral
+        .secret()
+        .diffie_hellman(&bundle.identity.dh);
+    let dh3 = ephemeral.secret().diffie_hellman(&signed_prekey.public);
+    let dh4 = one_time.map(|otk| ephemeral.secret().diffie_hellman(&otk.public));
+    let shared_secret = derive(&[
+        Some(dh1.as_bytes()),
+        Some(dh2.as_bytes()),
+        Some(dh3.as_bytes()),
+        dh4.as_ref().map(|d| d.as_bytes()),
+    ]);
+    Ok(Initiated {
+        shared_secret,
+        ephemeral_public: *ephemeral.public(),
+        used_signed_prekey_id: signed_prekey.id,
+        used_one_time_prekey_id: one_time.map(|otk| otk.id),
+    })
+}
+
+/// Responder side: the secret from a first message's `x3dh` header. `one_time_prekey` is
+/// the private key named by `usedOneTimePrekeyId`, when it is still held.
+pub fn respond(
+    identity: &IdentityKeyPair,
+    signed_prekey: &SecretKey,
+    one_time_prekey: Option<&SecretKey>,
+    sender_identity_key: &PublicKey,
+    sender_ephemeral_key: &PublicKey,
+) -> SharedSecret {
+    let dh1 = signed_prekey.diffie_hellman(sender_identity_key);
+    let dh2 = identity.dh().secret().diffie_hellman(sender_ephemeral_key);
+    let dh3 = signed_prekey.diffie_hellman(sender_ephemeral_key);
+    let dh4 = one_time_prekey.map(|otk| otk.diffie_hellman(sender_ephemeral_key));
+    derive(&[
+        Some(dh1.as_bytes()),
+        Some(dh2.as_bytes()),
+        Some(dh3.as_bytes()),
+        dh4.as_ref().map(|d| d.as_bytes()),
+    ])
+}
+
+fn derive(parts: &[Option<&[u8; 32]>]) -> SharedSecret {
+    let mut ikm = Zeroizing::new(Vec::with_capacity(32 * parts.len()));
+    for part in parts.iter().flatten() {
+        ikm.extend_from_slice(*part);
+    }
+    let hkdf = Hkdf::<Sha256>::new(Some(&[0u8; 32]), &ikm);
+    let mut out = [0u8; 32];
+    // 32 bytes is far below HKDF-SHA256's 8160-byte limit, so expansion cannot fail.
+    let _ = hkdf.expand(X3DH_INFO, &mut out);
+    SharedSecret(out)
+}
