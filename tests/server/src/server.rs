@@ -1,0 +1,226 @@
+//! [`TestServer`]: start, stop and restart the server in-process.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::jwt::JwtKey;
+use crate::config::{Config, Database};
+use crate::db::{self, Db, users};
+use crate::error::{DbError, ServerError};
+use crate::state::{AppState, Shared};
+use crate::ws::hub::Hub;
+
+/// How long stopping waits for open requests and sockets before cutting them off.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// A running (or stopped) server with its own database.
+///
+/// Dropping it stops the server without waiting and deletes a temporary database; call
+/// [`stop`](TestServer::stop) to wait until every socket is closed and the port is free.
+pub struct TestServer {
+    config: Config,
+    addr: SocketAddr,
+    db_path: PathBuf,
+    running: Option<Running>,
+    // Declared last: the directory goes after the server that uses it.
+    _temp_dir: Option<TempDir>,
+}
+
+struct Running {
+    state: AppState,
+    serve: JoinHandle<std::io::Result<()>>,
+}
+
+impl TestServer {
+    /// Opens the database (creating it if needed), binds the address and starts serving.
+    pub async fn start(config: Config) -> Result<TestServer, ServerError> {
+        let (db_path, temp_dir) = match &config.database {
+            Database::Temporary => {
+                let dir = tempfile::Builder::new()
+                    .prefix("quickchat-testserver-")
+                    .tempdir()
+                    .map_err(ServerError::TempDir)?;
+                (dir.path().join("chat.db"), Some(dir))
+            }
+            Database::File(path) => (path.clone(), None),
+        };
+        let (running, addr) = launch(&config, config.bind, &db_path).await?;
+        Ok(TestServer {
+            config,
+            addr,
+            db_path,
+            running: Some(running),
+            _temp_dir: temp_dir,
+        })
+    }
+
+    /// The address the server listens on (with the real port when port 0 was asked for).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://HOST:PORT`, the base of the REST API (which lives under `/api`).
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `ws://HOST:PORT/ws`, the WebSocket endpoint.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    /// The SQLite database file.
+    pub fn db_path(&self) -> &Path {
+        &self.db_path
+    }
+
+    /// The configuration the server was started with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Whether the server is serving (not stopped).
+    pub fn is_running(&self) -> bool {
+        self.running.is_some()
+    }
+
+    /// Stops serving: every WebSocket gets a close frame (1001) and its connection is
+    /// dropped, open HTTP requests finish, the port is released and the database is
+    /// closed. Does nothing if already stopped.
+    pub async fn stop(&mut self) {
+        if let Some(running) = self.running.take() {
+            shut_down(running).await;
+            tracing::info!(addr = %self.addr, "stopped");
+        }
+    }
+
+    /// Stops the server if it runs, then starts it again on the same address and port with
+    /// the same database, so that clients reconnecting to the old URL reach it and find
+    /// their data.
+    pub async fn restart(&mut self) -> Result<(), ServerError> {
+        self.stop().await;
+        let (running, _) = launch(&self.config, self.addr, &self.db_path).await?;
+        self.running = Some(running);
+        Ok(())
+    }
+
+    /// Gives the user named `username` the `admin` role, as the backend's operators do with
+    /// a database update. Works whether the server runs or not.
+    pub async fn make_admin(&self, username: &str) -> Result<(), ServerError> {
+        let name = username.to_owned();
+        let changed = match &self.running {
+            Some(running) => running
+                .state
+                .db
+                .call(move |c| users::make_admin(c, &name).map_err(DbError::from))
+                .await
+                .map_err(|source| self.database_error(source))?,
+            None => {
+                let path = self.db_path.clone();
+                return tokio::task::spawn_blocking(move || make_admin_in(&path, &name))
+                    .await
+                    .map_err(|e| self.database_error(DbError::Thread(std::io::Error::other(e))))?;
+            }
+        };
+        if changed == 0 {
+            return Err(ServerError::UnknownUser(username.to_owned()));
+        }
+        Ok(())
+    }
+
+    fn database_error(&self, source: DbError) -> ServerError {
+        ServerError::Database {
+            path: self.db_path.clone(),
+            source,
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.state.shutdown.cancel();
+            running.serve.abort();
+        }
+    }
+}
+
+/// Gives the user named `username` the `admin` role in the database at `db_path`, without
+/// a server (what the binary's `make-admin` command does).
+pub fn make_admin_in(db_path: &Path, username: &str) -> Result<(), ServerError> {
+    let database_error = |source: DbError| ServerError::Database {
+        path: db_path.to_owned(),
+        source,
+    };
+    let conn = db::open_connection(db_path).map_err(database_error)?;
+    let changed = users::make_admin(&conn, username)
+        .map_err(|e| database_error(DbError::from(e)))?;
+    if changed == 0 {
+        return Err(ServerError::UnknownUser(username.to_owned()));
+    }
+    Ok(())
+}
+
+/// Binds, opens the database and spawns the server.
+async fn launch(
+    config: &Config,
+    bind: SocketAddr,
+    db_path: &Path,
+) -> Result<(Running, SocketAddr), ServerError> {
+    let listener = TcpListener::bind(bind)
+        .await
+        .map_err(|source| ServerError::Bind { addr: bind, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| ServerError::Bind { addr: bind, source })?;
+    let db = Db::open(db_path).map_err(|source| ServerError::Database {
+        path: db_path.to_owned(),
+        source,
+    })?;
+    let state = AppState::new(Shared {
+        db,
+        hub: Hub::default(),
+        jwt: JwtKey::new(&config.jwt_secret),
+        bcrypt_cost: config.bcrypt_cost,
+        quirks: config.quirks.clone(),
+        max_body_bytes: config.max_body_bytes,
+        max_ws_message_bytes: config.max_ws_message_bytes,
+        shutdown: CancellationToken::new(),
+        connections: TaskTracker::new(),
+    });
+    let app = crate::http::router(state.clone());
+    let signal = state.shutdown.clone();
+    let serve = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { signal.cancelled().await })
+            .await
+    });
+    tracing::info!(%addr, db = %db_path.display(), "listening");
+    Ok((Running { state, serve }, addr))
+}
+
+/// Stops one run of the server and waits for it.
+async fn shut_down(running: Running) {
+    let Running { state, mut serve } = running;
+    state.shutdown.cancel();
+    if tokio::time::timeout(STOP_GRACE, &mut serve).await.is_err() {
+        tracing::warn!("HTTP connections still open after the grace period; cutting them off");
+        serve.abort();
+        let _ = serve.await;
+    }
+    state.connections.close();
+    if tokio::time::timeout(STOP_GRACE, state.connections.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("WebSocket connections still open after the grace period");
+    }
+    state.db.close().await;
+}
