@@ -20,7 +20,8 @@ use crate::ratchet::{Header, NONCE_LEN, TAG_LEN};
 pub const MAX_ENVELOPE_LEN: usize = 1 << 20;
 
 /// The `x3dh` block of a session's first message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct X3dhHeader {
     /// The initiator's X25519 identity key.
     pub sender_identity_key: PublicKey,

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod account;
 pub mod encoding;
 pub mod envelope;
 pub mod keys;
@@ -18,6 +19,8 @@ pub mod protocol;
 pub mod ratchet;
 pub mod reference;
 pub mod rng;
+pub mod session;
+pub mod store;
 pub mod transport;
 pub mod x3dh;
 

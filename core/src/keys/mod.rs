@@ -7,6 +7,7 @@ mod dh;
 mod fingerprint;
 mod identity;
 mod prekeys;
+mod serde_impls;
 
 pub use dh::{DhOutput, KeyPair, PublicKey, SecretKey};
 pub use fingerprint::{Fingerprint, FingerprintError};

@@ -241,6 +241,10 @@ pub struct ImportedSession {
     /// For a session this user initiated and has not yet sent on: the `x3dh` block its first
     /// message must carry.
     pub pending_x3dh: Option<X3dhHeader>,
+    /// Whether the peer started the session (this user answered its first message).
+    pub responded: bool,
+    /// For a session this user started: the id of the peer's signed prekey it used.
+    pub remote_signed_prekey_id: Option<u32>,
     /// For a session this user answered: the initiator's first ratchet key, which identifies
     /// a replay of the session's first message.
     pub initiator_ratchet_key: Option<PublicKey>,
@@ -459,6 +463,12 @@ fn import_session(
         remote_identity_key,
         ratchet,
         pending_x3dh,
+        responded,
+        remote_signed_prekey_id: if responded {
+            None
+        } else {
+            row.remote_signed_prekey_id
+        },
         initiator_ratchet_key: if responded { remote_signed_prekey } else { None },
         created_at: row.created_at,
         updated_at: row.updated_at,

@@ -1,0 +1,144 @@
+//! Making an account's keys and bringing in a reference-client account.
+
+use rand_core::CryptoRng;
+
+use crate::keys::{IdentityKeyPair, OneTimePrekey, SignedPrekey};
+use crate::reference::ImportedAccount;
+use crate::session::{PeerSessions, Session, SessionOrigin};
+use crate::store::{
+    AccountMeta, IdentityRecord, OneTimePrekeyRecord, SignedPrekeyRecord, Store, StoreError,
+    StoreOp, WriteBatch,
+};
+
+/// How many one-time prekeys a fresh account makes (the reference's number).
+pub const INITIAL_ONE_TIME_PREKEYS: u32 = 100;
+
+/// Why an account cannot be made or imported.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AccountError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The store already holds an identity; reset it first.
+    #[error("the store already holds the identity of user {user_id}")]
+    AlreadyExists {
+        /// Whose.
+        user_id: String,
+    },
+}
+
+/// Makes the keys of a new account exactly as the reference client does — identity (one
+/// draw), signed prekey id 1 (one draw), one-time prekeys 2..=101 (one draw each) — and saves
+/// them as not yet uploaded.
+pub async fn create_account<S: Store, R: CryptoRng + ?Sized>(
+    store: &S,
+    user_id: &str,
+    now: i64,
+    rng: &mut R,
+) -> Result<IdentityKeyPair, AccountError> {
+    if let Some(existing) = store.identity().await? {
+        return Err(AccountError::AlreadyExists {
+            user_id: existing.user_id,
+        });
+    }
+    let identity = IdentityKeyPair::generate(rng);
+    let signed_prekey = SignedPrekey::generate(&identity, 1, now, rng);
+    let mut batch = WriteBatch::new();
+    batch.push(StoreOp::PutIdentity(IdentityRecord {
+        user_id: user_id.to_string(),
+        identity: identity.clone(),
+        created_at: now,
+    }));
+    batch.push(StoreOp::PutSignedPrekey(SignedPrekeyRecord {
+        prekey: signed_prekey,
+        uploaded: false,
+        retired_at: None,
+    }));
+    for id in 2..2 + INITIAL_ONE_TIME_PREKEYS {
+        batch.push(StoreOp::PutOneTimePrekey(OneTimePrekeyRecord {
+            prekey: OneTimePrekey::generate(id, rng),
+            uploaded: false,
+        }));
+    }
+    batch.push(StoreOp::PutAccountMeta(AccountMeta {
+        next_prekey_id: 2 + INITIAL_ONE_TIME_PREKEYS,
+        current_signed_prekey_id: Some(1),
+        last_upload_at: None,
+    }));
+    store.commit(batch).await?;
+    Ok(identity)
+}
+
+/// Saves an account read from the reference client's storage, with its prekeys (and their
+/// upload state) and sessions, in one commit. The sessions continue where the reference
+/// client left them.
+pub async fn import_account<S: Store>(
+    store: &S,
+    account: &ImportedAccount,
+    now: i64,
+) -> Result<(), AccountError> {
+    if let Some(existing) = store.identity().await? {
+        return Err(AccountError::AlreadyExists {
+            user_id: existing.user_id,
+        });
+    }
+    let mut batch = WriteBatch::new();
+    batch.push(StoreOp::PutIdentity(IdentityRecord {
+        user_id: account.user_id.clone(),
+        identity: account.identity.clone(),
+        created_at: account.identity_created_at.unwrap_or(now),
+    }));
+    for spk in &account.signed_prekeys {
+        let current = account.current_signed_prekey_id == Some(spk.prekey.id());
+        batch.push(StoreOp::PutSignedPrekey(SignedPrekeyRecord {
+            prekey: spk.prekey.clone(),
+            uploaded: spk.uploaded,
+            retired_at: (!current).then_some(now),
+        }));
+    }
+    for otk in &account.one_time_prekeys {
+        batch.push(StoreOp::PutOneTimePrekey(OneTimePrekeyRecord {
+            prekey: otk.prekey.clone(),
+            uploaded: otk.uploaded,
+        }));
+    }
+    batch.push(StoreOp::PutAccountMeta(AccountMeta {
+        next_prekey_id: account.next_prekey_id,
+        current_signed_prekey_id: account.current_signed_prekey_id,
+        last_upload_at: account.last_upload_at,
+    }));
+    for imported in &account.sessions {
+        let origin = if imported.responded {
+            SessionOrigin::Responded {
+                sender_ephemeral_key: None,
+                initiator_ratchet_key: imported.initiator_ratchet_key,
+            }
+        } else {
+            SessionOrigin::Initiated {
+                remote_signed_prekey_id: imported.remote_signed_prekey_id.unwrap_or(0),
+            }
+        };
+        batch.push(StoreOp::PutSessions(PeerSessions {
+            peer_id: imported.peer_id.clone(),
+            current: Session {
+                ratchet: imported.ratchet.clone(),
+                remote_identity_key: imported.remote_identity_key,
+                pending_x3dh: imported.pending_x3dh,
+                origin,
+                created_at: imported.created_at.unwrap_or(now),
+                updated_at: imported.updated_at.unwrap_or(now),
+            },
+            previous: Vec::new(),
+        }));
+        batch.push(StoreOp::PutKnownIdentity(crate::store::KnownIdentity {
+            peer_id: imported.peer_id.clone(),
+            identity_key: imported.remote_identity_key,
+            signing_key: None,
+            first_seen: imported.created_at.unwrap_or(now),
+            verified: false,
+            unaccepted_change_from: None,
+        }));
+    }
+    store.commit(batch).await?;
+    Ok(())
+}

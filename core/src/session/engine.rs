@@ -1,0 +1,529 @@
+//! The session engine: starts sessions, encrypts and decrypts through a store.
+
+use rand_core::CryptoRng;
+
+use super::record::{PeerSessions, Session, SessionOrigin};
+use super::trust::{self, IdentityChange, Observation};
+use crate::envelope::{Envelope, EnvelopeError};
+use crate::keys::IdentityKeyPair;
+use crate::ratchet::{RatchetError, RatchetState};
+use crate::store::{Store, StoreError, StoreOp, WriteBatch};
+use crate::x3dh::{self, OneTimePrekeyUse, PrekeyBundle, X3dhError};
+
+/// Settings of a [`SessionEngine`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// Whether sessions this device starts mix in the bundle's one-time prekey.
+    pub one_time_prekey_use: OneTimePrekeyUse,
+}
+
+/// Why a session operation failed. Nothing was written in any case.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SessionError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The store holds no identity yet.
+    #[error("the store holds no identity: create or import an account first")]
+    NoIdentity,
+    /// No session with the peer.
+    #[error("no session with {peer_id}: start one from the peer's prekey bundle")]
+    NoSession {
+        /// The peer.
+        peer_id: String,
+    },
+    /// The peer's bundle cannot be used.
+    #[error("cannot start a session with {peer_id}: {source}")]
+    X3dh {
+        /// The peer.
+        peer_id: String,
+        /// Why.
+        source: X3dhError,
+    },
+    /// The message is not a valid encrypted message.
+    #[error("message from {peer_id} is malformed: {source}")]
+    Envelope {
+        /// The peer.
+        peer_id: String,
+        /// Why.
+        source: EnvelopeError,
+    },
+    /// The message cannot be decrypted.
+    #[error("cannot decrypt message from {peer_id}: {source}")]
+    Decrypt {
+        /// The peer.
+        peer_id: String,
+        /// Why.
+        source: RatchetError,
+    },
+    /// The message cannot be encrypted.
+    #[error("cannot encrypt to {peer_id}: {source}")]
+    Encrypt {
+        /// The peer.
+        peer_id: String,
+        /// Why.
+        source: RatchetError,
+    },
+    /// A first message names a signed prekey this device does not hold.
+    #[error("first message from {peer_id} names signed prekey {id}, which this device does not hold")]
+    UnknownSignedPrekey {
+        /// The peer.
+        peer_id: String,
+        /// The prekey id.
+        id: u32,
+    },
+    /// The peer's verified identity key changed and the change was not accepted yet.
+    #[error("the identity key of {peer_id} changed after it was verified: accept or verify the new key before sending")]
+    UnacceptedIdentityChange {
+        /// The peer.
+        peer_id: String,
+    },
+    /// The decrypted bytes are not UTF-8 text.
+    #[error("message from {peer_id} decrypted to bytes that are not UTF-8 text")]
+    NotText {
+        /// The peer.
+        peer_id: String,
+    },
+    /// Nothing is known of the peer's identity.
+    #[error("no identity is known for {peer_id}")]
+    UnknownPeer {
+        /// The peer.
+        peer_id: String,
+    },
+}
+
+/// An encrypted message ready to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// The wire string (content of a `message` frame with `encrypted: true`).
+    pub wire: String,
+    /// Whether it carries the session's `x3dh` block.
+    pub first_message: bool,
+}
+
+/// A decrypted message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incoming {
+    /// The text.
+    pub plaintext: String,
+    /// Set when the peer's identity key differs from the one known before.
+    pub identity_change: Option<IdentityChange>,
+    /// Whether the message started a new session.
+    pub new_session: bool,
+}
+
+/// The result of an operation and the writes that make it durable. Nothing is written
+/// until [`Prepared::commit`]; dropping it discards the operation and leaves every session
+/// as it was. It borrows the engine mutably, so no other operation can interleave.
+#[must_use = "nothing is saved until commit() is called"]
+pub struct Prepared<'e, S, T> {
+    engine: &'e mut SessionEngine<S>,
+    batch: WriteBatch,
+    value: T,
+}
+
+impl<S: Store, T> Prepared<'_, S, T> {
+    /// The result.
+    pub fn value(&self) -> &T {
+        &self.value
+    }
+
+    /// Adds a write to the same atomic commit (e.g. the message record).
+    pub fn add(&mut self, op: StoreOp) -> &mut Self {
+        self.batch.push(op);
+        self
+    }
+
+    /// Writes everything in one atomic commit and returns the result.
+    pub async fn commit(self) -> Result<T, SessionError> {
+        self.engine.store.commit(self.batch).await?;
+        Ok(self.value)
+    }
+}
+
+/// Drives the sessions of one account over a store.
+pub struct SessionEngine<S> {
+    store: S,
+    user_id: String,
+    identity: IdentityKeyPair,
+    config: SessionConfig,
+}
+
+impl<S> std::fmt::Debug for SessionEngine<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionEngine")
+            .field("user_id", &self.user_id)
+            .field("identity", &self.identity)
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl<S: Store> SessionEngine<S> {
+    /// Opens the engine on a store that holds an identity.
+    pub async fn open(store: S, config: SessionConfig) -> Result<Self, SessionError> {
+        let record = store.identity().await?.ok_or(SessionError::NoIdentity)?;
+        Ok(Self {
+            store,
+            user_id: record.user_id,
+            identity: record.identity,
+            config,
+        })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The account's user id.
+    pub fn user_id(&self) -> &str {
+        &self.user_id
+    }
+
+    /// The account's identity.
+    pub fn identity(&self) -> &IdentityKeyPair {
+        &self.identity
+    }
+
+    /// Gives the store back.
+    pub fn into_store(self) -> S {
+        self.store
+    }
+
+    /// Whether a session with the peer exists.
+    pub async fn has_session(&self, peer_id: &str) -> Result<bool, SessionError> {
+        Ok(self.store.peer_sessions(peer_id).await?.is_some())
+    }
+
+    /// Starts a session from the peer's bundle (X3DH as initiator: one 32-byte draw for the
+    /// ephemeral key, one for the ratchet key) and saves it. The first message sent on it
+    /// carries the `x3dh` block. Returns the identity change, if the bundle's identity key
+    /// differs from the one known; after a change to a verified key the session is made but
+    /// [`SessionEngine::encrypt`] refuses until the change is accepted.
+    pub async fn start_session<R: CryptoRng + ?Sized>(
+        &mut self,
+        peer_id: &str,
+        bundle: &PrekeyBundle,
+        now: i64,
+        rng: &mut R,
+    ) -> Result<Option<IdentityChange>, SessionError> {
+        let initiated = x3dh::initiate(
+            &self.identity,
+            bundle,
+            self.config.one_time_prekey_use,
+            rng,
+        )
+        .map_err(|source| SessionError::X3dh {
+            peer_id: peer_id.to_string(),
+            source,
+        })?;
+        let ratchet = RatchetState::initiator(initiated.shared_secret.as_bytes(), rng);
+        let session = Session {
+            ratchet,
+            remote_identity_key: bundle.identity.dh,
+            pending_x3dh: Some(crate::envelope::X3dhHeader {
+                sender_identity_key: self.identity.public().dh,
+                sender_ephemeral_key: initiated.ephemeral_public,
+                used_signed_prekey_id: initiated.used_signed_prekey_id,
+                used_one_time_prekey_id: initiated.used_one_time_prekey_id,
+            }),
+            origin: SessionOrigin::Initiated {
+                remote_signed_prekey_id: initiated.used_signed_prekey_id,
+            },
+            created_at: now,
+            updated_at: now,
+        };
+        let known = self.store.known_identity(peer_id).await?;
+        let observation = trust::observe(
+            known.as_ref(),
+            peer_id,
+            bundle.identity.dh,
+            Some(bundle.identity.signing),
+            now,
+        );
+        let sessions = match self.store.peer_sessions(peer_id).await? {
+            Some(mut existing) => {
+                existing.replace_current(session);
+                existing
+            }
+            None => PeerSessions {
+                peer_id: peer_id.to_string(),
+                current: session,
+                previous: Vec::new(),
+            },
+        };
+        let mut batch = WriteBatch::new();
+        batch.push(StoreOp::PutSessions(sessions));
+        if let Some(record) = observation.record() {
+            batch.push(StoreOp::PutKnownIdentity(record.clone()));
+        }
+        self.store.commit(batch).await?;
+        Ok(observation.change().cloned())
+    }
+
+    /// Encrypts `plaintext` for the peer on the current session (one 24-byte nonce draw,
+    /// plus one 32-byte draw when a new sending chain starts).
+    pub async fn encrypt<R: CryptoRng + ?Sized>(
+        &mut self,
+        peer_id: &str,
+        plaintext: &str,
+        now: i64,
+        rng: &mut R,
+    ) -> Result<Prepared<'_, S, Outgoing>, SessionError> {
+        if let Some(known) = self.store.known_identity(peer_id).await?
+            && known.unaccepted_change_from.is_some()
+        {
+            return Err(SessionError::UnacceptedIdentityChange {
+                peer_id: peer_id.to_string(),
+            });
+        }
+        let mut sessions = self
+            .store
+            .peer_sessions(peer_id)
+            .await?
+            .ok_or_else(|| SessionError::NoSession {
+                peer_id: peer_id.to_string(),
+            })?;
+        let session = &mut sessions.current;
+        let encrypted = session
+            .ratchet
+            .encrypt(plaintext.as_bytes(), rng)
+            .map_err(|source| SessionError::Encrypt {
+                peer_id: peer_id.to_string(),
+                source,
+            })?;
+        let x3dh = session.pending_x3dh.take();
+        session.updated_at = now;
+        let envelope = Envelope {
+            header: encrypted.header,
+            ciphertext: encrypted.ciphertext,
+            x3dh,
+        };
+        let value = Outgoing {
+            wire: envelope.to_json(),
+            first_message: x3dh.is_some(),
+        };
+        let mut batch = WriteBatch::new();
+        batch.push(StoreOp::PutSessions(sessions));
+        Ok(Prepared {
+            engine: self,
+            batch,
+            value,
+        })
+    }
+
+    /// Decrypts a message from the peer: a first message (`x3dh`) that no held session
+    /// began starts a new session; anything else is opened by the current session or, failing
+    /// that, a previous one. A DH ratchet step takes one 32-byte draw.
+    pub async fn decrypt<R: CryptoRng + ?Sized>(
+        &mut self,
+        peer_id: &str,
+        wire: &str,
+        now: i64,
+        rng: &mut R,
+    ) -> Result<Prepared<'_, S, Incoming>, SessionError> {
+        let envelope = Envelope::parse(wire).map_err(|source| SessionError::Envelope {
+            peer_id: peer_id.to_string(),
+            source,
+        })?;
+        let existing = self.store.peer_sessions(peer_id).await?;
+        let begun_here = match (&envelope.x3dh, &existing) {
+            (Some(x3dh), Some(sessions)) => std::iter::once(&sessions.current)
+                .chain(&sessions.previous)
+                .any(|s| s.started_by(x3dh, &envelope.header)),
+            _ => false,
+        };
+        match (envelope.x3dh, existing) {
+            (Some(x3dh), existing) if !begun_here => {
+                self.accept_first_message(peer_id, &envelope, x3dh, existing, now, rng)
+                    .await
+            }
+            (_, Some(sessions)) => self.decrypt_in(peer_id, &envelope, sessions, now, rng),
+            (_, None) => Err(SessionError::NoSession {
+                peer_id: peer_id.to_string(),
+            }),
+        }
+    }
+
+    fn decrypt_in<R: CryptoRng + ?Sized>(
+        &mut self,
+        peer_id: &str,
+        envelope: &Envelope,
+        mut sessions: PeerSessions,
+        now: i64,
+        rng: &mut R,
+    ) -> Result<Prepared<'_, S, Incoming>, SessionError> {
+        let decrypt_error = |source| SessionError::Decrypt {
+            peer_id: peer_id.to_string(),
+            source,
+        };
+        let plaintext = match sessions
+            .current
+            .ratchet
+            .decrypt(&envelope.header, &envelope.ciphertext, rng)
+        {
+            Ok(plaintext) => {
+                sessions.current.updated_at = now;
+                plaintext
+            }
+            // A duplicate of the current chain belongs to no other session.
+            Err(e @ RatchetError::DuplicateMessage { .. }) => return Err(decrypt_error(e)),
+            Err(first_error) => {
+                let mut opened = None;
+                for (index, session) in sessions.previous.iter_mut().enumerate() {
+                    if let Ok(plaintext) =
+                        session
+                            .ratchet
+                            .decrypt(&envelope.header, &envelope.ciphertext, rng)
+                    {
+                        session.updated_at = now;
+                        opened = Some((index, plaintext));
+                        break;
+                    }
+                }
+                let (index, plaintext) = opened.ok_or_else(|| decrypt_error(first_error))?;
+                // The peer still uses that session: make it the one we answer on.
+                sessions.promote(index);
+                plaintext
+            }
+        };
+        let plaintext = String::from_utf8(plaintext).map_err(|_| SessionError::NotText {
+            peer_id: peer_id.to_string(),
+        })?;
+        let mut batch = WriteBatch::new();
+        batch.push(StoreOp::PutSessions(sessions));
+        Ok(Prepared {
+            engine: self,
+            batch,
+            value: Incoming {
+                plaintext,
+                identity_change: None,
+                new_session: false,
+            },
+        })
+    }
+
+    async fn accept_first_message<R: CryptoRng + ?Sized>(
+        &mut self,
+        peer_id: &str,
+        envelope: &Envelope,
+        x3dh: crate::envelope::X3dhHeader,
+        existing: Option<PeerSessions>,
+        now: i64,
+        rng: &mut R,
+    ) -> Result<Prepared<'_, S, Incoming>, SessionError> {
+        let signed_prekey = self
+            .store
+            .signed_prekey(x3dh.used_signed_prekey_id)
+            .await?
+            .ok_or_else(|| SessionError::UnknownSignedPrekey {
+                peer_id: peer_id.to_string(),
+                id: x3dh.used_signed_prekey_id,
+            })?;
+        let one_time_prekey = match x3dh.used_one_time_prekey_id {
+            Some(id) => self.store.one_time_prekey(id).await?,
+            None => None,
+        };
+        let shared_secret = x3dh::respond(
+            &self.identity,
+            signed_prekey.prekey.pair().secret(),
+            one_time_prekey.as_ref().map(|p| p.prekey.pair().secret()),
+            &x3dh.sender_identity_key,
+            &x3dh.sender_ephemeral_key,
+        );
+        let mut ratchet =
+            RatchetState::responder(shared_secret.as_bytes(), envelope.header.ratchet_key);
+        let plaintext = ratchet
+            .decrypt(&envelope.header, &envelope.ciphertext, rng)
+            .map_err(|source| SessionError::Decrypt {
+                peer_id: peer_id.to_string(),
+                source,
+            })?;
+        let plaintext = String::from_utf8(plaintext).map_err(|_| SessionError::NotText {
+            peer_id: peer_id.to_string(),
+        })?;
+        let session = Session {
+            ratchet,
+            remote_identity_key: x3dh.sender_identity_key,
+            pending_x3dh: None,
+            origin: SessionOrigin::Responded {
+                sender_ephemeral_key: Some(x3dh.sender_ephemeral_key),
+                initiator_ratchet_key: Some(envelope.header.ratchet_key),
+            },
+            created_at: now,
+            updated_at: now,
+        };
+        let sessions = match existing {
+            Some(mut sessions) => {
+                sessions.replace_current(session);
+                sessions
+            }
+            None => PeerSessions {
+                peer_id: peer_id.to_string(),
+                current: session,
+                previous: Vec::new(),
+            },
+        };
+        let known = self.store.known_identity(peer_id).await?;
+        let observation = trust::observe(
+            known.as_ref(),
+            peer_id,
+            x3dh.sender_identity_key,
+            known.as_ref().and_then(|k| k.signing_key),
+            now,
+        );
+        let mut batch = WriteBatch::new();
+        batch.push(StoreOp::PutSessions(sessions));
+        if let Some(prekey) = &one_time_prekey {
+            batch.push(StoreOp::DeleteOneTimePrekey(prekey.prekey.id()));
+        }
+        if let Some(record) = observation.record() {
+            batch.push(StoreOp::PutKnownIdentity(record.clone()));
+        }
+        let identity_change = match observation {
+            Observation::Changed(_, change) => Some(change),
+            _ => None,
+        };
+        Ok(Prepared {
+            engine: self,
+            batch,
+            value: Incoming {
+                plaintext,
+                identity_change,
+                new_session: true,
+            },
+        })
+    }
+
+    /// Accepts a peer's changed identity key, allowing sending again.
+    pub async fn accept_identity(&mut self, peer_id: &str) -> Result<(), SessionError> {
+        let mut known = self.known_or_err(peer_id).await?;
+        known.unaccepted_change_from = None;
+        let mut batch = WriteBatch::new();
+        batch.push(StoreOp::PutKnownIdentity(known));
+        Ok(self.store.commit(batch).await?)
+    }
+
+    /// Records that the user verified (or stopped trusting) the peer's current key.
+    /// Verifying also accepts a pending change.
+    pub async fn set_verified(&mut self, peer_id: &str, verified: bool) -> Result<(), SessionError> {
+        let mut known = self.known_or_err(peer_id).await?;
+        known.verified = verified;
+        if verified {
+            known.unaccepted_change_from = None;
+        }
+        let mut batch = WriteBatch::new();
+        batch.push(StoreOp::PutKnownIdentity(known));
+        Ok(self.store.commit(batch).await?)
+    }
+
+    async fn known_or_err(&self, peer_id: &str) -> Result<crate::store::KnownIdentity, SessionError> {
+        self.store
+            .known_identity(peer_id)
+            .await?
+            .ok_or_else(|| SessionError::UnknownPeer {
+                peer_id: peer_id.to_string(),
+            })
+    }
+}

@@ -1,0 +1,22 @@
+//! Sessions with peers and the logic that drives them over a [`Store`](crate::store::Store).
+//!
+//! Policies, where the reference client's are weak:
+//! - **No bundle fetch per message.** A session is started once from a bundle and kept; the
+//!   reference refetches before every send, which burns the peer's one-time prekeys.
+//! - **Signed-prekey rotation does not restart sessions.** A peer's new signed prekey only
+//!   matters for the next session; an existing ratchet continues.
+//! - **A second first message** (the peer reinstalled, reset, or both sides started at
+//!   once) starts a new current session; the old one is kept among up to
+//!   [`MAX_PREVIOUS_SESSIONS`] previous sessions, which are tried for messages the current
+//!   one cannot open, and a previous session that opens a message becomes current again.
+//! - **Identity changes are never silent.** A peer whose identity key changes is reported
+//!   ([`IdentityChange`]); if the user had verified the old key, sending is refused until
+//!   the new key is accepted or verified.
+
+mod engine;
+mod record;
+mod trust;
+
+pub use engine::{Incoming, Outgoing, Prepared, SessionConfig, SessionEngine, SessionError};
+pub use record::{MAX_PREVIOUS_SESSIONS, PeerSessions, Session, SessionOrigin};
+pub use trust::IdentityChange;

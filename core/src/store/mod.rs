@@ -1,0 +1,135 @@
+//! The storage seam: what core reads and writes, and an in-memory implementation.
+//!
+//! Reads are one method per kind of record. Every write goes through
+//! [`Store::commit`] as one [`WriteBatch`] that the platform applies atomically (one redb
+//! write transaction, one IndexedDB transaction), so a received message and the ratchet state
+//! it advanced are saved together or not at all.
+
+mod memory;
+mod records;
+
+use async_trait::async_trait;
+
+pub use memory::MemoryStore;
+pub use records::{
+    AccountMeta, ContentKind, Conversation, Direction, IdentityRecord, KnownIdentity,
+    MessageQuery, MessageRecord, MessageStatus, OneTimePrekeyRecord, SignedPrekeyRecord,
+};
+
+use crate::platform::{MaybeSend, MaybeSync};
+use crate::session::PeerSessions;
+
+/// A storage failure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The database itself failed.
+    #[error("storage failed while {context}: {detail}")]
+    Backend {
+        /// What was being done.
+        context: String,
+        /// What the database reported.
+        detail: String,
+    },
+    /// A record exists but cannot be read (damaged, or written by an unknown version).
+    #[error("stored {what} is damaged: {detail}")]
+    Corrupt {
+        /// Which record.
+        what: String,
+        /// Why it cannot be read.
+        detail: String,
+    },
+    /// The passphrase does not open this store.
+    #[error("wrong passphrase for this store")]
+    WrongPassphrase,
+}
+
+/// One write.
+#[derive(Clone, Debug)]
+pub enum StoreOp {
+    /// Set the account's identity.
+    PutIdentity(IdentityRecord),
+    /// Set the prekey bookkeeping.
+    PutAccountMeta(AccountMeta),
+    /// Add or replace a signed prekey.
+    PutSignedPrekey(SignedPrekeyRecord),
+    /// Forget a signed prekey.
+    DeleteSignedPrekey(u32),
+    /// Add or replace a one-time prekey.
+    PutOneTimePrekey(OneTimePrekeyRecord),
+    /// Forget a one-time prekey (used by a first message).
+    DeleteOneTimePrekey(u32),
+    /// Add or replace a peer's sessions.
+    PutSessions(PeerSessions),
+    /// Forget a peer's sessions.
+    DeleteSessions(String),
+    /// Add or replace what is known of a peer's identity.
+    PutKnownIdentity(KnownIdentity),
+    /// Add or replace a message.
+    PutMessage(MessageRecord),
+    /// Forget every key, session and known identity (E2EE reset); messages stay.
+    ClearKeys,
+}
+
+/// Writes applied together or not at all.
+#[derive(Clone, Debug, Default)]
+pub struct WriteBatch {
+    ops: Vec<StoreOp>,
+}
+
+impl WriteBatch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a write.
+    pub fn push(&mut self, op: StoreOp) -> &mut Self {
+        self.ops.push(op);
+        self
+    }
+
+    /// The writes, in order.
+    pub fn ops(&self) -> &[StoreOp] {
+        &self.ops
+    }
+
+    /// Takes the writes out.
+    pub fn into_ops(self) -> Vec<StoreOp> {
+        self.ops
+    }
+
+    /// Whether there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+/// Persistent state of one account on one device.
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+pub trait Store: MaybeSend + MaybeSync {
+    /// The account's identity, if one was made or imported.
+    async fn identity(&self) -> Result<Option<IdentityRecord>, StoreError>;
+    /// Prekey bookkeeping.
+    async fn account_meta(&self) -> Result<Option<AccountMeta>, StoreError>;
+    /// One signed prekey.
+    async fn signed_prekey(&self, id: u32) -> Result<Option<SignedPrekeyRecord>, StoreError>;
+    /// All signed prekeys, by id.
+    async fn signed_prekeys(&self) -> Result<Vec<SignedPrekeyRecord>, StoreError>;
+    /// One one-time prekey.
+    async fn one_time_prekey(&self, id: u32) -> Result<Option<OneTimePrekeyRecord>, StoreError>;
+    /// All one-time prekeys, by id.
+    async fn one_time_prekeys(&self) -> Result<Vec<OneTimePrekeyRecord>, StoreError>;
+    /// A peer's sessions.
+    async fn peer_sessions(&self, peer_id: &str) -> Result<Option<PeerSessions>, StoreError>;
+    /// The peers with sessions.
+    async fn session_peer_ids(&self) -> Result<Vec<String>, StoreError>;
+    /// What is known of a peer's identity.
+    async fn known_identity(&self, peer_id: &str) -> Result<Option<KnownIdentity>, StoreError>;
+    /// One message.
+    async fn message(&self, id: &str) -> Result<Option<MessageRecord>, StoreError>;
+    /// Messages matching `query`, oldest first.
+    async fn messages(&self, query: &MessageQuery) -> Result<Vec<MessageRecord>, StoreError>;
+    /// Applies every write of `batch` atomically.
+    async fn commit(&self, batch: WriteBatch) -> Result<(), StoreError>;
+}
