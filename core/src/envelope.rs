@@ -3,8 +3,16 @@
 //!
 //! Serialization is byte-identical to the reference client (key order, no whitespace,
 //! `authTag: ""`, `x3dh` only on a session's first message). Parsing is strict about
-//! everything the receiver relies on (types, base64, key and ciphertext lengths, size) and
-//! ignores fields it does not know, as the reference client does.
+//! everything the receiver relies on (types, base64, key and ciphertext lengths, size, the
+//! presence of every field the reference always writes) and ignores fields it does not know.
+//!
+//! The format does not authenticate the header: the ciphertext is bound to the message key,
+//! which the ratchet key and message number select, but `previousChainLength` only tells the
+//! receiver how many keys of the previous chain to keep. A changed `previousChainLength`
+//! therefore cannot be detected; its effect is bounded by the skipped-key limits. Likewise
+//! the ratchet key of a session's *first* message: the first receiving chain comes from the
+//! X3DH secret alone, so a changed key there decrypts, and is noticed only when the
+//! initiator cannot read the reply (the session then fails closed; nothing is disclosed).
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -93,6 +101,10 @@ struct RawEnvelope<'a> {
     header: Option<RawHeader<'a>>,
     #[serde(borrow)]
     ciphertext: Option<Cow<'a, str>>,
+    // The reference always sends `"authTag": ""` (the tag lives inside the ciphertext);
+    // requiring the field means a damaged field name is noticed rather than ignored.
+    #[serde(borrow)]
+    auth_tag: Option<Cow<'a, str>>,
     #[serde(borrow)]
     x3dh: Option<RawX3dh<'a>>,
 }
@@ -154,6 +166,7 @@ impl Envelope {
             message_number: required(header.message_number, "header.messageNumber")?,
         };
         let ciphertext = b64_decode("ciphertext", &required(raw.ciphertext, "ciphertext")?)?;
+        required(raw.auth_tag, "authTag")?;
         let min = NONCE_LEN + TAG_LEN;
         if ciphertext.len() < min {
             return Err(EnvelopeError::CiphertextTooShort {
@@ -301,17 +314,23 @@ mod tests {
         );
         assert_eq!(
             Envelope::parse(&format!(
-                r#"{{"header":{{"ratchetKey":"{key}","previousChainLength":0,"messageNumber":0}},"ciphertext":"AAAA"}}"#
+                r#"{{"header":{{"ratchetKey":"{key}","previousChainLength":0,"messageNumber":0}},"ciphertext":"AAAA","authTag":""}}"#
             )),
             Err(EnvelopeError::CiphertextTooShort { len: 3, min: 40 })
         );
         assert_eq!(
             Envelope::parse(&format!(
-                r#"{{"header":{{"ratchetKey":"{key}","previousChainLength":0,"messageNumber":0}},"ciphertext":"@@@@"}}"#
+                r#"{{"header":{{"ratchetKey":"{key}","previousChainLength":0,"messageNumber":0}},"ciphertext":"@@@@","authTag":""}}"#
             )),
             Err(EnvelopeError::Encoding(EncodingError::InvalidBase64 {
                 field: "ciphertext"
             }))
+        );
+        assert_eq!(
+            Envelope::parse(&format!(
+                r#"{{"header":{{"ratchetKey":"{key}","previousChainLength":0,"messageNumber":0}},"ciphertext":"{ct}","authTaf":""}}"#
+            )),
+            Err(EnvelopeError::MissingField { field: "authTag" })
         );
         let big = "x".repeat(MAX_ENVELOPE_LEN + 1);
         assert!(matches!(
