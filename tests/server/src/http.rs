@@ -18,8 +18,14 @@ use crate::state::AppState;
 /// What every `/api` response carries, as on the backend.
 const CORS_HEADERS: [(&str, &str); 3] = [
     ("access-control-allow-origin", "*"),
-    ("access-control-allow-methods", "GET, POST, PUT, DELETE, OPTIONS"),
-    ("access-control-allow-headers", "Content-Type, Authorization"),
+    (
+        "access-control-allow-methods",
+        "GET, POST, PUT, DELETE, OPTIONS",
+    ),
+    (
+        "access-control-allow-headers",
+        "Content-Type, Authorization",
+    ),
 ];
 
 /// The result of a REST handler.
@@ -36,23 +42,35 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/users/prekeys/status", get(keys::status))
         .route("/api/users/{id}/prekeys", get(keys::bundle))
         .route("/api/verify-key", post(verify::record))
-        .route("/api/verify-key/{id}", get(verify::get).delete(verify::forget))
+        .route(
+            "/api/verify-key/{id}",
+            get(verify::get).delete(verify::forget),
+        )
         .route("/api/messages", post(messages::store))
         .route("/api/messages/status", put(messages::set_status))
         .route("/api/messages/{peer}", get(messages::history))
         .route("/api/groups", post(groups::create).get(groups::list))
         .route("/api/groups/join", post(invites::join))
         .route("/api/groups/{id}", get(groups::details).put(groups::update))
-        .route("/api/groups/{id}/members", get(members::list).post(members::add))
+        .route(
+            "/api/groups/{id}/members",
+            get(members::list).post(members::add),
+        )
         .route("/api/groups/{id}/members/{uid}", delete(members::remove))
-        .route("/api/groups/{id}/members/{uid}/role", put(members::set_role))
+        .route(
+            "/api/groups/{id}/members/{uid}/role",
+            put(members::set_role),
+        )
         .route("/api/groups/{id}/leave", post(members::leave))
         .route("/api/groups/{id}/messages", get(groups::messages))
         .route("/api/groups/{id}/invite", post(invites::create))
         .route("/api/groups/{id}/invite/{link}", delete(invites::revoke))
         .route("/api/admin/users", get(admin::users))
         .route("/api/admin/users/{id}/status", put(admin::set_status))
-        .route("/api/admin/users/{id}/permissions", put(admin::set_permissions))
+        .route(
+            "/api/admin/users/{id}/permissions",
+            put(admin::set_permissions),
+        )
         .route("/api/admin/users/{id}/role", put(admin::set_role));
     api.route("/ws", any(crate::ws::upgrade))
         .fallback(not_found)
@@ -95,7 +113,10 @@ async fn not_found() -> Response {
 pub(crate) fn plain_text(status: StatusCode, text: &'static str) -> Response {
     (
         status,
-        [(CONTENT_TYPE, HeaderValue::from_static("text/plain;charset=UTF-8"))],
+        [(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain;charset=UTF-8"),
+        )],
         text,
     )
         .into_response()
@@ -138,11 +159,14 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
     async fn from_request(req: Request<Body>, state: &S) -> Result<Self, Self::Rejection> {
         match Bytes::from_request(req, state).await {
             Ok(bytes) => Ok(RawBody(bytes)),
-            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(
-                json_response(StatusCode::PAYLOAD_TOO_LARGE, &crate::json::json_object! {
-                    "error" => "Payload Too Large"
-                }),
-            ),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(json_response(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    &crate::json::json_object! {
+                        "error" => "Payload Too Large"
+                    },
+                ))
+            }
             Err(rejection) => Err(rejection.into_response()),
         }
     }

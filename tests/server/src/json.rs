@@ -96,7 +96,9 @@ impl Json {
 
     /// The member `key` of an object as a non-empty string (JavaScript's `if (!body.key)`).
     pub fn str_field(&self, key: &str) -> Option<&str> {
-        self.get(key).and_then(Json::as_str).filter(|s| !s.is_empty())
+        self.get(key)
+            .and_then(Json::as_str)
+            .filter(|s| !s.is_empty())
     }
 
     /// Whether the member `key` of an object is present and truthy.
@@ -314,7 +316,10 @@ mod tests {
     fn object_macro_keeps_written_order_and_converts_options() {
         let none: Option<String> = None;
         let value = json_object! { "id" => "x", "avatar" => none, "n" => 3i64, "ok" => true };
-        assert_eq!(value.to_text(), r#"{"id":"x","avatar":null,"n":3,"ok":true}"#);
+        assert_eq!(
+            value.to_text(),
+            r#"{"id":"x","avatar":null,"n":3,"ok":true}"#
+        );
     }
 
     #[test]

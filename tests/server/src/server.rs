@@ -160,8 +160,8 @@ pub fn make_admin_in(db_path: &Path, username: &str) -> Result<(), ServerError> 
         source,
     };
     let conn = db::open_connection(db_path).map_err(database_error)?;
-    let changed = users::make_admin(&conn, username)
-        .map_err(|e| database_error(DbError::from(e)))?;
+    let changed =
+        users::make_admin(&conn, username).map_err(|e| database_error(DbError::from(e)))?;
     if changed == 0 {
         return Err(ServerError::UnknownUser(username.to_owned()));
     }

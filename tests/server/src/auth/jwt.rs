@@ -82,7 +82,8 @@ impl JwtKey {
         }
         let mut mac = self.mac();
         mac.update(token[..token.len() - signature.len() - 1].as_bytes());
-        mac.verify_slice(&URL_SAFE_NO_PAD.decode(signature).ok()?).ok()?;
+        mac.verify_slice(&URL_SAFE_NO_PAD.decode(signature).ok()?)
+            .ok()?;
         let claims: Claims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
         (claims.exp > now_secs).then_some(claims)
     }
@@ -103,7 +104,10 @@ mod tests {
         let payload = URL_SAFE_NO_PAD.decode(payload).expect("base64url");
         assert_eq!(
             String::from_utf8(payload).expect("utf-8"),
-            format!(r#"{{"userId":"u-1","username":"alice","iat":{NOW},"exp":{}}}"#, NOW + 86_400)
+            format!(
+                r#"{{"userId":"u-1","username":"alice","iat":{NOW},"exp":{}}}"#,
+                NOW + 86_400
+            )
         );
         let claims = key.verify(&token, NOW + 10).expect("valid");
         assert_eq!(claims.user_id, "u-1");
@@ -122,13 +126,22 @@ mod tests {
     fn other_secrets_and_tampering_are_refused() {
         let token = JwtKey::new("secret").issue("u-1", "alice", NOW);
         assert!(JwtKey::new("other").verify(&token, NOW).is_none());
-        let forged_payload = URL_SAFE_NO_PAD
-            .encode(format!(r#"{{"userId":"admin","username":"x","iat":{NOW},"exp":{}}}"#, NOW + 100));
+        let forged_payload = URL_SAFE_NO_PAD.encode(format!(
+            r#"{{"userId":"admin","username":"x","iat":{NOW},"exp":{}}}"#,
+            NOW + 100
+        ));
         let mut parts: Vec<&str> = token.split('.').collect();
         parts[1] = &forged_payload;
-        assert!(JwtKey::new("secret").verify(&parts.join("."), NOW).is_none());
+        assert!(
+            JwtKey::new("secret")
+                .verify(&parts.join("."), NOW)
+                .is_none()
+        );
         for junk in ["", "not-a-jwt", "a.b", "a.b.c", "a.b.c.d", "<aliceId>"] {
-            assert!(JwtKey::new("secret").verify(junk, NOW).is_none(), "{junk:?}");
+            assert!(
+                JwtKey::new("secret").verify(junk, NOW).is_none(),
+                "{junk:?}"
+            );
         }
     }
 

@@ -66,6 +66,11 @@ mod tests {
             require_raw_user_id(&headers(&format!("Bearer {token}"))).expect("id"),
             token
         );
-        assert_eq!(require_jwt(&headers(&format!("Bearer {token}")), &key).expect("jwt").user_id, "u1");
+        assert_eq!(
+            require_jwt(&headers(&format!("Bearer {token}")), &key)
+                .expect("jwt")
+                .user_id,
+            "u1"
+        );
     }
 }

@@ -35,8 +35,20 @@ mod tests {
     async fn hashes_verify_and_record_their_cost() {
         let hashed = hash("secret123".to_owned(), 4).await.expect("hash");
         assert!(hashed.starts_with("$2b$04$"), "{hashed}");
-        assert!(verify("secret123".to_owned(), hashed.clone()).await.expect("verify"));
-        assert!(!verify("wrong-pass".to_owned(), hashed).await.expect("verify"));
-        assert!(!verify("x".to_owned(), "not a hash".to_owned()).await.expect("verify"));
+        assert!(
+            verify("secret123".to_owned(), hashed.clone())
+                .await
+                .expect("verify")
+        );
+        assert!(
+            !verify("wrong-pass".to_owned(), hashed)
+                .await
+                .expect("verify")
+        );
+        assert!(
+            !verify("x".to_owned(), "not a hash".to_owned())
+                .await
+                .expect("verify")
+        );
     }
 }

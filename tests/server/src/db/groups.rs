@@ -120,9 +120,11 @@ pub(crate) fn update_group(conn: &Connection, g: &Group) -> rusqlite::Result<()>
 
 /// The group with this id.
 pub(crate) fn group(conn: &Connection, id: &str) -> rusqlite::Result<Option<Group>> {
-    conn.prepare_cached(&format!("SELECT {GROUP_COLUMNS} FROM groups g WHERE g.id = ?1"))?
-        .query_row([id], group_from_row)
-        .optional()
+    conn.prepare_cached(&format!(
+        "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.id = ?1"
+    ))?
+    .query_row([id], group_from_row)
+    .optional()
 }
 
 /// The groups a user belongs to, most recently updated first.
@@ -161,7 +163,11 @@ pub(crate) fn add_member(
 }
 
 /// Removes a member; returns whether one was removed.
-pub(crate) fn remove_member(conn: &Connection, group_id: &str, user_id: &str) -> rusqlite::Result<bool> {
+pub(crate) fn remove_member(
+    conn: &Connection,
+    group_id: &str,
+    user_id: &str,
+) -> rusqlite::Result<bool> {
     let n = conn
         .prepare_cached("DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2")?
         .execute(params![group_id, user_id])?;
@@ -169,23 +175,34 @@ pub(crate) fn remove_member(conn: &Connection, group_id: &str, user_id: &str) ->
 }
 
 /// A user's role in a group (`owner`, `admin`, `member`), or `None` for a non-member.
-pub(crate) fn role_of(conn: &Connection, group_id: &str, user_id: &str) -> rusqlite::Result<Option<String>> {
+pub(crate) fn role_of(
+    conn: &Connection,
+    group_id: &str,
+    user_id: &str,
+) -> rusqlite::Result<Option<String>> {
     conn.prepare_cached("SELECT role FROM group_members WHERE group_id = ?1 AND user_id = ?2")?
         .query_row(params![group_id, user_id], |row| row.get(0))
         .optional()
 }
 
 /// When a member joined, or `None` for a non-member.
-pub(crate) fn joined_at(conn: &Connection, group_id: &str, user_id: &str) -> rusqlite::Result<Option<i64>> {
-    conn.prepare_cached(
-        "SELECT joined_at FROM group_members WHERE group_id = ?1 AND user_id = ?2",
-    )?
-    .query_row(params![group_id, user_id], |row| row.get(0))
-    .optional()
+pub(crate) fn joined_at(
+    conn: &Connection,
+    group_id: &str,
+    user_id: &str,
+) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached("SELECT joined_at FROM group_members WHERE group_id = ?1 AND user_id = ?2")?
+        .query_row(params![group_id, user_id], |row| row.get(0))
+        .optional()
 }
 
 /// Changes a member's role.
-pub(crate) fn set_role(conn: &Connection, group_id: &str, user_id: &str, role: &str) -> rusqlite::Result<()> {
+pub(crate) fn set_role(
+    conn: &Connection,
+    group_id: &str,
+    user_id: &str,
+    role: &str,
+) -> rusqlite::Result<()> {
     conn.prepare_cached("UPDATE group_members SET role = ?3 WHERE group_id = ?1 AND user_id = ?2")?
         .execute(params![group_id, user_id, role])?;
     Ok(())
@@ -241,7 +258,11 @@ pub(crate) fn insert_message(conn: &Connection, m: &GroupMessage) -> rusqlite::R
 }
 
 /// Whether a message with this id exists in this group.
-pub(crate) fn message_exists(conn: &Connection, group_id: &str, message_id: &str) -> rusqlite::Result<bool> {
+pub(crate) fn message_exists(
+    conn: &Connection,
+    group_id: &str,
+    message_id: &str,
+) -> rusqlite::Result<bool> {
     conn.prepare_cached("SELECT 1 FROM group_messages WHERE id = ?1 AND group_id = ?2")?
         .exists(params![message_id, group_id])
 }
@@ -284,7 +305,12 @@ pub(crate) fn messages(
 }
 
 /// Records that a user read a group message.
-pub(crate) fn mark_read(conn: &Connection, message_id: &str, user_id: &str, at: i64) -> rusqlite::Result<()> {
+pub(crate) fn mark_read(
+    conn: &Connection,
+    message_id: &str,
+    user_id: &str,
+    at: i64,
+) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "INSERT OR REPLACE INTO group_message_reads (message_id, user_id, read_at)
          VALUES (?1, ?2, ?3)",
@@ -342,7 +368,11 @@ pub(crate) fn count_invite_use(conn: &Connection, invite_id: &str) -> rusqlite::
 }
 
 /// Deletes an invite link of a group.
-pub(crate) fn delete_invite(conn: &Connection, group_id: &str, invite_id: &str) -> rusqlite::Result<()> {
+pub(crate) fn delete_invite(
+    conn: &Connection,
+    group_id: &str,
+    invite_id: &str,
+) -> rusqlite::Result<()> {
     conn.prepare_cached("DELETE FROM group_invite_links WHERE id = ?1 AND group_id = ?2")?
         .execute(params![invite_id, group_id])?;
     Ok(())

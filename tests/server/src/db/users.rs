@@ -134,7 +134,11 @@ pub(crate) fn set_active(
 }
 
 /// Grants or revokes the right to send images; returns the number of rows changed.
-pub(crate) fn set_can_send_images(conn: &Connection, id: &str, allowed: bool) -> rusqlite::Result<usize> {
+pub(crate) fn set_can_send_images(
+    conn: &Connection,
+    id: &str,
+    allowed: bool,
+) -> rusqlite::Result<usize> {
     conn.prepare_cached("UPDATE users SET can_send_images = ?2 WHERE id = ?1")?
         .execute(params![id, i64::from(allowed)])
 }

@@ -80,7 +80,11 @@ pub(crate) async fn set_status(
     state
         .db
         .call(move |c| {
-            let (at, by) = if active { (None, None) } else { (Some(now), Some(disabled_by.as_str())) };
+            let (at, by) = if active {
+                (None, None)
+            } else {
+                (Some(now), Some(disabled_by.as_str()))
+            };
             users::set_active(c, &target, active, at, by).map_err(ApiError::from)
         })
         .await?;

@@ -19,10 +19,14 @@ pub(crate) async fn register(State(state): State<AppState>, RawBody(body): RawBo
         return Err(ApiError::BadRequest("Username and password are required"));
     };
     if js_length(username) < 3 {
-        return Err(ApiError::BadRequest("Username must be at least 3 characters"));
+        return Err(ApiError::BadRequest(
+            "Username must be at least 3 characters",
+        ));
     }
     if js_length(password) < 6 {
-        return Err(ApiError::BadRequest("Password must be at least 6 characters"));
+        return Err(ApiError::BadRequest(
+            "Password must be at least 6 characters",
+        ));
     }
     let username = username.to_owned();
     let taken = {
@@ -56,12 +60,18 @@ pub(crate) async fn register(State(state): State<AppState>, RawBody(body): RawBo
         .call(move |c| match users::insert(c, &user) {
             Ok(()) => Ok(user),
             // Two registrations of one name raced past the check above.
-            Err(e) if db::is_unique_violation(&e) => Err(ApiError::Conflict("Username already taken")),
+            Err(e) if db::is_unique_violation(&e) => {
+                Err(ApiError::Conflict("Username already taken"))
+            }
             Err(e) => Err(e.into()),
         })
         .await?;
     // The backend echoes the avatar it was given: no `avatar` key when there was none.
-    created(user_json(&user, body.get("avatar").cloned(), token_for(&state, &user)))
+    created(user_json(
+        &user,
+        body.get("avatar").cloned(),
+        token_for(&state, &user),
+    ))
 }
 
 /// Logs in: 200 with the user and a token; 401 for bad credentials, 403 when disabled.
@@ -89,7 +99,10 @@ pub(crate) async fn login(State(state): State<AppState>, RawBody(body): RawBody)
         .db
         .call(move |c| users::set_last_seen(c, &id, now).map_err(ApiError::from))
         .await?;
-    let user = User { last_seen: now, ..user };
+    let user = User {
+        last_seen: now,
+        ..user
+    };
     let avatar = Json::from(user.avatar.clone());
     ok(user_json(&user, Some(avatar), token_for(&state, &user)))
 }

@@ -55,8 +55,13 @@ pub(crate) fn is_manager(role: &str) -> bool {
 }
 
 /// The caller's role in the group, or 403 `Not a member of this group`.
-pub(crate) fn require_member(conn: &Connection, group_id: &str, user_id: &str) -> Result<String, ApiError> {
-    groups::role_of(conn, group_id, user_id)?.ok_or(ApiError::Forbidden("Not a member of this group"))
+pub(crate) fn require_member(
+    conn: &Connection,
+    group_id: &str,
+    user_id: &str,
+) -> Result<String, ApiError> {
+    groups::role_of(conn, group_id, user_id)?
+        .ok_or(ApiError::Forbidden("Not a member of this group"))
 }
 
 /// A user's name for a system message; an unknown id stands for itself.
@@ -118,14 +123,23 @@ pub(crate) async fn create(
 ) -> ApiResult {
     let owner = require_raw_user_id(&headers)?;
     let body = parse_json(&body)?;
-    let name = body.get("name").and_then(Json::as_str).map(str::trim).unwrap_or_default();
+    let name = body
+        .get("name")
+        .and_then(Json::as_str)
+        .map(str::trim)
+        .unwrap_or_default();
     if name.is_empty() {
         return Err(ApiError::BadRequest("Group name is required"));
     }
     let member_ids: Vec<String> = body
         .get("memberIds")
         .and_then(Json::as_array)
-        .map(|ids| ids.iter().filter_map(Json::as_str).map(str::to_owned).collect())
+        .map(|ids| {
+            ids.iter()
+                .filter_map(Json::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default();
     let settings = merge_settings(default_settings(), body.get("settings"));
     let now = now_ms();
@@ -144,7 +158,14 @@ pub(crate) async fn create(
         .call(move |c| {
             let tx = c.transaction()?;
             groups::insert_group(&tx, &group)?;
-            groups::add_member(&tx, &group.id, &group.owner_id, "owner", now, &group.owner_id)?;
+            groups::add_member(
+                &tx,
+                &group.id,
+                &group.owner_id,
+                "owner",
+                now,
+                &group.owner_id,
+            )?;
             for member in &member_ids {
                 let known = users::username_of(&tx, member)?.is_some();
                 let already = groups::role_of(&tx, &group.id, member)?.is_some();
@@ -153,7 +174,15 @@ pub(crate) async fn create(
                 }
             }
             let content = "Group created".to_owned();
-            system_message(&tx, &group.id, &group.owner_id, content, "group_created", None, now)?;
+            system_message(
+                &tx,
+                &group.id,
+                &group.owner_id,
+                content,
+                "group_created",
+                None,
+                now,
+            )?;
             tx.commit()?;
             Ok::<_, ApiError>(group)
         })
@@ -198,7 +227,8 @@ pub(crate) async fn details(
         .db
         .call(move |c| {
             let role = require_member(c, &group_id, &user)?;
-            let group = groups::group(c, &group_id)?.ok_or(ApiError::NotFound("Group not found"))?;
+            let group =
+                groups::group(c, &group_id)?.ok_or(ApiError::NotFound("Group not found"))?;
             Ok::<_, ApiError>((group, role))
         })
         .await?;
@@ -252,11 +282,20 @@ pub(crate) async fn update(
             if let Some(avatar) = avatar {
                 group.avatar = avatar;
             }
-            group.settings = Json::Object(merge_settings(settings, new_settings.as_ref())).to_text();
+            group.settings =
+                Json::Object(merge_settings(settings, new_settings.as_ref())).to_text();
             group.updated_at = now;
             groups::update_group(&tx, &group)?;
             let content = "Group metadata updated".to_owned();
-            system_message(&tx, &group_id, &user, content, "metadata_updated", None, now)?;
+            system_message(
+                &tx,
+                &group_id,
+                &user,
+                content,
+                "metadata_updated",
+                None,
+                now,
+            )?;
             tx.commit()?;
             Ok(())
         })
@@ -325,8 +364,9 @@ mod tests {
 
     #[test]
     fn merged_settings_keep_existing_positions() {
-        let changes = Json::parse(br#"{"maxMembers":50,"extra":1,"messagePermission":"admins_only"}"#)
-            .expect("json");
+        let changes =
+            Json::parse(br#"{"maxMembers":50,"extra":1,"messagePermission":"admins_only"}"#)
+                .expect("json");
         let merged = merge_settings(default_settings(), Some(&changes));
         assert_eq!(
             Json::Object(merged).to_text(),

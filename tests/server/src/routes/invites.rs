@@ -91,7 +91,14 @@ pub(crate) async fn join(
             if groups::role_of(&tx, &invite.group_id, &caller)?.is_some() {
                 return Err(ApiError::BadRequest("Already a member of this group"));
             }
-            groups::add_member(&tx, &invite.group_id, &caller, "member", now, &invite.created_by)?;
+            groups::add_member(
+                &tx,
+                &invite.group_id,
+                &caller,
+                "member",
+                now,
+                &invite.created_by,
+            )?;
             groups::count_invite_use(&tx, &invite.id)?;
             let name = display_name(&tx, &caller)?;
             system_message(

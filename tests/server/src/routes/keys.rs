@@ -61,7 +61,10 @@ fn parse_upload(body: &Json, now: i64) -> Result<Upload, ApiError> {
     let one_time = one_time
         .iter()
         .map(|key| {
-            match (key.get("keyId").and_then(Json::as_i64), key.str_field("publicKey")) {
+            match (
+                key.get("keyId").and_then(Json::as_i64),
+                key.str_field("publicKey"),
+            ) {
                 (Some(key_id), Some(public_key)) => Ok(OneTimePrekey {
                     key_id,
                     public_key: public_key.to_owned(),

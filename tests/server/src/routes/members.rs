@@ -57,7 +57,11 @@ pub(crate) async fn add(
     let Some(user_ids) = body.get("userIds").and_then(Json::as_array) else {
         return Err(ApiError::BadRequest("User IDs are required"));
     };
-    let user_ids: Vec<String> = user_ids.iter().filter_map(Json::as_str).map(str::to_owned).collect();
+    let user_ids: Vec<String> = user_ids
+        .iter()
+        .filter_map(Json::as_str)
+        .map(str::to_owned)
+        .collect();
     let now = now_ms();
     let added = state
         .db
@@ -142,14 +146,20 @@ pub(crate) async fn set_role(
 ) -> ApiResult {
     let caller = require_raw_user_id(&headers)?;
     let body = parse_json(&body)?;
-    let new_role = body.get("role").and_then(Json::as_str).unwrap_or_default().to_owned();
+    let new_role = body
+        .get("role")
+        .and_then(Json::as_str)
+        .unwrap_or_default()
+        .to_owned();
     let now = now_ms();
     state
         .db
         .call(move |c| {
             let tx = c.transaction()?;
             if groups::role_of(&tx, &group_id, &caller)?.as_deref() != Some("owner") {
-                return Err(ApiError::Forbidden("Only group owner can change member roles"));
+                return Err(ApiError::Forbidden(
+                    "Only group owner can change member roles",
+                ));
             }
             let (event, content) = match new_role.as_str() {
                 "admin" => ("admin_promoted", "was promoted to admin"),

@@ -62,7 +62,10 @@ pub(crate) async fn store(State(state): State<AppState>, RawBody(body): RawBody)
         from_user: from_user.to_owned(),
         to_user: to_user.to_owned(),
         content: content.to_owned(),
-        timestamp: body.get("timestamp").and_then(Json::as_i64).unwrap_or_else(now_ms),
+        timestamp: body
+            .get("timestamp")
+            .and_then(Json::as_i64)
+            .unwrap_or_else(now_ms),
         status: body.str_field("status").unwrap_or("sent").to_owned(),
         read_at: None,
         kind: "text".to_owned(),
@@ -73,9 +76,9 @@ pub(crate) async fn store(State(state): State<AppState>, RawBody(body): RawBody)
         .db
         .call(move |c| match messages::insert(c, &message) {
             Ok(()) => Ok(()),
-            Err(e) if db::is_unique_violation(&e) => {
-                Err(ApiError::Internal("UNIQUE constraint failed: messages.id".into()))
-            }
+            Err(e) if db::is_unique_violation(&e) => Err(ApiError::Internal(
+                "UNIQUE constraint failed: messages.id".into(),
+            )),
             Err(e) => Err(e.into()),
         })
         .await?;
@@ -96,7 +99,11 @@ pub(crate) async fn set_status(State(state): State<AppState>, RawBody(body): Raw
     let Some(status) = body.str_field("status") else {
         return Err(ApiError::BadRequest("Status is required"));
     };
-    let ids: Vec<String> = ids.iter().filter_map(Json::as_str).map(str::to_owned).collect();
+    let ids: Vec<String> = ids
+        .iter()
+        .filter_map(Json::as_str)
+        .map(str::to_owned)
+        .collect();
     let status = status.to_owned();
     let now = now_ms();
     let updated = state

@@ -97,7 +97,10 @@ async fn write(
                     }
                 }
                 Outgoing::Close(code, reason) => {
-                    let frame = CloseFrame { code, reason: reason.into() };
+                    let frame = CloseFrame {
+                        code,
+                        reason: reason.into(),
+                    };
                     let _ = sink.send(Message::Close(Some(frame))).await;
                     return;
                 }

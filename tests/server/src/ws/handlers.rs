@@ -81,12 +81,17 @@ pub(crate) async fn handle_text(state: &AppState, session: &mut Session, text: &
 
 /// Answers a binary frame as the backend does: it cannot parse one.
 pub(crate) fn handle_binary(session: &Session) {
-    session.outbox.send(frames::error(&FrameError::InvalidFormat.to_string()));
+    session
+        .outbox
+        .send(frames::error(&FrameError::InvalidFormat.to_string()));
 }
 
 async fn dispatch(state: &AppState, session: &mut Session, text: &str) -> Result<(), FrameError> {
     let frame = Json::parse(text.as_bytes()).map_err(|_| FrameError::InvalidFormat)?;
-    let kind = frame.get("type").and_then(Json::as_str).filter(|k| !k.is_empty());
+    let kind = frame
+        .get("type")
+        .and_then(Json::as_str)
+        .filter(|k| !k.is_empty());
     let payload = frame.get("payload").filter(|p| p.is_object());
     let (Some(kind), Some(payload)) = (kind, payload) else {
         return Err(FrameError::InvalidFormat);
@@ -145,12 +150,18 @@ fn copy_fields(to: &mut JsonObject, from: &Json, keys: &[&str]) {
 /// Sends a frame built from `payload` to the user named by its `to`, if connected.
 fn relay_to_peer(state: &AppState, kind: &str, payload: &Json, out: JsonObject) {
     if let Some(to) = payload.get("to").and_then(Json::as_str) {
-        state.hub.send_to(to, frames::frame(kind, Json::Object(out)));
+        state
+            .hub
+            .send_to(to, frames::frame(kind, Json::Object(out)));
     }
 }
 
 /// `auth` `{userId, username}`: only checks that the user exists (no token).
-async fn authenticate(state: &AppState, session: &mut Session, payload: &Json) -> Result<(), FrameError> {
+async fn authenticate(
+    state: &AppState,
+    session: &mut Session,
+    payload: &Json,
+) -> Result<(), FrameError> {
     let user_id = payload
         .get("userId")
         .and_then(Json::as_str)
@@ -162,11 +173,16 @@ async fn authenticate(state: &AppState, session: &mut Session, payload: &Json) -
         .call(move |c| users::username_of(c, &lookup).map_err(FrameError::from))
         .await?
         .ok_or(FrameError::UnknownUser)?;
-    let username = payload.str_field("username").map_or(stored_name, str::to_owned);
+    let username = payload
+        .str_field("username")
+        .map_or(stored_name, str::to_owned);
     state
         .hub
         .authenticate(&user_id, &username, session.connection, &session.outbox);
-    session.user = Some(SessionUser { id: user_id, username });
+    session.user = Some(SessionUser {
+        id: user_id,
+        username,
+    });
     Ok(())
 }
 
@@ -177,7 +193,8 @@ pub(crate) fn looks_encrypted(content: &str) -> bool {
         return false;
     };
     let has = |key: &str| parsed.truthy_field(key);
-    (has("header") && has("ciphertext")) || (has("ciphertext") && has("iv") && has("ephemeralPublicKey"))
+    (has("header") && has("ciphertext"))
+        || (has("ciphertext") && has("iv") && has("ephemeralPublicKey"))
 }
 
 /// `message`: checks, stores, relays to the recipient if connected, echoes to the sender.
@@ -194,14 +211,19 @@ async fn direct_message(
         return Err(FrameError::InvalidFormat);
     };
     let message = Message {
-        id: payload.str_field("messageId").map_or_else(new_id, str::to_owned),
+        id: payload
+            .str_field("messageId")
+            .map_or_else(new_id, str::to_owned),
         from_user: user.id.clone(),
         to_user: to.to_owned(),
         content: content.to_owned(),
         timestamp: now_ms(),
         status: "sent".to_owned(),
         read_at: None,
-        kind: payload.str_field("messageType").unwrap_or("text").to_owned(),
+        kind: payload
+            .str_field("messageType")
+            .unwrap_or("text")
+            .to_owned(),
         image_data: payload.str_field("imageData").map(str::to_owned),
         encrypted: payload.truthy_field("encrypted") && looks_encrypted(content),
     };
@@ -227,17 +249,28 @@ async fn direct_message(
             Ok((message, relayed))
         })
         .await?;
-    outbox.send(frames::message(&message, if relayed { "delivered" } else { "sent" }));
+    outbox.send(frames::message(
+        &message,
+        if relayed { "delivered" } else { "sent" },
+    ));
     Ok(())
 }
 
 /// `read` `{messageIds, to}`: marks them read and tells `to`.
-async fn read_receipt(state: &AppState, user: &SessionUser, payload: &Json) -> Result<(), FrameError> {
+async fn read_receipt(
+    state: &AppState,
+    user: &SessionUser,
+    payload: &Json,
+) -> Result<(), FrameError> {
     let ids = payload
         .get("messageIds")
         .and_then(Json::as_array)
         .ok_or(FrameError::InvalidFormat)?;
-    let id_strings: Vec<String> = ids.iter().filter_map(Json::as_str).map(str::to_owned).collect();
+    let id_strings: Vec<String> = ids
+        .iter()
+        .filter_map(Json::as_str)
+        .map(str::to_owned)
+        .collect();
     let now = now_ms();
     state
         .db
@@ -269,7 +302,11 @@ async fn member_ids(state: &AppState, group: String) -> Result<Vec<String>, Fram
 
 /// `group_message`: membership, image permission and `messagePermission` checks; stores;
 /// sends to every connected member, the sender included.
-async fn group_message(state: &AppState, user: &SessionUser, payload: &Json) -> Result<(), FrameError> {
+async fn group_message(
+    state: &AppState,
+    user: &SessionUser,
+    payload: &Json,
+) -> Result<(), FrameError> {
     let group = group_id(payload)?;
     let content = payload
         .get("content")
@@ -281,7 +318,10 @@ async fn group_message(state: &AppState, user: &SessionUser, payload: &Json) -> 
         from_user: user.id.clone(),
         content: content.to_owned(),
         timestamp: now_ms(),
-        kind: payload.str_field("messageType").unwrap_or("text").to_owned(),
+        kind: payload
+            .str_field("messageType")
+            .unwrap_or("text")
+            .to_owned(),
         image_data: payload.str_field("imageData").map(str::to_owned),
         system_event: None,
         metadata: None,
@@ -317,10 +357,15 @@ async fn group_message(state: &AppState, user: &SessionUser, payload: &Json) -> 
 }
 
 /// `group_typing`: relayed to the other connected members.
-async fn group_typing(state: &AppState, user: &SessionUser, payload: &Json) -> Result<(), FrameError> {
+async fn group_typing(
+    state: &AppState,
+    user: &SessionUser,
+    payload: &Json,
+) -> Result<(), FrameError> {
     let group = group_id(payload)?;
     let members = member_ids(state, group.clone()).await?;
-    let mut out = json_map! { "groupId" => group, "userId" => &user.id, "username" => &user.username };
+    let mut out =
+        json_map! { "groupId" => group, "userId" => &user.id, "username" => &user.username };
     copy_fields(&mut out, payload, &["typing"]);
     let frame = frames::frame("group_typing", Json::Object(out));
     state.hub.send_to_each(&members, &frame, Some(&user.id));
@@ -329,7 +374,11 @@ async fn group_typing(state: &AppState, user: &SessionUser, payload: &Json) -> R
 
 /// `group_read`: records the read of an existing message of the group and relays it to the
 /// other connected members; a message id the group does not have is ignored.
-async fn group_read(state: &AppState, user: &SessionUser, payload: &Json) -> Result<(), FrameError> {
+async fn group_read(
+    state: &AppState,
+    user: &SessionUser,
+    payload: &Json,
+) -> Result<(), FrameError> {
     let group = group_id(payload)?;
     let message_id = payload
         .get("messageId")
@@ -372,9 +421,12 @@ async fn group_event(state: &AppState, payload: &Json) -> Result<(), FrameError>
 /// A socket that had authenticated closed: updates the table (see
 /// [`Hub::disconnect`](crate::ws::hub::Hub::disconnect)) and the user's `lastSeen`.
 pub(crate) async fn disconnected(state: &AppState, connection: u64, user: &SessionUser) {
-    state
-        .hub
-        .disconnect(&user.id, &user.username, connection, state.quirks.reconnect_race);
+    state.hub.disconnect(
+        &user.id,
+        &user.username,
+        connection,
+        state.quirks.reconnect_race,
+    );
     let id = user.id.clone();
     let now = now_ms();
     let result: Result<(), DbError> = state
@@ -395,7 +447,9 @@ mod tests {
         assert!(looks_encrypted(
             r#"{"header":{"ratchetKey":"a","previousChainLength":0,"messageNumber":0},"ciphertext":"b","authTag":""}"#
         ));
-        assert!(looks_encrypted(r#"{"ciphertext":"b","iv":"c","ephemeralPublicKey":"d"}"#));
+        assert!(looks_encrypted(
+            r#"{"ciphertext":"b","iv":"c","ephemeralPublicKey":"d"}"#
+        ));
         assert!(!looks_encrypted("not json but flagged"));
         assert!(!looks_encrypted(r#"{"ciphertext":"b"}"#));
         assert!(!looks_encrypted(r#"{"header":{},"ciphertext":""}"#));

@@ -87,7 +87,13 @@ impl Hub {
     /// A user authenticated on a socket: closes that user's previous socket, puts the new
     /// one in its place (a user who was connected keeps their position), sends the new socket
     /// the list of everyone online and tells everyone else the user is online.
-    pub(crate) fn authenticate(&self, user_id: &str, username: &str, connection: u64, outbox: &Outbox) {
+    pub(crate) fn authenticate(
+        &self,
+        user_id: &str,
+        username: &str,
+        connection: u64,
+        outbox: &Outbox,
+    ) {
         let mut table = self.table();
         if let Some(previous) = table.get(user_id)
             && previous.connection != connection
@@ -103,7 +109,9 @@ impl Hub {
             },
         );
         outbox.send(frames::online_list(
-            table.iter().map(|(id, e)| (id.as_str(), e.username.as_str())),
+            table
+                .iter()
+                .map(|(id, e)| (id.as_str(), e.username.as_str())),
         ));
         let announcement = frames::presence(user_id, username, true);
         for (id, entry) in table.iter() {
@@ -116,9 +124,17 @@ impl Hub {
     /// An authenticated socket closed. With `reconnect_race` (the backend's behaviour) the
     /// user's entry is removed whichever socket it belongs to and everyone left is told the
     /// user is offline; without it, only the socket's own entry is removed and announced.
-    pub(crate) fn disconnect(&self, user_id: &str, username: &str, connection: u64, reconnect_race: bool) {
+    pub(crate) fn disconnect(
+        &self,
+        user_id: &str,
+        username: &str,
+        connection: u64,
+        reconnect_race: bool,
+    ) {
         let mut table = self.table();
-        let owned = table.get(user_id).is_some_and(|e| e.connection == connection);
+        let owned = table
+            .get(user_id)
+            .is_some_and(|e| e.connection == connection);
         if !(reconnect_race || owned) {
             return;
         }
@@ -137,7 +153,9 @@ impl Hub {
 
     /// Queues a frame to a user; `false` if the user is not in the table.
     pub(crate) fn send_to(&self, user_id: &str, text: Utf8Bytes) -> bool {
-        self.table().get(user_id).is_some_and(|e| e.outbox.send(text))
+        self.table()
+            .get(user_id)
+            .is_some_and(|e| e.outbox.send(text))
     }
 
     /// Queues a frame to each of `user_ids` that is in the table, except `except`.
@@ -184,7 +202,9 @@ mod tests {
         assert_eq!(drain(&mut alice_rx), ["close 1000"]);
         assert_eq!(
             drain(&mut alice2_rx),
-            [r#"{"type":"online","payload":{"users":[{"userId":"a","username":"alice","online":true},{"userId":"b","username":"bob","online":true}]}}"#]
+            [
+                r#"{"type":"online","payload":{"users":[{"userId":"a","username":"alice","online":true},{"userId":"b","username":"bob","online":true}]}}"#
+            ]
         );
         assert_eq!(
             drain(&mut bob_rx),
