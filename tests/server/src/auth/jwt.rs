@@ -71,9 +71,9 @@ impl JwtKey {
     /// The claims of `token` if it is a well-formed HS256 token signed with this key and not
     /// expired at `now_secs`.
     pub(crate) fn verify(&self, token: &str, now_secs: i64) -> Option<Claims> {
-        let mut parts = token.split('.');
-        let (header, payload, signature) = (parts.next()?, parts.next()?, parts.next()?);
-        if parts.next().is_some() {
+        let (signing_input, signature) = token.rsplit_once('.')?;
+        let (header, payload) = signing_input.split_once('.')?;
+        if payload.contains('.') {
             return None;
         }
         let header: Header = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).ok()?).ok()?;
@@ -81,7 +81,7 @@ impl JwtKey {
             return None;
         }
         let mut mac = self.mac();
-        mac.update(token[..token.len() - signature.len() - 1].as_bytes());
+        mac.update(signing_input.as_bytes());
         mac.verify_slice(&URL_SAFE_NO_PAD.decode(signature).ok()?)
             .ok()?;
         let claims: Claims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
