@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tempfile::TempDir;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -197,6 +198,13 @@ async fn launch(
     });
     let app = crate::http::router(state.clone());
     let signal = state.shutdown.clone();
+    // Small frames go out at once: Nagle's algorithm would hold each reply back for the
+    // peer's delayed acknowledgement (tens of milliseconds per request-response).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %err, "cannot set TCP_NODELAY");
+        }
+    });
     let serve = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async move { signal.cancelled().await })
