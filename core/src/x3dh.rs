@@ -99,9 +99,7 @@ pub fn initiate<R: CryptoRng + ?Sized>(
         OneTimePrekeyUse::Never => None,
     };
     let dh1 = identity.dh().secret().diffie_hellman(&signed_prekey.public);
-    let dh2 = ephemeral
-        .secret()
-        .diffie_hellman(&bundle.identity.dh);
+    let dh2 = ephemeral.secret().diffie_hellman(&bundle.identity.dh);
     let dh3 = ephemeral.secret().diffie_hellman(&signed_prekey.public);
     let dh4 = one_time.map(|otk| ephemeral.secret().diffie_hellman(&otk.public));
     let shared_secret = derive(&[

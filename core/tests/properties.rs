@@ -47,15 +47,9 @@ fn pair(seed: u64) -> Pair {
 }
 
 fn send(engine: &mut Engine, peer: &str, text: &str, rng: &mut ChaCha20Rng) -> String {
-    block_on(async {
-        engine
-            .encrypt(peer, text, 0, rng)
-            .await?
-            .commit()
-            .await
-    })
-    .unwrap()
-    .wire
+    block_on(async { engine.encrypt(peer, text, 0, rng).await?.commit().await })
+        .unwrap()
+        .wire
 }
 
 fn receive(
@@ -64,18 +58,14 @@ fn receive(
     wire: &str,
     rng: &mut ChaCha20Rng,
 ) -> Result<String, SessionError> {
-    block_on(async {
-        engine
-            .decrypt(peer, wire, 0, rng)
-            .await?
-            .commit()
-            .await
-    })
-    .map(|incoming| incoming.plaintext)
+    block_on(async { engine.decrypt(peer, wire, 0, rng).await?.commit().await })
+        .map(|incoming| incoming.plaintext)
 }
 
 fn state(engine: &Engine, peer: &str) -> String {
-    let sessions = block_on(engine.store().peer_sessions(peer)).unwrap().unwrap();
+    let sessions = block_on(engine.store().peer_sessions(peer))
+        .unwrap()
+        .unwrap();
     serde_json::to_string(&sessions).unwrap()
 }
 
@@ -262,7 +252,10 @@ fn a_failed_commit_leaves_the_session_usable() {
     bob.store().fail_commits(false);
     assert_eq!(state(&bob, "alice"), before);
     // Nothing was consumed by the failed attempt: the same message decrypts now.
-    assert_eq!(receive(&mut bob, "alice", &second, &mut rng).unwrap(), "two");
+    assert_eq!(
+        receive(&mut bob, "alice", &second, &mut rng).unwrap(),
+        "two"
+    );
     assert!(matches!(
         receive(&mut bob, "alice", &second, &mut rng),
         Err(SessionError::Decrypt {

@@ -43,7 +43,10 @@ fn every_vector_file_is_understood() {
             Kind::Conversation,
             Kind::WebStorageImport,
         ] {
-            assert!(kinds.contains(&kind), "the in-repo vectors lack a {kind:?} file");
+            assert!(
+                kinds.contains(&kind),
+                "the in-repo vectors lack a {kind:?} file"
+            );
         }
     }
 }
@@ -69,8 +72,13 @@ fn check_identity_case(path: &Path, i: usize, case: &Value) {
     let at = format!("{} case {i}", path.display());
     let mut rng = ReplayRng::new(draws(case));
     let identity = IdentityKeyPair::generate(&mut rng);
-    rng.finish().unwrap_or_else(|e| panic!("{at}: identity draws: {e}"));
-    assert_eq!(identity.seed().as_slice(), hex(s(case, "seed")), "{at}: seed");
+    rng.finish()
+        .unwrap_or_else(|e| panic!("{at}: identity draws: {e}"));
+    assert_eq!(
+        identity.seed().as_slice(),
+        hex(s(case, "seed")),
+        "{at}: seed"
+    );
     assert_eq!(
         identity.public().signing.as_bytes().as_slice(),
         hex(s(case, "signingPublicKey")),
@@ -101,7 +109,8 @@ fn check_identity_case(path: &Path, i: usize, case: &Value) {
     let mut rng = ReplayRng::new(draws(spk));
     let key_id = spk["keyId"].as_u64().expect("keyId") as u32;
     let prekey = SignedPrekey::generate(&identity, key_id, 0, &mut rng);
-    rng.finish().unwrap_or_else(|e| panic!("{at}: signed prekey draws: {e}"));
+    rng.finish()
+        .unwrap_or_else(|e| panic!("{at}: signed prekey draws: {e}"));
     assert_eq!(prekey.id(), key_id);
     assert_eq!(
         prekey.pair().secret().as_bytes().as_slice(),
@@ -123,7 +132,8 @@ fn check_identity_case(path: &Path, i: usize, case: &Value) {
         let mut rng = ReplayRng::new(draws(otk));
         let key_id = otk["keyId"].as_u64().expect("keyId") as u32;
         let prekey = OneTimePrekey::generate(key_id, &mut rng);
-        rng.finish().unwrap_or_else(|e| panic!("{at}: one-time prekey draws: {e}"));
+        rng.finish()
+            .unwrap_or_else(|e| panic!("{at}: one-time prekey draws: {e}"));
         assert_eq!(
             prekey.pair().secret().as_bytes().as_slice(),
             hex(s(otk, "secretKey")),
@@ -180,12 +190,17 @@ fn check_x3dh_case(at: &str, case: &Value, identities: &[Value]) {
     let bundle = bundle_json.to_bundle().expect("bundle keys");
 
     // Initiator, as the reference does it: no one-time prekey.
-    let mut rng = ReplayRng::new(case["initiatorDraws"].as_array().map_or_else(Vec::new, |a| {
-        a.iter().map(|d| hex(d.as_str().expect("hex"))).collect()
-    }));
+    let mut rng = ReplayRng::new(
+        case["initiatorDraws"]
+            .as_array()
+            .map_or_else(Vec::new, |a| {
+                a.iter().map(|d| hex(d.as_str().expect("hex"))).collect()
+            }),
+    );
     let initiated = x3dh::initiate(&initiator, &bundle, OneTimePrekeyUse::Never, &mut rng)
         .unwrap_or_else(|e| panic!("{at}: initiate: {e}"));
-    rng.finish().unwrap_or_else(|e| panic!("{at}: initiator draws: {e}"));
+    rng.finish()
+        .unwrap_or_else(|e| panic!("{at}: initiator draws: {e}"));
     assert_eq!(
         initiated.ephemeral_public.as_bytes().as_slice(),
         hex(s(case, "ephemeralPublicKey")),
@@ -201,7 +216,11 @@ fn check_x3dh_case(at: &str, case: &Value, identities: &[Value]) {
     // Responder, with and without the one-time prekey.
     let spk_case = &responder_case["signedPrekey"];
     let spk_id = bundle.signed_prekey.expect("signed prekey").id;
-    assert_eq!(spk_case["keyId"].as_u64(), Some(u64::from(spk_id)), "{at}: spk id");
+    assert_eq!(
+        spk_case["keyId"].as_u64(),
+        Some(u64::from(spk_id)),
+        "{at}: spk id"
+    );
     let spk_secret = SecretKey::from_bytes(hex32(s(spk_case, "secretKey")));
     let otk = bundle.one_time_prekey.expect("one-time prekey in bundle");
     let otk_case = responder_case["oneTimePrekeys"]
@@ -239,8 +258,13 @@ fn check_x3dh_case(at: &str, case: &Value, identities: &[Value]) {
 
     // This SDK's initiator with DH4 meets the reference responder's DH4 secret.
     let mut rng = ReplayRng::new(draws(&serde_json::json!({"draws": case["initiatorDraws"]})));
-    let with_otk = x3dh::initiate(&initiator, &bundle, OneTimePrekeyUse::WhenAvailable, &mut rng)
-        .unwrap_or_else(|e| panic!("{at}: initiate with DH4: {e}"));
+    let with_otk = x3dh::initiate(
+        &initiator,
+        &bundle,
+        OneTimePrekeyUse::WhenAvailable,
+        &mut rng,
+    )
+    .unwrap_or_else(|e| panic!("{at}: initiate with DH4: {e}"));
     assert_eq!(with_otk.used_one_time_prekey_id, Some(otk.id));
     assert_eq!(
         with_otk.shared_secret.as_bytes().as_slice(),
@@ -381,7 +405,11 @@ fn replay_conversation(path: &Path, file: &Value, from_reference_states: bool) {
             "{} step {i} ({}){}",
             path.display(),
             s(step, "op"),
-            if from_reference_states { " from reference state" } else { "" }
+            if from_reference_states {
+                " from reference state"
+            } else {
+                ""
+            }
         );
         let by = s(step, "by").to_string();
         let peer = step
@@ -390,7 +418,9 @@ fn replay_conversation(path: &Path, file: &Value, from_reference_states: bool) {
             .and_then(Value::as_str)
             .expect("to/from")
             .to_string();
-        if from_reference_states && let Some(state) = reference_states.get(&(by.clone(), peer.clone())) {
+        if from_reference_states
+            && let Some(state) = reference_states.get(&(by.clone(), peer.clone()))
+        {
             import_state(&parties[&by], &peer, state);
         }
         let mut rng = ReplayRng::new(draws(step));
@@ -400,8 +430,12 @@ fn replay_conversation(path: &Path, file: &Value, from_reference_states: bool) {
                 let peer_bundle = parties[&peer].bundle.clone();
                 let sender = parties.get_mut(&by).expect("sender");
                 if !block_on(sender.engine.has_session(&peer)).expect("store") {
-                    block_on(sender.engine.start_session(&peer, &peer_bundle, 0, &mut rng))
-                        .unwrap_or_else(|e| panic!("{at}: start session: {e}"));
+                    block_on(
+                        sender
+                            .engine
+                            .start_session(&peer, &peer_bundle, 0, &mut rng),
+                    )
+                    .unwrap_or_else(|e| panic!("{at}: start session: {e}"));
                 }
                 let outgoing = block_on(async {
                     sender
@@ -426,7 +460,10 @@ fn replay_conversation(path: &Path, file: &Value, from_reference_states: bool) {
                 });
                 match (error, step.get("plaintext").and_then(Value::as_str)) {
                     (Some(err), None) => {
-                        assert!(result.is_err(), "{at}: the reference failed ({err}), we did not");
+                        assert!(
+                            result.is_err(),
+                            "{at}: the reference failed ({err}), we did not"
+                        );
                         continue;
                     }
                     (_, Some(plaintext)) => {
@@ -499,8 +536,8 @@ fn web_storage_import_vectors() {
         let store = MemoryStore::new();
         block_on(quickchat_core::account::import_account(&store, &account, 0))
             .unwrap_or_else(|e| panic!("{at}: save import: {e}"));
-        let mut engine = block_on(SessionEngine::open(store, SessionConfig::default()))
-            .expect("open engine");
+        let mut engine =
+            block_on(SessionEngine::open(store, SessionConfig::default())).expect("open engine");
         let messages = file["afterSnapshot"].as_array().expect("afterSnapshot");
         assert!(!messages.is_empty(), "{at}: nothing to decrypt");
         for (i, message) in messages.iter().enumerate() {
@@ -513,8 +550,15 @@ fn web_storage_import_vectors() {
                     .await
             })
             .unwrap_or_else(|e| panic!("{at}: afterSnapshot {i}: {e}"));
-            assert_eq!(incoming.plaintext, s(message, "plaintext"), "{at}: message {i}");
-            assert!(!incoming.new_session, "{at}: message {i} must continue the imported session");
+            assert_eq!(
+                incoming.plaintext,
+                s(message, "plaintext"),
+                "{at}: message {i}"
+            );
+            assert!(
+                !incoming.new_session,
+                "{at}: message {i} must continue the imported session"
+            );
         }
     }
 }

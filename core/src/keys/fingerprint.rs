@@ -96,10 +96,7 @@ mod tests {
     fn parse_accepts_both_forms() {
         let fp = Fingerprint::of(&PublicKey::from_bytes([2; 32]));
         assert_eq!(Fingerprint::parse(&fp.grouped()).unwrap(), fp);
-        assert_eq!(
-            Fingerprint::parse(&fp.as_str().to_lowercase()).unwrap(),
-            fp
-        );
+        assert_eq!(Fingerprint::parse(&fp.as_str().to_lowercase()).unwrap(), fp);
         assert_eq!(
             Fingerprint::parse("ABC"),
             Err(FingerprintError::Malformed { found: 3 })

@@ -190,7 +190,10 @@ mod tests {
         let identity = IdentityKeyPair::from_seed([1; 32]);
         let spk = SignedPrekey::generate(&identity, 1, 0, &mut Fixed(7));
         let public = spk.public();
-        assert_eq!(verify_signed_prekey(&identity.public().signing, &public), Ok(()));
+        assert_eq!(
+            verify_signed_prekey(&identity.public().signing, &public),
+            Ok(())
+        );
         let mut bad = public;
         bad.signature[0] ^= 1;
         assert_eq!(

@@ -7,8 +7,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use zeroize::Zeroizing;
 
 use super::{
-    IdentityKeyPair, KeyPair, OneTimePrekey, PublicKey, SecretKey, SignedPrekey,
-    SigningPublicKey,
+    IdentityKeyPair, KeyPair, OneTimePrekey, PublicKey, SecretKey, SignedPrekey, SigningPublicKey,
 };
 use crate::encoding::{b64_decode_array, b64_encode};
 

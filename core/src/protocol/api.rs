@@ -184,7 +184,11 @@ impl<T: Transport> Api<T> {
     }
 
     /// `POST /api/verify-key` with the JWT.
-    pub async fn verify_key(&self, jwt: &str, request: &VerifyKeyRequest) -> Result<Success, ApiError> {
+    pub async fn verify_key(
+        &self,
+        jwt: &str,
+        request: &VerifyKeyRequest,
+    ) -> Result<Success, ApiError> {
         let e = ep(Method::Post, "/api/verify-key");
         self.call(e, "/api/verify-key".into(), Some(jwt), Some(request))
             .await
@@ -217,7 +221,10 @@ impl<T: Transport> Api<T> {
     }
 
     /// `POST /api/messages`.
-    pub async fn post_message(&self, request: &PostMessageRequest) -> Result<serde_json::Value, ApiError> {
+    pub async fn post_message(
+        &self,
+        request: &PostMessageRequest,
+    ) -> Result<serde_json::Value, ApiError> {
         let e = ep(Method::Post, "/api/messages");
         self.call(e, "/api/messages".into(), None, Some(request))
             .await
@@ -367,7 +374,11 @@ impl<T: Transport> Api<T> {
     }
 
     /// `POST /api/groups/join` as `user_id`.
-    pub async fn join_group(&self, user_id: &str, link_code: &str) -> Result<JoinResponse, ApiError> {
+    pub async fn join_group(
+        &self,
+        user_id: &str,
+        link_code: &str,
+    ) -> Result<JoinResponse, ApiError> {
         let e = ep(Method::Post, "/api/groups/join");
         let body = JoinRequest {
             link_code: link_code.into(),

@@ -435,8 +435,10 @@ mod tests {
             ServerFrame::Presence(Presence { online: false, .. })
         ));
         assert_eq!(
-            ServerFrame::parse(r#"{"type":"error","payload":{"message":"Invalid message format"}}"#)
-                .unwrap(),
+            ServerFrame::parse(
+                r#"{"type":"error","payload":{"message":"Invalid message format"}}"#
+            )
+            .unwrap(),
             ServerFrame::Error {
                 message: "Invalid message format".into()
             }

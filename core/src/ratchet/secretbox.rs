@@ -29,9 +29,7 @@ pub(crate) fn seal(key: &MessageKey, nonce: &[u8; NONCE_LEN], plaintext: &[u8]) 
     let cipher = XSalsa20Poly1305::new(key.as_bytes().into());
     let (head, body) = out.split_at_mut(NONCE_LEN + TAG_LEN);
     // Encryption without associated data cannot fail.
-    if let Ok(tag) =
-        cipher.encrypt_in_place_detached(Nonce::from_slice(nonce), b"", body)
-    {
+    if let Ok(tag) = cipher.encrypt_in_place_detached(Nonce::from_slice(nonce), b"", body) {
         head[NONCE_LEN..].copy_from_slice(&tag);
     }
     out

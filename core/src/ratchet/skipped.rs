@@ -70,9 +70,10 @@ mod tests {
     fn evicts_oldest_beyond_the_bound() {
         let chain = PublicKey::from_bytes([1; 32]);
         let mut stash = SkippedKeys::default();
-        stash.extend((0..MAX_SKIPPED_TOTAL as u32 + 5).map(|n| {
-            ((chain, n), MessageKey::from_bytes([(n % 251) as u8; 32]))
-        }));
+        stash.extend(
+            (0..MAX_SKIPPED_TOTAL as u32 + 5)
+                .map(|n| ((chain, n), MessageKey::from_bytes([(n % 251) as u8; 32]))),
+        );
         assert_eq!(stash.len(), MAX_SKIPPED_TOTAL);
         assert!(stash.get(&chain, 4).is_none());
         assert!(stash.get(&chain, 5).is_some());

@@ -32,13 +32,17 @@ pub struct Encrypted {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RatchetError {
     /// The message's key was already used (a duplicate) or discarded.
-    #[error("message {message_number} of this chain was already decrypted or its key was discarded")]
+    #[error(
+        "message {message_number} of this chain was already decrypted or its key was discarded"
+    )]
     DuplicateMessage {
         /// The message number.
         message_number: u32,
     },
     /// The message would skip more keys than one step may.
-    #[error("Exceeded maximum skip limit: message {message_number} would skip {skipped} keys (limit {limit})")]
+    #[error(
+        "Exceeded maximum skip limit: message {message_number} would skip {skipped} keys (limit {limit})"
+    )]
     TooManySkipped {
         /// The message number.
         message_number: u32,

@@ -95,7 +95,10 @@ impl RatchetState {
     fn to_json(&self) -> Json {
         Json {
             root_key: b64_encode(self.root_key.as_bytes()),
-            sending_chain_key: self.sending_chain_key.as_ref().map(|k| b64_encode(k.as_bytes())),
+            sending_chain_key: self
+                .sending_chain_key
+                .as_ref()
+                .map(|k| b64_encode(k.as_bytes())),
             receiving_chain_key: self
                 .receiving_chain_key
                 .as_ref()
@@ -111,7 +114,12 @@ impl RatchetState {
             skipped_message_keys: self
                 .skipped
                 .iter()
-                .map(|(key, n, mk)| (format!("{}:{n}", key.to_base64()), b64_encode(mk.as_bytes())))
+                .map(|(key, n, mk)| {
+                    (
+                        format!("{}:{n}", key.to_base64()),
+                        b64_encode(mk.as_bytes()),
+                    )
+                })
                 .collect(),
         }
     }
@@ -134,16 +142,11 @@ impl RatchetState {
         let ratchet_key_pair = match &json.dh_ratchet_key_pair {
             None => None,
             Some(pair) => {
-                let secret = SecretKey::from_bytes(*key32(
-                    "dhRatchetKeyPair.secretKey",
-                    &pair.secret_key,
-                )?);
+                let secret =
+                    SecretKey::from_bytes(*key32("dhRatchetKeyPair.secretKey", &pair.secret_key)?);
                 let public =
                     PublicKey::from_base64("dhRatchetKeyPair.publicKey", &pair.public_key)?;
-                Some(
-                    KeyPair::from_parts(secret, public)
-                        .ok_or(RatchetJsonError::KeyPairMismatch)?,
-                )
+                Some(KeyPair::from_parts(secret, public).ok_or(RatchetJsonError::KeyPairMismatch)?)
             }
         };
         let remote_ratchet_key = json

@@ -15,8 +15,8 @@ use super::ratchet_json::RatchetJsonError;
 use crate::encoding::{EncodingError, b64_decode, b64_decode_array};
 use crate::envelope::X3dhHeader;
 use crate::keys::{
-    IdentityKeyPair, KeyPair, OneTimePrekey, PublicKey, SecretKey, SignedPrekey,
-    SigningPublicKey, verify_signed_prekey,
+    IdentityKeyPair, KeyPair, OneTimePrekey, PublicKey, SecretKey, SignedPrekey, SigningPublicKey,
+    verify_signed_prekey,
 };
 use crate::ratchet::RatchetState;
 
@@ -272,9 +272,12 @@ impl Opener {
 
     fn open_32(&self, what: &str, sealed: &Sealed) -> Result<Zeroizing<[u8; 32]>, ImportError> {
         let bytes = self.open(what, sealed)?;
-        let array: [u8; 32] = bytes.as_slice().try_into().map_err(|_| ImportError::Decrypt {
-            what: format!("{what} (not 32 bytes)"),
-        })?;
+        let array: [u8; 32] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| ImportError::Decrypt {
+                what: format!("{what} (not 32 bytes)"),
+            })?;
         Ok(Zeroizing::new(array))
     }
 }
@@ -352,10 +355,11 @@ impl WebStorageSnapshot {
             let signature = b64_decode_array::<64>("signed_prekeys.signature", &row.signature)?;
             let prekey =
                 SignedPrekey::from_parts(row.key_id, pair, signature, row.created_at.unwrap_or(0));
-            verify_signed_prekey(&identity.public().signing, &prekey.public())
-                .map_err(|_| ImportError::KeyMismatch {
+            verify_signed_prekey(&identity.public().signing, &prekey.public()).map_err(|_| {
+                ImportError::KeyMismatch {
                     what: format!("{what} signature"),
-                })?;
+                }
+            })?;
             signed_prekeys.push(ImportedSignedPrekey {
                 prekey,
                 uploaded: row.uploaded,
@@ -448,8 +452,12 @@ fn import_session(
     let never_sent = ratchet.sending_chain_length() == 0
         && ratchet.previous_sending_chain_length() == 0
         && ratchet.remote_ratchet_key().is_none();
-    let pending_x3dh = match (responded, never_sent, local_ephemeral, row.remote_signed_prekey_id)
-    {
+    let pending_x3dh = match (
+        responded,
+        never_sent,
+        local_ephemeral,
+        row.remote_signed_prekey_id,
+    ) {
         (false, true, Some(ephemeral), Some(spk_id)) => Some(X3dhHeader {
             sender_identity_key: identity.public().dh,
             sender_ephemeral_key: ephemeral,
@@ -469,7 +477,11 @@ fn import_session(
         } else {
             row.remote_signed_prekey_id
         },
-        initiator_ratchet_key: if responded { remote_signed_prekey } else { None },
+        initiator_ratchet_key: if responded {
+            remote_signed_prekey
+        } else {
+            None
+        },
         created_at: row.created_at,
         updated_at: row.updated_at,
     })

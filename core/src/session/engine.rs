@@ -65,7 +65,9 @@ pub enum SessionError {
         source: RatchetError,
     },
     /// A first message names a signed prekey this device does not hold.
-    #[error("first message from {peer_id} names signed prekey {id}, which this device does not hold")]
+    #[error(
+        "first message from {peer_id} names signed prekey {id}, which this device does not hold"
+    )]
     UnknownSignedPrekey {
         /// The peer.
         peer_id: String,
@@ -73,7 +75,9 @@ pub enum SessionError {
         id: u32,
     },
     /// The peer's verified identity key changed and the change was not accepted yet.
-    #[error("the identity key of {peer_id} changed after it was verified: accept or verify the new key before sending")]
+    #[error(
+        "the identity key of {peer_id} changed after it was verified: accept or verify the new key before sending"
+    )]
     UnacceptedIdentityChange {
         /// The peer.
         peer_id: String,
@@ -208,16 +212,13 @@ impl<S: Store> SessionEngine<S> {
         now: i64,
         rng: &mut R,
     ) -> Result<Option<IdentityChange>, SessionError> {
-        let initiated = x3dh::initiate(
-            &self.identity,
-            bundle,
-            self.config.one_time_prekey_use,
-            rng,
-        )
-        .map_err(|source| SessionError::X3dh {
-            peer_id: peer_id.to_string(),
-            source,
-        })?;
+        let initiated =
+            x3dh::initiate(&self.identity, bundle, self.config.one_time_prekey_use, rng).map_err(
+                |source| SessionError::X3dh {
+                    peer_id: peer_id.to_string(),
+                    source,
+                },
+            )?;
         let ratchet = RatchetState::initiator(initiated.shared_secret.as_bytes(), rng);
         let session = Session {
             ratchet,
@@ -278,13 +279,13 @@ impl<S: Store> SessionEngine<S> {
                 peer_id: peer_id.to_string(),
             });
         }
-        let mut sessions = self
-            .store
-            .peer_sessions(peer_id)
-            .await?
-            .ok_or_else(|| SessionError::NoSession {
-                peer_id: peer_id.to_string(),
-            })?;
+        let mut sessions =
+            self.store
+                .peer_sessions(peer_id)
+                .await?
+                .ok_or_else(|| SessionError::NoSession {
+                    peer_id: peer_id.to_string(),
+                })?;
         let session = &mut sessions.current;
         let encrypted = session
             .ratchet
@@ -358,36 +359,37 @@ impl<S: Store> SessionEngine<S> {
             peer_id: peer_id.to_string(),
             source,
         };
-        let plaintext = match sessions
-            .current
-            .ratchet
-            .decrypt(&envelope.header, &envelope.ciphertext, rng)
-        {
-            Ok(plaintext) => {
-                sessions.current.updated_at = now;
-                plaintext
-            }
-            // A duplicate of the current chain belongs to no other session.
-            Err(e @ RatchetError::DuplicateMessage { .. }) => return Err(decrypt_error(e)),
-            Err(first_error) => {
-                let mut opened = None;
-                for (index, session) in sessions.previous.iter_mut().enumerate() {
-                    if let Ok(plaintext) =
-                        session
-                            .ratchet
-                            .decrypt(&envelope.header, &envelope.ciphertext, rng)
-                    {
-                        session.updated_at = now;
-                        opened = Some((index, plaintext));
-                        break;
-                    }
+        let plaintext =
+            match sessions
+                .current
+                .ratchet
+                .decrypt(&envelope.header, &envelope.ciphertext, rng)
+            {
+                Ok(plaintext) => {
+                    sessions.current.updated_at = now;
+                    plaintext
                 }
-                let (index, plaintext) = opened.ok_or_else(|| decrypt_error(first_error))?;
-                // The peer still uses that session: make it the one we answer on.
-                sessions.promote(index);
-                plaintext
-            }
-        };
+                // A duplicate of the current chain belongs to no other session.
+                Err(e @ RatchetError::DuplicateMessage { .. }) => return Err(decrypt_error(e)),
+                Err(first_error) => {
+                    let mut opened = None;
+                    for (index, session) in sessions.previous.iter_mut().enumerate() {
+                        if let Ok(plaintext) =
+                            session
+                                .ratchet
+                                .decrypt(&envelope.header, &envelope.ciphertext, rng)
+                        {
+                            session.updated_at = now;
+                            opened = Some((index, plaintext));
+                            break;
+                        }
+                    }
+                    let (index, plaintext) = opened.ok_or_else(|| decrypt_error(first_error))?;
+                    // The peer still uses that session: make it the one we answer on.
+                    sessions.promote(index);
+                    plaintext
+                }
+            };
         let plaintext = String::from_utf8(plaintext).map_err(|_| SessionError::NotText {
             peer_id: peer_id.to_string(),
         })?;
@@ -507,7 +509,11 @@ impl<S: Store> SessionEngine<S> {
 
     /// Records that the user verified (or stopped trusting) the peer's current key.
     /// Verifying also accepts a pending change.
-    pub async fn set_verified(&mut self, peer_id: &str, verified: bool) -> Result<(), SessionError> {
+    pub async fn set_verified(
+        &mut self,
+        peer_id: &str,
+        verified: bool,
+    ) -> Result<(), SessionError> {
         let mut known = self.known_or_err(peer_id).await?;
         known.verified = verified;
         if verified {
@@ -518,7 +524,10 @@ impl<S: Store> SessionEngine<S> {
         Ok(self.store.commit(batch).await?)
     }
 
-    async fn known_or_err(&self, peer_id: &str) -> Result<crate::store::KnownIdentity, SessionError> {
+    async fn known_or_err(
+        &self,
+        peer_id: &str,
+    ) -> Result<crate::store::KnownIdentity, SessionError> {
         self.store
             .known_identity(peer_id)
             .await?

@@ -6,8 +6,8 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::{
-    AccountMeta, IdentityRecord, KnownIdentity, MessageQuery, MessageRecord,
-    OneTimePrekeyRecord, SignedPrekeyRecord, Store, StoreError, StoreOp, WriteBatch,
+    AccountMeta, IdentityRecord, KnownIdentity, MessageQuery, MessageRecord, OneTimePrekeyRecord,
+    SignedPrekeyRecord, Store, StoreError, StoreOp, WriteBatch,
 };
 use crate::session::PeerSessions;
 
@@ -60,7 +60,9 @@ impl std::fmt::Debug for MemoryStore {
 // Nothing done under the lock can panic halfway through a change, so a poisoned lock
 // still guards consistent contents.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg_attr(target_arch = "wasm32", async_trait(?Send))]

@@ -12,8 +12,8 @@ use async_trait::async_trait;
 
 pub use memory::MemoryStore;
 pub use records::{
-    AccountMeta, ContentKind, Conversation, Direction, IdentityRecord, KnownIdentity,
-    MessageQuery, MessageRecord, MessageStatus, OneTimePrekeyRecord, SignedPrekeyRecord,
+    AccountMeta, ContentKind, Conversation, Direction, IdentityRecord, KnownIdentity, MessageQuery,
+    MessageRecord, MessageStatus, OneTimePrekeyRecord, SignedPrekeyRecord,
 };
 
 use crate::platform::{MaybeSend, MaybeSync};

@@ -62,11 +62,7 @@ pub fn all_files() -> Vec<(PathBuf, Value)> {
         })
         .collect();
     files.sort_by(|a, b| a.0.cmp(&b.0));
-    assert!(
-        !files.is_empty(),
-        "no vector files in {}",
-        dir.display()
-    );
+    assert!(!files.is_empty(), "no vector files in {}", dir.display());
     files
 }
 
@@ -101,6 +97,10 @@ pub fn draws(value: &Value) -> Vec<Vec<u8>> {
     value
         .get("draws")
         .and_then(Value::as_array)
-        .map(|a| a.iter().map(|d| hex(d.as_str().expect("hex draw"))).collect())
+        .map(|a| {
+            a.iter()
+                .map(|d| hex(d.as_str().expect("hex draw")))
+                .collect()
+        })
         .unwrap_or_default()
 }
