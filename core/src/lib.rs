@@ -15,6 +15,7 @@ pub mod encoding;
 pub mod envelope;
 pub mod keys;
 pub mod platform;
+pub mod prekey_care;
 pub mod protocol;
 pub mod ratchet;
 pub mod reference;

@@ -400,3 +400,27 @@ impl fmt::Debug for RatchetState {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::SecretKey;
+
+    /// The whole `Debug` output of a state, pinned: counters and public keys only.
+    #[test]
+    fn debug_snapshot() {
+        let mut state = RatchetState::responder(&[1; 32], PublicKey::from_bytes([2; 32]));
+        state.ratchet_key_pair = Some(KeyPair::from_secret(SecretKey::from_bytes([3; 32])));
+        state.sending_chain_key = Some(ChainKey::from_bytes([4; 32]));
+        assert_eq!(
+            format!("{state:?}"),
+            "RatchetState { root_key: RootKey(<redacted>), \
+             sending_chain_key: Some(ChainKey(<redacted>)), \
+             receiving_chain_key: Some(ChainKey(<redacted>)), \
+             ratchet_key_pair: Some(KeyPair { public: PublicKey(Xf7dO2vUf2+ijuFdlp1bsOpTd01Ii9r53xxuASSz7yI=), secret: SecretKey(<redacted>) }), \
+             remote_ratchet_key: Some(PublicKey(AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=)), \
+             sending_chain_length: 0, receiving_chain_length: 0, previous_sending_chain_length: 0, \
+             skipped: SkippedKeys(0 keys) }"
+        );
+    }
+}

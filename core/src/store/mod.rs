@@ -133,3 +133,52 @@ pub trait Store: MaybeSend + MaybeSync {
     /// Applies every write of `batch` atomically.
     async fn commit(&self, batch: WriteBatch) -> Result<(), StoreError>;
 }
+
+/// Forwards every [`Store`] method through a pointer type, so an engine can own an `Arc`
+/// of a store (or borrow one) while other parts of the client use it too.
+macro_rules! forward_store {
+    ($($ty:ty),*) => {$(
+        #[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
+        #[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+        impl<S: Store + ?Sized> Store for $ty {
+            async fn identity(&self) -> Result<Option<IdentityRecord>, StoreError> {
+                (**self).identity().await
+            }
+            async fn account_meta(&self) -> Result<Option<AccountMeta>, StoreError> {
+                (**self).account_meta().await
+            }
+            async fn signed_prekey(&self, id: u32) -> Result<Option<SignedPrekeyRecord>, StoreError> {
+                (**self).signed_prekey(id).await
+            }
+            async fn signed_prekeys(&self) -> Result<Vec<SignedPrekeyRecord>, StoreError> {
+                (**self).signed_prekeys().await
+            }
+            async fn one_time_prekey(&self, id: u32) -> Result<Option<OneTimePrekeyRecord>, StoreError> {
+                (**self).one_time_prekey(id).await
+            }
+            async fn one_time_prekeys(&self) -> Result<Vec<OneTimePrekeyRecord>, StoreError> {
+                (**self).one_time_prekeys().await
+            }
+            async fn peer_sessions(&self, peer_id: &str) -> Result<Option<PeerSessions>, StoreError> {
+                (**self).peer_sessions(peer_id).await
+            }
+            async fn session_peer_ids(&self) -> Result<Vec<String>, StoreError> {
+                (**self).session_peer_ids().await
+            }
+            async fn known_identity(&self, peer_id: &str) -> Result<Option<KnownIdentity>, StoreError> {
+                (**self).known_identity(peer_id).await
+            }
+            async fn message(&self, id: &str) -> Result<Option<MessageRecord>, StoreError> {
+                (**self).message(id).await
+            }
+            async fn messages(&self, query: &MessageQuery) -> Result<Vec<MessageRecord>, StoreError> {
+                (**self).messages(query).await
+            }
+            async fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {
+                (**self).commit(batch).await
+            }
+        }
+    )*};
+}
+
+forward_store!(&S, std::sync::Arc<S>, Box<S>);
