@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Every check of the project, as CI runs it: formatting, lints, all tests (vectors, golden
+# replay, properties, integration), the wasm32 build of core, and a fuzzing smoke run.
+# Usage: scripts/test.sh            (QC_FUZZ_SECONDS=0 skips the fuzzing smoke run)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "setup"
+scripts/setup.sh
+
+step "format"
+cargo fmt --all --check
+
+step "clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "tests"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --workspace 2>&1 | tee "$log"
+# A suite that silently ran nothing is a failure.
+passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}')
+for suite in vectors golden properties; do
+    grep -q "Running tests/$suite.rs" "$log" || { echo "suite $suite did not run" >&2; exit 1; }
+done
+[ "$passed" -gt 0 ] || { echo "no tests ran" >&2; exit 1; }
+echo "$passed tests passed"
+
+step "wasm32 build of core"
+scripts/wasm-check.sh
+
+seconds=${QC_FUZZ_SECONDS:-20}
+if [ "$seconds" -gt 0 ]; then
+    step "fuzzing smoke run (${seconds}s)"
+    (
+        cd core
+        mkdir -p fuzz/corpus/envelope_decrypt
+        RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none envelope_decrypt \
+            fuzz/corpus/envelope_decrypt fuzz/corpus-seed/envelope_decrypt \
+            -- -max_total_time="$seconds" 2>&1 | tail -n 3
+    )
+fi
+
+step "all checks passed"
