@@ -30,7 +30,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .next_upload()
         .await?
         .ok_or("nothing to upload")?;
-    let signed = upload.request.signed_prekey.clone().ok_or("no signed prekey")?;
+    let signed = upload
+        .request
+        .signed_prekey
+        .clone()
+        .ok_or("no signed prekey")?;
     let served = BundleResponse {
         identity_key: upload.request.identity_key.clone(),
         signing_key: upload.request.signing_key.clone(),
@@ -47,12 +51,21 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             .as_ref()
             .and_then(|keys| keys.first().cloned()),
     };
-    println!("bundle served to Alice:\n  {}\n", serde_json::to_string(&served)?);
+    println!(
+        "bundle served to Alice:\n  {}\n",
+        serde_json::to_string(&served)?
+    );
 
     let mut alice = SessionEngine::open(alice_store, SessionConfig::default()).await?;
     let mut bob = SessionEngine::open(bob_store, SessionConfig::default()).await?;
-    println!("alice's fingerprint: {}", alice.identity().fingerprint().grouped());
-    println!("bob's fingerprint:   {}\n", bob.identity().fingerprint().grouped());
+    println!(
+        "alice's fingerprint: {}",
+        alice.identity().fingerprint().grouped()
+    );
+    println!(
+        "bob's fingerprint:   {}\n",
+        bob.identity().fingerprint().grouped()
+    );
 
     alice
         .start_session("bob-id", &served.to_bundle()?, now, &mut rng)
@@ -68,7 +81,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         } else {
             (&mut bob, &mut alice, "bob-id", "alice-id")
         };
-        let sent = sender.encrypt(to, text, now, &mut rng).await?.commit().await?;
+        let sent = sender
+            .encrypt(to, text, now, &mut rng)
+            .await?
+            .commit()
+            .await?;
         let received = receiver
             .decrypt(from, &sent.wire, now, &mut rng)
             .await?
@@ -78,7 +95,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         println!(
             "  on the wire ({} bytes{}): {}…",
             sent.wire.len(),
-            if sent.first_message { ", with x3dh" } else { "" },
+            if sent.first_message {
+                ", with x3dh"
+            } else {
+                ""
+            },
             &sent.wire[..80]
         );
         assert_eq!(received.plaintext, text);

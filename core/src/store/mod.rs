@@ -7,6 +7,7 @@
 
 mod memory;
 mod records;
+pub mod sealing;
 
 use async_trait::async_trait;
 
