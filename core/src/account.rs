@@ -64,6 +64,7 @@ pub async fn create_account<S: Store, R: CryptoRng + ?Sized>(
         next_prekey_id: 2 + INITIAL_ONE_TIME_PREKEYS,
         current_signed_prekey_id: Some(1),
         last_upload_at: None,
+        login: None,
     }));
     store.commit(batch).await?;
     Ok(identity)
@@ -106,6 +107,7 @@ pub async fn import_account<S: Store>(
         next_prekey_id: account.next_prekey_id,
         current_signed_prekey_id: account.current_signed_prekey_id,
         last_upload_at: account.last_upload_at,
+        login: None,
     }));
     for imported in &account.sessions {
         let origin = if imported.responded {

@@ -351,6 +351,7 @@ fn party(user_id: &str, spec: &Value) -> Party {
         next_prekey_id: max_id + 1,
         current_signed_prekey_id: Some(spk_id),
         last_upload_at: None,
+        login: None,
     }));
     block_on(store.commit(batch)).expect("commit");
     let bundle = PrekeyBundle {

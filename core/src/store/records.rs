@@ -18,7 +18,7 @@ pub struct IdentityRecord {
     pub created_at: i64,
 }
 
-/// Prekey bookkeeping for the account.
+/// Account bookkeeping: prekey counters and the saved login.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct AccountMeta {
@@ -28,6 +28,34 @@ pub struct AccountMeta {
     pub current_signed_prekey_id: Option<u32>,
     /// Time of the last successful bundle upload, ms.
     pub last_upload_at: Option<i64>,
+    /// The backend login in use, so a restarted client can reconnect without the password.
+    #[serde(default)]
+    pub login: Option<SavedLogin>,
+}
+
+/// A backend login: who, and the JWT the backend issued (valid 24 h).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SavedLogin {
+    /// User id.
+    pub user_id: String,
+    /// User name.
+    pub username: String,
+    /// The JWT.
+    pub token: String,
+    /// When the JWT expires, ms (from its `exp` claim).
+    pub expires_at: i64,
+}
+
+impl std::fmt::Debug for SavedLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SavedLogin")
+            .field("user_id", &self.user_id)
+            .field("username", &self.username)
+            .field("token", &"<redacted>")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }
 
 /// A signed prekey and its life cycle.
@@ -146,8 +174,12 @@ pub struct MessageRecord {
     /// When the recipient read it, ms.
     pub read_at: Option<i64>,
     /// For an outgoing message not yet accepted: the exact content to send, so a retry
-    /// sends the same bytes instead of encrypting again.
+    /// sends the same bytes instead of encrypting again. For an incoming message that could
+    /// not be decrypted: the content as received, kept so nothing is lost.
     pub wire: Option<String>,
+    /// Why an incoming encrypted message could not be decrypted (its `body` is empty then).
+    #[serde(default)]
+    pub decrypt_error: Option<String>,
 }
 
 /// A history query. Results come oldest first.
