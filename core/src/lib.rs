@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 pub mod account;
+pub mod client;
 pub mod encoding;
 pub mod envelope;
 pub mod keys;

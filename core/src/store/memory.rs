@@ -163,6 +163,9 @@ impl Store for MemoryStore {
                 StoreOp::PutMessage(r) => {
                     next.messages.insert(r.id.clone(), r);
                 }
+                StoreOp::DeleteMessage(id) => {
+                    next.messages.remove(&id);
+                }
                 StoreOp::ClearKeys => {
                     next.identity = None;
                     next.meta = None;

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 pub use memory::MemoryStore;
 pub use records::{
     AccountMeta, ContentKind, Conversation, Direction, IdentityRecord, KnownIdentity, MessageQuery,
-    MessageRecord, MessageStatus, OneTimePrekeyRecord, SignedPrekeyRecord,
+    MessageRecord, MessageStatus, OneTimePrekeyRecord, SavedLogin, SignedPrekeyRecord,
 };
 
 use crate::platform::{MaybeSend, MaybeSync};
@@ -67,6 +67,9 @@ pub enum StoreOp {
     PutKnownIdentity(KnownIdentity),
     /// Add or replace a message.
     PutMessage(MessageRecord),
+    /// Forget a message (a pending group message replaced by the backend's copy, whose
+    /// id the backend chose).
+    DeleteMessage(String),
     /// Forget every key, session and known identity (E2EE reset); messages stay.
     ClearKeys,
 }

@@ -1,0 +1,278 @@
+//! Register, log in, restore, log out; the JWT and its renewal; publishing and upkeep of
+//! prekeys; resetting end-to-end encryption.
+
+use std::sync::Arc;
+
+use rand_core::CryptoRng;
+use zeroize::Zeroizing;
+
+use super::{Client, ClientError, CurrentUser, Event, jwt};
+use crate::account::create_account;
+use crate::platform::MaybeSend;
+use crate::prekey_care::PrekeyCare;
+use crate::protocol::rest::{AuthResponse, LoginRequest, RegisterRequest};
+use crate::session::SessionEngine;
+use crate::store::{AccountMeta, SavedLogin, Store, StoreOp, WriteBatch};
+use crate::transport::{Clock, Transport};
+
+/// Renew the JWT this long before it expires, ms.
+const RENEW_MARGIN_MS: i64 = 60_000;
+
+/// Runs a JWT call; on a 401, logs in again (when the password is kept) and retries once.
+macro_rules! with_jwt {
+    ($client:expr, |$jwt:ident| $call:expr) => {{
+        let $jwt = $client.jwt().await?;
+        match $call.await {
+            Err(e) if e.status() == Some(401) => {
+                let $jwt = $client.relogin().await?;
+                $call.await.map_err(ClientError::from)
+            }
+            other => other.map_err(ClientError::from),
+        }
+    }};
+}
+pub(crate) use with_jwt;
+
+impl<T, S, C, R> Client<T, S, C, R>
+where
+    T: Transport,
+    S: Store,
+    C: Clock,
+    R: CryptoRng + MaybeSend,
+{
+    /// Picks up the login saved in the store by an earlier run, if any, and opens the
+    /// account's keys. Returns the user, or `None` when nobody is logged in.
+    pub async fn restore(&self) -> Result<Option<CurrentUser>, ClientError> {
+        let Some(login) = self.store.account_meta().await?.and_then(|m| m.login) else {
+            return Ok(None);
+        };
+        self.open_engine().await?;
+        self.lock_state().login = Some(login);
+        Ok(self.current_user())
+    }
+
+    /// Creates an account on the backend, makes this device's keys and publishes them.
+    pub async fn register(
+        &self,
+        username: &str,
+        password: &str,
+        avatar: Option<&str>,
+    ) -> Result<CurrentUser, ClientError> {
+        let response = self
+            .api
+            .register(&RegisterRequest {
+                username: username.to_string(),
+                password: password.to_string(),
+                avatar: avatar.map(str::to_string),
+            })
+            .await?;
+        self.signed_in(response, password).await
+    }
+
+    /// Logs in, makes this device's keys if the store has none, and makes sure the backend
+    /// publishes them.
+    pub async fn login(&self, username: &str, password: &str) -> Result<CurrentUser, ClientError> {
+        let response = self
+            .api
+            .login(&LoginRequest {
+                username: username.to_string(),
+                password: password.to_string(),
+            })
+            .await?;
+        self.signed_in(response, password).await
+    }
+
+    /// Forgets the login (the keys and history stay in the store) and closes the socket.
+    pub async fn logout(&self) -> Result<(), ClientError> {
+        if let Some(mut meta) = self.store.account_meta().await? {
+            meta.login = None;
+            let mut batch = WriteBatch::new();
+            batch.push(StoreOp::PutAccountMeta(meta));
+            self.store.commit(batch).await?;
+        }
+        {
+            let mut state = self.lock_state();
+            state.login = None;
+            state.password = None;
+        }
+        self.shutdown().await;
+        Ok(())
+    }
+
+    async fn signed_in(
+        &self,
+        response: AuthResponse,
+        password: &str,
+    ) -> Result<CurrentUser, ClientError> {
+        let user_id = response.user.id.clone();
+        match self.store.identity().await? {
+            Some(identity) if identity.user_id != user_id => {
+                return Err(ClientError::StoreBelongsToAnotherUser {
+                    user_id: identity.user_id,
+                });
+            }
+            Some(_) => {}
+            None => {
+                let mut crypto = self.crypto.lock().await;
+                create_account(&*self.store, &user_id, self.now(), &mut crypto.rng).await?;
+            }
+        }
+        let login = SavedLogin {
+            user_id: user_id.clone(),
+            username: response.user.username.clone(),
+            expires_at: jwt::expiry_ms(&response.token).unwrap_or(i64::MAX),
+            token: response.token,
+        };
+        self.save_login(login.clone()).await?;
+        {
+            let mut state = self.lock_state();
+            state.login = Some(login);
+            state.password = self
+                .config
+                .remember_password
+                .then(|| Zeroizing::new(password.to_string()));
+        }
+        self.open_engine().await?;
+        self.publish_keys(true).await?;
+        self.me()
+    }
+
+    async fn save_login(&self, login: SavedLogin) -> Result<(), ClientError> {
+        let mut meta = self.store.account_meta().await?.unwrap_or_else(AccountMeta::default);
+        meta.login = Some(login);
+        let mut batch = WriteBatch::new();
+        batch.push(StoreOp::PutAccountMeta(meta));
+        self.store.commit(batch).await?;
+        Ok(())
+    }
+
+    async fn open_engine(&self) -> Result<(), ClientError> {
+        let mut crypto = self.crypto.lock().await;
+        if crypto.engine.is_none() {
+            crypto.engine =
+                Some(SessionEngine::open(Arc::clone(&self.store), self.config.session).await?);
+        }
+        Ok(())
+    }
+
+    /// A valid JWT, renewed first when it is about to expire.
+    pub(crate) async fn jwt(&self) -> Result<String, ClientError> {
+        let (token, expires_at) = {
+            let state = self.lock_state();
+            let login = state.login.as_ref().ok_or(ClientError::NotLoggedIn)?;
+            (login.token.clone(), login.expires_at)
+        };
+        if expires_at - RENEW_MARGIN_MS > self.now() {
+            return Ok(token);
+        }
+        self.relogin().await
+    }
+
+    /// Logs in again with the kept password; without one, reports the expiry.
+    pub(crate) async fn relogin(&self) -> Result<String, ClientError> {
+        let credentials = {
+            let state = self.lock_state();
+            state
+                .login
+                .as_ref()
+                .zip(state.password.as_ref())
+                .map(|(login, password)| (login.username.clone(), password.clone()))
+        };
+        let Some((username, password)) = credentials else {
+            self.events.emit(Event::SessionExpired);
+            return Err(ClientError::SessionExpired);
+        };
+        let response = match self
+            .api
+            .login(&LoginRequest {
+                username: username.clone(),
+                password: password.to_string(),
+            })
+            .await
+        {
+            Ok(response) => response,
+            Err(e) if matches!(e.status(), Some(401 | 403)) => {
+                self.events.emit(Event::SessionExpired);
+                return Err(ClientError::SessionExpired);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let login = SavedLogin {
+            user_id: response.user.id.clone(),
+            username: response.user.username.clone(),
+            expires_at: jwt::expiry_ms(&response.token).unwrap_or(i64::MAX),
+            token: response.token.clone(),
+        };
+        self.save_login(login.clone()).await?;
+        self.lock_state().login = Some(login);
+        Ok(response.token)
+    }
+
+    /// Publishes what the backend lacks of this account's keys. With `recheck`, asks the
+    /// backend first and republishes the signed prekey if it holds another.
+    async fn publish_keys(&self, recheck: bool) -> Result<(), ClientError> {
+        let care = PrekeyCare::new(&*self.store, self.config.prekeys);
+        if recheck {
+            let status = with_jwt!(self, |jwt| self.api.prekey_status(&jwt))?;
+            let meta = self.store.account_meta().await?.unwrap_or_default();
+            if status.signed_prekey_key_id != meta.current_signed_prekey_id
+                && let Some(id) = meta.current_signed_prekey_id
+                && let Some(mut record) = self.store.signed_prekey(id).await?
+                && record.uploaded
+            {
+                record.uploaded = false;
+                let mut batch = WriteBatch::new();
+                batch.push(StoreOp::PutSignedPrekey(record));
+                self.store.commit(batch).await?;
+            }
+        }
+        while let Some(upload) = care.next_upload().await? {
+            with_jwt!(self, |jwt| self.api.upload_prekeys(&jwt, &upload.request))?;
+            care.mark_uploaded(&upload, self.now()).await?;
+        }
+        Ok(())
+    }
+
+    /// Prekey upkeep: rotates the signed prekey when due, tops one-time prekeys up when the
+    /// backend runs low, and publishes what is new. The connection loop runs it after each
+    /// connect and periodically.
+    pub async fn maintain_prekeys(&self) -> Result<(), ClientError> {
+        self.me()?;
+        let care = PrekeyCare::new(&*self.store, self.config.prekeys);
+        {
+            let mut crypto = self.crypto.lock().await;
+            care.rotate_if_due(self.now(), &mut crypto.rng).await?;
+        }
+        self.publish_keys(false).await?;
+        let status = with_jwt!(self, |jwt| self.api.prekey_status(&jwt))?;
+        let made = {
+            let mut crypto = self.crypto.lock().await;
+            care.top_up(status.one_time_prekey_count, &mut crypto.rng)
+                .await?
+        };
+        if made > 0 {
+            self.publish_keys(false).await?;
+        }
+        Ok(())
+    }
+
+    /// Throws away this device's keys and sessions and publishes a new identity (history
+    /// stays). Peers will see an identity change.
+    pub async fn reset_e2ee(&self) -> Result<(), ClientError> {
+        let me = self.me()?;
+        let login = self.store.account_meta().await?.and_then(|m| m.login);
+        {
+            let mut crypto = self.crypto.lock().await;
+            crypto.engine = None;
+            let mut batch = WriteBatch::new();
+            batch.push(StoreOp::ClearKeys);
+            self.store.commit(batch).await?;
+            create_account(&*self.store, &me.user_id, self.now(), &mut crypto.rng).await?;
+        }
+        if let Some(login) = login {
+            self.save_login(login).await?;
+        }
+        self.open_engine().await?;
+        self.publish_keys(false).await
+    }
+}

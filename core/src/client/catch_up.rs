@@ -1,0 +1,203 @@
+//! Catch-up after every (re)connect, and the outbox flush that follows it.
+//!
+//! The backend pushes nothing that arrived while a client was offline (PROTOCOL §7), so the
+//! only way to get it is `GET /api/messages/{peer}?user={me}`, which returns the whole
+//! history with that peer. Catch-up reads it peer by peer, oldest first, decrypts and stores
+//! what this device has not seen (by message id, so nothing is duplicated), settles the
+//! status of this account's own messages, and tells the backend what it delivered. Only then
+//! does the outbox send what is still pending — so a message the backend stored before a
+//! disconnect (its echo lost) is recognised in history and not sent twice.
+
+use std::collections::BTreeSet;
+
+use futures::StreamExt;
+use rand_core::CryptoRng;
+
+use super::inbound::{parse_kind, parse_status};
+use super::{CatchUpScope, Client, ClientError};
+use crate::platform::MaybeSend;
+use crate::protocol::rest::{StatusBatchRequest, StoredMessage};
+use crate::protocol::ws::MessagePayload;
+use crate::store::{
+    Conversation, Direction, MessageQuery, MessageRecord, MessageStatus, Store, StoreOp,
+    WriteBatch,
+};
+use crate::transport::{Clock, Transport};
+
+/// History requests in flight at once.
+const PARALLEL_FETCHES: usize = 4;
+
+impl<T, S, C, R> Client<T, S, C, R>
+where
+    T: Transport,
+    S: Store,
+    C: Clock,
+    R: CryptoRng + MaybeSend,
+{
+    /// Fetches and processes what was missed; returns how many messages were new.
+    pub async fn catch_up(&self) -> Result<usize, ClientError> {
+        let me = self.me()?.user_id;
+        let peers: Vec<String> = match self.config.catch_up {
+            CatchUpScope::AllUsers => self
+                .users()
+                .await?
+                .into_iter()
+                .map(|u| u.id)
+                .filter(|id| *id != me)
+                .collect(),
+            CatchUpScope::KnownPeers => {
+                let mut peers: BTreeSet<String> =
+                    self.store.session_peer_ids().await?.into_iter().collect();
+                for message in self.store.messages(&MessageQuery::default()).await? {
+                    if let Conversation::Direct(peer) = message.conversation {
+                        peers.insert(peer);
+                    }
+                }
+                peers.into_iter().collect()
+            }
+        };
+        let me_ref = &me;
+        let mut fetched: Vec<(String, Result<Vec<StoredMessage>, ClientError>)> =
+            futures::stream::iter(peers)
+                .map(|peer| async move {
+                    let history = self.api.history(&peer, me_ref).await.map_err(Into::into);
+                    (peer, history)
+                })
+                .buffer_unordered(PARALLEL_FETCHES)
+                .collect()
+                .await;
+        fetched.sort_by(|a, b| a.0.cmp(&b.0));
+
+        let mut new = 0;
+        let mut delivered = Vec::new();
+        let mut first_error = None;
+        for (peer, history) in fetched {
+            let messages = match history {
+                Ok(messages) => messages,
+                Err(e) => {
+                    tracing::warn!(%peer, error = %e, "catch-up could not read history");
+                    first_error.get_or_insert(e);
+                    continue;
+                }
+            };
+            for message in messages {
+                if message.from_user == me {
+                    self.settle_own(message).await?;
+                    continue;
+                }
+                let was_sent = message.status == "sent";
+                let id = message.id.clone();
+                let payload = MessagePayload {
+                    id: message.id,
+                    from: message.from_user,
+                    to: message.to_user,
+                    content: message.content,
+                    timestamp: message.timestamp,
+                    status: message.status,
+                    message_type: message.message_type,
+                    image_data: message.image_data,
+                    encrypted: message.encrypted.0,
+                };
+                if self.receive_direct(payload, false).await? {
+                    new += 1;
+                    if was_sent {
+                        delivered.push(id);
+                    }
+                }
+            }
+        }
+        for chunk in delivered.chunks(100) {
+            self.api
+                .update_status(&StatusBatchRequest {
+                    message_ids: chunk.to_vec(),
+                    status: "delivered".into(),
+                })
+                .await?;
+        }
+        match first_error {
+            Some(e) if new == 0 => Err(e),
+            _ => Ok(new),
+        }
+    }
+
+    /// One of this account's messages as the backend has it.
+    async fn settle_own(&self, message: StoredMessage) -> Result<(), ClientError> {
+        let status = parse_status(&message.status);
+        match self.store.message(&message.id).await? {
+            Some(record) => {
+                if record.status < status {
+                    self.update_status(&record.id, status, message.read_at)
+                        .await?;
+                }
+            }
+            None => {
+                let encrypted = message.encrypted.0;
+                let record = MessageRecord {
+                    id: message.id,
+                    conversation: Conversation::Direct(message.to_user),
+                    sender_id: message.from_user,
+                    direction: Direction::Outgoing,
+                    body: if encrypted {
+                        String::new()
+                    } else {
+                        message.content
+                    },
+                    kind: parse_kind(&message.message_type),
+                    image_data: message.image_data,
+                    timestamp: message.timestamp,
+                    status,
+                    encrypted,
+                    read_at: message.read_at,
+                    wire: None,
+                    decrypt_error: encrypted
+                        .then(|| "sent from another device: not readable here".to_string()),
+                };
+                let mut batch = WriteBatch::new();
+                batch.push(StoreOp::PutMessage(record));
+                self.store.commit(batch).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends everything still pending, oldest first; stops at the first failure (the rest
+    /// waits for the next connection). Returns how many went out.
+    pub(crate) async fn flush_outbox(&self) -> Result<usize, ClientError> {
+        let query = MessageQuery {
+            status: Some(MessageStatus::Pending),
+            ..MessageQuery::default()
+        };
+        // Group messages have no client-chosen id: settle the ones the backend already has
+        // (sent before a disconnect, echo lost) from group history before resending.
+        let groups: BTreeSet<String> = self
+            .store
+            .messages(&query)
+            .await?
+            .into_iter()
+            .filter_map(|m| match m.conversation {
+                Conversation::Group(g) if m.direction == Direction::Outgoing => Some(g),
+                _ => None,
+            })
+            .collect();
+        for group in groups {
+            if let Err(e) = self.group_history(&group, Some(50), None).await {
+                tracing::warn!(%group, error = %e, "could not check group history before resending");
+            }
+        }
+        let mut sent = 0;
+        for record in self.store.messages(&query).await? {
+            if record.direction != Direction::Outgoing {
+                continue;
+            }
+            let ok = match record.conversation {
+                Conversation::Direct(_) => self.transmit(&record).await,
+                Conversation::Group(_) => self.transmit_group(&record).await,
+            };
+            if !ok {
+                break;
+            }
+            sent += 1;
+        }
+        Ok(sent)
+    }
+}

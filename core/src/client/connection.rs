@@ -1,0 +1,308 @@
+//! The connection loop: connect, authenticate, make sure the backend really registered this
+//! socket, catch up, flush the outbox, then serve frames with a heartbeat; on any failure,
+//! close the socket completely and retry with exponential backoff and jitter, forever.
+//!
+//! The backend's reconnect race (PROTOCOL §7): a second `auth` for a user makes the backend
+//! close the old socket, whose close handler then unregisters the *new* one. The loop
+//! therefore closes each socket (and waits for the close) before opening the next, and after
+//! authenticating sends a heartbeat that only a registered socket gets an answer to — a
+//! `typing` frame addressed to this user, which the backend relays back to it. No answer
+//! means the socket is a zombie: it is closed and replaced, and catch-up fetches whatever
+//! the zombie missed.
+
+use std::sync::atomic::Ordering;
+
+use futures::channel::mpsc;
+use futures::{FutureExt, StreamExt, pin_mut, select};
+use rand_core::CryptoRng;
+
+use super::{Client, ClientError, Event};
+use crate::platform::MaybeSend;
+use crate::protocol::ws::{ClientFrame, ServerFrame};
+use crate::store::Store;
+use crate::transport::{Clock, FrameStream, Transport, WebSocket};
+
+/// How a connection ended.
+enum Ended {
+    /// [`Client::shutdown`] was called.
+    Stopped,
+    /// Try again after a delay.
+    Retry(String),
+    /// Do not try again.
+    Fatal(ClientError),
+}
+
+/// Resets the running flag however `run` ends, including by being dropped.
+struct RunningGuard<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl Drop for RunningGuard<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+}
+
+impl<T, S, C, R> Client<T, S, C, R>
+where
+    T: Transport,
+    S: Store,
+    C: Clock,
+    R: CryptoRng + MaybeSend,
+{
+    /// Keeps the WebSocket up until [`Client::shutdown`] (or logout): spawn it on the
+    /// platform's executor. Returns `Ok` when shut down, `Err` when reconnecting cannot
+    /// help (nobody logged in, or the backend refuses the user). Dropping the future is a
+    /// clean stop too.
+    pub async fn run(&self) -> Result<(), ClientError> {
+        if self.running.swap(true, Ordering::SeqCst) {
+            return Err(ClientError::AlreadyRunning);
+        }
+        let _running = RunningGuard(&self.running);
+        let mut stop = self.stop_receiver.lock().await;
+        while stop.try_recv().is_ok() {}
+        let mut attempt = 0u32;
+        loop {
+            self.me()?;
+            let ended = self.connect_and_serve(&mut stop, &mut attempt).await;
+            self.teardown().await;
+            match ended {
+                Ended::Stopped => return Ok(()),
+                Ended::Fatal(e) => {
+                    self.events.emit(Event::Disconnected {
+                        reason: e.to_string(),
+                    });
+                    return Err(e);
+                }
+                Ended::Retry(reason) => {
+                    tracing::info!(%reason, "disconnected");
+                    self.events.emit(Event::Disconnected { reason });
+                }
+            }
+            attempt = attempt.saturating_add(1);
+            let random = {
+                let mut crypto = self.crypto.lock().await;
+                f64::from(crypto.rng.next_u32()) / (f64::from(u32::MAX) + 1.0)
+            };
+            let delay_ms = self.config.backoff.delay_ms(attempt, random);
+            self.events.emit(Event::Reconnecting { attempt, delay_ms });
+            let sleep = self.clock.sleep_ms(delay_ms).fuse();
+            pin_mut!(sleep);
+            select! {
+                () = sleep => {}
+                _ = stop.next() => return Ok(()),
+            }
+        }
+    }
+
+    /// Stops [`Client::run`] and closes the socket.
+    pub async fn shutdown(&self) {
+        let _ = self.stop_sender.unbounded_send(());
+        self.teardown().await;
+    }
+
+    async fn teardown(&self) {
+        let sink = self.sink.lock().await.take();
+        if let Some(mut sink) = sink {
+            // Waits until the socket is closed, so the backend has dropped it before any
+            // new socket authenticates.
+            let _ = sink.close().await;
+        }
+        let mut state = self.lock_state();
+        state.connected = false;
+        state.online.clear();
+        state.images_in_flight.clear();
+    }
+
+    async fn connect_and_serve(
+        &self,
+        stop: &mut mpsc::UnboundedReceiver<()>,
+        attempt: &mut u32,
+    ) -> Ended {
+        let me = match self.me() {
+            Ok(me) => me,
+            Err(e) => return Ended::Fatal(e),
+        };
+        let WebSocket { sink, mut stream } = match self.api.transport().connect_websocket().await
+        {
+            Ok(socket) => socket,
+            Err(e) => return Ended::Retry(e.to_string()),
+        };
+        *self.sink.lock().await = Some(sink);
+        let auth = ClientFrame::Auth {
+            user_id: me.user_id.clone(),
+            username: me.username.clone(),
+        };
+        if let Err(e) = self.send_frame(&auth).await {
+            return Ended::Retry(e.to_string());
+        }
+
+        // The answer to `auth`: the online list, or an error and a closed socket.
+        loop {
+            match self.next_within(&mut *stream, stop).await {
+                Next::Frame(text) => match ServerFrame::parse(&text) {
+                    Ok(ServerFrame::OnlineList(_)) => {
+                        self.handle_frame(&text, true).await;
+                        break;
+                    }
+                    Ok(ServerFrame::Error { message }) => {
+                        self.events.emit(Event::ServerError {
+                            message: message.clone(),
+                        });
+                        return Ended::Fatal(ClientError::Refused { message });
+                    }
+                    _ => self.handle_frame(&text, true).await,
+                },
+                Next::Timeout => return Ended::Retry("no answer to auth".into()),
+                Next::Closed(reason) => return Ended::Retry(reason),
+                Next::Stopped => return Ended::Stopped,
+            }
+        }
+
+        // Only a socket the backend kept registered gets anything back.
+        if let Err(e) = self.send_heartbeat(&me.user_id).await {
+            return Ended::Retry(e.to_string());
+        }
+        match self.next_within(&mut *stream, stop).await {
+            Next::Frame(text) => self.handle_frame(&text, true).await,
+            Next::Timeout => {
+                return Ended::Retry(
+                    "the server dropped this socket after auth (reconnect race); reconnecting"
+                        .into(),
+                );
+            }
+            Next::Closed(reason) => return Ended::Retry(reason),
+            Next::Stopped => return Ended::Stopped,
+        }
+        self.lock_state().connected = true;
+        *attempt = 0;
+        self.events.emit(Event::Connected);
+
+        // Catch up while frames that arrive meanwhile wait their turn.
+        let mut buffered = Vec::new();
+        {
+            let catch_up = self.catch_up().fuse();
+            pin_mut!(catch_up);
+            loop {
+                let next = stream.next_frame().fuse();
+                pin_mut!(next);
+                select! {
+                    result = catch_up => {
+                        match result {
+                            Ok(new_messages) => self.events.emit(Event::CaughtUp { new_messages }),
+                            Err(e) => self.events.emit(Event::ServerError {
+                                message: format!("catch-up failed: {e}"),
+                            }),
+                        }
+                        break;
+                    }
+                    frame = next => match frame {
+                        Some(Ok(text)) => buffered.push(text),
+                        Some(Err(e)) => return Ended::Retry(e.to_string()),
+                        None => return Ended::Retry("closed by the server".into()),
+                    },
+                    _ = stop.next() => return Ended::Stopped,
+                }
+            }
+        }
+        for text in buffered {
+            self.handle_frame(&text, true).await;
+        }
+        if let Err(e) = self.flush_outbox().await {
+            tracing::warn!(error = %e, "outbox flush failed");
+        }
+        if let Err(e) = self.maintain_prekeys().await {
+            tracing::warn!(error = %e, "prekey upkeep failed");
+            self.events.emit(Event::ServerError {
+                message: format!("prekey upkeep failed: {e}"),
+            });
+        }
+        self.serve(&mut *stream, stop, &me.user_id).await
+    }
+
+    async fn serve(
+        &self,
+        stream: &mut dyn FrameStream,
+        stop: &mut mpsc::UnboundedReceiver<()>,
+        me: &str,
+    ) -> Ended {
+        let interval = i64::try_from(self.config.keepalive_interval_ms).unwrap_or(i64::MAX);
+        let timeout = i64::try_from(self.config.keepalive_timeout_ms).unwrap_or(i64::MAX);
+        let check_every = i64::try_from(self.config.prekey_check_interval_ms).unwrap_or(i64::MAX);
+        let mut last_frame = self.now();
+        let mut heartbeat_at: Option<i64> = None;
+        let mut next_prekey_check = self.now().saturating_add(check_every);
+        loop {
+            let now = self.now();
+            if now >= next_prekey_check {
+                next_prekey_check = now.saturating_add(check_every);
+                if let Err(e) = self.maintain_prekeys().await {
+                    tracing::warn!(error = %e, "prekey upkeep failed");
+                }
+            }
+            let deadline = match heartbeat_at {
+                Some(sent) => sent.saturating_add(timeout),
+                None => last_frame.saturating_add(interval),
+            };
+            let wait = u64::try_from(deadline.saturating_sub(now)).unwrap_or(0);
+            let next = stream.next_frame().fuse();
+            let sleep = self.clock.sleep_ms(wait).fuse();
+            pin_mut!(next, sleep);
+            select! {
+                frame = next => match frame {
+                    Some(Ok(text)) => {
+                        last_frame = self.now();
+                        heartbeat_at = None;
+                        self.handle_frame(&text, true).await;
+                    }
+                    Some(Err(e)) => return Ended::Retry(e.to_string()),
+                    None => return Ended::Retry("closed by the server".into()),
+                },
+                () = sleep => {
+                    if heartbeat_at.is_some() {
+                        return Ended::Retry("no answer to the heartbeat".into());
+                    }
+                    if let Err(e) = self.send_heartbeat(me).await {
+                        return Ended::Retry(e.to_string());
+                    }
+                    heartbeat_at = Some(self.now());
+                },
+                _ = stop.next() => return Ended::Stopped,
+            }
+        }
+    }
+
+    /// A `typing: false` frame to this user itself: the backend relays it back, and nobody
+    /// else sees it.
+    async fn send_heartbeat(&self, me: &str) -> Result<(), ClientError> {
+        self.send_frame(&ClientFrame::Typing {
+            to: me.to_string(),
+            typing: false,
+        })
+        .await
+    }
+
+    async fn next_within(
+        &self,
+        stream: &mut dyn FrameStream,
+        stop: &mut mpsc::UnboundedReceiver<()>,
+    ) -> Next {
+        let next = stream.next_frame().fuse();
+        let sleep = self.clock.sleep_ms(self.config.keepalive_timeout_ms).fuse();
+        pin_mut!(next, sleep);
+        select! {
+            frame = next => match frame {
+                Some(Ok(text)) => Next::Frame(text),
+                Some(Err(e)) => Next::Closed(e.to_string()),
+                None => Next::Closed("closed by the server".into()),
+            },
+            () = sleep => Next::Timeout,
+            _ = stop.next() => Next::Stopped,
+        }
+    }
+}
+
+enum Next {
+    Frame(String),
+    Timeout,
+    Closed(String),
+    Stopped,
+}

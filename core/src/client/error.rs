@@ -1,0 +1,86 @@
+//! The client's error type.
+
+use crate::account::AccountError;
+use crate::encoding::EncodingError;
+use crate::prekey_care::PrekeyCareError;
+use crate::protocol::ApiError;
+use crate::session::SessionError;
+use crate::store::StoreError;
+use crate::transport::TransportError;
+
+/// Why a client operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientError {
+    /// A REST call failed (network, or an error answer with the backend's message).
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// The WebSocket failed.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// Local storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A session operation failed.
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    /// Making or importing the account's keys failed.
+    #[error(transparent)]
+    Account(#[from] AccountError),
+    /// Prekey upkeep failed.
+    #[error(transparent)]
+    Prekeys(#[from] PrekeyCareError),
+    /// A key from the backend is malformed.
+    #[error("the backend sent a malformed key: {0}")]
+    Encoding(#[from] EncodingError),
+    /// Nobody is logged in.
+    #[error("not logged in: register or log in first")]
+    NotLoggedIn,
+    /// The login expired and cannot be renewed (no password kept): log in again.
+    #[error("the login expired: log in again")]
+    SessionExpired,
+    /// The WebSocket is not connected (typing indicators and the like are not queued).
+    #[error("not connected")]
+    NotConnected,
+    /// The peer has published no keys, and plaintext is not allowed for it.
+    #[error("{peer_id} has no encryption keys on the server; allow plaintext for this peer to send anyway")]
+    PeerHasNoKeys {
+        /// The peer.
+        peer_id: String,
+    },
+    /// No user has this name or id.
+    #[error("no user named {name}")]
+    UnknownUser {
+        /// The name asked for.
+        name: String,
+    },
+    /// The store holds another user's keys.
+    #[error("this store holds the keys of user {user_id}; use another store for another account")]
+    StoreBelongsToAnotherUser {
+        /// The owner.
+        user_id: String,
+    },
+    /// The backend refused the login on the WebSocket (the user no longer exists).
+    #[error("the server refused the login: {message}")]
+    Refused {
+        /// The backend's message.
+        message: String,
+    },
+    /// An argument is not acceptable.
+    #[error("invalid {what}: {why}")]
+    InvalidInput {
+        /// Which argument.
+        what: &'static str,
+        /// What is wrong.
+        why: String,
+    },
+    /// [`Client::run`](super::Client::run) is already running.
+    #[error("the connection loop is already running")]
+    AlreadyRunning,
+}
+
+impl ClientError {
+    /// Whether the error is the backend answering `status`.
+    pub fn is_status(&self, status: u16) -> bool {
+        matches!(self, ClientError::Api(e) if e.status() == Some(status))
+    }
+}

@@ -1,0 +1,180 @@
+//! What the client reports: one [`Event`] enum, delivered to every subscriber.
+
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::task::{Context, Poll};
+
+use futures::Stream;
+use futures::channel::mpsc;
+
+use crate::session::IdentityChange;
+use crate::store::{MessageRecord, MessageStatus};
+
+/// Something that happened.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// The WebSocket is up and authenticated.
+    Connected,
+    /// The WebSocket went down.
+    Disconnected {
+        /// Why.
+        reason: String,
+    },
+    /// The next connection attempt is scheduled.
+    Reconnecting {
+        /// Attempt number (1 for the first retry).
+        attempt: u32,
+        /// Delay before it, ms.
+        delay_ms: u64,
+    },
+    /// History catch-up after a (re)connect finished.
+    CaughtUp {
+        /// Messages that were new to this device.
+        new_messages: usize,
+    },
+    /// A 1:1 message arrived (decrypted when it travelled encrypted; `encrypted` says which).
+    Message {
+        /// The message as stored.
+        message: MessageRecord,
+        /// `true` when it came over the socket, `false` when catch-up found it.
+        live: bool,
+    },
+    /// One of this account's messages changed status (sent, delivered, read).
+    MessageStatus {
+        /// The message.
+        message_id: String,
+        /// Its new status.
+        status: MessageStatus,
+    },
+    /// A peer read messages of this account.
+    MessagesRead {
+        /// The messages.
+        message_ids: Vec<String>,
+        /// The reader.
+        by: String,
+    },
+    /// A peer started or stopped typing.
+    Typing {
+        /// Who.
+        user_id: String,
+        /// Their name.
+        username: String,
+        /// On or off.
+        typing: bool,
+    },
+    /// A user came online or went offline.
+    Presence {
+        /// Who.
+        user_id: String,
+        /// Their name.
+        username: String,
+        /// Online or not.
+        online: bool,
+    },
+    /// A group message arrived.
+    GroupMessage {
+        /// The message as stored.
+        message: MessageRecord,
+        /// Over the socket (`true`) or from history.
+        live: bool,
+    },
+    /// A member is typing in a group.
+    GroupTyping {
+        /// The group.
+        group_id: String,
+        /// Who.
+        user_id: String,
+        /// Their name.
+        username: String,
+        /// On or off.
+        typing: bool,
+    },
+    /// A member read a group message.
+    GroupRead {
+        /// The group.
+        group_id: String,
+        /// The message.
+        message_id: String,
+        /// Who.
+        user_id: String,
+        /// When, ms.
+        read_at: i64,
+    },
+    /// A group event relayed by a member.
+    GroupEvent {
+        /// The group.
+        group_id: String,
+        /// The whole payload as sent.
+        payload: serde_json::Map<String, serde_json::Value>,
+    },
+    /// An encrypted message could not be decrypted. It is kept (with its content as
+    /// received) and never shown as plaintext.
+    DecryptionFailed {
+        /// The message.
+        message_id: String,
+        /// Its sender.
+        from: String,
+        /// Why.
+        reason: String,
+    },
+    /// A peer's identity key changed.
+    IdentityChanged(IdentityChange),
+    /// The backend sent an error frame.
+    ServerError {
+        /// Its message.
+        message: String,
+    },
+    /// The backend sent a frame this client cannot read (it is skipped).
+    MalformedFrame {
+        /// What was wrong.
+        detail: String,
+    },
+    /// The login expired and could not be renewed: log in again.
+    SessionExpired,
+}
+
+/// Fans events out to subscribers.
+#[derive(Default)]
+pub(crate) struct EventBus {
+    subscribers: Mutex<Vec<mpsc::UnboundedSender<Event>>>,
+}
+
+impl EventBus {
+    pub(crate) fn subscribe(&self) -> EventStream {
+        let (sender, receiver) = mpsc::unbounded();
+        self.lock().push(sender);
+        EventStream { receiver }
+    }
+
+    pub(crate) fn emit(&self, event: Event) {
+        // Subscribers whose stream was dropped are forgotten.
+        self.lock()
+            .retain(|subscriber| subscriber.unbounded_send(event.clone()).is_ok());
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<mpsc::UnboundedSender<Event>>> {
+        self.subscribers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The events of one client, from subscription on, as an async stream. It ends when the
+/// client is dropped.
+pub struct EventStream {
+    receiver: mpsc::UnboundedReceiver<Event>,
+}
+
+impl Stream for EventStream {
+    type Item = Event;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        Pin::new(&mut self.receiver).poll_next(cx)
+    }
+}
+
+impl std::fmt::Debug for EventStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EventStream")
+    }
+}

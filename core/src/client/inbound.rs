@@ -1,0 +1,393 @@
+//! Frames from the backend: turned into stored records and events.
+
+use rand_core::CryptoRng;
+
+use super::{Client, ClientError, Event};
+use crate::platform::MaybeSend;
+use crate::protocol::rest::GroupMessage;
+use crate::protocol::ws::{MessagePayload, ServerFrame};
+use crate::store::{
+    ContentKind, Conversation, Direction, MessageRecord, MessageStatus, Store, StoreOp,
+    WriteBatch,
+};
+use crate::transport::{Clock, Transport};
+
+/// The backend's error text when images are not allowed.
+const NO_IMAGES: &str = "You do not have permission to send images.";
+
+pub(crate) fn parse_status(status: &str) -> MessageStatus {
+    match status {
+        "delivered" => MessageStatus::Delivered,
+        "read" => MessageStatus::Read,
+        _ => MessageStatus::Sent,
+    }
+}
+
+pub(crate) fn parse_kind(message_type: &str) -> ContentKind {
+    match message_type {
+        "image" => ContentKind::Image,
+        "system" => ContentKind::System,
+        _ => ContentKind::Text,
+    }
+}
+
+impl<T, S, C, R> Client<T, S, C, R>
+where
+    T: Transport,
+    S: Store,
+    C: Clock,
+    R: CryptoRng + MaybeSend,
+{
+    /// Handles one text frame from the backend. Nothing in a frame can stop the client: a
+    /// frame it cannot read becomes an [`Event::MalformedFrame`], a failure to store one an
+    /// error event.
+    pub(crate) async fn handle_frame(&self, text: &str, live: bool) {
+        let frame = match ServerFrame::parse(text) {
+            Ok(frame) => frame,
+            Err(e) => {
+                self.events.emit(Event::MalformedFrame {
+                    detail: e.to_string(),
+                });
+                return;
+            }
+        };
+        if let Err(e) = self.dispatch(frame, live).await {
+            tracing::warn!(error = %e, "handling a frame failed");
+            self.events.emit(Event::ServerError {
+                message: format!("could not handle a frame: {e}"),
+            });
+        }
+    }
+
+    async fn dispatch(&self, frame: ServerFrame, live: bool) -> Result<(), ClientError> {
+        let me = self.me()?.user_id;
+        match frame {
+            ServerFrame::OnlineList(users) => {
+                let mut state = self.lock_state();
+                state.online = users
+                    .into_iter()
+                    .filter(|u| u.online)
+                    .map(|u| (u.user_id, u.username))
+                    .collect();
+            }
+            ServerFrame::Presence(p) => {
+                {
+                    let mut state = self.lock_state();
+                    if p.online {
+                        state.online.insert(p.user_id.clone(), p.username.clone());
+                    } else {
+                        state.online.remove(&p.user_id);
+                    }
+                }
+                if p.user_id != me {
+                    self.events.emit(Event::Presence {
+                        user_id: p.user_id,
+                        username: p.username,
+                        online: p.online,
+                    });
+                }
+            }
+            ServerFrame::Message(payload) if payload.from == me => {
+                self.echo(payload).await?;
+            }
+            ServerFrame::Message(payload) => {
+                self.receive_direct(payload, live).await?;
+            }
+            ServerFrame::Typing {
+                from,
+                username,
+                typing,
+            } => {
+                // Our own heartbeat comes back as typing from ourselves: not an event.
+                if from != me {
+                    self.events.emit(Event::Typing {
+                        user_id: from,
+                        username,
+                        typing,
+                    });
+                }
+            }
+            ServerFrame::Status { message_id, status } => {
+                self.update_status(&message_id, parse_status(&status), None)
+                    .await?;
+            }
+            ServerFrame::Read {
+                message_ids,
+                read_by,
+            } => {
+                let now = self.now();
+                for id in &message_ids {
+                    self.update_status(id, MessageStatus::Read, Some(now))
+                        .await?;
+                }
+                self.events.emit(Event::MessagesRead {
+                    message_ids,
+                    by: read_by,
+                });
+            }
+            ServerFrame::GroupMessage(message) => {
+                self.receive_group(message, live).await?;
+            }
+            ServerFrame::GroupTyping {
+                group_id,
+                user_id,
+                username,
+                typing,
+            } => self.events.emit(Event::GroupTyping {
+                group_id,
+                user_id,
+                username,
+                typing,
+            }),
+            ServerFrame::GroupRead {
+                message_id,
+                group_id,
+                user_id,
+                read_at,
+            } => self.events.emit(Event::GroupRead {
+                group_id,
+                message_id,
+                user_id,
+                read_at,
+            }),
+            ServerFrame::GroupEvent(payload) => {
+                let group_id = payload
+                    .get("groupId")
+                    .and_then(|g| g.as_str())
+                    .unwrap_or_default()
+                    .to_string();
+                self.events.emit(Event::GroupEvent { group_id, payload });
+            }
+            ServerFrame::Error { message } => {
+                if message == NO_IMAGES {
+                    let failed = self.lock_state().images_in_flight.pop_front();
+                    if let Some(id) = failed {
+                        self.update_status(&id, MessageStatus::Failed, None).await?;
+                    }
+                }
+                self.events.emit(Event::ServerError { message });
+            }
+            ServerFrame::Unknown { frame_type, .. } => {
+                tracing::debug!(%frame_type, "ignoring a frame of unknown type");
+            }
+        }
+        Ok(())
+    }
+
+    /// The backend's echo of our own message: it was stored (`sent`) or relayed
+    /// (`delivered`).
+    async fn echo(&self, payload: MessagePayload) -> Result<(), ClientError> {
+        self.lock_state()
+            .images_in_flight
+            .retain(|id| *id != payload.id);
+        let status = parse_status(&payload.status);
+        match self.store.message(&payload.id).await? {
+            Some(mut record) => {
+                let changed = record.status < status || record.wire.is_some();
+                if !changed {
+                    return Ok(());
+                }
+                record.status = record.status.max(status);
+                record.timestamp = payload.timestamp;
+                record.wire = None;
+                let mut batch = WriteBatch::new();
+                batch.push(StoreOp::PutMessage(record.clone()));
+                self.store.commit(batch).await?;
+                self.events.emit(Event::MessageStatus {
+                    message_id: record.id,
+                    status: record.status,
+                });
+            }
+            None => {
+                // Sent by this account from elsewhere (another client on the same login).
+                let record = MessageRecord {
+                    id: payload.id.clone(),
+                    conversation: Conversation::Direct(payload.to.clone()),
+                    sender_id: payload.from.clone(),
+                    direction: Direction::Outgoing,
+                    body: if payload.encrypted {
+                        String::new()
+                    } else {
+                        payload.content.clone()
+                    },
+                    kind: parse_kind(&payload.message_type),
+                    image_data: payload.image_data.clone(),
+                    timestamp: payload.timestamp,
+                    status,
+                    encrypted: payload.encrypted,
+                    read_at: None,
+                    wire: None,
+                    decrypt_error: payload
+                        .encrypted
+                        .then(|| "sent from another device: not readable here".to_string()),
+                };
+                let mut batch = WriteBatch::new();
+                batch.push(StoreOp::PutMessage(record));
+                self.store.commit(batch).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves one of our messages forward (never back) in status.
+    pub(crate) async fn update_status(
+        &self,
+        message_id: &str,
+        status: MessageStatus,
+        read_at: Option<i64>,
+    ) -> Result<(), ClientError> {
+        let Some(mut record) = self.store.message(message_id).await? else {
+            return Ok(());
+        };
+        let forward = record.status < status || status == MessageStatus::Failed;
+        if !forward || record.status == MessageStatus::Failed {
+            return Ok(());
+        }
+        record.status = status;
+        if status == MessageStatus::Read {
+            record.read_at = read_at.or(record.read_at);
+        }
+        if status != MessageStatus::Failed {
+            record.wire = None;
+        }
+        let mut batch = WriteBatch::new();
+        batch.push(StoreOp::PutMessage(record));
+        self.store.commit(batch).await?;
+        self.events.emit(Event::MessageStatus {
+            message_id: message_id.to_string(),
+            status,
+        });
+        Ok(())
+    }
+
+    /// A 1:1 message from a peer: decrypted and stored with the session it advanced, in one
+    /// commit. Returns whether it was new to this device.
+    pub(crate) async fn receive_direct(
+        &self,
+        payload: MessagePayload,
+        live: bool,
+    ) -> Result<bool, ClientError> {
+        if self.store.message(&payload.id).await?.is_some() {
+            return Ok(false);
+        }
+        let mut record = MessageRecord {
+            id: payload.id.clone(),
+            conversation: Conversation::Direct(payload.from.clone()),
+            sender_id: payload.from.clone(),
+            direction: Direction::Incoming,
+            body: String::new(),
+            kind: parse_kind(&payload.message_type),
+            image_data: payload.image_data.clone(),
+            timestamp: payload.timestamp,
+            status: parse_status(&payload.status).max(MessageStatus::Delivered),
+            encrypted: payload.encrypted,
+            read_at: None,
+            wire: None,
+            decrypt_error: None,
+        };
+        if !payload.encrypted {
+            record.body = payload.content;
+            let mut batch = WriteBatch::new();
+            batch.push(StoreOp::PutMessage(record.clone()));
+            self.store.commit(batch).await?;
+            self.events.emit(Event::Message {
+                message: record,
+                live,
+            });
+            return Ok(true);
+        }
+        let now = self.now();
+        let mut guard = self.crypto.lock().await;
+        let crypto = &mut *guard;
+        let engine = crypto.engine.as_mut().ok_or(super::ClientError::NotLoggedIn)?;
+        match engine
+            .decrypt(&payload.from, &payload.content, now, &mut crypto.rng)
+            .await
+        {
+            Ok(mut prepared) => {
+                record.body = prepared.value().plaintext.clone();
+                prepared.add(StoreOp::PutMessage(record.clone()));
+                let incoming = prepared.commit().await?;
+                drop(guard);
+                if let Some(change) = incoming.identity_change {
+                    self.events.emit(Event::IdentityChanged(change));
+                }
+                self.events.emit(Event::Message {
+                    message: record,
+                    live,
+                });
+            }
+            Err(e) => {
+                drop(guard);
+                // Kept as received, never shown as plaintext.
+                record.wire = Some(payload.content);
+                record.decrypt_error = Some(e.to_string());
+                let mut batch = WriteBatch::new();
+                batch.push(StoreOp::PutMessage(record));
+                self.store.commit(batch).await?;
+                self.events.emit(Event::DecryptionFailed {
+                    message_id: payload.id,
+                    from: payload.from,
+                    reason: e.to_string(),
+                });
+            }
+        }
+        Ok(true)
+    }
+
+    /// A group message (live or from history). Returns whether it was new.
+    pub(crate) async fn receive_group(
+        &self,
+        message: GroupMessage,
+        live: bool,
+    ) -> Result<bool, ClientError> {
+        let me = self.me()?.user_id;
+        if self.store.message(&message.id).await?.is_some() {
+            return Ok(false);
+        }
+        let outgoing = message.from_user == me;
+        // The backend names group messages itself: our pending copy of this one (same
+        // group and text, oldest first) gives way to the backend's.
+        let pending = if outgoing {
+            self.pending_group_match(&message).await?
+        } else {
+            None
+        };
+        let record = MessageRecord {
+            id: message.id.clone(),
+            conversation: Conversation::Group(message.group_id.clone()),
+            sender_id: message.from_user.clone(),
+            direction: if outgoing {
+                Direction::Outgoing
+            } else {
+                Direction::Incoming
+            },
+            body: message.content.clone(),
+            kind: parse_kind(&message.message_type),
+            image_data: message.image_data.clone(),
+            timestamp: message.timestamp,
+            status: MessageStatus::Delivered,
+            encrypted: false,
+            read_at: None,
+            wire: None,
+            decrypt_error: None,
+        };
+        let mut batch = WriteBatch::new();
+        if let Some(pending) = &pending {
+            batch.push(StoreOp::DeleteMessage(pending.id.clone()));
+        }
+        batch.push(StoreOp::PutMessage(record.clone()));
+        self.store.commit(batch).await?;
+        if let Some(pending) = pending {
+            self.events.emit(Event::MessageStatus {
+                message_id: pending.id,
+                status: MessageStatus::Delivered,
+            });
+        }
+        self.events.emit(Event::GroupMessage {
+            message: record,
+            live,
+        });
+        Ok(!outgoing)
+    }
+}
