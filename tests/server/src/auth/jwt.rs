@@ -42,14 +42,14 @@ impl JwtKey {
         }
     }
 
-    fn mac(&self) -> Hmac<Sha256> {
-        // HMAC accepts keys of any length, so this cannot fail; an empty key is still a key.
-        <Hmac<Sha256> as KeyInit>::new_from_slice(&self.secret)
-            .unwrap_or_else(|_| <Hmac<Sha256> as KeyInit>::new(&Default::default()))
+    /// A fresh MAC keyed with the secret. HMAC takes keys of any length, so `None` does not
+    /// happen in practice; callers refuse to issue or accept tokens if it did.
+    fn mac(&self) -> Option<Hmac<Sha256>> {
+        <Hmac<Sha256> as KeyInit>::new_from_slice(&self.secret).ok()
     }
 
     /// A token for this user, issued at `now_secs` (Unix seconds).
-    pub(crate) fn issue(&self, user_id: &str, username: &str, now_secs: i64) -> String {
+    pub(crate) fn issue(&self, user_id: &str, username: &str, now_secs: i64) -> Option<String> {
         let claims = Claims {
             user_id: user_id.to_owned(),
             username: username.to_owned(),
@@ -62,10 +62,10 @@ impl JwtKey {
             URL_SAFE_NO_PAD.encode(HEADER),
             URL_SAFE_NO_PAD.encode(payload)
         );
-        let mut mac = self.mac();
+        let mut mac = self.mac()?;
         mac.update(signing_input.as_bytes());
         let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
-        format!("{signing_input}.{signature}")
+        Some(format!("{signing_input}.{signature}"))
     }
 
     /// The claims of `token` if it is a well-formed HS256 token signed with this key and not
@@ -80,7 +80,7 @@ impl JwtKey {
         if header.alg != "HS256" {
             return None;
         }
-        let mut mac = self.mac();
+        let mut mac = self.mac()?;
         mac.update(signing_input.as_bytes());
         mac.verify_slice(&URL_SAFE_NO_PAD.decode(signature).ok()?)
             .ok()?;
@@ -98,7 +98,7 @@ mod tests {
     #[test]
     fn issued_tokens_verify_and_carry_the_backend_payload() {
         let key = JwtKey::new("secret");
-        let token = key.issue("u-1", "alice", NOW);
+        let token = key.issue("u-1", "alice", NOW).expect("token");
         assert_eq!(token.split('.').count(), 3);
         let payload = token.split('.').nth(1).expect("payload part");
         let payload = URL_SAFE_NO_PAD.decode(payload).expect("base64url");
@@ -117,14 +117,16 @@ mod tests {
     #[test]
     fn expired_tokens_are_refused() {
         let key = JwtKey::new("secret");
-        let token = key.issue("u-1", "alice", NOW);
+        let token = key.issue("u-1", "alice", NOW).expect("token");
         assert!(key.verify(&token, NOW + TOKEN_LIFETIME_SECS - 1).is_some());
         assert!(key.verify(&token, NOW + TOKEN_LIFETIME_SECS).is_none());
     }
 
     #[test]
     fn other_secrets_and_tampering_are_refused() {
-        let token = JwtKey::new("secret").issue("u-1", "alice", NOW);
+        let token = JwtKey::new("secret")
+            .issue("u-1", "alice", NOW)
+            .expect("token");
         assert!(JwtKey::new("other").verify(&token, NOW).is_none());
         let forged_payload = URL_SAFE_NO_PAD.encode(format!(
             r#"{{"userId":"admin","username":"x","iat":{NOW},"exp":{}}}"#,
@@ -148,7 +150,7 @@ mod tests {
     #[test]
     fn unsigned_tokens_are_refused() {
         let key = JwtKey::new("secret");
-        let token = key.issue("u-1", "alice", NOW);
+        let token = key.issue("u-1", "alice", NOW).expect("token");
         let mut parts: Vec<&str> = token.split('.').collect();
         let none_header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
         parts[0] = &none_header;

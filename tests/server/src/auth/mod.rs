@@ -61,7 +61,9 @@ mod tests {
             require_jwt(&headers("Bearer some-user-id"), &key),
             Err(ApiError::Unauthorized)
         ));
-        let token = key.issue("u1", "alice", crate::clock::now_ms() / 1000);
+        let token = key
+            .issue("u1", "alice", crate::clock::now_ms() / 1000)
+            .expect("token");
         assert_eq!(
             require_raw_user_id(&headers(&format!("Bearer {token}"))).expect("id"),
             token

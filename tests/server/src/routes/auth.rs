@@ -70,7 +70,7 @@ pub(crate) async fn register(State(state): State<AppState>, RawBody(body): RawBo
     created(user_json(
         &user,
         body.get("avatar").cloned(),
-        token_for(&state, &user),
+        token_for(&state, &user)?,
     ))
 }
 
@@ -104,11 +104,16 @@ pub(crate) async fn login(State(state): State<AppState>, RawBody(body): RawBody)
         ..user
     };
     let avatar = Json::from(user.avatar.clone());
-    ok(user_json(&user, Some(avatar), token_for(&state, &user)))
+    ok(user_json(&user, Some(avatar), token_for(&state, &user)?))
 }
 
-fn token_for(state: &AppState, user: &User) -> String {
-    state.jwt.issue(&user.id, &user.username, now_ms() / 1000)
+fn token_for(state: &AppState, user: &User) -> Result<String, ApiError> {
+    state
+        .jwt
+        .issue(&user.id, &user.username, now_ms() / 1000)
+        .ok_or(ApiError::Internal(
+            "cannot sign tokens with this secret".into(),
+        ))
 }
 
 /// `{id, username, avatar?, lastSeen, role, is_active, can_send_images, created_at, token}`.

@@ -71,9 +71,11 @@ pub(super) async fn run(socket: WebSocket, state: AppState) {
     let _ = writer.await;
 }
 
+/// Whether a read failed because the peer sent a message over the configured limit.
 fn is_too_large(err: &axum::Error) -> bool {
-    let text = err.to_string();
-    text.contains("too long") || text.contains("too big") || text.contains("Space limit")
+    std::error::Error::source(err)
+        .and_then(|source| source.downcast_ref::<tungstenite::Error>())
+        .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)))
 }
 
 /// Drains the outbox into the socket, batching what is queued into one flush.
