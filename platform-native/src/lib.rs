@@ -4,4 +4,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod client;
+pub mod clock;
 pub mod store;
+pub mod transport;
+
+pub use client::{Client, ClientBuilder, CoreClient, Error, SystemRng};
+pub use quickchat_core::client::{ClientConfig, ClientError, Event, EventStream};
+pub use quickchat_core::store::{Conversation, MessageRecord, MessageStatus};

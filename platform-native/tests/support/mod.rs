@@ -1,0 +1,94 @@
+//! Shared by the integration tests: a test server, clients on real redb files, and waiting
+//! for events with a deadline.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use quickchat::store::{KdfStrength, StoreOptions};
+use quickchat::{Client, ClientConfig, Event, EventStream};
+use quickchat_testserver::{Config, TestServer};
+use tempfile::TempDir;
+
+/// How long any single wait may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// A test server with fast password hashing.
+pub async fn server() -> TestServer {
+    TestServer::start(Config::default().with_bcrypt_cost(4))
+        .await
+        .expect("test server starts")
+}
+
+/// A client on a fresh redb file in `dir`.
+pub async fn client_in(server: &TestServer, dir: &TempDir, name: &str) -> Client {
+    client_with(server, dir, name, ClientConfig::default()).await
+}
+
+/// A client with settings.
+pub async fn client_with(
+    server: &TestServer,
+    dir: &TempDir,
+    name: &str,
+    config: ClientConfig,
+) -> Client {
+    Client::builder()
+        .server(server.base_url())
+        .store_path(dir.path().join(format!("{name}.redb")))
+        .passphrase(format!("{name} passphrase"))
+        .store_options(StoreOptions::new().kdf(KdfStrength::InsecureForTests))
+        .config(config)
+        .build()
+        .await
+        .expect("client builds")
+}
+
+/// A user registered and connected, with a unique name.
+pub async fn registered(server: &TestServer, dir: &TempDir, name: &str) -> Client {
+    let client = client_in(server, dir, name).await;
+    client
+        .register(&unique(name), "secret123", None)
+        .await
+        .expect("register");
+    client.connect_and_wait(WAIT).await.expect("connects");
+    client
+}
+
+/// A user name no other test uses.
+pub fn unique(name: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{name}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// The user id of a signed-in client.
+pub fn id(client: &Client) -> String {
+    client.current_user().expect("signed in").user_id
+}
+
+/// Waits for the first event `pick` accepts, failing the test after [`WAIT`].
+pub async fn wait_for<T>(events: &mut EventStream, mut pick: impl FnMut(Event) -> Option<T>) -> T {
+    tokio::time::timeout(WAIT, async {
+        while let Some(event) = events.next().await {
+            if let Some(found) = pick(event) {
+                return found;
+            }
+        }
+        panic!("event stream ended")
+    })
+    .await
+    .expect("timed out waiting for an event")
+}
+
+/// Waits for an incoming 1:1 message.
+pub async fn next_message(events: &mut EventStream) -> quickchat::MessageRecord {
+    wait_for(events, |e| match e {
+        Event::Message { message, .. } => Some(message),
+        _ => None,
+    })
+    .await
+}
