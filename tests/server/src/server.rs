@@ -232,3 +232,17 @@ async fn shut_down(running: Running) {
     }
     state.db.close().await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn servers_can_be_shared_between_tasks() {
+        assert_send_sync::<TestServer>();
+        assert_send_sync::<ServerError>();
+        assert_send_sync::<Config>();
+    }
+}

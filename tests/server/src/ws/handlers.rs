@@ -86,6 +86,37 @@ pub(crate) fn handle_binary(session: &Session) {
         .send(frames::error(&FrameError::InvalidFormat.to_string()));
 }
 
+/// The frame types the backend handles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Auth,
+    Message,
+    Typing,
+    Status,
+    Read,
+    GroupMessage,
+    GroupTyping,
+    GroupRead,
+    GroupEvent,
+}
+
+impl Kind {
+    fn parse(kind: &str) -> Option<Kind> {
+        Some(match kind {
+            "auth" => Kind::Auth,
+            "message" => Kind::Message,
+            "typing" => Kind::Typing,
+            "status" => Kind::Status,
+            "read" => Kind::Read,
+            "group_message" => Kind::GroupMessage,
+            "group_typing" => Kind::GroupTyping,
+            "group_read" => Kind::GroupRead,
+            "group_event" => Kind::GroupEvent,
+            _ => return None,
+        })
+    }
+}
+
 async fn dispatch(state: &AppState, session: &mut Session, text: &str) -> Result<(), FrameError> {
     let frame = Json::parse(text.as_bytes()).map_err(|_| FrameError::InvalidFormat)?;
     let kind = frame
@@ -96,46 +127,43 @@ async fn dispatch(state: &AppState, session: &mut Session, text: &str) -> Result
     let (Some(kind), Some(payload)) = (kind, payload) else {
         return Err(FrameError::InvalidFormat);
     };
-    if kind == "auth" {
-        return authenticate(state, session, payload).await;
-    }
-    const NEEDS_USER: [&str; 8] = [
-        "message",
-        "typing",
-        "status",
-        "read",
-        "group_message",
-        "group_typing",
-        "group_read",
-        "group_event",
-    ];
-    if !NEEDS_USER.contains(&kind) {
+    let Some(kind) = Kind::parse(kind) else {
         // Unknown frame types get no answer.
         return Ok(());
-    }
-    let user = session.user.clone().ok_or(FrameError::NotAuthenticated)?;
-    match kind {
-        "message" => direct_message(state, &session.outbox, &user, payload).await,
-        "typing" => {
-            relay_to_peer(state, "typing", payload, {
-                let mut out = json_map! { "from" => &user.id, "username" => &user.username };
-                copy_fields(&mut out, payload, &["typing"]);
-                out
-            });
+    };
+    match (kind, session.user.clone()) {
+        (Kind::Auth, _) => authenticate(state, session, payload).await,
+        (_, None) => Err(FrameError::NotAuthenticated),
+        (Kind::Message, Some(user)) => direct_message(state, &session.outbox, &user, payload).await,
+        (Kind::Typing, Some(user)) => {
+            typing(state, &user, payload);
             Ok(())
         }
-        "status" => {
-            let mut out = JsonObject::new();
-            copy_fields(&mut out, payload, &["messageId", "status"]);
-            relay_to_peer(state, "status", payload, out);
+        (Kind::Status, Some(_)) => {
+            status(state, payload);
             Ok(())
         }
-        "read" => read_receipt(state, &user, payload).await,
-        "group_message" => group_message(state, &user, payload).await,
-        "group_typing" => group_typing(state, &user, payload).await,
-        "group_read" => group_read(state, &user, payload).await,
-        _ => group_event(state, payload).await,
+        (Kind::Read, Some(user)) => read_receipt(state, &user, payload).await,
+        (Kind::GroupMessage, Some(user)) => group_message(state, &user, payload).await,
+        (Kind::GroupTyping, Some(user)) => group_typing(state, &user, payload).await,
+        (Kind::GroupRead, Some(user)) => group_read(state, &user, payload).await,
+        (Kind::GroupEvent, Some(_)) => group_event(state, payload).await,
     }
+}
+
+/// `typing` `{to, typing}`: relays `{from, username, typing}` to `to`.
+fn typing(state: &AppState, user: &SessionUser, payload: &Json) {
+    let mut out = json_map! { "from" => &user.id, "username" => &user.username };
+    copy_fields(&mut out, payload, &["typing"]);
+    relay_to_peer(state, "typing", payload, out);
+}
+
+/// `status` `{to, messageId, status}`: relays `{messageId, status}` to `to` (nothing is
+/// stored).
+fn status(state: &AppState, payload: &Json) {
+    let mut out = JsonObject::new();
+    copy_fields(&mut out, payload, &["messageId", "status"]);
+    relay_to_peer(state, "status", payload, out);
 }
 
 /// Copies the members of `from` named in `keys`, when present, into `to`.
