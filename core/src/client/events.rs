@@ -10,8 +10,9 @@ use futures::channel::mpsc;
 use crate::session::IdentityChange;
 use crate::store::{MessageRecord, MessageStatus};
 
-/// Something that happened.
-#[derive(Clone, Debug, PartialEq)]
+/// Something that happened. Serializes as `{"type": "<snake_case name>", ...fields}`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(tag = "type", rename_all = "snake_case", rename_all_fields = "camelCase")]
 pub enum Event {
     /// The WebSocket is up and authenticated.
     Connected,
@@ -118,7 +119,10 @@ pub enum Event {
         reason: String,
     },
     /// A peer's identity key changed.
-    IdentityChanged(IdentityChange),
+    IdentityChanged {
+        /// What changed.
+        change: IdentityChange,
+    },
     /// The backend sent an error frame.
     ServerError {
         /// Its message.

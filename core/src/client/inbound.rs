@@ -310,7 +310,7 @@ where
                 let incoming = prepared.commit().await?;
                 drop(guard);
                 if let Some(change) = incoming.identity_change {
-                    self.events.emit(Event::IdentityChanged(change));
+                    self.events.emit(Event::IdentityChanged { change });
                 }
                 self.events.emit(Event::Message {
                     message: record,

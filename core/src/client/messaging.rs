@@ -41,7 +41,7 @@ where
                         .start_session(peer_id, &bundle.to_bundle()?, now, &mut crypto.rng)
                         .await?;
                     if let Some(change) = change {
-                        self.events.emit(Event::IdentityChanged(change));
+                        self.events.emit(Event::IdentityChanged { change });
                     }
                 }
                 Err(e) if e.is_status(404) => {

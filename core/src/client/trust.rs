@@ -71,7 +71,7 @@ where
                     .start_session(peer_id, &bundle, now, &mut crypto.rng)
                     .await?
             {
-                self.events.emit(Event::IdentityChanged(change));
+                self.events.emit(Event::IdentityChanged { change });
             }
         }
         Ok(Fingerprint::of(&bundle.identity.dh))

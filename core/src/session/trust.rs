@@ -5,7 +5,8 @@ use crate::keys::{Fingerprint, PublicKey, SigningPublicKey};
 use crate::store::KnownIdentity;
 
 /// A peer's identity key changed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct IdentityChange {
     /// The peer.
     pub peer_id: String,
