@@ -10,5 +10,8 @@ pub mod store;
 pub mod transport;
 
 pub use client::{Client, ClientBuilder, CoreClient, Error, SystemRng};
+pub use quickchat_core;
 pub use quickchat_core::client::{ClientConfig, ClientError, Event, EventStream};
-pub use quickchat_core::store::{Conversation, MessageRecord, MessageStatus};
+pub use quickchat_core::store::{
+    ContentKind, Conversation, Direction, MessageRecord, MessageStatus,
+};

@@ -92,3 +92,23 @@ pub async fn next_message(events: &mut EventStream) -> quickchat::MessageRecord 
     })
     .await
 }
+
+/// Sends one frame on a raw WebSocket authenticated as the given user, then closes it.
+pub async fn send_raw_frame(server: &TestServer, user_id: &str, username: &str, frame: &str) {
+    use futures::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url())
+        .await
+        .expect("raw socket");
+    let auth = quickchat_core::protocol::ws::ClientFrame::Auth {
+        user_id: user_id.to_string(),
+        username: username.to_string(),
+    };
+    socket.send(Message::text(auth.to_json())).await.unwrap();
+    // The online list confirms the auth.
+    socket.next().await.expect("online list").unwrap();
+    socket.send(Message::text(frame.to_string())).await.unwrap();
+    // The echo confirms the backend took it.
+    socket.next().await.expect("echo").unwrap();
+    socket.close(None).await.unwrap();
+}

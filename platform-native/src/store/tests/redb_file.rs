@@ -1,0 +1,846 @@
+//! The behaviour suite against both stores, and what only a real file can show.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use quickchat_core::store::sealing::KdfParams;
+use quickchat_core::store::{
+    MemoryStore, MessageQuery, MessageStatus, Store, StoreError, StoreOp, WriteBatch,
+};
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+
+use super::behaviour::{Model, check_contents, check_store};
+use super::fixtures::*;
+use crate::store::layout::{BY_CONVERSATION, KNOWN_IDENTITIES, MESSAGES, META, SESSIONS};
+use crate::store::{Durability, KdfStrength, RedbStore, StoreOptions};
+
+const PASSPHRASE: &str = "correct horse battery staple";
+
+fn options() -> StoreOptions {
+    StoreOptions::new().kdf(KdfStrength::InsecureForTests)
+}
+
+fn temp_dir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
+}
+
+async fn open(path: &Path) -> RedbStore {
+    RedbStore::open_with(path, PASSPHRASE, options())
+        .await
+        .expect("open")
+}
+
+fn corrupt_what(result: Result<RedbStore, StoreError>) -> String {
+    match result {
+        Err(StoreError::Corrupt { what, detail }) => format!("{what}: {detail}"),
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+}
+
+/// Every file in `dir` with its bytes.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files: Vec<(PathBuf, Vec<u8>)> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| {
+            let path = e.expect("entry").path();
+            let bytes = std::fs::read(&path).expect("read file");
+            (path, bytes)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// Commits a batch of ops.
+async fn commit(store: &impl Store, ops: Vec<StoreOp>) -> Result<(), StoreError> {
+    let mut batch = WriteBatch::new();
+    for op in ops {
+        batch.push(op);
+    }
+    store.commit(batch).await
+}
+
+/// A store with a little of everything, closed; returns its path.
+async fn small_store(dir: &Path) -> PathBuf {
+    let path = dir.join("small.qcstore");
+    let store = open(&path).await;
+    let mut rng = rng(3);
+    let me = identity(&mut rng);
+    commit(
+        &store,
+        vec![
+            StoreOp::PutIdentity(me.clone()),
+            StoreOp::PutAccountMeta(account_meta(3)),
+            StoreOp::PutSignedPrekey(signed_prekey(&me, 1, true, &mut rng)),
+            StoreOp::PutOneTimePrekey(one_time_prekey(2, false, &mut rng)),
+            StoreOp::PutSessions(peer_sessions("alice", 1, &mut rng)),
+            StoreOp::PutKnownIdentity(known_identity("alice", true, &mut rng)),
+            StoreOp::PutMessage(message(
+                "m1",
+                direct("alice"),
+                NOW,
+                MessageStatus::Sent,
+                "SECRET-BODY-one",
+            )),
+            StoreOp::PutMessage(message(
+                "m2",
+                direct("alice"),
+                NOW + 1,
+                MessageStatus::Pending,
+                "SECRET-BODY-two",
+            )),
+        ],
+    )
+    .await
+    .expect("commit");
+    store.close().expect("close");
+    path
+}
+
+// ---------------------------------------------------------------------------------------
+// The shared behaviour
+
+#[tokio::test]
+async fn memory_store_passes_the_behaviour_suite() {
+    check_store(&MemoryStore::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redb_store_passes_the_behaviour_suite_and_keeps_everything_after_reopening() {
+    let dir = temp_dir();
+    let path = dir.path().join("chat.qcstore");
+    let store = open(&path).await;
+    let model = check_store(&store).await;
+    store.close().expect("close");
+
+    let reopened = open(&path).await;
+    check_contents(&reopened, &model).await;
+    drop(reopened);
+    // Dropping closes too.
+    check_contents(&open(&path).await, &model).await;
+}
+
+#[test]
+fn redb_store_works_outside_a_tokio_runtime() {
+    let dir = temp_dir();
+    let path = dir.path().join("plain.qcstore");
+    let model: Model = futures_executor::block_on(async {
+        let store = RedbStore::open_with(&path, PASSPHRASE, options())
+            .await
+            .expect("open");
+        check_store(&store).await
+    });
+    let store = RedbStore::open_blocking(&path, PASSPHRASE, options()).expect("reopen");
+    futures_executor::block_on(check_contents(&store, &model));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn redb_store_works_on_a_current_thread_runtime() {
+    let dir = temp_dir();
+    let path = dir.path().join("current.qcstore");
+    let store = open(&path).await;
+    let model = check_store(&store).await;
+    assert!(!model.messages.is_empty());
+}
+
+// ---------------------------------------------------------------------------------------
+// Creating and opening
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_new_store_is_private_and_the_directory_is_left_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir();
+    let mode = |p: &Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o7777;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let path = dir.path().join("new.qcstore");
+    let store = open(&path).await;
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(mode(dir.path()), 0o755);
+    // Nothing else is left in the directory (the temporary name used while creating).
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("read dir")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("new.qcstore")]);
+    drop(store);
+    assert_eq!(mode(&path), 0o600);
+
+    // A missing directory is not created.
+    let nested = dir.path().join("missing").join("store.qcstore");
+    let result = RedbStore::open_with(&nested, PASSPHRASE, options()).await;
+    assert!(
+        matches!(result, Err(StoreError::Backend { .. })),
+        "{result:?}"
+    );
+    assert!(!dir.path().join("missing").exists());
+}
+
+#[tokio::test]
+async fn a_new_store_uses_the_recommended_argon2id_costs_by_default() {
+    let dir = temp_dir();
+    let path = dir.path().join("default.qcstore");
+    RedbStore::open(&path, PASSPHRASE)
+        .await
+        .expect("create")
+        .close()
+        .expect("close");
+    let db = redb::Database::open(&path).expect("raw open");
+    let txn = db.begin_read().expect("read");
+    let meta = txn.open_table(META).expect("meta");
+    let kdf: KdfParams =
+        serde_json::from_slice(meta.get("kdf").expect("get").expect("kdf").value()).expect("json");
+    assert_eq!(
+        (kdf.memory_kib, kdf.iterations, kdf.parallelism),
+        (19 * 1024, 2, 1)
+    );
+    assert_eq!(kdf.salt.len(), 16);
+}
+
+#[tokio::test]
+async fn a_wrong_passphrase_is_refused_and_changes_nothing() {
+    let dir = temp_dir();
+    let path = small_store(dir.path()).await;
+    let before = snapshot(dir.path());
+    let result = RedbStore::open_with(&path, "Correct horse battery staple", options()).await;
+    assert!(
+        matches!(result, Err(StoreError::WrongPassphrase)),
+        "{result:?}"
+    );
+    assert_eq!(snapshot(dir.path()), before);
+    // The right one still opens it, and the KDF options do not matter for an existing store.
+    let store = RedbStore::open_with(&path, PASSPHRASE, StoreOptions::new())
+        .await
+        .expect("open");
+    assert!(store.identity().await.expect("identity").is_some());
+}
+
+#[tokio::test]
+async fn files_that_are_not_quickchat_stores_are_refused_untouched() {
+    let dir = temp_dir();
+    let real = small_store(dir.path()).await;
+    let real_bytes = std::fs::read(&real).expect("read");
+
+    // A foreign redb database.
+    let foreign = dir.path().join("foreign.redb");
+    {
+        let db = redb::Database::create(&foreign).expect("create");
+        let txn = db.begin_write().expect("write");
+        {
+            let mut t = txn
+                .open_table(TableDefinition::<&str, u64>::new("things"))
+                .expect("table");
+            t.insert("a", 1).expect("insert");
+        }
+        txn.commit().expect("commit");
+    }
+    // A redb database whose header names a future format.
+    let future = dir.path().join("future.qcstore");
+    std::fs::copy(&real, &future).expect("copy");
+    {
+        let db = redb::Database::open(&future).expect("open");
+        let txn = db.begin_write().expect("write");
+        txn.open_table(META)
+            .expect("meta")
+            .insert("format", b"quickchat-store/99".as_slice())
+            .expect("insert");
+        txn.commit().expect("commit");
+    }
+    // Absurd KDF costs in the clear header must not be attempted.
+    let greedy = dir.path().join("greedy.qcstore");
+    std::fs::copy(&real, &greedy).expect("copy");
+    {
+        let db = redb::Database::open(&greedy).expect("open");
+        let txn = db.begin_write().expect("write");
+        let params = KdfParams {
+            salt: vec![1; 16],
+            memory_kib: u32::MAX,
+            iterations: 2,
+            parallelism: 1,
+        };
+        let json = serde_json::to_vec(&params).expect("json");
+        txn.open_table(META)
+            .expect("meta")
+            .insert("kdf", json.as_slice())
+            .expect("insert");
+        txn.commit().expect("commit");
+    }
+    let cases: Vec<(&str, PathBuf, Option<Vec<u8>>)> = vec![
+        (
+            "text",
+            dir.path().join("notes.txt"),
+            Some(b"hello, not a database\n".to_vec()),
+        ),
+        ("empty", dir.path().join("empty"), Some(Vec::new())),
+        (
+            "random",
+            dir.path().join("random.bin"),
+            Some((0..20_000u32).map(|i| (i * 7919 % 251) as u8).collect()),
+        ),
+        (
+            "truncated to 1 KiB",
+            dir.path().join("trunc-1k.qcstore"),
+            Some(real_bytes[..1024].to_vec()),
+        ),
+        (
+            "truncated to half",
+            dir.path().join("trunc-half.qcstore"),
+            Some(real_bytes[..real_bytes.len() / 2].to_vec()),
+        ),
+        ("foreign redb", foreign, None),
+        ("future format", future, None),
+        ("absurd kdf costs", greedy, None),
+    ];
+    for (name, path, contents) in cases {
+        if let Some(bytes) = contents {
+            std::fs::write(&path, bytes).expect("write");
+        }
+        let before = std::fs::read(&path).expect("read");
+        let result = RedbStore::open_with(&path, PASSPHRASE, options()).await;
+        match &result {
+            Err(StoreError::Corrupt { what, detail }) => {
+                assert!(!what.is_empty() && !detail.is_empty(), "{name}");
+            }
+            other => panic!("{name}: expected Corrupt, got {other:?}"),
+        }
+        assert_eq!(
+            std::fs::read(&path).expect("read"),
+            before,
+            "{name} was changed"
+        );
+    }
+    // A directory where the file should be.
+    let result = corrupt_what(RedbStore::open_with(dir.path(), PASSPHRASE, options()).await);
+    assert!(result.contains("not a regular file"), "{result}");
+    // The real one is still fine.
+    open(&real).await;
+}
+
+#[tokio::test]
+async fn a_damaged_byte_anywhere_in_the_file_is_never_read_as_good_data() {
+    // Flip one byte at a time across the whole file. Every open and read either fails with
+    // a clear error or returns exactly what was written; damage to a clear key can at worst
+    // make its record read as absent.
+    let dir = temp_dir();
+    let real = small_store(dir.path()).await;
+    let (identity, sessions, messages) = {
+        let store = open(&real).await;
+        (
+            store.identity().await.expect("identity"),
+            store.peer_sessions("alice").await.expect("sessions"),
+            store
+                .messages(&MessageQuery::default())
+                .await
+                .expect("messages"),
+        )
+    };
+    let bytes = std::fs::read(&real).expect("read");
+    let path = dir.path().join("damaged.qcstore");
+    let (mut refused_at_open, mut refused_later, mut tried) = (0, 0, 0);
+    for offset in (0..bytes.len()).step_by(bytes.len() / 211 + 1) {
+        tried += 1;
+        let mut damaged = bytes.clone();
+        damaged[offset] ^= 0x5A;
+        std::fs::write(&path, &damaged).expect("write");
+        let store = match RedbStore::open_with(&path, PASSPHRASE, options()).await {
+            Ok(store) => store,
+            Err(StoreError::Corrupt { .. } | StoreError::Backend { .. }) => {
+                refused_at_open += 1;
+                continue;
+            }
+            Err(other) => panic!("offset {offset}: {other:?}"),
+        };
+        let mut refused = false;
+        match store.identity().await {
+            Ok(Some(i)) => assert_eq!(Some(i), identity, "offset {offset}"),
+            Ok(None) | Err(_) => refused = true,
+        }
+        match store.peer_sessions("alice").await {
+            Ok(Some(s)) => assert_eq!(Some(s), sessions, "offset {offset}"),
+            Ok(None) | Err(_) => refused = true,
+        }
+        match store.messages(&MessageQuery::default()).await {
+            Ok(found) => {
+                for m in &found {
+                    assert!(messages.contains(m), "offset {offset}: {m:?}");
+                }
+                refused |= found.len() != messages.len();
+            }
+            Err(_) => refused = true,
+        }
+        refused_later += usize::from(refused);
+    }
+    assert!(
+        refused_at_open + refused_later > 0,
+        "no damage noticed in {tried} tries"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Encryption at rest
+
+#[tokio::test]
+async fn secrets_and_contents_are_not_in_the_file_in_the_clear() {
+    let dir = temp_dir();
+    let path = small_store(dir.path()).await;
+    let store = open(&path).await;
+    let identity = store.identity().await.expect("read").expect("identity");
+    let sessions = store
+        .peer_sessions("alice")
+        .await
+        .expect("read")
+        .expect("sessions");
+    drop(store);
+    let bytes = std::fs::read(&path).expect("read");
+    let contains = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    let seed_b64 = serde_json::to_value(&identity).expect("json")["identity"].to_string();
+    let session_json = serde_json::to_string(&sessions.current.ratchet).expect("json");
+    for (name, needle) in [
+        ("message body", b"SECRET-BODY".as_slice()),
+        ("login token", b"header.payload.signature".as_slice()),
+        ("user id", b"me-id".as_slice()),
+        ("identity key pair", seed_b64.trim_matches('"').as_bytes()),
+        ("ratchet state", &session_json.as_bytes()[..40]),
+        ("JSON field names", b"rootKey".as_slice()),
+        ("JSON field names", b"secretKey".as_slice()),
+    ] {
+        assert!(!contains(needle), "{name} found in the clear");
+    }
+    // What is meant to be visible: the format marker and index keys.
+    assert!(contains(b"quickchat-store/1"));
+    assert!(contains(b"alice"));
+}
+
+/// Copies the raw value of `key` in `from` to `to_key` in `to`.
+fn copy_raw(
+    path: &Path,
+    from: TableDefinition<&str, &[u8]>,
+    key: &str,
+    to: TableDefinition<&str, &[u8]>,
+    to_key: &str,
+) {
+    let db = redb::Database::open(path).expect("raw open");
+    let txn = db.begin_write().expect("write");
+    {
+        let source = txn.open_table(from).expect("table");
+        let value = source
+            .get(key)
+            .expect("get")
+            .expect("value")
+            .value()
+            .to_vec();
+        drop(source);
+        txn.open_table(to)
+            .expect("table")
+            .insert(to_key, value.as_slice())
+            .expect("insert");
+    }
+    txn.commit().expect("commit");
+}
+
+#[tokio::test]
+async fn a_record_moved_to_another_key_or_table_does_not_open() {
+    let dir = temp_dir();
+    let path = small_store(dir.path()).await;
+    copy_raw(&path, SESSIONS, "alice", SESSIONS, "mallory");
+    copy_raw(&path, SESSIONS, "alice", KNOWN_IDENTITIES, "alice");
+    {
+        let db = redb::Database::open(&path).expect("raw open");
+        let txn = db.begin_write().expect("write");
+        {
+            let mut messages = txn.open_table(MESSAGES).expect("table");
+            let (loc, sealed) = {
+                let v = messages.get("m1").expect("get").expect("m1");
+                (v.value().0.to_vec(), v.value().1.to_vec())
+            };
+            messages
+                .insert("m9", (loc.as_slice(), sealed.as_slice()))
+                .expect("insert");
+        }
+        txn.commit().expect("commit");
+    }
+    let store = open(&path).await;
+    assert!(store.peer_sessions("alice").await.expect("alice").is_some());
+    for result in [
+        store.peer_sessions("mallory").await.map(|_| ()),
+        store.known_identity("alice").await.map(|_| ()),
+        store.message("m9").await.map(|_| ()),
+    ] {
+        assert!(
+            matches!(result, Err(StoreError::Corrupt { .. })),
+            "{result:?}"
+        );
+    }
+    assert!(store.message("m1").await.expect("m1").is_some());
+}
+
+#[tokio::test]
+async fn a_tampered_index_is_reported_not_believed() {
+    let dir = temp_dir();
+    let path = small_store(dir.path()).await;
+    {
+        // Point an index entry of m1 at another time: the entry no longer matches m1.
+        let db = redb::Database::open(&path).expect("raw open");
+        let txn = db.begin_write().expect("write");
+        {
+            let mut index = txn.open_table(BY_CONVERSATION).expect("table");
+            let key = index
+                .iter()
+                .expect("iter")
+                .next()
+                .expect("an entry")
+                .expect("entry")
+                .0
+                .value()
+                .to_vec();
+            index.remove(key.as_slice()).expect("remove");
+            let mut moved = key.clone();
+            let ts_at = moved.len() - "m1".len() - 1;
+            moved[ts_at] ^= 1;
+            index.insert(moved.as_slice(), ()).expect("insert");
+        }
+        txn.commit().expect("commit");
+    }
+    let store = open(&path).await;
+    let result = store
+        .messages(&MessageQuery {
+            conversation: Some(direct("alice")),
+            ..Default::default()
+        })
+        .await;
+    assert!(
+        matches!(result, Err(StoreError::Corrupt { .. })),
+        "{result:?}"
+    );
+    // Direct reads do not depend on the index.
+    assert!(store.message("m1").await.expect("m1").is_some());
+}
+
+// ---------------------------------------------------------------------------------------
+// Atomicity and durability
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_that_fails_halfway_writes_nothing() {
+    let dir = temp_dir();
+    let path = dir.path().join("atomic.qcstore");
+    let store = open(&path).await;
+    let mut first = rng(5);
+    commit(
+        &store,
+        vec![
+            StoreOp::PutSessions(peer_sessions("alice", 0, &mut first)),
+            StoreOp::PutMessage(message(
+                "m1",
+                direct("alice"),
+                NOW,
+                MessageStatus::Sent,
+                "one",
+            )),
+        ],
+    )
+    .await
+    .expect("commit");
+    let before_sessions = store.peer_sessions("alice").await.expect("read");
+    let before_messages = store
+        .messages(&MessageQuery::default())
+        .await
+        .expect("read");
+
+    let batch = || {
+        let mut rng = rng(6);
+        vec![
+            StoreOp::PutSessions(peer_sessions("alice", 1, &mut rng)),
+            StoreOp::PutMessage(message(
+                "m1",
+                group("g"),
+                NOW + 9,
+                MessageStatus::Pending,
+                "moved",
+            )),
+            StoreOp::PutMessage(message(
+                "m2",
+                direct("bob"),
+                NOW + 1,
+                MessageStatus::Pending,
+                "two",
+            )),
+            StoreOp::PutKnownIdentity(known_identity("bob", false, &mut rng)),
+            StoreOp::ClearKeys,
+        ]
+    };
+    for fail_at in 1..5 {
+        *store.inner().fail_after_ops.lock().expect("lock") = Some(fail_at);
+        let result = commit(&store, batch()).await;
+        assert!(
+            matches!(result, Err(StoreError::Backend { .. })),
+            "{result:?}"
+        );
+        assert_eq!(
+            store.peer_sessions("alice").await.expect("read"),
+            before_sessions
+        );
+        assert_eq!(
+            store
+                .messages(&MessageQuery::default())
+                .await
+                .expect("read"),
+            before_messages
+        );
+        assert_eq!(store.message("m2").await.expect("read"), None);
+        assert_eq!(store.known_identity("bob").await.expect("read"), None);
+        assert!(
+            store
+                .messages(&MessageQuery {
+                    status: Some(MessageStatus::Pending),
+                    ..Default::default()
+                })
+                .await
+                .expect("read")
+                .is_empty()
+        );
+    }
+    *store.inner().fail_after_ops.lock().expect("lock") = None;
+
+    // A real failure in the middle: message m1's clear locator is damaged on disk, so
+    // replacing it fails after earlier ops of the batch were applied in the transaction.
+    store.close().expect("close");
+    {
+        let db = redb::Database::open(&path).expect("raw open");
+        let txn = db.begin_write().expect("write");
+        {
+            let mut messages = txn.open_table(MESSAGES).expect("table");
+            let sealed = messages
+                .get("m1")
+                .expect("get")
+                .expect("m1")
+                .value()
+                .1
+                .to_vec();
+            messages
+                .insert("m1", (b"x".as_slice(), sealed.as_slice()))
+                .expect("insert");
+        }
+        txn.commit().expect("commit");
+    }
+    let store = open(&path).await;
+    let result = commit(&store, batch()).await;
+    assert!(
+        matches!(result, Err(StoreError::Corrupt { .. })),
+        "{result:?}"
+    );
+    assert_eq!(
+        store.peer_sessions("alice").await.expect("read"),
+        before_sessions
+    );
+    assert_eq!(store.message("m2").await.expect("read"), None);
+    assert_eq!(store.known_identity("bob").await.expect("read"), None);
+    store.close().expect("close");
+    // And nothing of it reached the disk.
+    let store = open(&path).await;
+    assert_eq!(
+        store.peer_sessions("alice").await.expect("read"),
+        before_sessions
+    );
+    assert_eq!(store.message("m2").await.expect("read"), None);
+}
+
+#[tokio::test]
+async fn deferred_commits_are_kept_by_flush_and_by_a_clean_close() {
+    let dir = temp_dir();
+    let path = dir.path().join("deferred.qcstore");
+    let deferred = options().durability(Durability::Deferred);
+    let store = RedbStore::open_with(&path, PASSPHRASE, deferred.clone())
+        .await
+        .expect("open");
+    commit(
+        &store,
+        vec![StoreOp::PutMessage(message(
+            "a",
+            direct("x"),
+            1,
+            MessageStatus::Sent,
+            "a",
+        ))],
+    )
+    .await
+    .expect("commit");
+    store.flush().await.expect("flush");
+    commit(
+        &store,
+        vec![StoreOp::PutMessage(message(
+            "b",
+            direct("x"),
+            2,
+            MessageStatus::Sent,
+            "b",
+        ))],
+    )
+    .await
+    .expect("commit");
+    store.close().expect("close");
+    let store = open(&path).await;
+    let ids: Vec<String> = store
+        .messages(&MessageQuery::default())
+        .await
+        .expect("read")
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(ids, ["a", "b"]);
+}
+
+// ---------------------------------------------------------------------------------------
+// One process at a time, and crashes
+
+const PROBE_VAR: &str = "QC_STORE_PROBE";
+
+/// Not a test by itself: the child process the tests below start (`mode:path` in
+/// `QC_STORE_PROBE`). It prints one `PROBE:` line.
+#[test]
+#[ignore = "run by other tests in a child process"]
+fn child_process_probe() {
+    let Ok(spec) = std::env::var(PROBE_VAR) else {
+        return;
+    };
+    let (mode, path) = spec.split_once(':').expect("mode:path");
+    match mode {
+        "open" => match RedbStore::open_blocking(path, PASSPHRASE, options()) {
+            Ok(_) => println!("PROBE: opened"),
+            Err(e) => println!("PROBE: {e}"),
+        },
+        "commit-and-crash" => {
+            let store = RedbStore::open_blocking(path, PASSPHRASE, options()).expect("open");
+            futures_executor::block_on(commit(
+                &store,
+                vec![StoreOp::PutMessage(message(
+                    "from-child",
+                    direct("alice"),
+                    NOW,
+                    MessageStatus::Sent,
+                    "written before the crash",
+                ))],
+            ))
+            .expect("commit");
+            println!("PROBE: committed");
+            // No destructor runs: the file is left as a crash leaves it.
+            std::process::exit(0);
+        }
+        other => panic!("unknown probe mode {other}"),
+    }
+}
+
+/// Runs the probe in a child process and returns its `PROBE:` line. The child must finish
+/// within a minute (a hang is a failure, not a wait).
+fn run_probe(mode: &str, path: &Path) -> String {
+    let mut child = Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--ignored",
+            "--exact",
+            "store::tests::redb_file::child_process_probe",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(PROBE_VAR, format!("{mode}:{}", path.display()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let started = Instant::now();
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("the child process hung");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().expect("output");
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    stdout
+        .lines()
+        .find_map(|l| {
+            l.split_once("PROBE: ")
+                .map(|(_, rest)| rest.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("no probe line in {stdout:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_open_elsewhere_gives_a_clear_error_at_once() {
+    let dir = temp_dir();
+    let path = small_store(dir.path()).await;
+    let store = open(&path).await;
+
+    // The same process.
+    let again = RedbStore::open_with(&path, PASSPHRASE, options()).await;
+    match &again {
+        Err(StoreError::Backend { detail, .. }) => {
+            assert!(detail.contains("already open"), "{detail}")
+        }
+        other => panic!("expected Backend, got {other:?}"),
+    }
+    // Another process.
+    let line = tokio::task::spawn_blocking({
+        let path = path.clone();
+        move || run_probe("open", &path)
+    })
+    .await
+    .expect("probe");
+    assert!(line.contains("already open"), "{line}");
+
+    // Once closed, both can open it.
+    store.close().expect("close");
+    assert_eq!(run_probe("open", &path), "opened");
+    open(&path).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_survives_a_crash_right_after_it() {
+    let dir = temp_dir();
+    let path = small_store(dir.path()).await;
+    let line = tokio::task::spawn_blocking({
+        let path = path.clone();
+        move || run_probe("commit-and-crash", &path)
+    })
+    .await
+    .expect("probe");
+    assert_eq!(line, "committed");
+
+    // The file was not closed cleanly; a wrong passphrase is still refused...
+    let wrong = RedbStore::open_with(&path, "wrong", options()).await;
+    assert!(
+        matches!(wrong, Err(StoreError::WrongPassphrase)),
+        "{wrong:?}"
+    );
+    // ...and the right one recovers it with the commit in place.
+    let store = open(&path).await;
+    let message = store
+        .message("from-child")
+        .await
+        .expect("read")
+        .expect("kept");
+    assert_eq!(message.body, "written before the crash");
+    assert!(store.message("m1").await.expect("read").is_some());
+}
+
+// ---------------------------------------------------------------------------------------
+// Debug
+
+#[tokio::test]
+async fn debug_output_shows_no_secrets() {
+    let dir = temp_dir();
+    let path = small_store(dir.path()).await;
+    let store = open(&path).await;
+    let shown = format!("{store:?} {store:#?}");
+    assert!(shown.contains("RedbStore"), "{shown}");
+    assert!(shown.contains("<redacted>"), "{shown}");
+    assert!(!shown.contains(PASSPHRASE), "{shown}");
+    assert!(!shown.contains("horse"), "{shown}");
+    assert!(!shown.contains("SECRET"), "{shown}");
+    // Errors carry no secrets either.
+    let wrong = RedbStore::open_with(&path, "hunter2-passphrase", options()).await;
+    assert!(!format!("{wrong:?}").contains("hunter2"));
+}
