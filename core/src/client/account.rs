@@ -138,7 +138,11 @@ where
     }
 
     async fn save_login(&self, login: SavedLogin) -> Result<(), ClientError> {
-        let mut meta = self.store.account_meta().await?.unwrap_or_else(AccountMeta::default);
+        let mut meta = self
+            .store
+            .account_meta()
+            .await?
+            .unwrap_or_else(AccountMeta::default);
         meta.login = Some(login);
         let mut batch = WriteBatch::new();
         batch.push(StoreOp::PutAccountMeta(meta));

@@ -21,7 +21,11 @@ where
     }
 
     /// Enables or disables a user.
-    pub async fn set_user_active(&self, user_id: &str, active: bool) -> Result<Success, ClientError> {
+    pub async fn set_user_active(
+        &self,
+        user_id: &str,
+        active: bool,
+    ) -> Result<Success, ClientError> {
         Ok(self
             .api
             .set_user_active(&self.me()?.user_id, user_id, active)

@@ -19,8 +19,7 @@ use crate::platform::MaybeSend;
 use crate::protocol::rest::{StatusBatchRequest, StoredMessage};
 use crate::protocol::ws::MessagePayload;
 use crate::store::{
-    Conversation, Direction, MessageQuery, MessageRecord, MessageStatus, Store, StoreOp,
-    WriteBatch,
+    Conversation, Direction, MessageQuery, MessageRecord, MessageStatus, Store, StoreOp, WriteBatch,
 };
 use crate::transport::{Clock, Transport};
 

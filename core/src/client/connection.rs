@@ -121,8 +121,7 @@ where
             Ok(me) => me,
             Err(e) => return Ended::Fatal(e),
         };
-        let WebSocket { sink, mut stream } = match self.api.transport().connect_websocket().await
-        {
+        let WebSocket { sink, mut stream } = match self.api.transport().connect_websocket().await {
             Ok(socket) => socket,
             Err(e) => return Ended::Retry(e.to_string()),
         };

@@ -42,7 +42,9 @@ pub enum ClientError {
     #[error("not connected")]
     NotConnected,
     /// The peer has published no keys, and plaintext is not allowed for it.
-    #[error("{peer_id} has no encryption keys on the server; allow plaintext for this peer to send anyway")]
+    #[error(
+        "{peer_id} has no encryption keys on the server; allow plaintext for this peer to send anyway"
+    )]
     PeerHasNoKeys {
         /// The peer.
         peer_id: String,

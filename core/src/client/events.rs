@@ -12,7 +12,11 @@ use crate::store::{MessageRecord, MessageStatus};
 
 /// Something that happened. Serializes as `{"type": "<snake_case name>", ...fields}`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
-#[serde(tag = "type", rename_all = "snake_case", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "type",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase"
+)]
 pub enum Event {
     /// The WebSocket is up and authenticated.
     Connected,

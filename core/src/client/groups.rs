@@ -144,7 +144,11 @@ where
     }
 
     /// Revokes an invite.
-    pub async fn revoke_invite(&self, group_id: &str, invite_id: &str) -> Result<Success, ClientError> {
+    pub async fn revoke_invite(
+        &self,
+        group_id: &str,
+        invite_id: &str,
+    ) -> Result<Success, ClientError> {
         Ok(self
             .api
             .revoke_invite(&self.me()?.user_id, group_id, invite_id)
@@ -182,7 +186,11 @@ where
     /// Sends text to a group (in plaintext: group messages are not end-to-end encrypted on
     /// this platform). Queued when offline; the backend's copy, with the backend's id,
     /// replaces the local one when it comes back.
-    pub async fn send_group_text(&self, group_id: &str, text: &str) -> Result<MessageRecord, ClientError> {
+    pub async fn send_group_text(
+        &self,
+        group_id: &str,
+        text: &str,
+    ) -> Result<MessageRecord, ClientError> {
         self.queue_group(group_id, text, None).await
     }
 
@@ -198,7 +206,8 @@ where
                 why: "expected a data URL like data:image/png;base64,...".into(),
             });
         }
-        self.queue_group(group_id, IMAGE_CAPTION, Some(data_url)).await
+        self.queue_group(group_id, IMAGE_CAPTION, Some(data_url))
+            .await
     }
 
     async fn queue_group(
@@ -284,7 +293,11 @@ where
     }
 
     /// Records that this user read a group message.
-    pub async fn mark_group_read(&self, group_id: &str, message_id: &str) -> Result<(), ClientError> {
+    pub async fn mark_group_read(
+        &self,
+        group_id: &str,
+        message_id: &str,
+    ) -> Result<(), ClientError> {
         self.me()?;
         self.send_frame(&ClientFrame::GroupRead {
             group_id: group_id.to_string(),

@@ -71,7 +71,11 @@ where
     }
 
     /// Messages whose text contains `text` (case-insensitive), newest `limit`, oldest first.
-    pub async fn search(&self, text: &str, limit: usize) -> Result<Vec<MessageRecord>, ClientError> {
+    pub async fn search(
+        &self,
+        text: &str,
+        limit: usize,
+    ) -> Result<Vec<MessageRecord>, ClientError> {
         if text.trim().is_empty() {
             return Err(ClientError::InvalidInput {
                 what: "search text",

@@ -7,8 +7,7 @@ use crate::platform::MaybeSend;
 use crate::protocol::rest::GroupMessage;
 use crate::protocol::ws::{MessagePayload, ServerFrame};
 use crate::store::{
-    ContentKind, Conversation, Direction, MessageRecord, MessageStatus, Store, StoreOp,
-    WriteBatch,
+    ContentKind, Conversation, Direction, MessageRecord, MessageStatus, Store, StoreOp, WriteBatch,
 };
 use crate::transport::{Clock, Transport};
 
@@ -159,13 +158,14 @@ where
                 self.events.emit(Event::GroupEvent { group_id, payload });
             }
             ServerFrame::Error { message } => {
-                if message == NO_IMAGES {
+                let refused_image = message == NO_IMAGES;
+                self.events.emit(Event::ServerError { message });
+                if refused_image {
                     let failed = self.lock_state().images_in_flight.pop_front();
                     if let Some(id) = failed {
                         self.update_status(&id, MessageStatus::Failed, None).await?;
                     }
                 }
-                self.events.emit(Event::ServerError { message });
             }
             ServerFrame::Unknown { frame_type, .. } => {
                 tracing::debug!(%frame_type, "ignoring a frame of unknown type");
@@ -299,7 +299,10 @@ where
         let now = self.now();
         let mut guard = self.crypto.lock().await;
         let crypto = &mut *guard;
-        let engine = crypto.engine.as_mut().ok_or(super::ClientError::NotLoggedIn)?;
+        let engine = crypto
+            .engine
+            .as_mut()
+            .ok_or(super::ClientError::NotLoggedIn)?;
         match engine
             .decrypt(&payload.from, &payload.content, now, &mut crypto.rng)
             .await

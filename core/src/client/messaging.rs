@@ -9,8 +9,7 @@ use crate::platform::MaybeSend;
 use crate::protocol::rest::StatusBatchRequest;
 use crate::protocol::ws::{ClientFrame, MessageType};
 use crate::store::{
-    ContentKind, Conversation, Direction, MessageRecord, MessageStatus, Store, StoreOp,
-    WriteBatch,
+    ContentKind, Conversation, Direction, MessageRecord, MessageStatus, Store, StoreOp, WriteBatch,
 };
 use crate::transport::{Clock, Transport};
 
@@ -82,7 +81,11 @@ where
     /// Sends an image as the web client does: not encrypted (the web client cannot read
     /// encrypted images), the data URL in `imageData` and a caption as content. Queued in
     /// the outbox like text when offline.
-    pub async fn send_image(&self, peer_id: &str, data_url: &str) -> Result<MessageRecord, ClientError> {
+    pub async fn send_image(
+        &self,
+        peer_id: &str,
+        data_url: &str,
+    ) -> Result<MessageRecord, ClientError> {
         check_data_url(data_url)?;
         let me = self.me()?;
         let now = self.now();
@@ -161,7 +164,11 @@ where
 
     /// Marks messages from `peer_id` as read: locally, on the backend, and (when connected)
     /// with a read receipt to the sender.
-    pub async fn mark_read(&self, peer_id: &str, message_ids: &[String]) -> Result<(), ClientError> {
+    pub async fn mark_read(
+        &self,
+        peer_id: &str,
+        message_ids: &[String],
+    ) -> Result<(), ClientError> {
         self.me()?;
         if message_ids.is_empty() {
             return Ok(());

@@ -80,7 +80,11 @@ where
     /// Records, locally and on the backend, that the user compared and confirmed the peer's
     /// current fingerprint (`method`: e.g. `qr_code` or `manual`). Also accepts a pending
     /// identity change.
-    pub async fn verify_peer(&self, peer_id: &str, method: Option<&str>) -> Result<Fingerprint, ClientError> {
+    pub async fn verify_peer(
+        &self,
+        peer_id: &str,
+        method: Option<&str>,
+    ) -> Result<Fingerprint, ClientError> {
         let fingerprint = self.peer_fingerprint(peer_id).await?;
         let request = VerifyKeyRequest {
             verified_user_id: peer_id.to_string(),
