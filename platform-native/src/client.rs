@@ -52,6 +52,7 @@ enum StoreChoice {
 /// Builds a [`Client`].
 pub struct ClientBuilder {
     server: Option<String>,
+    websocket_url: Option<String>,
     store: StoreChoice,
     passphrase: Option<String>,
     options: StoreOptions,
@@ -74,6 +75,12 @@ impl ClientBuilder {
     /// The server's origin, e.g. `https://chat.example.com` (required).
     pub fn server(mut self, url: impl Into<String>) -> Self {
         self.server = Some(url.into());
+        self
+    }
+
+    /// A WebSocket URL other than `<server>/ws` (a deployment that serves it elsewhere).
+    pub fn websocket_url(mut self, url: impl Into<String>) -> Self {
+        self.websocket_url = Some(url.into());
         self
     }
 
@@ -116,7 +123,10 @@ impl ClientBuilder {
     /// Opens the store and restores a saved login, if any.
     pub async fn build(self) -> Result<Client, Error> {
         let server = self.server.ok_or(Error::Missing("server URL"))?;
-        let transport = NativeTransport::new(&server)?;
+        let mut transport = NativeTransport::new(&server)?;
+        if let Some(url) = self.websocket_url {
+            transport = transport.with_websocket_url(url);
+        }
         let store: Box<dyn Store> = match self.store {
             StoreChoice::Memory => Box::new(MemoryStore::new()),
             StoreChoice::File(path) => {
@@ -172,6 +182,7 @@ impl Client {
     pub fn builder() -> ClientBuilder {
         ClientBuilder {
             server: None,
+            websocket_url: None,
             store: StoreChoice::Memory,
             passphrase: None,
             options: StoreOptions::default(),

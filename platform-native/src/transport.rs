@@ -71,9 +71,20 @@ impl NativeTransport {
         })
     }
 
+    /// Uses `url` (`ws://…` or `wss://…`) for the WebSocket instead of `<server>/ws`.
+    pub fn with_websocket_url(mut self, url: impl Into<String>) -> Self {
+        self.ws_url = url.into();
+        self
+    }
+
     /// The server's origin.
     pub fn server(&self) -> &str {
         &self.base
+    }
+
+    /// The WebSocket URL.
+    pub fn websocket_url(&self) -> &str {
+        &self.ws_url
     }
 }
 

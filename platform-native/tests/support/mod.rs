@@ -112,3 +112,44 @@ pub async fn send_raw_frame(server: &TestServer, user_id: &str, username: &str, 
     socket.next().await.expect("echo").unwrap();
     socket.close(None).await.unwrap();
 }
+
+/// Settings that make reconnection and dead-socket detection quick enough for tests.
+pub fn fast_config() -> ClientConfig {
+    ClientConfig {
+        backoff: quickchat_core::client::Backoff {
+            initial_ms: 100,
+            max_ms: 1_000,
+            jitter: 0.1,
+        },
+        keepalive_interval_ms: 1_000,
+        keepalive_timeout_ms: 1_000,
+        ..ClientConfig::default()
+    }
+}
+
+/// Reopens a client from its store file (as a restarted process would) and connects it.
+pub async fn reopened(
+    server: &TestServer,
+    dir: &TempDir,
+    name: &str,
+    config: ClientConfig,
+) -> Client {
+    let client = client_with(server, dir, name, config).await;
+    assert!(
+        client.current_user().is_some(),
+        "the login was restored from the store"
+    );
+    client.connect_and_wait(WAIT).await.expect("reconnects");
+    client
+}
+
+/// A user registered and connected with [`fast_config`].
+pub async fn registered_fast(server: &TestServer, dir: &TempDir, name: &str) -> Client {
+    let client = client_with(server, dir, name, fast_config()).await;
+    client
+        .register(&unique(name), "secret123", None)
+        .await
+        .expect("register");
+    client.connect_and_wait(WAIT).await.expect("connects");
+    client
+}
