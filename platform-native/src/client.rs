@@ -142,11 +142,15 @@ impl ClientBuilder {
             self.config,
         );
         core.restore().await?;
+        let inner = Arc::new(Inner {
+            core,
+            task: Mutex::new(None),
+        });
         Ok(Client {
-            inner: Arc::new(Inner {
-                core,
-                task: Mutex::new(None),
+            _owner: Arc::new(Owner {
+                inner: Arc::clone(&inner),
             }),
+            inner,
         })
     }
 }
@@ -156,11 +160,36 @@ struct Inner {
     task: Mutex<Option<JoinHandle<Result<(), ClientError>>>>,
 }
 
+impl Inner {
+    fn lock_task(&self) -> std::sync::MutexGuard<'_, Option<JoinHandle<Result<(), ClientError>>>> {
+        self.task
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Held by every user-facing clone (the background task holds only `Inner`): when the
+/// last clone goes, the connection task is stopped, so dropping a client never leaves a
+/// socket and an open store behind.
+struct Owner {
+    inner: Arc<Inner>,
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        if let Some(task) = self.inner.lock_task().take() {
+            task.abort();
+        }
+    }
+}
+
 /// A Quick Chat client for native Rust (bots, services, tools). Cheap to clone: clones
 /// share one connection and store. Every method of [`CoreClient`] is available on it.
+/// Dropping the last clone stops the connection; [`Client::close`] does it and waits.
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
+    _owner: Arc<Owner>,
 }
 
 impl std::fmt::Debug for Client {
@@ -292,10 +321,14 @@ impl Client {
         })
     }
 
+    /// Logs out (see [`CoreClient::logout`]) and waits until the connection has stopped.
+    pub async fn logout(&self) -> Result<(), ClientError> {
+        self.inner.core.logout().await?;
+        self.close().await;
+        Ok(())
+    }
+
     fn lock_task(&self) -> std::sync::MutexGuard<'_, Option<JoinHandle<Result<(), ClientError>>>> {
-        self.inner
-            .task
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner.lock_task()
     }
 }

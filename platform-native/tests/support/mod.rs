@@ -153,3 +153,16 @@ pub async fn registered_fast(server: &TestServer, dir: &TempDir, name: &str) -> 
     client.connect_and_wait(WAIT).await.expect("connects");
     client
 }
+
+/// The JWT a signed-in client holds (read from its store, where the login is saved).
+pub async fn token_of(client: &Client) -> String {
+    use quickchat_core::store::Store;
+    client
+        .store()
+        .account_meta()
+        .await
+        .expect("store")
+        .and_then(|m| m.login)
+        .expect("saved login")
+        .token
+}

@@ -1,0 +1,152 @@
+//! Fingerprints, verification through the backend, identity changes, E2EE reset and
+//! prekey upkeep, on real sockets.
+
+mod support;
+
+use quickchat::{ClientError, Event};
+use quickchat_core::session::SessionError;
+use support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fingerprints_agree_and_verification_lives_on_the_backend() {
+    let server = server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let alice = registered(&server, &dir, "alice").await;
+    let bob = registered(&server, &dir, "bob").await;
+    let bob_fp = bob.fingerprint().await.unwrap();
+    assert_eq!(alice.peer_fingerprint(&id(&bob)).await.unwrap(), bob_fp);
+    assert_eq!(bob_fp.grouped().split(' ').count(), 12);
+
+    let before = alice.verification(&id(&bob)).await.unwrap();
+    assert!(!before.verified);
+    let verified = alice.verify_peer(&id(&bob), Some("qr_code")).await.unwrap();
+    assert_eq!(verified, bob_fp);
+    let after = alice.verification(&id(&bob)).await.unwrap();
+    assert!(after.verified);
+    assert_eq!(after.method.as_deref(), Some("qr_code"));
+    assert_eq!(after.verified_fingerprint.as_deref(), Some(bob_fp.as_str()));
+    // The backend holds it, as the web client would read it.
+    let status = alice
+        .api()
+        .verification(&token_of(&alice).await, &id(&bob))
+        .await
+        .unwrap();
+    assert!(status.verified);
+
+    alice.unverify_peer(&id(&bob)).await.unwrap();
+    assert!(!alice.verification(&id(&bob)).await.unwrap().verified);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verified_peer_changing_keys_blocks_sending_until_accepted() {
+    let server = server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let alice = registered(&server, &dir, "alice").await;
+    let bob = registered(&server, &dir, "bob").await;
+    let mut alice_events = alice.events();
+    let mut bob_events = bob.events();
+    alice.send_text(&id(&bob), "hi").await.unwrap();
+    next_message(&mut bob_events).await;
+    alice.verify_peer(&id(&bob), Some("manual")).await.unwrap();
+    let old = bob.fingerprint().await.unwrap();
+
+    // Bob resets end-to-end encryption: new identity, published.
+    bob.reset_e2ee().await.unwrap();
+    let new = bob.fingerprint().await.unwrap();
+    assert_ne!(old, new);
+    // His next message starts a new session and carries the new identity.
+    bob.send_text(&id(&alice), "new keys, same me")
+        .await
+        .unwrap();
+    let change = wait_for(&mut alice_events, |e| match e {
+        Event::IdentityChanged { change } => Some(change),
+        _ => None,
+    })
+    .await;
+    assert!(change.was_verified);
+    assert_eq!(change.new_fingerprint(), new);
+    assert_eq!(
+        next_message(&mut alice_events).await.body,
+        "new keys, same me"
+    );
+
+    let refused = alice.send_text(&id(&bob), "blocked").await.unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            ClientError::Session(SessionError::UnacceptedIdentityChange { .. })
+        ),
+        "{refused}"
+    );
+    let status = alice.verification(&id(&bob)).await.unwrap();
+    assert!(status.change_pending);
+    assert!(
+        !status.verified,
+        "the old verification does not cover the new key"
+    );
+
+    alice.accept_identity(&id(&bob)).await.unwrap();
+    alice.send_text(&id(&bob), "accepted").await.unwrap();
+    assert_eq!(next_message(&mut bob_events).await.body, "accepted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_time_prekeys_are_kept_topped_up() {
+    let server = server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let bob = registered(&server, &dir, "bob").await;
+    let alice = registered(&server, &dir, "alice").await;
+    let bob_jwt = token_of(&bob).await;
+    let status = bob.api().prekey_status(&bob_jwt).await.unwrap();
+    assert_eq!(status.one_time_prekey_count, 100);
+    assert_eq!(status.signed_prekey_key_id, Some(1));
+
+    // Bundle fetches (as the web client does before every send) burn Bob's prekeys.
+    let alice_jwt = token_of(&alice).await;
+    for _ in 0..85 {
+        alice
+            .api()
+            .fetch_bundle(&alice_jwt, &id(&bob))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        bob.api()
+            .prekey_status(&bob_jwt)
+            .await
+            .unwrap()
+            .one_time_prekey_count,
+        15
+    );
+    bob.maintain_prekeys().await.unwrap();
+    assert_eq!(
+        bob.api()
+            .prekey_status(&bob_jwt)
+            .await
+            .unwrap()
+            .one_time_prekey_count,
+        100
+    );
+    // Sessions still start and decrypt after the top-up.
+    let mut bob_events = bob.events();
+    alice.send_text(&id(&bob), "after top-up").await.unwrap();
+    assert_eq!(next_message(&mut bob_events).await.body, "after top-up");
+    // Sending again does not fetch Bob's bundle again.
+    let count = bob
+        .api()
+        .prekey_status(&bob_jwt)
+        .await
+        .unwrap()
+        .one_time_prekey_count;
+    alice.send_text(&id(&bob), "second").await.unwrap();
+    next_message(&mut bob_events).await;
+    assert_eq!(
+        bob.api()
+            .prekey_status(&bob_jwt)
+            .await
+            .unwrap()
+            .one_time_prekey_count,
+        count,
+        "no bundle fetch per message"
+    );
+}
