@@ -1,0 +1,194 @@
+//! send, history.
+
+use std::path::Path;
+
+use quickchat::{Conversation, MessageRecord};
+use quickchat_core::store::{MessageQuery, Store};
+use serde_json::json;
+
+use crate::error::CliError;
+use crate::session::{self, Ctx};
+use crate::{image, resolve};
+
+/// `send <peer> <text>` / `send <peer> --image <file>`.
+pub async fn send(
+    ctx: &Ctx,
+    peer: &str,
+    text: Option<&str>,
+    image_path: Option<&Path>,
+) -> Result<(), CliError> {
+    let data_url = image_path.map(image::data_url).transpose()?;
+    let peer = resolve::user(ctx, peer).await?;
+    session::connect(ctx).await?;
+    let mut events = ctx.client.events();
+    let record = match (&data_url, text) {
+        (Some(url), _) => ctx.client.send_image(&peer.id, url).await?,
+        (None, Some(text)) => ctx.client.send_text(&peer.id, text).await?,
+        (None, None) => {
+            return Err(CliError::Invalid(
+                "nothing to send: give a text or --image".into(),
+            ));
+        }
+    };
+    let status = session::wait_until_sent(ctx, &mut events, &record.id).await?;
+    ctx.out.json(&sent_json(&record, &peer.username, status))?;
+    ctx.out.note(format!(
+        "Sent to {} ({}{}).",
+        peer.username,
+        status_name(status),
+        if record.encrypted {
+            ", end-to-end encrypted"
+        } else {
+            ", not encrypted"
+        }
+    ));
+    Ok(())
+}
+
+/// What `send` prints: the message without its wire form.
+pub fn sent_json(
+    record: &MessageRecord,
+    to_name: &str,
+    status: quickchat::MessageStatus,
+) -> serde_json::Value {
+    let to = match &record.conversation {
+        Conversation::Direct(id) | Conversation::Group(id) => id.clone(),
+    };
+    json!({
+        "id": record.id,
+        "to": to,
+        "toName": to_name,
+        "kind": record.kind,
+        "body": record.body,
+        "encrypted": record.encrypted,
+        "status": status,
+        "timestamp": record.timestamp,
+    })
+}
+
+/// A status as a word.
+pub fn status_name(status: quickchat::MessageStatus) -> String {
+    serde_json::to_value(status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("{status:?}"))
+}
+
+/// Options of `history`.
+pub struct HistoryQuery<'a> {
+    /// Only older than this, ms.
+    pub before: Option<i64>,
+    /// At most this many.
+    pub limit: usize,
+    /// Only with this text.
+    pub search: Option<&'a str>,
+    /// Only what the store holds.
+    pub local: bool,
+}
+
+/// `history <peer|group>`: a user first (unless `as_group`), else one of this user's groups.
+pub async fn history(
+    ctx: &Ctx,
+    target: &str,
+    as_group: bool,
+    query: &HistoryQuery<'_>,
+) -> Result<(), CliError> {
+    if !as_group {
+        match ctx.client.find_user(target).await {
+            Ok(user) => return peer_history(ctx, &user.id, &user.username, query).await,
+            Err(quickchat::ClientError::UnknownUser { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let group = match resolve::group(ctx, target).await {
+        Err(CliError::UnknownGroup(_)) if !as_group => {
+            return Err(CliError::Invalid(format!(
+                "no user and none of your groups is named {target:?}"
+            )));
+        }
+        other => other?,
+    };
+    group_history(ctx, &group.id, &group.name, query).await
+}
+
+async fn peer_history(
+    ctx: &Ctx,
+    peer_id: &str,
+    name: &str,
+    query: &HistoryQuery<'_>,
+) -> Result<(), CliError> {
+    if !query.local {
+        // Catch-up reads what the server stored for this account (REST, no socket needed).
+        if let Err(e) = ctx.client.catch_up().await {
+            ctx.out
+                .note(format!("warning: could not fetch new messages: {e}"));
+        }
+    }
+    let conversation = Conversation::Direct(peer_id.to_string());
+    print_local(ctx, conversation, name, query).await
+}
+
+/// Group history: fetched from the server (and stored), then read from the store.
+pub async fn group_history(
+    ctx: &Ctx,
+    group_id: &str,
+    name: &str,
+    query: &HistoryQuery<'_>,
+) -> Result<(), CliError> {
+    if !query.local {
+        let limit = u32::try_from(query.limit).unwrap_or(u32::MAX);
+        if let Err(e) = ctx
+            .client
+            .group_history(group_id, Some(limit), query.before)
+            .await
+        {
+            ctx.out
+                .note(format!("warning: could not fetch the group's history: {e}"));
+        }
+    }
+    let conversation = Conversation::Group(group_id.to_string());
+    print_local(ctx, conversation, name, query).await
+}
+
+async fn print_local(
+    ctx: &Ctx,
+    conversation: Conversation,
+    name: &str,
+    query: &HistoryQuery<'_>,
+) -> Result<(), CliError> {
+    let messages = ctx
+        .client
+        .store()
+        .messages(&MessageQuery {
+            conversation: Some(conversation),
+            before: query.before,
+            limit: Some(query.limit),
+            text: query.search.map(str::to_string),
+            ..MessageQuery::default()
+        })
+        .await
+        .map_err(quickchat::ClientError::from)?;
+    for message in &messages {
+        ctx.out.json(&history_json(message))?;
+    }
+    ctx.out
+        .note(format!("{} messages with {name}.", messages.len()));
+    Ok(())
+}
+
+/// What `history` prints of a message.
+pub fn history_json(message: &MessageRecord) -> serde_json::Value {
+    json!({
+        "id": message.id,
+        "from": message.sender_id,
+        "direction": message.direction,
+        "kind": message.kind,
+        "body": message.body,
+        "imageData": message.image_data,
+        "timestamp": message.timestamp,
+        "status": message.status,
+        "encrypted": message.encrypted,
+        "readAt": message.read_at,
+        "decryptError": message.decrypt_error,
+    })
+}

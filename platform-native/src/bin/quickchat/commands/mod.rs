@@ -1,0 +1,71 @@
+//! Every command, run against an opened client.
+
+mod account;
+mod admin;
+mod groups;
+mod keys;
+mod listen;
+mod messages;
+
+use crate::cli::Command;
+use crate::error::CliError;
+use crate::session::Ctx;
+
+/// Runs one command.
+pub async fn run(ctx: &Ctx, command: Command) -> Result<(), CliError> {
+    match command {
+        Command::Register {
+            username,
+            password,
+            avatar,
+        } => account::register(ctx, &username, password, avatar.as_deref()).await,
+        Command::Login { username, password } => account::login(ctx, &username, password).await,
+        Command::Logout => account::logout(ctx).await,
+        Command::Whoami => account::whoami(ctx).await,
+        Command::Users { no_presence } => account::users(ctx, !no_presence).await,
+        Command::Send { peer, text, image } => {
+            messages::send(ctx, &peer, text.as_deref(), image.as_deref()).await
+        }
+        Command::Listen {
+            count,
+            timeout,
+            types,
+        } => listen::listen(ctx, count, timeout, &types).await,
+        Command::History {
+            target,
+            before,
+            limit,
+            search,
+            group,
+            local,
+        } => {
+            let query = messages::HistoryQuery {
+                before,
+                limit,
+                search: search.as_deref(),
+                local,
+            };
+            messages::history(ctx, &target, group, &query).await
+        }
+        Command::Fingerprint { peer } => keys::fingerprint(ctx, peer.as_deref()).await,
+        Command::Verify {
+            peer,
+            method,
+            fingerprint,
+        } => keys::verify(ctx, &peer, method, fingerprint.as_deref()).await,
+        Command::Unverify { peer } => keys::unverify(ctx, &peer).await,
+        Command::Verification { peer } => keys::verification(ctx, &peer).await,
+        Command::AcceptIdentity { peer } => keys::accept_identity(ctx, &peer).await,
+        Command::ResetE2ee { yes } => keys::reset_e2ee(ctx, yes).await,
+        Command::Groups(command) => groups::run(ctx, command).await,
+        Command::Admin(command) => admin::run(ctx, command).await,
+    }
+}
+
+/// A user's name, for notes: the name when known, else the id.
+fn name_of(users: &[quickchat_core::protocol::rest::UserSummary], id: &str) -> String {
+    users
+        .iter()
+        .find(|u| u.id == id)
+        .map_or_else(|| id.to_string(), |u| u.username.clone())
+}
