@@ -66,7 +66,13 @@ pub struct Global {
 
     /// Create a new store with a weak, fast key derivation. For tests only: never for real
     /// data.
-    #[arg(long, env = "QUICKCHAT_INSECURE_FAST_KDF", global = true, hide = true)]
+    #[arg(
+        long,
+        env = "QUICKCHAT_INSECURE_FAST_KDF",
+        global = true,
+        hide = true,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub insecure_fast_kdf: bool,
 }
 

@@ -13,6 +13,13 @@ use crate::session::Ctx;
 
 /// Runs one command.
 pub async fn run(ctx: &Ctx, command: Command) -> Result<(), CliError> {
+    let open_to_all = matches!(
+        command,
+        Command::Register { .. } | Command::Login { .. } | Command::Logout | Command::Users { .. }
+    );
+    if !open_to_all && ctx.client.current_user().is_none() {
+        return Err(quickchat::ClientError::NotLoggedIn.into());
+    }
     match command {
         Command::Register {
             username,
