@@ -49,20 +49,8 @@ where
                             peer_id: peer_id.to_string(),
                         });
                     }
-                    let record = self.outgoing_record(
-                        new_message_id(&mut crypto.rng),
-                        &me.user_id,
-                        peer_id,
-                        text,
-                        now,
-                        false,
-                    );
-                    let mut batch = WriteBatch::new();
-                    batch.push(StoreOp::PutMessage(record.clone()));
-                    self.store.commit(batch).await?;
                     drop(guard);
-                    self.transmit(&record).await;
-                    return Ok(record);
+                    return self.send_plaintext(peer_id, text).await;
                 }
                 Err(e) => return Err(e),
             }
@@ -74,6 +62,25 @@ where
         prepared.add(StoreOp::PutMessage(record.clone()));
         prepared.commit().await?;
         drop(guard);
+        self.transmit(&record).await;
+        Ok(record)
+    }
+
+    /// Sends `text` to `peer_id` **without** end-to-end encryption: the backend (and
+    /// anyone who can read its database) sees it. For peers that cannot decrypt, and for
+    /// measuring what encryption costs. Saved and queued like encrypted text.
+    pub async fn send_plaintext(
+        &self,
+        peer_id: &str,
+        text: &str,
+    ) -> Result<MessageRecord, ClientError> {
+        let me = self.me()?;
+        let now = self.now();
+        let id = new_message_id(&mut self.crypto.lock().await.rng);
+        let record = self.outgoing_record(id, &me.user_id, peer_id, text, now, false);
+        let mut batch = WriteBatch::new();
+        batch.push(StoreOp::PutMessage(record.clone()));
+        self.store.commit(batch).await?;
         self.transmit(&record).await;
         Ok(record)
     }

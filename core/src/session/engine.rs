@@ -1,5 +1,7 @@
 //! The session engine: starts sessions, encrypts and decrypts through a store.
 
+use std::collections::HashMap;
+
 use rand_core::CryptoRng;
 
 use super::record::{PeerSessions, Session, SessionOrigin};
@@ -7,7 +9,7 @@ use super::trust::{self, IdentityChange, Observation};
 use crate::envelope::{Envelope, EnvelopeError};
 use crate::keys::IdentityKeyPair;
 use crate::ratchet::{RatchetError, RatchetState};
-use crate::store::{Store, StoreError, StoreOp, WriteBatch};
+use crate::store::{KnownIdentity, Store, StoreError, StoreOp, WriteBatch};
 use crate::x3dh::{self, OneTimePrekeyUse, PrekeyBundle, X3dhError};
 
 /// Settings of a [`SessionEngine`].
@@ -140,7 +142,7 @@ impl<S: Store, T> Prepared<'_, S, T> {
 
     /// Writes everything in one atomic commit and returns the result.
     pub async fn commit(self) -> Result<T, SessionError> {
-        self.engine.store.commit(self.batch).await?;
+        self.engine.commit_batch(self.batch).await?;
         Ok(self.value)
     }
 }
@@ -151,6 +153,61 @@ pub struct SessionEngine<S> {
     user_id: String,
     identity: IdentityKeyPair,
     config: SessionConfig,
+    cache: Cache,
+}
+
+/// Write-through copies of what the engine reads on every message. Every write of
+/// sessions and known identities goes through the engine's commits, which update the cache
+/// only once the store has accepted them, so it never disagrees with the store.
+#[derive(Default)]
+struct Cache {
+    sessions: HashMap<String, Option<PeerSessions>>,
+    known: HashMap<String, Option<KnownIdentity>>,
+}
+
+impl Cache {
+    /// What a batch will change here, taken before the batch goes to the store.
+    fn updates(batch: &WriteBatch) -> Vec<CacheUpdate> {
+        batch
+            .ops()
+            .iter()
+            .filter_map(|op| match op {
+                StoreOp::PutSessions(s) => Some(CacheUpdate::Sessions(
+                    s.peer_id.clone(),
+                    Some(Box::new(s.clone())),
+                )),
+                StoreOp::DeleteSessions(peer) => Some(CacheUpdate::Sessions(peer.clone(), None)),
+                StoreOp::PutKnownIdentity(k) => {
+                    Some(CacheUpdate::Known(k.peer_id.clone(), Some(k.clone())))
+                }
+                StoreOp::ClearKeys => Some(CacheUpdate::Clear),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn apply(&mut self, updates: Vec<CacheUpdate>) {
+        for update in updates {
+            match update {
+                CacheUpdate::Sessions(peer, value) => {
+                    self.sessions.insert(peer, value.map(|v| *v));
+                }
+                CacheUpdate::Known(peer, value) => {
+                    self.known.insert(peer, value);
+                }
+                CacheUpdate::Clear => {
+                    self.sessions.clear();
+                    self.known.clear();
+                }
+            }
+        }
+    }
+}
+
+enum CacheUpdate {
+    Sessions(String, Option<Box<PeerSessions>>),
+    Known(String, Option<KnownIdentity>),
+    Clear,
 }
 
 impl<S> std::fmt::Debug for SessionEngine<S> {
@@ -172,6 +229,7 @@ impl<S: Store> SessionEngine<S> {
             user_id: record.user_id,
             identity: record.identity,
             config,
+            cache: Cache::default(),
         })
     }
 
@@ -196,8 +254,41 @@ impl<S: Store> SessionEngine<S> {
     }
 
     /// Whether a session with the peer exists.
-    pub async fn has_session(&self, peer_id: &str) -> Result<bool, SessionError> {
-        Ok(self.store.peer_sessions(peer_id).await?.is_some())
+    pub async fn has_session(&mut self, peer_id: &str) -> Result<bool, SessionError> {
+        Ok(self.peer_sessions(peer_id).await?.is_some())
+    }
+
+    /// A peer's sessions (from the cache once read).
+    async fn peer_sessions(&mut self, peer_id: &str) -> Result<Option<PeerSessions>, SessionError> {
+        if let Some(cached) = self.cache.sessions.get(peer_id) {
+            return Ok(cached.clone());
+        }
+        let loaded = self.store.peer_sessions(peer_id).await?;
+        self.cache
+            .sessions
+            .insert(peer_id.to_string(), loaded.clone());
+        Ok(loaded)
+    }
+
+    /// What is known of a peer's identity (from the cache once read).
+    pub async fn known_identity(
+        &mut self,
+        peer_id: &str,
+    ) -> Result<Option<KnownIdentity>, SessionError> {
+        if let Some(cached) = self.cache.known.get(peer_id) {
+            return Ok(cached.clone());
+        }
+        let loaded = self.store.known_identity(peer_id).await?;
+        self.cache.known.insert(peer_id.to_string(), loaded.clone());
+        Ok(loaded)
+    }
+
+    /// Commits a batch and, once the store took it, updates the cache.
+    async fn commit_batch(&mut self, batch: WriteBatch) -> Result<(), SessionError> {
+        let updates = Cache::updates(&batch);
+        self.store.commit(batch).await?;
+        self.cache.apply(updates);
+        Ok(())
     }
 
     /// Starts a session from the peer's bundle (X3DH as initiator: one 32-byte draw for the
@@ -235,7 +326,7 @@ impl<S: Store> SessionEngine<S> {
             created_at: now,
             updated_at: now,
         };
-        let known = self.store.known_identity(peer_id).await?;
+        let known = self.known_identity(peer_id).await?;
         let observation = trust::observe(
             known.as_ref(),
             peer_id,
@@ -243,7 +334,7 @@ impl<S: Store> SessionEngine<S> {
             Some(bundle.identity.signing),
             now,
         );
-        let sessions = match self.store.peer_sessions(peer_id).await? {
+        let sessions = match self.peer_sessions(peer_id).await? {
             Some(mut existing) => {
                 existing.replace_current(session);
                 existing
@@ -259,7 +350,7 @@ impl<S: Store> SessionEngine<S> {
         if let Some(record) = observation.record() {
             batch.push(StoreOp::PutKnownIdentity(record.clone()));
         }
-        self.store.commit(batch).await?;
+        self.commit_batch(batch).await?;
         Ok(observation.change().cloned())
     }
 
@@ -272,7 +363,7 @@ impl<S: Store> SessionEngine<S> {
         now: i64,
         rng: &mut R,
     ) -> Result<Prepared<'_, S, Outgoing>, SessionError> {
-        if let Some(known) = self.store.known_identity(peer_id).await?
+        if let Some(known) = self.known_identity(peer_id).await?
             && known.unaccepted_change_from.is_some()
         {
             return Err(SessionError::UnacceptedIdentityChange {
@@ -328,7 +419,7 @@ impl<S: Store> SessionEngine<S> {
             peer_id: peer_id.to_string(),
             source,
         })?;
-        let existing = self.store.peer_sessions(peer_id).await?;
+        let existing = self.peer_sessions(peer_id).await?;
         let begun_here = match (&envelope.x3dh, &existing) {
             (Some(x3dh), Some(sessions)) => std::iter::once(&sessions.current)
                 .chain(&sessions.previous)
@@ -467,7 +558,7 @@ impl<S: Store> SessionEngine<S> {
                 previous: Vec::new(),
             },
         };
-        let known = self.store.known_identity(peer_id).await?;
+        let known = self.known_identity(peer_id).await?;
         let observation = trust::observe(
             known.as_ref(),
             peer_id,
@@ -504,7 +595,7 @@ impl<S: Store> SessionEngine<S> {
         known.unaccepted_change_from = None;
         let mut batch = WriteBatch::new();
         batch.push(StoreOp::PutKnownIdentity(known));
-        Ok(self.store.commit(batch).await?)
+        self.commit_batch(batch).await
     }
 
     /// Records that the user verified (or stopped trusting) the peer's current key.
@@ -521,7 +612,7 @@ impl<S: Store> SessionEngine<S> {
         }
         let mut batch = WriteBatch::new();
         batch.push(StoreOp::PutKnownIdentity(known));
-        Ok(self.store.commit(batch).await?)
+        self.commit_batch(batch).await
     }
 
     async fn known_or_err(
