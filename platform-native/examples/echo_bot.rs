@@ -41,7 +41,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             common::report("reply", client.send_text(&peer, &message.body).await);
             common::report(
                 "mark it read",
-                client.mark_read(&peer, &[message.id.clone()]).await,
+                client
+                    .mark_read(&peer, std::slice::from_ref(&message.id))
+                    .await,
             );
             println!("-> {peer}: {}", message.body);
         }

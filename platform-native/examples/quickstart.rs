@@ -112,7 +112,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
         .create_group(
             "quickstart",
             Some("made by the quickstart example"),
-            &[bob_me.user_id.clone()],
+            std::slice::from_ref(&bob_me.user_id),
             None,
         )
         .await?;
