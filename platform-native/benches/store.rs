@@ -184,6 +184,35 @@ fn open_benches(c: &mut Criterion) {
             store.close().expect("close");
         })
     });
+    let copy = dir.path().join("copy.redb");
+    std::fs::copy(&path, &copy).expect("copy");
+    println!(
+        "file size: {} bytes",
+        std::fs::metadata(&path).expect("meta").len()
+    );
+    g.bench_function("experiment/raw_open_plain", |b| {
+        b.iter(|| {
+            let db = redb::Database::builder().open(&copy).expect("open");
+            drop(db);
+        })
+    });
+    g.bench_function("experiment/raw_open_read_only", |b| {
+        b.iter(|| {
+            let db = redb::Database::builder()
+                .open_read_only(&copy)
+                .expect("open");
+            drop(db);
+        })
+    });
+    g.bench_function("experiment/raw_open_check_integrity", |b| {
+        b.iter(|| {
+            let db = redb::Database::builder()
+                .set_check_integrity_on_open(true)
+                .open(&copy)
+                .expect("open");
+            drop(db);
+        })
+    });
     g.bench_function("open/10k_messages_1k_sessions_then_first_reads", |b| {
         b.iter(|| {
             let store =

@@ -73,33 +73,50 @@ impl Sealer {
     }
 }
 
-/// Serializes into a buffer of exactly the right size, so no reallocation leaves a copy of
-/// the plaintext behind; the buffer is zeroized on drop.
+/// Serializes into a buffer that is zeroized on drop; when it must grow, the old buffer is
+/// zeroized too, so no copy of the plaintext is left behind in freed memory.
 pub(crate) fn to_json<T: Serialize>(
     what: &str,
     value: &T,
 ) -> Result<Zeroizing<Vec<u8>>, StoreError> {
-    let fail = |e: serde_json::Error| StoreError::Backend {
+    let mut writer = ZeroizingWriter(Zeroizing::new(Vec::with_capacity(1024)));
+    serde_json::to_writer(&mut writer, value).map_err(|e| StoreError::Backend {
         context: format!("serializing {what}"),
         detail: e.to_string(),
-    };
-    let mut counter = Counter(0);
-    serde_json::to_writer(&mut counter, value).map_err(fail)?;
-    let mut plain = Zeroizing::new(Vec::with_capacity(counter.0));
-    serde_json::to_writer(&mut *plain, value).map_err(fail)?;
-    Ok(plain)
+    })?;
+    Ok(writer.0)
 }
 
-/// Counts the bytes written to it.
-struct Counter(usize);
+/// A growable buffer whose every allocation is zeroized before it is freed.
+struct ZeroizingWriter(Zeroizing<Vec<u8>>);
 
-impl io::Write for Counter {
+impl io::Write for ZeroizingWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0 += buf.len();
+        let needed = self.0.len() + buf.len();
+        if needed > self.0.capacity() {
+            let mut bigger = Zeroizing::new(Vec::with_capacity(needed.max(2 * self.0.capacity())));
+            bigger.extend_from_slice(&self.0);
+            // The old buffer is zeroized as it is dropped here.
+            self.0 = bigger;
+        }
+        self.0.extend_from_slice(buf);
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serialization_grows_without_reallocating_in_place() {
+        let value: Vec<String> = (0..500).map(|i| format!("secret-{i}")).collect();
+        let json = to_json("test", &value).expect("json");
+        assert_eq!(json.as_slice(), serde_json::to_vec(&value).expect("json"));
+        assert!(json.len() > 1024, "the buffer had to grow");
     }
 }

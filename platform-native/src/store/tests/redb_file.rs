@@ -317,13 +317,20 @@ async fn files_that_are_not_quickchat_stores_are_refused_untouched() {
     open(&real).await;
 }
 
-#[tokio::test]
-async fn a_damaged_byte_anywhere_in_the_file_is_never_read_as_good_data() {
-    // Flip one byte at a time across the whole file. Every open and read either fails with
-    // a clear error or returns exactly what was written; damage to a clear key can at worst
-    // make its record read as absent.
-    let dir = temp_dir();
-    let real = small_store(dir.path()).await;
+/// What a sweep of one-byte damage over a store file found.
+#[derive(Debug, Default)]
+struct Sweep {
+    tried: usize,
+    refused_at_open: usize,
+    refused_later: usize,
+    /// A record read as absent, or a query came back short, with no error.
+    silently_missing: usize,
+}
+
+/// Flips one byte at a time across the whole file. Every open and read must fail with a
+/// clear error or return exactly what was written, never other data.
+async fn damage_sweep(dir: &Path, verify_on_open: bool) -> Sweep {
+    let real = small_store(dir).await;
     let (identity, sessions, messages) = {
         let store = open(&real).await;
         (
@@ -336,45 +343,70 @@ async fn a_damaged_byte_anywhere_in_the_file_is_never_read_as_good_data() {
         )
     };
     let bytes = std::fs::read(&real).expect("read");
-    let path = dir.path().join("damaged.qcstore");
-    let (mut refused_at_open, mut refused_later, mut tried) = (0, 0, 0);
+    let path = dir.join("damaged.qcstore");
+    let mut sweep = Sweep::default();
     for offset in (0..bytes.len()).step_by(bytes.len() / 211 + 1) {
-        tried += 1;
+        sweep.tried += 1;
         let mut damaged = bytes.clone();
         damaged[offset] ^= 0x5A;
         std::fs::write(&path, &damaged).expect("write");
-        let store = match RedbStore::open_with(&path, PASSPHRASE, options()).await {
+        let opened =
+            RedbStore::open_with(&path, PASSPHRASE, options().verify_on_open(verify_on_open)).await;
+        let store = match opened {
             Ok(store) => store,
             Err(StoreError::Corrupt { .. } | StoreError::Backend { .. }) => {
-                refused_at_open += 1;
+                assert_eq!(
+                    std::fs::read(&path).expect("read"),
+                    damaged,
+                    "offset {offset}"
+                );
+                sweep.refused_at_open += 1;
                 continue;
             }
             Err(other) => panic!("offset {offset}: {other:?}"),
         };
-        let mut refused = false;
+        let (mut refused, mut missing) = (false, false);
         match store.identity().await {
             Ok(Some(i)) => assert_eq!(Some(i), identity, "offset {offset}"),
-            Ok(None) | Err(_) => refused = true,
+            Ok(None) => missing = true,
+            Err(_) => refused = true,
         }
         match store.peer_sessions("alice").await {
             Ok(Some(s)) => assert_eq!(Some(s), sessions, "offset {offset}"),
-            Ok(None) | Err(_) => refused = true,
+            Ok(None) => missing = true,
+            Err(_) => refused = true,
         }
         match store.messages(&MessageQuery::default()).await {
             Ok(found) => {
                 for m in &found {
                     assert!(messages.contains(m), "offset {offset}: {m:?}");
                 }
-                refused |= found.len() != messages.len();
+                missing |= found.len() != messages.len();
             }
             Err(_) => refused = true,
         }
-        refused_later += usize::from(refused);
+        sweep.refused_later += usize::from(refused);
+        sweep.silently_missing += usize::from(missing && !refused);
     }
-    assert!(
-        refused_at_open + refused_later > 0,
-        "no damage noticed in {tried} tries"
-    );
+    sweep
+}
+
+#[tokio::test]
+async fn a_damaged_byte_anywhere_is_refused_at_open_and_never_read_as_good_data() {
+    let dir = temp_dir();
+    let sweep = damage_sweep(dir.path(), true).await;
+    // With verification on open, damage to anything in use is found before the store opens
+    // (most of a small store's file is unused space, where damage is harmless).
+    assert!(sweep.refused_at_open > 0, "{sweep:?}");
+    assert_eq!(sweep.silently_missing, 0, "{sweep:?}");
+    assert_eq!(sweep.refused_later, 0, "{sweep:?}");
+}
+
+#[tokio::test]
+async fn without_verification_damage_is_still_never_read_as_good_data() {
+    let dir = temp_dir();
+    let sweep = damage_sweep(dir.path(), false).await;
+    assert!(sweep.refused_at_open + sweep.refused_later > 0, "{sweep:?}");
 }
 
 // ---------------------------------------------------------------------------------------
