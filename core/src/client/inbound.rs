@@ -190,7 +190,8 @@ where
                 record.status = record.status.max(status);
                 record.timestamp = payload.timestamp;
                 record.wire = None;
-                let mut batch = WriteBatch::new();
+                // A lost status update is harmless: catch-up settles it from history.
+                let mut batch = WriteBatch::new().relaxed();
                 batch.push(StoreOp::PutMessage(record.clone()));
                 self.store.commit(batch).await?;
                 self.events.emit(Event::MessageStatus {
@@ -250,7 +251,7 @@ where
         if status != MessageStatus::Failed {
             record.wire = None;
         }
-        let mut batch = WriteBatch::new();
+        let mut batch = WriteBatch::new().relaxed();
         batch.push(StoreOp::PutMessage(record));
         self.store.commit(batch).await?;
         self.events.emit(Event::MessageStatus {

@@ -74,10 +74,23 @@ pub enum StoreOp {
     ClearKeys,
 }
 
+/// How soon a committed batch must be on disk.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BatchDurability {
+    /// On disk when the commit returns (a received message and its session, an outgoing
+    /// message before it is sent).
+    #[default]
+    Immediate,
+    /// Atomic and visible at once, but may reach the disk with a later commit: for
+    /// bookkeeping that the next catch-up would restore anyway (delivery statuses).
+    Relaxed,
+}
+
 /// Writes applied together or not at all.
 #[derive(Clone, Debug, Default)]
 pub struct WriteBatch {
     ops: Vec<StoreOp>,
+    durability: BatchDurability,
 }
 
 impl WriteBatch {
@@ -105,6 +118,17 @@ impl WriteBatch {
     /// Whether there is nothing to write.
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
+    }
+
+    /// Marks the batch as not needing to be on disk before the commit returns.
+    pub fn relaxed(mut self) -> Self {
+        self.durability = BatchDurability::Relaxed;
+        self
+    }
+
+    /// How soon the batch must be on disk.
+    pub fn durability(&self) -> BatchDurability {
+        self.durability
     }
 }
 

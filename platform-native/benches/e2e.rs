@@ -1,0 +1,285 @@
+//! End to end on loopback against the test server, everything in one process on this
+//! machine: throughput and latency of encrypted 1:1 messages with persistence (real redb
+//! files, every commit durable), the same run in plaintext as the baseline, and the idle
+//! memory of a connected client (in a child process, against a baseline child that only
+//! starts the runtime).
+//!
+//! Run: `cargo bench -p quickchat --bench e2e` (`QC_BENCH_MESSAGES` sets the count, 2000 by
+//! default). Prints a table; exits non-zero when a target of the native issue is missed.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use quickchat::store::{KdfStrength, StoreOptions};
+use quickchat::{Client, Event};
+use quickchat_testserver::{Config, TestServer};
+
+const CHILD_ENV: &str = "QC_E2E_CHILD";
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mode {
+    Plaintext,
+    Encrypted,
+}
+
+struct Run {
+    mode: Mode,
+    /// Time the sender needed to hand every message over (saved and written to the socket).
+    sending: Duration,
+    per_second: f64,
+    elapsed: Duration,
+    p50: Duration,
+    p99: Duration,
+}
+
+fn main() {
+    if let Ok(role) = std::env::var(CHILD_ENV) {
+        child(&role);
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let ok = runtime.block_on(bench());
+    if !ok {
+        std::process::exit(1);
+    }
+}
+
+/// Store settings for the measured clients: real files, a cheap key derivation (opening is
+/// not measured here), and `QC_BENCH_DURABILITY=deferred` to see what fsync costs.
+fn store_options() -> StoreOptions {
+    let options = StoreOptions::new().kdf(KdfStrength::InsecureForTests);
+    match std::env::var("QC_BENCH_DURABILITY").as_deref() {
+        Ok("deferred") => options.durability(quickchat::store::Durability::Deferred),
+        _ => options,
+    }
+}
+
+async fn client(server: &TestServer, dir: &tempfile::TempDir, name: &str) -> Client {
+    let client = Client::builder()
+        .server(server.base_url())
+        .store_path(dir.path().join(format!("{name}.redb")))
+        .passphrase("bench passphrase")
+        .store_options(store_options())
+        .build()
+        .await
+        .expect("client");
+    let username = format!("{name}_{}", std::process::id());
+    client
+        .register(&username, "secret123", None)
+        .await
+        .expect("register");
+    client
+        .connect_and_wait(Duration::from_secs(20))
+        .await
+        .expect("connect");
+    client
+}
+
+async fn one_run(server: &TestServer, mode: Mode, count: usize, round: usize) -> Run {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let alice = client(server, &dir, &format!("alice{round}")).await;
+    let bob = client(server, &dir, &format!("bob{round}")).await;
+    let bob_id = bob.current_user().expect("bob").user_id;
+    let mut events = bob.events();
+    if mode == Mode::Encrypted {
+        // The session exists before timing starts (X3DH is measured by core's benches).
+        alice.send_text(&bob_id, "warm-up").await.expect("warm-up");
+        while let Some(event) = events.next().await {
+            if matches!(event, Event::Message { .. }) {
+                break;
+            }
+        }
+    }
+    let sent_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let receiver = {
+        let sent_at = Arc::clone(&sent_at);
+        tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(count);
+            let mut last = Instant::now();
+            while latencies.len() < count {
+                match events.next().await {
+                    Some(Event::Message { message, .. }) => {
+                        last = Instant::now();
+                        let started = sent_at.lock().expect("lock").get(&message.id).copied();
+                        if let Some(started) = started {
+                            latencies.push(last - started);
+                        }
+                    }
+                    Some(_) => {}
+                    None => break,
+                }
+            }
+            (latencies, last)
+        })
+    };
+    let text = "x".repeat(100);
+    let start = Instant::now();
+    for _ in 0..count {
+        let before = Instant::now();
+        let record = match mode {
+            Mode::Encrypted => alice.send_text(&bob_id, &text).await,
+            Mode::Plaintext => alice.send_plaintext(&bob_id, &text).await,
+        }
+        .expect("send");
+        sent_at.lock().expect("lock").insert(record.id, before);
+    }
+    let sending = start.elapsed();
+    let (mut latencies, last) = tokio::time::timeout(Duration::from_secs(300), receiver)
+        .await
+        .expect("all messages arrive")
+        .expect("receiver");
+    assert_eq!(latencies.len(), count, "every message arrived");
+    let elapsed = last - start;
+    latencies.sort();
+    alice.close().await;
+    bob.close().await;
+    Run {
+        mode,
+        sending,
+        per_second: count as f64 / elapsed.as_secs_f64(),
+        elapsed,
+        p50: latencies[latencies.len() / 2],
+        p99: latencies[latencies.len() * 99 / 100],
+    }
+}
+
+async fn bench() -> bool {
+    let count: usize = std::env::var("QC_BENCH_MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    let server = TestServer::start(Config::default().with_bcrypt_cost(4))
+        .await
+        .expect("server");
+    // Alternate the modes so that drift in the machine's load hits both alike.
+    let mut runs = Vec::new();
+    for round in 0..2 {
+        for mode in [Mode::Plaintext, Mode::Encrypted] {
+            runs.push(one_run(&server, mode, count, round * 2 + usize::from(mode == Mode::Encrypted)).await);
+        }
+    }
+    println!("| mode | messages/s | total | sender busy | p50 latency | p99 latency |");
+    println!("|---|---|---|---|---|---|");
+    for run in &runs {
+        println!(
+            "| {:?} | {:.0} | {:.2} s | {:.2} s | {:.2} ms | {:.2} ms |",
+            run.mode,
+            run.per_second,
+            run.elapsed.as_secs_f64(),
+            run.sending.as_secs_f64(),
+            run.p50.as_secs_f64() * 1e3,
+            run.p99.as_secs_f64() * 1e3
+        );
+    }
+    let best = |mode| {
+        runs.iter()
+            .filter(|r| r.mode == mode)
+            .map(|r| r.elapsed)
+            .min()
+            .expect("runs")
+    };
+    let (plain, encrypted) = (best(Mode::Plaintext), best(Mode::Encrypted));
+    let share = 1.0 - plain.as_secs_f64() / encrypted.as_secs_f64();
+    let encrypted_rate = count as f64 / encrypted.as_secs_f64();
+    println!(
+        "\nencrypted / plaintext time (best of 2 each): {:.3}; encryption's share of the end-to-end time: {:.1} %",
+        encrypted.as_secs_f64() / plain.as_secs_f64(),
+        share * 100.0
+    );
+
+    let (baseline_rss, client_rss) = idle_memory(&server).await;
+    println!(
+        "idle RSS: connected client process {:.1} MB; baseline process (runtime only) {:.1} MB; the client adds {:.1} MB",
+        client_rss as f64 / 1024.0,
+        baseline_rss as f64 / 1024.0,
+        (client_rss.saturating_sub(baseline_rss)) as f64 / 1024.0
+    );
+
+    let mut ok = true;
+    for (what, met) in [
+        ("encryption <= 5 % of end-to-end time", share <= 0.05),
+        (">= 1000 encrypted messages/s", encrypted_rate >= 1000.0),
+        ("idle RSS <= 30 MB", client_rss <= 30 * 1024),
+    ] {
+        println!("{} {what}", if met { "ok    " } else { "MISSED" });
+        ok &= met;
+    }
+    ok
+}
+
+/// Runs this binary again as an idle client (and as a baseline) and reads their RSS.
+async fn idle_memory(server: &TestServer) -> (u64, u64) {
+    let exe = std::env::current_exe().expect("own path");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut results = Vec::new();
+    for role in ["baseline", "client"] {
+        let mut child = tokio::process::Command::new(&exe)
+            .env(CHILD_ENV, role)
+            .env("QC_E2E_SERVER", server.base_url())
+            .env("QC_E2E_STORE", dir.path().join("idle.redb"))
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("child");
+        let pid = child.id().expect("pid");
+        let mut stdout = tokio::io::BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        tokio::io::AsyncBufReadExt::read_line(&mut stdout, &mut line)
+            .await
+            .expect("ready line");
+        assert_eq!(line.trim(), "ready", "child {role} failed to start");
+        // Idle for a moment, then read the resident set.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+        let rss_kb = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<u64>().ok())
+            .expect("VmRSS");
+        results.push(rss_kb);
+        child.kill().await.expect("kill");
+    }
+    (results[0], results[1])
+}
+
+fn child(role: &str) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        if role == "client" {
+            let server = std::env::var("QC_E2E_SERVER").expect("server");
+            let store = std::env::var("QC_E2E_STORE").expect("store");
+            let client = Client::builder()
+                .server(server)
+                .store_path(store)
+                .passphrase("idle passphrase")
+                .build()
+                .await
+                .expect("client");
+            client
+                .register(&format!("idle_{}", std::process::id()), "secret123", None)
+                .await
+                .expect("register");
+            client
+                .connect_and_wait(Duration::from_secs(20))
+                .await
+                .expect("connect");
+            println!("ready");
+            tokio::time::sleep(Duration::from_secs(600)).await;
+            drop(client);
+        } else {
+            println!("ready");
+            tokio::time::sleep(Duration::from_secs(600)).await;
+        }
+    });
+}
