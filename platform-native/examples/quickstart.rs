@@ -15,7 +15,7 @@ use std::error::Error;
 use std::time::Duration;
 
 use futures::StreamExt;
-use quickchat::{Client, Event, EventStream, MessageRecord};
+use quickchat::{Client, Conversation, Event, EventStream, MessageRecord};
 use quickchat_testserver::{Config, TestServer};
 
 /// How long any one step may take.
@@ -127,9 +127,15 @@ async fn run() -> Result<(), Box<dyn Error>> {
     println!();
     println!("-- bob's conversations");
     for conversation in bob.conversations().await? {
+        let with = match &conversation.id {
+            Conversation::Direct(peer) if *peer == alice_me.user_id => "with alice".to_string(),
+            Conversation::Direct(peer) => format!("with {peer}"),
+            Conversation::Group(id) if *id == group.id => format!("in group {:?}", group.name),
+            Conversation::Group(id) => format!("in group {id}"),
+        };
         println!(
-            "{:?}: last message {:?}",
-            conversation.id, conversation.last_message.body
+            "{with}: last message {:?}, {} unread",
+            conversation.last_message.body, conversation.unread
         );
     }
 
@@ -173,7 +179,7 @@ async fn next_message(events: &mut EventStream) -> Result<MessageRecord, Box<dyn
 async fn next_group_message(events: &mut EventStream) -> Result<MessageRecord, Box<dyn Error>> {
     wait_for(events, |event| match event {
         Event::GroupMessage { message, .. }
-            if message.direction == quickchat_core::store::Direction::Incoming =>
+            if message.direction == quickchat::Direction::Incoming =>
         {
             Some(message)
         }

@@ -491,13 +491,42 @@ async fn groups_and_administration_through_the_cli() {
     assert_eq!(last["body"], "hello team");
     assert_eq!(last["direction"], "incoming");
 
-    // Add, promote, remove.
+    // Add (announced to connected members, as the web client does), promote, remove.
+    let mut listener = bob
+        .command(&[
+            "listen",
+            "--type",
+            "caught_up",
+            "--type",
+            "group_event",
+            "--count",
+            "2",
+            "--timeout",
+            "60",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = line_reader(listener.stdout.take().unwrap());
+    let first: Value = serde_json::from_str(&next_line(&mut lines).await).unwrap();
+    assert_eq!(first["type"], "caught_up");
     let added = alice
-        .run(&["groups", "add", "Team", "carol"])
+        .run(&["groups", "add", "Team", "carol", "--announce"])
         .await
         .ok()
         .json();
     assert_eq!(added["added"], serde_json::json!([carol_id]));
+    let event: Value = serde_json::from_str(&next_line(&mut lines).await).unwrap();
+    assert_eq!(event["type"], "group_event");
+    assert_eq!(event["groupId"], group_id.as_str());
+    assert_eq!(event["payload"]["event"], "member_added");
+    assert_eq!(event["payload"]["userId"], carol_id.as_str());
+    let ended = tokio::task::spawn_blocking(move || finish(listener))
+        .await
+        .unwrap();
+    assert_eq!(ended.code, Some(0), "{ended:?}");
     alice
         .run(&["groups", "role", "Team", "carol", "admin"])
         .await

@@ -115,9 +115,10 @@ pub enum Command {
     Logout,
     /// Show the logged-in user.
     Whoami,
-    /// List every user, marked online or not when the server says so.
+    /// List every user, marked online or not when the server says so (it connects briefly
+    /// to ask, as `send` does, when logged in).
     Users {
-        /// Do not connect to learn who is online.
+        /// Do not connect to learn who is online (`online` is then null).
         #[arg(long)]
         no_presence: bool,
     },
@@ -271,6 +272,10 @@ pub enum GroupCommand {
         /// Users (names or ids).
         #[arg(required = true)]
         users: Vec<String>,
+        /// Also tell the group's connected members, as the web client does (a
+        /// `member_added` group event per new member; connects briefly).
+        #[arg(long)]
+        announce: bool,
     },
     /// Remove a member (admins and the owner).
     Remove {

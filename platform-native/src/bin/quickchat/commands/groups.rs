@@ -22,7 +22,11 @@ pub async fn run(ctx: &Ctx, command: GroupCommand) -> Result<(), CliError> {
             send(ctx, &group, text.as_deref(), image.as_deref()).await
         }
         GroupCommand::Members { group } => members(ctx, &group).await,
-        GroupCommand::Add { group, users } => add(ctx, &group, &users).await,
+        GroupCommand::Add {
+            group,
+            users,
+            announce,
+        } => add(ctx, &group, &users, announce).await,
         GroupCommand::Remove { group, user } => {
             let group = resolve::group(ctx, &group).await?;
             let user = resolve::user(ctx, &user).await?;
@@ -192,13 +196,23 @@ async fn members(ctx: &Ctx, group: &str) -> Result<(), CliError> {
     Ok(())
 }
 
-async fn add(ctx: &Ctx, group: &str, users: &[String]) -> Result<(), CliError> {
+async fn add(ctx: &Ctx, group: &str, users: &[String], announce: bool) -> Result<(), CliError> {
     let group = resolve::group(ctx, group).await?;
     let users = resolve::users(ctx, users).await?;
     let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
     let result = ctx.client.add_group_members(&group.id, &ids).await?;
     ctx.out.json(&result)?;
     let added: Vec<String> = result.added.iter().map(|id| name_of(&users, id)).collect();
+    if announce && !result.added.is_empty() {
+        session::connect(ctx).await?;
+        for user_id in &result.added {
+            let mut payload = serde_json::Map::new();
+            payload.insert("userId".into(), user_id.clone().into());
+            ctx.client
+                .send_group_event(&group.id, "member_added", payload)
+                .await?;
+        }
+    }
     if added.is_empty() {
         ctx.out.note(format!(
             "Nobody was added to {} (already members?).",
