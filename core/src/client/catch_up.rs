@@ -26,6 +26,9 @@ use crate::transport::{Clock, Transport};
 /// History requests in flight at once.
 const PARALLEL_FETCHES: usize = 4;
 
+/// Messages decrypted and stored per commit during catch-up.
+const CATCH_UP_BATCH: usize = 100;
+
 impl<T, S, C, R> Client<T, S, C, R>
 where
     T: Transport,
@@ -79,14 +82,17 @@ where
                     continue;
                 }
             };
+            let mut incoming = Vec::new();
+            let mut was_sent = std::collections::HashSet::new();
             for message in messages {
                 if message.from_user == me {
                     self.settle_own(message).await?;
                     continue;
                 }
-                let was_sent = message.status == "sent";
-                let id = message.id.clone();
-                let payload = MessagePayload {
+                if message.status == "sent" {
+                    was_sent.insert(message.id.clone());
+                }
+                incoming.push(MessagePayload {
                     id: message.id,
                     from: message.from_user,
                     to: message.to_user,
@@ -96,13 +102,15 @@ where
                     message_type: message.message_type,
                     image_data: message.image_data,
                     encrypted: message.encrypted.0,
-                };
-                if self.receive_direct(payload, false).await? {
-                    new += 1;
-                    if was_sent {
-                        delivered.push(id);
-                    }
-                }
+                });
+            }
+            // Oldest first, in batches: one commit (one disk sync) per batch.
+            while !incoming.is_empty() {
+                let rest = incoming.split_off(incoming.len().min(CATCH_UP_BATCH));
+                let batch = std::mem::replace(&mut incoming, rest);
+                let new_ids = self.receive_direct_batch(batch, false).await?;
+                new += new_ids.len();
+                delivered.extend(new_ids.into_iter().filter(|id| was_sent.contains(id)));
             }
         }
         for chunk in delivered.chunks(100) {

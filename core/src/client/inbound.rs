@@ -51,11 +51,56 @@ where
             }
         };
         if let Err(e) = self.dispatch(frame, live).await {
-            tracing::warn!(error = %e, "handling a frame failed");
-            self.events.emit(Event::ServerError {
-                message: format!("could not handle a frame: {e}"),
-            });
+            self.report_failure(&e);
         }
+    }
+
+    /// Handles frames that arrived together, in order; consecutive messages from peers are
+    /// decrypted and stored as one batch (one disk sync).
+    pub(crate) async fn handle_frames(&self, texts: Vec<String>, live: bool) {
+        let me = match self.me() {
+            Ok(me) => me.user_id,
+            Err(_) => return,
+        };
+        let mut pending: Vec<MessagePayload> = Vec::new();
+        for text in texts {
+            match ServerFrame::parse(&text) {
+                Ok(ServerFrame::Message(payload)) if payload.from != me => pending.push(payload),
+                parsed => {
+                    self.flush_received(&mut pending, live).await;
+                    match parsed {
+                        Ok(frame) => {
+                            if let Err(e) = self.dispatch(frame, live).await {
+                                self.report_failure(&e);
+                            }
+                        }
+                        Err(e) => self.events.emit(Event::MalformedFrame {
+                            detail: e.to_string(),
+                        }),
+                    }
+                }
+            }
+        }
+        self.flush_received(&mut pending, live).await;
+    }
+
+    async fn flush_received(&self, pending: &mut Vec<MessagePayload>, live: bool) {
+        if pending.is_empty() {
+            return;
+        }
+        if let Err(e) = self
+            .receive_direct_batch(std::mem::take(pending), live)
+            .await
+        {
+            self.report_failure(&e);
+        }
+    }
+
+    fn report_failure(&self, e: &ClientError) {
+        tracing::warn!(error = %e, "handling a frame failed");
+        self.events.emit(Event::ServerError {
+            message: format!("could not handle a frame: {e}"),
+        });
     }
 
     async fn dispatch(&self, frame: ServerFrame, live: bool) -> Result<(), ClientError> {
@@ -268,75 +313,99 @@ where
         payload: MessagePayload,
         live: bool,
     ) -> Result<bool, ClientError> {
-        if self.store.message(&payload.id).await?.is_some() {
-            return Ok(false);
+        Ok(!self
+            .receive_direct_batch(vec![payload], live)
+            .await?
+            .is_empty())
+    }
+
+    /// 1:1 messages from peers, in order: each decrypted from the state the previous ones
+    /// left, all stored with their sessions in one commit (one disk sync for the lot).
+    /// Messages this device already has are skipped. Returns the ids of the new ones.
+    pub(crate) async fn receive_direct_batch(
+        &self,
+        payloads: Vec<MessagePayload>,
+        live: bool,
+    ) -> Result<Vec<String>, ClientError> {
+        let mut seen = std::collections::HashSet::new();
+        let mut fresh = Vec::with_capacity(payloads.len());
+        for payload in payloads {
+            if seen.insert(payload.id.clone()) && self.store.message(&payload.id).await?.is_none() {
+                fresh.push(payload);
+            }
         }
-        let mut record = MessageRecord {
-            id: payload.id.clone(),
-            conversation: Conversation::Direct(payload.from.clone()),
-            sender_id: payload.from.clone(),
-            direction: Direction::Incoming,
-            body: String::new(),
-            kind: parse_kind(&payload.message_type),
-            image_data: payload.image_data.clone(),
-            timestamp: payload.timestamp,
-            status: parse_status(&payload.status).max(MessageStatus::Delivered),
-            encrypted: payload.encrypted,
-            read_at: None,
-            wire: None,
-            decrypt_error: None,
-        };
-        if !payload.encrypted {
-            record.body = payload.content;
-            let mut batch = WriteBatch::new();
-            batch.push(StoreOp::PutMessage(record.clone()));
-            self.store.commit(batch).await?;
-            self.events.emit(Event::Message {
-                message: record,
-                live,
-            });
-            return Ok(true);
+        if fresh.is_empty() {
+            return Ok(Vec::new());
         }
+        let encrypted: Vec<(String, String)> = fresh
+            .iter()
+            .filter(|p| p.encrypted)
+            .map(|p| (p.from.clone(), p.content.clone()))
+            .collect();
         let now = self.now();
         let mut guard = self.crypto.lock().await;
         let crypto = &mut *guard;
-        let engine = crypto
-            .engine
-            .as_mut()
-            .ok_or(super::ClientError::NotLoggedIn)?;
-        match engine
-            .decrypt(&payload.from, &payload.content, now, &mut crypto.rng)
-            .await
-        {
-            Ok(mut prepared) => {
-                record.body = prepared.value().plaintext.clone();
-                prepared.add(StoreOp::PutMessage(record.clone()));
-                let incoming = prepared.commit().await?;
-                drop(guard);
-                if let Some(change) = incoming.identity_change {
-                    self.events.emit(Event::IdentityChanged { change });
-                }
-                self.events.emit(Event::Message {
-                    message: record,
+        let engine = crypto.engine.as_mut().ok_or(ClientError::NotLoggedIn)?;
+        let mut prepared = engine
+            .decrypt_batch(&encrypted, now, &mut crypto.rng)
+            .await?;
+        let mut outcomes = prepared.value().clone().into_iter();
+        let mut events = Vec::with_capacity(fresh.len() + 1);
+        for payload in fresh.iter() {
+            let mut record = MessageRecord {
+                id: payload.id.clone(),
+                conversation: Conversation::Direct(payload.from.clone()),
+                sender_id: payload.from.clone(),
+                direction: Direction::Incoming,
+                body: String::new(),
+                kind: parse_kind(&payload.message_type),
+                image_data: payload.image_data.clone(),
+                timestamp: payload.timestamp,
+                status: parse_status(&payload.status).max(MessageStatus::Delivered),
+                encrypted: payload.encrypted,
+                read_at: None,
+                wire: None,
+                decrypt_error: None,
+            };
+            if !payload.encrypted {
+                record.body = payload.content.clone();
+                events.push(Event::Message {
+                    message: record.clone(),
                     live,
                 });
+            } else {
+                match outcomes.next() {
+                    Some(Ok(incoming)) => {
+                        record.body = incoming.plaintext;
+                        if let Some(change) = incoming.identity_change {
+                            events.push(Event::IdentityChanged { change });
+                        }
+                        events.push(Event::Message {
+                            message: record.clone(),
+                            live,
+                        });
+                    }
+                    Some(Err(e)) => {
+                        // Kept as received, never shown as plaintext.
+                        record.wire = Some(payload.content.clone());
+                        record.decrypt_error = Some(e.to_string());
+                        events.push(Event::DecryptionFailed {
+                            message_id: payload.id.clone(),
+                            from: payload.from.clone(),
+                            reason: e.to_string(),
+                        });
+                    }
+                    None => continue,
+                }
             }
-            Err(e) => {
-                drop(guard);
-                // Kept as received, never shown as plaintext.
-                record.wire = Some(payload.content);
-                record.decrypt_error = Some(e.to_string());
-                let mut batch = WriteBatch::new();
-                batch.push(StoreOp::PutMessage(record));
-                self.store.commit(batch).await?;
-                self.events.emit(Event::DecryptionFailed {
-                    message_id: payload.id,
-                    from: payload.from,
-                    reason: e.to_string(),
-                });
-            }
+            prepared.add(StoreOp::PutMessage(record));
         }
-        Ok(true)
+        prepared.commit().await?;
+        drop(guard);
+        for event in events {
+            self.events.emit(event);
+        }
+        Ok(fresh.into_iter().map(|p| p.id).collect())
     }
 
     /// A group message (live or from history). Returns whether it was new.

@@ -415,97 +415,115 @@ impl<S: Store> SessionEngine<S> {
         now: i64,
         rng: &mut R,
     ) -> Result<Prepared<'_, S, Incoming>, SessionError> {
+        let mut overlay = Overlay::default();
+        let (value, ops) = self
+            .decrypt_one(&mut overlay, peer_id, wire, now, rng)
+            .await?;
+        let mut batch = WriteBatch::new();
+        for op in ops {
+            batch.push(op);
+        }
+        Ok(Prepared {
+            engine: self,
+            batch,
+            value,
+        })
+    }
+
+    /// Decrypts several messages in order, each from the state the previous ones left,
+    /// and prepares one commit for all of them: under load this saves a disk sync per
+    /// message. A message that fails gets its error in the result and changes nothing; the
+    /// others are unaffected.
+    pub async fn decrypt_batch<R: CryptoRng + ?Sized>(
+        &mut self,
+        messages: &[(String, String)],
+        now: i64,
+        rng: &mut R,
+    ) -> Result<Prepared<'_, S, Vec<Result<Incoming, SessionError>>>, SessionError> {
+        let mut overlay = Overlay::default();
+        let mut batch = WriteBatch::new();
+        let mut results = Vec::with_capacity(messages.len());
+        for (peer_id, wire) in messages {
+            match self
+                .decrypt_one(&mut overlay, peer_id, wire, now, rng)
+                .await
+            {
+                Ok((incoming, ops)) => {
+                    for op in ops {
+                        batch.push(op);
+                    }
+                    results.push(Ok(incoming));
+                }
+                // A store failure is not the message's fault: nothing of the batch is saved.
+                Err(SessionError::Store(e)) => return Err(SessionError::Store(e)),
+                Err(e) => results.push(Err(e)),
+            }
+        }
+        Ok(Prepared {
+            engine: self,
+            batch,
+            value: results,
+        })
+    }
+
+    /// Decrypts one message against the overlay (the uncommitted results of earlier
+    /// messages of the same batch), records its effects there and returns the writes.
+    async fn decrypt_one<R: CryptoRng + ?Sized>(
+        &mut self,
+        overlay: &mut Overlay,
+        peer_id: &str,
+        wire: &str,
+        now: i64,
+        rng: &mut R,
+    ) -> Result<(Incoming, Vec<StoreOp>), SessionError> {
         let envelope = Envelope::parse(wire).map_err(|source| SessionError::Envelope {
             peer_id: peer_id.to_string(),
             source,
         })?;
-        let existing = self.peer_sessions(peer_id).await?;
+        let existing = match overlay.sessions.get(peer_id) {
+            Some(sessions) => Some(sessions.clone()),
+            None => self.peer_sessions(peer_id).await?,
+        };
         let begun_here = match (&envelope.x3dh, &existing) {
             (Some(x3dh), Some(sessions)) => std::iter::once(&sessions.current)
                 .chain(&sessions.previous)
                 .any(|s| s.started_by(x3dh, &envelope.header)),
             _ => false,
         };
-        match (envelope.x3dh, existing) {
+        let (incoming, sessions, extra) = match (envelope.x3dh, existing) {
             (Some(x3dh), existing) if !begun_here => {
-                self.accept_first_message(peer_id, &envelope, x3dh, existing, now, rng)
-                    .await
+                self.accept_first_message(overlay, peer_id, &envelope, x3dh, existing, now, rng)
+                    .await?
             }
-            (_, Some(sessions)) => self.decrypt_in(peer_id, &envelope, sessions, now, rng),
-            (_, None) => Err(SessionError::NoSession {
-                peer_id: peer_id.to_string(),
-            }),
-        }
-    }
-
-    fn decrypt_in<R: CryptoRng + ?Sized>(
-        &mut self,
-        peer_id: &str,
-        envelope: &Envelope,
-        mut sessions: PeerSessions,
-        now: i64,
-        rng: &mut R,
-    ) -> Result<Prepared<'_, S, Incoming>, SessionError> {
-        let decrypt_error = |source| SessionError::Decrypt {
-            peer_id: peer_id.to_string(),
-            source,
+            (_, Some(sessions)) => {
+                let (incoming, sessions) = decrypt_in(peer_id, &envelope, sessions, now, rng)?;
+                (incoming, sessions, Vec::new())
+            }
+            (_, None) => {
+                return Err(SessionError::NoSession {
+                    peer_id: peer_id.to_string(),
+                });
+            }
         };
-        let plaintext =
-            match sessions
-                .current
-                .ratchet
-                .decrypt(&envelope.header, &envelope.ciphertext, rng)
-            {
-                Ok(plaintext) => {
-                    sessions.current.updated_at = now;
-                    plaintext
-                }
-                // A duplicate of the current chain belongs to no other session.
-                Err(e @ RatchetError::DuplicateMessage { .. }) => return Err(decrypt_error(e)),
-                Err(first_error) => {
-                    let mut opened = None;
-                    for (index, session) in sessions.previous.iter_mut().enumerate() {
-                        if let Ok(plaintext) =
-                            session
-                                .ratchet
-                                .decrypt(&envelope.header, &envelope.ciphertext, rng)
-                        {
-                            session.updated_at = now;
-                            opened = Some((index, plaintext));
-                            break;
-                        }
-                    }
-                    let (index, plaintext) = opened.ok_or_else(|| decrypt_error(first_error))?;
-                    // The peer still uses that session: make it the one we answer on.
-                    sessions.promote(index);
-                    plaintext
-                }
-            };
-        let plaintext = String::from_utf8(plaintext).map_err(|_| SessionError::NotText {
-            peer_id: peer_id.to_string(),
-        })?;
-        let mut batch = WriteBatch::new();
-        batch.push(StoreOp::PutSessions(sessions));
-        Ok(Prepared {
-            engine: self,
-            batch,
-            value: Incoming {
-                plaintext,
-                identity_change: None,
-                new_session: false,
-            },
-        })
+        overlay
+            .sessions
+            .insert(peer_id.to_string(), sessions.clone());
+        let mut ops = vec![StoreOp::PutSessions(sessions)];
+        ops.extend(extra);
+        Ok((incoming, ops))
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn accept_first_message<R: CryptoRng + ?Sized>(
         &mut self,
+        overlay: &mut Overlay,
         peer_id: &str,
         envelope: &Envelope,
         x3dh: crate::envelope::X3dhHeader,
         existing: Option<PeerSessions>,
         now: i64,
         rng: &mut R,
-    ) -> Result<Prepared<'_, S, Incoming>, SessionError> {
+    ) -> Result<(Incoming, PeerSessions, Vec<StoreOp>), SessionError> {
         let signed_prekey = self
             .store
             .signed_prekey(x3dh.used_signed_prekey_id)
@@ -515,8 +533,10 @@ impl<S: Store> SessionEngine<S> {
                 id: x3dh.used_signed_prekey_id,
             })?;
         let one_time_prekey = match x3dh.used_one_time_prekey_id {
-            Some(id) => self.store.one_time_prekey(id).await?,
-            None => None,
+            Some(id) if !overlay.used_one_time_prekeys.contains(&id) => {
+                self.store.one_time_prekey(id).await?
+            }
+            _ => None,
         };
         let shared_secret = x3dh::respond(
             &self.identity,
@@ -558,7 +578,10 @@ impl<S: Store> SessionEngine<S> {
                 previous: Vec::new(),
             },
         };
-        let known = self.known_identity(peer_id).await?;
+        let known = match overlay.known.get(peer_id) {
+            Some(known) => Some(known.clone()),
+            None => self.known_identity(peer_id).await?,
+        };
         let observation = trust::observe(
             known.as_ref(),
             peer_id,
@@ -566,27 +589,28 @@ impl<S: Store> SessionEngine<S> {
             known.as_ref().and_then(|k| k.signing_key),
             now,
         );
-        let mut batch = WriteBatch::new();
-        batch.push(StoreOp::PutSessions(sessions));
+        let mut extra = Vec::new();
         if let Some(prekey) = &one_time_prekey {
-            batch.push(StoreOp::DeleteOneTimePrekey(prekey.prekey.id()));
+            overlay.used_one_time_prekeys.insert(prekey.prekey.id());
+            extra.push(StoreOp::DeleteOneTimePrekey(prekey.prekey.id()));
         }
         if let Some(record) = observation.record() {
-            batch.push(StoreOp::PutKnownIdentity(record.clone()));
+            overlay.known.insert(peer_id.to_string(), record.clone());
+            extra.push(StoreOp::PutKnownIdentity(record.clone()));
         }
         let identity_change = match observation {
             Observation::Changed(_, change) => Some(change),
             _ => None,
         };
-        Ok(Prepared {
-            engine: self,
-            batch,
-            value: Incoming {
+        Ok((
+            Incoming {
                 plaintext,
                 identity_change,
                 new_session: true,
             },
-        })
+            sessions,
+            extra,
+        ))
     }
 
     /// Accepts a peer's changed identity key, allowing sending again.
@@ -626,4 +650,68 @@ impl<S: Store> SessionEngine<S> {
                 peer_id: peer_id.to_string(),
             })
     }
+}
+
+/// The uncommitted results of the earlier messages of a batch.
+#[derive(Default)]
+struct Overlay {
+    sessions: HashMap<String, PeerSessions>,
+    known: HashMap<String, KnownIdentity>,
+    used_one_time_prekeys: std::collections::HashSet<u32>,
+}
+
+/// Opens a message with the peer's current session or, failing that, a previous one
+/// (which then becomes current: the peer still uses it).
+fn decrypt_in<R: CryptoRng + ?Sized>(
+    peer_id: &str,
+    envelope: &Envelope,
+    mut sessions: PeerSessions,
+    now: i64,
+    rng: &mut R,
+) -> Result<(Incoming, PeerSessions), SessionError> {
+    let decrypt_error = |source| SessionError::Decrypt {
+        peer_id: peer_id.to_string(),
+        source,
+    };
+    let plaintext =
+        match sessions
+            .current
+            .ratchet
+            .decrypt(&envelope.header, &envelope.ciphertext, rng)
+        {
+            Ok(plaintext) => {
+                sessions.current.updated_at = now;
+                plaintext
+            }
+            // A duplicate of the current chain belongs to no other session.
+            Err(e @ RatchetError::DuplicateMessage { .. }) => return Err(decrypt_error(e)),
+            Err(first_error) => {
+                let mut opened = None;
+                for (index, session) in sessions.previous.iter_mut().enumerate() {
+                    if let Ok(plaintext) =
+                        session
+                            .ratchet
+                            .decrypt(&envelope.header, &envelope.ciphertext, rng)
+                    {
+                        session.updated_at = now;
+                        opened = Some((index, plaintext));
+                        break;
+                    }
+                }
+                let (index, plaintext) = opened.ok_or_else(|| decrypt_error(first_error))?;
+                sessions.promote(index);
+                plaintext
+            }
+        };
+    let plaintext = String::from_utf8(plaintext).map_err(|_| SessionError::NotText {
+        peer_id: peer_id.to_string(),
+    })?;
+    Ok((
+        Incoming {
+            plaintext,
+            identity_change: None,
+            new_session: false,
+        },
+        sessions,
+    ))
 }
