@@ -332,6 +332,34 @@ async fn messages_history_fingerprints_and_trust_through_the_cli() {
     assert_eq!(found.json()["body"], "are you there?");
     let limited = bob.run(&["history", "alice", "--limit", "1"]).await.ok();
     assert_eq!(limited.json()["body"], "yes, here");
+    let second_at = history.json_lines()[1]["timestamp"].as_i64().unwrap();
+    let older = alice
+        .run(&["history", "bob", "--before", &second_at.to_string()])
+        .await
+        .ok();
+    assert_eq!(older.json()["body"], "Hello Bob 👋");
+
+    // listen without a count runs until Ctrl-C, then ends cleanly.
+    let mut listener = bob
+        .command(&["listen", "--type", "caught_up"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = line_reader(listener.stdout.take().unwrap());
+    let caught_up: Value = serde_json::from_str(&next_line(&mut lines).await).unwrap();
+    assert_eq!(caught_up["type"], "caught_up");
+    let interrupted = Command::new("kill")
+        .args(["-INT", &listener.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let ended = tokio::task::spawn_blocking(move || finish(listener))
+        .await
+        .unwrap();
+    assert_eq!(ended.code, Some(0), "{ended:?}");
+    assert!(ended.stderr.contains("Stopped after 1 event."), "{ended:?}");
 
     // Fingerprints: own and a peer's, in the grouped form, consistent across users.
     let own = alice.run(&["fingerprint"]).await.ok();

@@ -47,3 +47,13 @@ impl Output {
 pub fn error(text: impl AsRef<str>) {
     let _ = writeln!(std::io::stderr().lock(), "error: {}", text.as_ref());
 }
+
+/// `1 message`, `2 messages`.
+pub fn count(n: impl Into<u64>, noun: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}

@@ -4,6 +4,7 @@ use serde_json::json;
 
 use crate::cli::PasswordArg;
 use crate::error::CliError;
+use crate::output::count;
 use crate::session::{self, Ctx};
 
 fn password(arg: PasswordArg) -> Result<zeroize::Zeroizing<String>, CliError> {
@@ -109,10 +110,13 @@ pub async fn users(ctx: &Ctx, presence: bool) -> Result<(), CliError> {
         }))?;
     }
     match online {
-        Some(_) => ctx
+        Some(_) => ctx.out.note(format!(
+            "{}, {online_count} online.",
+            count(users.len() as u64, "user")
+        )),
+        None => ctx
             .out
-            .note(format!("{} users, {online_count} online.", users.len())),
-        None => ctx.out.note(format!("{} users.", users.len())),
+            .note(format!("{}.", count(users.len() as u64, "user"))),
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 use crate::cli::{AdminCommand, OnOff};
 use crate::error::CliError;
+use crate::output::count;
 use crate::resolve;
 use crate::session::Ctx;
 
@@ -13,7 +14,8 @@ pub async fn run(ctx: &Ctx, command: AdminCommand) -> Result<(), CliError> {
             for user in &users {
                 ctx.out.json(user)?;
             }
-            ctx.out.note(format!("{} users.", users.len()));
+            ctx.out
+                .note(format!("{}.", count(users.len() as u64, "user")));
         }
         AdminCommand::Enable { user } => {
             let user = resolve::user(ctx, &user).await?;

@@ -6,6 +6,7 @@ use super::messages::{self, HistoryQuery};
 use super::name_of;
 use crate::cli::GroupCommand;
 use crate::error::CliError;
+use crate::output::count;
 use crate::session::{self, Ctx};
 use crate::{image, resolve};
 
@@ -151,7 +152,8 @@ async fn list(ctx: &Ctx) -> Result<(), CliError> {
     for group in &groups {
         ctx.out.json(group)?;
     }
-    ctx.out.note(format!("{} groups.", groups.len()));
+    ctx.out
+        .note(format!("{}.", count(groups.len() as u64, "group")));
     Ok(())
 }
 
@@ -191,8 +193,11 @@ async fn members(ctx: &Ctx, group: &str) -> Result<(), CliError> {
     for member in &members {
         ctx.out.json(member)?;
     }
-    ctx.out
-        .note(format!("{} members in {}.", members.len(), group.name));
+    ctx.out.note(format!(
+        "{} in {}.",
+        count(members.len() as u64, "member"),
+        group.name
+    ));
     Ok(())
 }
 

@@ -7,6 +7,7 @@ use quickchat::Event;
 use tokio::time::Instant;
 
 use crate::error::CliError;
+use crate::output;
 use crate::session::{self, Ctx};
 
 /// The `type` of every event this tool knows of (`--type` warns about others).
@@ -79,7 +80,7 @@ pub async fn listen(
         };
         tokio::select! {
             () = &mut stop => {
-                ctx.out.note(format!("Stopped after {printed} events."));
+                ctx.out.note(format!("Stopped after {}.", output::count(printed, "event")));
                 return Ok(());
             }
             () = sleep => {
@@ -92,7 +93,7 @@ pub async fn listen(
                             "{count} events ({printed} came)"
                         ))),
                         None => {
-                            ctx.out.note(format!("Timed out after {printed} events."));
+                            ctx.out.note(format!("Timed out after {}.", output::count(printed, "event")));
                             Ok(())
                         }
                     };

@@ -7,6 +7,7 @@ use quickchat_core::store::{MessageQuery, Store};
 use serde_json::json;
 
 use crate::error::CliError;
+use crate::output::count;
 use crate::session::{self, Ctx};
 use crate::{image, resolve};
 
@@ -171,8 +172,10 @@ async fn print_local(
     for message in &messages {
         ctx.out.json(&history_json(message))?;
     }
-    ctx.out
-        .note(format!("{} messages with {name}.", messages.len()));
+    ctx.out.note(format!(
+        "{} with {name}.",
+        count(messages.len() as u64, "message")
+    ));
     Ok(())
 }
 
