@@ -726,6 +726,39 @@ async fn errors_are_clear_and_secrets_stay_hidden() {
     let foreign = run(command).await.failed();
     assert!(foreign.stderr.contains("use another store"), "{foreign:?}");
 
+    // A peer without keys (registered without an encrypting client): refused unless the
+    // sender asks for plaintext.
+    let keyless = quickchat::Client::builder()
+        .server(server.base_url())
+        .build()
+        .await
+        .unwrap();
+    keyless
+        .api()
+        .register(
+            &quickchat::quickchat_core::protocol::rest::RegisterRequest {
+                username: "dave".into(),
+                password: "dave-password".into(),
+                avatar: None,
+            },
+        )
+        .await
+        .unwrap();
+    let no_keys = alice.run(&["send", "dave", "hi"]).await.failed();
+    assert!(
+        no_keys
+            .stderr
+            .contains("dave has published no encryption keys")
+            && no_keys.stderr.contains("--plaintext"),
+        "{no_keys:?}"
+    );
+    let clear = alice
+        .run(&["send", "dave", "--plaintext", "hi in the clear"])
+        .await
+        .ok();
+    assert_eq!(clear.json()["encrypted"], false);
+    assert!(clear.stderr.contains("not encrypted"), "{clear:?}");
+
     // Bad arguments: an unreadable image, an unknown image type, a bad role.
     let image = alice
         .run(&["send", "bob", "--image", "/nonexistent/x.png"])

@@ -133,6 +133,10 @@ pub enum Command {
         /// not end-to-end encrypted, as in the web client.
         #[arg(long, value_name = "FILE", conflicts_with = "text")]
         image: Option<PathBuf>,
+        /// Send the text WITHOUT end-to-end encryption (the server can read it): for a
+        /// peer that has published no keys.
+        #[arg(long, conflicts_with = "image")]
+        plaintext: bool,
     },
     /// Connect and print every event as one JSON object per line until Ctrl-C / SIGTERM,
     /// `--count` events or `--timeout`.

@@ -1,8 +1,8 @@
 //! send, history.
 
-use std::path::Path;
+use std::path::PathBuf;
 
-use quickchat::{Conversation, MessageRecord};
+use quickchat::{ClientError, Conversation, MessageRecord};
 use quickchat_core::store::{MessageQuery, Store};
 use serde_json::json;
 
@@ -11,26 +11,39 @@ use crate::output::count;
 use crate::session::{self, Ctx};
 use crate::{image, resolve};
 
-/// `send <peer> <text>` / `send <peer> --image <file>`.
-pub async fn send(
-    ctx: &Ctx,
-    peer: &str,
-    text: Option<&str>,
-    image_path: Option<&Path>,
-) -> Result<(), CliError> {
-    let data_url = image_path.map(image::data_url).transpose()?;
+/// What `send` sends.
+pub enum Content {
+    /// End-to-end-encrypted text.
+    Text(String),
+    /// Text in the clear (`--plaintext`).
+    Plaintext(String),
+    /// An image file, as a data URL (not encrypted, as in the web client).
+    Image(PathBuf),
+}
+
+/// `send <peer> <text>` / `send <peer> --image <file>` / `send <peer> --plaintext <text>`.
+pub async fn send(ctx: &Ctx, peer: &str, content: Content) -> Result<(), CliError> {
+    let data_url = match &content {
+        Content::Image(path) => Some(image::data_url(path)?),
+        _ => None,
+    };
     let peer = resolve::user(ctx, peer).await?;
     session::connect(ctx).await?;
     let mut events = ctx.client.events();
-    let record = match (&data_url, text) {
-        (Some(url), _) => ctx.client.send_image(&peer.id, url).await?,
-        (None, Some(text)) => ctx.client.send_text(&peer.id, text).await?,
-        (None, None) => {
-            return Err(CliError::Invalid(
-                "nothing to send: give a text or --image".into(),
-            ));
-        }
+    let sent = match (&content, &data_url) {
+        (_, Some(url)) => ctx.client.send_image(&peer.id, url).await,
+        (Content::Plaintext(text), None) => ctx.client.send_plaintext(&peer.id, text).await,
+        (Content::Text(text), None) => ctx.client.send_text(&peer.id, text).await,
+        (Content::Image(_), None) => return Err(CliError::Other("the image was not read".into())),
     };
+    let record = sent.map_err(|e| match e {
+        ClientError::PeerHasNoKeys { .. } => CliError::Invalid(format!(
+            "{} has published no encryption keys (never logged in with an end-to-end \
+             encrypting client?): nothing was sent; pass --plaintext to send it unencrypted",
+            peer.username
+        )),
+        e => e.into(),
+    })?;
     let status = session::wait_until_sent(ctx, &mut events, &record.id).await?;
     ctx.out.json(&sent_json(&record, &peer.username, status))?;
     ctx.out.note(format!(

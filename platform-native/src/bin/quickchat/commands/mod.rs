@@ -30,8 +30,23 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), CliError> {
         Command::Logout => account::logout(ctx).await,
         Command::Whoami => account::whoami(ctx).await,
         Command::Users { no_presence } => account::users(ctx, !no_presence).await,
-        Command::Send { peer, text, image } => {
-            messages::send(ctx, &peer, text.as_deref(), image.as_deref()).await
+        Command::Send {
+            peer,
+            text,
+            image,
+            plaintext,
+        } => {
+            let content = match (image, text) {
+                (Some(path), _) => messages::Content::Image(path),
+                (None, Some(text)) if plaintext => messages::Content::Plaintext(text),
+                (None, Some(text)) => messages::Content::Text(text),
+                (None, None) => {
+                    return Err(CliError::Invalid(
+                        "nothing to send: give a text or --image".into(),
+                    ));
+                }
+            };
+            messages::send(ctx, &peer, content).await
         }
         Command::Listen {
             count,
