@@ -35,17 +35,17 @@ fn example(name: &str) -> PathBuf {
             Some("debug") | None => "dev".to_string(),
             Some(other) => other.to_string(),
         };
+        // The target directory this test was built in: `<target>/<profile>/examples`.
+        let target_dir = dir
+            .parent()
+            .and_then(|p| p.parent())
+            .expect("target directory");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
-            .args([
-                "build",
-                "-q",
-                "-p",
-                "quickchat",
-                "--examples",
-                "--profile",
-                &profile,
-            ])
+            .args(["build", "-q", "-p", "quickchat", "--examples", "--profile"])
+            .arg(&profile)
+            .arg("--target-dir")
+            .arg(target_dir)
             .status()
             .expect("cargo runs");
         assert!(status.success(), "building the examples failed");
