@@ -42,6 +42,9 @@ pub enum Error {
     /// Waiting for something took too long.
     #[error("timed out waiting for {0}")]
     Timeout(&'static str),
+    /// The connection loop stopped for good.
+    #[error("the connection stopped: {0}")]
+    Stopped(String),
 }
 
 enum StoreChoice {
@@ -230,7 +233,9 @@ impl Client {
         *task = Some(tokio::spawn(async move { inner.core.run().await }));
     }
 
-    /// [`Client::connect`], then waits until the socket is up and history is caught up.
+    /// [`Client::connect`], then waits until the socket is up and history caught up (or
+    /// catch-up failed, which the next connection retries). Fails at once when the
+    /// connection loop stops for good (e.g. the backend refuses the login).
     pub async fn connect_and_wait(&self, timeout: Duration) -> Result<(), Error> {
         let mut events = self.subscribe();
         if self.is_connected() {
@@ -239,8 +244,14 @@ impl Client {
         self.connect();
         let wait = async {
             while let Some(event) = events.next().await {
-                if matches!(event, Event::CaughtUp { .. }) {
-                    return Ok(());
+                match event {
+                    Event::CaughtUp { .. } | Event::CatchUpFailed { .. } => return Ok(()),
+                    Event::Stopped { error } => {
+                        return Err(Error::Stopped(
+                            error.unwrap_or_else(|| "shut down".to_string()),
+                        ));
+                    }
+                    _ => {}
                 }
             }
             Err(Error::Timeout("the connection"))

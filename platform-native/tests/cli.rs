@@ -715,7 +715,10 @@ async fn errors_are_clear_and_secrets_stay_hidden() {
 
     // Unknown peer; a second account in the same store; bad credentials.
     let unknown = alice.run(&["send", "nobody", "hi"]).await.failed();
-    assert_eq!(unknown.stderr.trim(), "error: no user named nobody");
+    assert_eq!(
+        unknown.stderr.trim(),
+        "error: no user with the name or id \"nobody\""
+    );
     let bob = User::new(&server, &dir, "bob");
     bob.register().await;
     let other = alice.run(&["login", "bob"]).await.failed();

@@ -187,11 +187,18 @@ async fn a_peer_without_keys_is_an_error_unless_plaintext_is_allowed() {
     config.plaintext_allowed.insert(carol.user.id.clone());
     let alice2 = client_with(&server, &dir, "alice", config).await;
     alice2.connect_and_wait(WAIT).await.unwrap();
+    let mut events = alice2.events();
     let sent = alice2
         .send_text(&carol.user.id, "hi in clear")
         .await
         .unwrap();
     assert!(!sent.encrypted);
+    // Stored by the backend once it echoes.
+    wait_for(&mut events, |e| match e {
+        Event::MessageStatus { message_id, .. } if message_id == sent.id => Some(()),
+        _ => None,
+    })
+    .await;
     let history = alice2
         .api()
         .history(&carol.user.id, &id(&alice2))

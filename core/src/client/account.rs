@@ -10,7 +10,7 @@ use super::{Client, ClientError, CurrentUser, Event, jwt};
 use crate::account::create_account;
 use crate::platform::MaybeSend;
 use crate::prekey_care::PrekeyCare;
-use crate::protocol::rest::{AuthResponse, LoginRequest, RegisterRequest};
+use crate::protocol::rest::{AuthResponse, LoginRequest, PrekeyStatus, RegisterRequest};
 use crate::session::SessionEngine;
 use crate::store::{AccountMeta, SavedLogin, Store, StoreOp, WriteBatch};
 use crate::transport::{Clock, Transport};
@@ -235,6 +235,11 @@ where
             care.mark_uploaded(&upload, self.now()).await?;
         }
         Ok(())
+    }
+
+    /// What the backend holds of this account's prekeys.
+    pub async fn prekey_status(&self) -> Result<PrekeyStatus, ClientError> {
+        with_jwt!(self, |jwt| self.api.prekey_status(&jwt))
     }
 
     /// Prekey upkeep: rotates the signed prekey when due, tops one-time prekeys up when the

@@ -36,7 +36,9 @@ where
     C: Clock,
     R: CryptoRng + MaybeSend,
 {
-    /// Fetches and processes what was missed; returns how many messages were new.
+    /// Fetches and processes what was missed from everyone the configured
+    /// [`CatchUpScope`] covers; returns how many messages were new. The connection loop
+    /// runs it after every (re)connect.
     pub async fn catch_up(&self) -> Result<usize, ClientError> {
         let me = self.me()?.user_id;
         let peers: Vec<String> = match self.config.catch_up {
@@ -58,7 +60,17 @@ where
                 peers.into_iter().collect()
             }
         };
-        let me_ref = &me;
+        self.catch_up_peers(&me, peers).await
+    }
+
+    /// Catch-up with one peer only.
+    pub async fn catch_up_with(&self, peer_id: &str) -> Result<usize, ClientError> {
+        let me = self.me()?.user_id;
+        self.catch_up_peers(&me, vec![peer_id.to_string()]).await
+    }
+
+    async fn catch_up_peers(&self, me: &str, peers: Vec<String>) -> Result<usize, ClientError> {
+        let me_ref = me;
         let mut fetched: Vec<(String, Result<Vec<StoredMessage>, ClientError>)> =
             futures::stream::iter(peers)
                 .map(|peer| async move {

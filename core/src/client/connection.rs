@@ -59,6 +59,14 @@ where
         if self.running.swap(true, Ordering::SeqCst) {
             return Err(ClientError::AlreadyRunning);
         }
+        let result = self.run_loop().await;
+        self.events.emit(Event::Stopped {
+            error: result.as_ref().err().map(ToString::to_string),
+        });
+        result
+    }
+
+    async fn run_loop(&self) -> Result<(), ClientError> {
         let _running = RunningGuard(&self.running);
         let mut stop = self.stop_receiver.lock().await;
         while stop.try_recv().is_ok() {}
@@ -190,8 +198,8 @@ where
                     result = catch_up => {
                         match result {
                             Ok(new_messages) => self.events.emit(Event::CaughtUp { new_messages }),
-                            Err(e) => self.events.emit(Event::ServerError {
-                                message: format!("catch-up failed: {e}"),
+                            Err(e) => self.events.emit(Event::CatchUpFailed {
+                                reason: e.to_string(),
                             }),
                         }
                         break;

@@ -50,7 +50,7 @@ pub enum ClientError {
         peer_id: String,
     },
     /// No user has this name or id.
-    #[error("no user named {name}")]
+    #[error("no user with the name or id {name:?}")]
     UnknownUser {
         /// The name asked for.
         name: String,

@@ -37,6 +37,17 @@ pub enum Event {
         /// Messages that were new to this device.
         new_messages: usize,
     },
+    /// History catch-up after a (re)connect failed (the socket stays up; the next connect
+    /// tries again).
+    CatchUpFailed {
+        /// Why.
+        reason: String,
+    },
+    /// The connection loop ended for good: shut down, or an error reconnecting cannot fix.
+    Stopped {
+        /// The error, when it was not a shutdown.
+        error: Option<String>,
+    },
     /// A 1:1 message arrived (decrypted when it travelled encrypted; `encrypted` says which).
     Message {
         /// The message as stored.
@@ -184,5 +195,36 @@ impl Stream for EventStream {
 impl std::fmt::Debug for EventStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("EventStream")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::PublicKey;
+
+    #[test]
+    fn events_serialize_as_tagged_json_with_fingerprints() {
+        let change = IdentityChange {
+            peer_id: "p".into(),
+            previous_key: PublicKey::from_bytes([1; 32]),
+            new_key: PublicKey::from_bytes([2; 32]),
+            was_verified: true,
+        };
+        let json = serde_json::to_value(Event::IdentityChanged {
+            change: change.clone(),
+        })
+        .unwrap();
+        assert_eq!(json["type"], "identity_changed");
+        assert_eq!(json["change"]["wasVerified"], true);
+        assert_eq!(
+            json["change"]["newFingerprint"],
+            change.new_fingerprint().as_str()
+        );
+        let json = serde_json::to_value(Event::CaughtUp { new_messages: 3 }).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"type": "caught_up", "newMessages": 3})
+        );
     }
 }

@@ -92,6 +92,31 @@ where
             .await?)
     }
 
+    /// Messages of one conversation whose text contains `text` (case-insensitive), newest
+    /// `limit`, oldest first.
+    pub async fn search_in(
+        &self,
+        conversation: &ConversationId,
+        text: &str,
+        limit: usize,
+    ) -> Result<Vec<MessageRecord>, ClientError> {
+        if text.trim().is_empty() {
+            return Err(ClientError::InvalidInput {
+                what: "search text",
+                why: "empty".into(),
+            });
+        }
+        Ok(self
+            .store
+            .messages(&MessageQuery {
+                conversation: Some(conversation.clone()),
+                text: Some(text.to_string()),
+                limit: Some(limit),
+                ..MessageQuery::default()
+            })
+            .await?)
+    }
+
     /// One message by id.
     pub async fn message(&self, id: &str) -> Result<Option<MessageRecord>, ClientError> {
         Ok(self.store.message(id).await?)

@@ -4,9 +4,9 @@
 use crate::keys::{Fingerprint, PublicKey, SigningPublicKey};
 use crate::store::KnownIdentity;
 
-/// A peer's identity key changed.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
+/// A peer's identity key changed. Serializes with both fingerprints, which are what
+/// people compare.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IdentityChange {
     /// The peer.
     pub peer_id: String,
@@ -28,6 +28,20 @@ impl IdentityChange {
     /// Fingerprint of the new key.
     pub fn new_fingerprint(&self) -> Fingerprint {
         Fingerprint::of(&self.new_key)
+    }
+}
+
+impl serde::Serialize for IdentityChange {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("IdentityChange", 6)?;
+        s.serialize_field("peerId", &self.peer_id)?;
+        s.serialize_field("previousKey", &self.previous_key)?;
+        s.serialize_field("newKey", &self.new_key)?;
+        s.serialize_field("previousFingerprint", self.previous_fingerprint().as_str())?;
+        s.serialize_field("newFingerprint", self.new_fingerprint().as_str())?;
+        s.serialize_field("wasVerified", &self.was_verified)?;
+        s.end()
     }
 }
 
