@@ -186,6 +186,21 @@ struct SessionRow {
     #[serde(default)]
     updated_at: Option<i64>,
     ratchet_state: String,
+    /// Kept by the reference initiator until its first message carried it.
+    #[serde(default)]
+    x3dh_data: Option<X3dhDataRow>,
+}
+
+/// The reference's pending first-message data (keys as base64, as the snapshot holds
+/// them).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct X3dhDataRow {
+    local_identity_key: String,
+    local_ephemeral_key: String,
+    used_signed_prekey_id: u32,
+    #[serde(default)]
+    used_one_time_prekey_id: Option<u32>,
 }
 
 /// Everything of one user the snapshot held, decrypted.
@@ -452,7 +467,25 @@ fn import_session(
     let never_sent = ratchet.sending_chain_length() == 0
         && ratchet.previous_sending_chain_length() == 0
         && ratchet.remote_ratchet_key().is_none();
-    let pending_x3dh = match (
+    let recorded_x3dh = row
+        .x3dh_data
+        .as_ref()
+        .map(|data| -> Result<X3dhHeader, ImportError> {
+            Ok(X3dhHeader {
+                sender_identity_key: PublicKey::from_base64(
+                    "sessions.x3dhData.localIdentityKey",
+                    &data.local_identity_key,
+                )?,
+                sender_ephemeral_key: PublicKey::from_base64(
+                    "sessions.x3dhData.localEphemeralKey",
+                    &data.local_ephemeral_key,
+                )?,
+                used_signed_prekey_id: data.used_signed_prekey_id,
+                used_one_time_prekey_id: data.used_one_time_prekey_id,
+            })
+        })
+        .transpose()?;
+    let inferred_x3dh = match (
         responded,
         never_sent,
         local_ephemeral,
@@ -466,6 +499,9 @@ fn import_session(
         }),
         _ => None,
     };
+    // The recorded block is authoritative; without one, a session this user started and
+    // never sent on still owes its peer the `x3dh` block.
+    let pending_x3dh = recorded_x3dh.or(inferred_x3dh);
     Ok(ImportedSession {
         peer_id: row.peer_id.clone(),
         remote_identity_key,
