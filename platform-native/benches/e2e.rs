@@ -161,7 +161,15 @@ async fn bench() -> bool {
     let mut runs = Vec::new();
     for round in 0..2 {
         for mode in [Mode::Plaintext, Mode::Encrypted] {
-            runs.push(one_run(&server, mode, count, round * 2 + usize::from(mode == Mode::Encrypted)).await);
+            runs.push(
+                one_run(
+                    &server,
+                    mode,
+                    count,
+                    round * 2 + usize::from(mode == Mode::Encrypted),
+                )
+                .await,
+            );
         }
     }
     println!("| mode | messages/s | total | sender busy | p50 latency | p99 latency |");
