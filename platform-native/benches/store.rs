@@ -12,7 +12,8 @@
 
 use std::hint::black_box;
 use std::path::Path;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use quickchat::store::{Durability, KdfStrength, RedbStore, StoreOptions};
@@ -27,7 +28,7 @@ use quickchat_core::store::{
     WriteBatch,
 };
 use rand_chacha::ChaCha20Rng;
-use redb::{ReadableDatabase, TableDefinition};
+use redb::TableDefinition;
 
 const PASSPHRASE: &str = "a long and reasonably good passphrase";
 const MESSAGES: usize = 10_000;
@@ -168,9 +169,26 @@ fn populated_store(dir: &Path) -> std::path::PathBuf {
     path
 }
 
+/// Times `open` alone (the store is closed outside the timed part: the next open needs
+/// the file free).
+fn time_opens(iters: u64, path: &Path, options: &StoreOptions) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        let started = Instant::now();
+        let store = RedbStore::open_blocking(path, PASSPHRASE, options.clone()).expect("open");
+        total += started.elapsed();
+        store.close().expect("close");
+    }
+    total
+}
+
 fn open_benches(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("dir");
     let path = populated_store(dir.path());
+    println!(
+        "store file: {:.1} MB",
+        std::fs::metadata(&path).expect("meta").len() as f64 / 1e6
+    );
     let params = KdfParams::generate(&mut rng());
     let mut g = c.benchmark_group("open");
     g.sample_size(20).measurement_time(Duration::from_secs(8));
@@ -178,60 +196,36 @@ fn open_benches(c: &mut Criterion) {
         b.iter(|| black_box(SealingKey::derive(PASSPHRASE, &params).expect("derive")))
     });
     g.bench_function("open/10k_messages_1k_sessions", |b| {
-        b.iter(|| {
-            let store =
-                RedbStore::open_blocking(&path, PASSPHRASE, StoreOptions::new()).expect("open");
-            store.close().expect("close");
-        })
+        b.iter_custom(|iters| time_opens(iters, &path, &StoreOptions::new()))
     });
-    let copy = dir.path().join("copy.redb");
-    std::fs::copy(&path, &copy).expect("copy");
-    println!(
-        "file size: {} bytes",
-        std::fs::metadata(&path).expect("meta").len()
-    );
-    g.bench_function("experiment/raw_open_plain", |b| {
-        b.iter(|| {
-            let db = redb::Database::builder().open(&copy).expect("open");
-            drop(db);
-        })
-    });
-    g.bench_function("experiment/raw_open_read_only", |b| {
-        b.iter(|| {
-            let db = redb::Database::builder()
-                .open_read_only(&copy)
-                .expect("open");
-            drop(db);
-        })
-    });
-    g.bench_function("experiment/raw_open_check_integrity", |b| {
-        b.iter(|| {
-            let db = redb::Database::builder()
-                .set_check_integrity_on_open(true)
-                .open(&copy)
-                .expect("open");
-            drop(db);
-        })
+    g.bench_function("open/10k_messages_1k_sessions_without_verification", |b| {
+        b.iter_custom(|iters| time_opens(iters, &path, &StoreOptions::new().verify_on_open(false)))
     });
     g.bench_function("open/10k_messages_1k_sessions_then_first_reads", |b| {
-        b.iter(|| {
-            let store =
-                RedbStore::open_blocking(&path, PASSPHRASE, StoreOptions::new()).expect("open");
-            block_on(async {
-                black_box(store.identity().await.expect("identity"));
-                black_box(store.peer_sessions("peer-0042").await.expect("sessions"));
-                black_box(
-                    store
-                        .messages(&MessageQuery {
-                            conversation: Some(Conversation::Direct("peer-0042".into())),
-                            limit: Some(50),
-                            ..Default::default()
-                        })
-                        .await
-                        .expect("messages"),
-                );
-            });
-            store.close().expect("close");
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let started = Instant::now();
+                let store =
+                    RedbStore::open_blocking(&path, PASSPHRASE, StoreOptions::new()).expect("open");
+                block_on(async {
+                    black_box(store.identity().await.expect("identity"));
+                    black_box(store.peer_sessions("peer-0042").await.expect("sessions"));
+                    black_box(
+                        store
+                            .messages(&MessageQuery {
+                                conversation: Some(Conversation::Direct("peer-0042".into())),
+                                limit: Some(50),
+                                ..Default::default()
+                            })
+                            .await
+                            .expect("messages"),
+                    );
+                });
+                total += started.elapsed();
+                store.close().expect("close");
+            }
+            total
         })
     });
     g.finish();
@@ -280,7 +274,66 @@ fn commit_benches(c: &mut Criterion) {
                 BatchSize::SmallInput,
             )
         });
-        drop(store);
+        if durability == Durability::Immediate {
+            // Fifty received messages and their session in one commit: one fsync for all.
+            let mut n = 1_000_000usize;
+            g.bench_function("commit/50_messages_and_session_immediate", |b| {
+                b.iter_batched(
+                    || {
+                        let mut batch = WriteBatch::new();
+                        for _ in 0..50 {
+                            n += 1;
+                            batch.push(StoreOp::PutMessage(message(n, MessageStatus::Read)));
+                        }
+                        batch.push(StoreOp::PutSessions(session.clone()));
+                        batch
+                    },
+                    |batch| block_on(store.commit(batch)).expect("commit"),
+                    BatchSize::SmallInput,
+                )
+            });
+            // Eight tasks committing at once (per commit): group commit shares the fsyncs.
+            let shared = Arc::new(store);
+            let rt = runtime();
+            let mut n = 2_000_000usize;
+            g.bench_function("commit/8_concurrent_message_and_session_immediate", |b| {
+                b.iter_custom(|iters| {
+                    let started = Instant::now();
+                    rt.block_on(async {
+                        let per_task = iters.div_ceil(8) as usize;
+                        let mut tasks = Vec::new();
+                        for t in 0..8 {
+                            let store = Arc::clone(&shared);
+                            let session = session.clone();
+                            let base = n + t * per_task;
+                            tasks.push(tokio::spawn(async move {
+                                for i in 0..per_task {
+                                    let mut batch = WriteBatch::new();
+                                    batch.push(StoreOp::PutMessage(message(
+                                        base + i,
+                                        MessageStatus::Read,
+                                    )));
+                                    batch.push(StoreOp::PutSessions(PeerSessions {
+                                        peer_id: format!("peer-{t}"),
+                                        ..session.clone()
+                                    }));
+                                    store.commit(batch).await.expect("commit");
+                                }
+                            }));
+                        }
+                        for task in tasks {
+                            task.await.expect("task");
+                        }
+                        n += 8 * per_task;
+                    });
+                    started
+                        .elapsed()
+                        .mul_f64(iters as f64 / (iters.div_ceil(8) * 8) as f64)
+                })
+            });
+        } else {
+            drop(store);
+        }
 
         let raw_path = dir.path().join(format!("raw-{label}.redb"));
         let db = redb::Database::create(&raw_path).expect("raw");
@@ -422,8 +475,106 @@ fn codec_benches(c: &mut Criterion) {
     );
 }
 
+/// Sealed and raw commits alternated one for one, so both see the same disk conditions
+/// (the flush latency of this machine's shared disk varies several-fold from minute to
+/// minute), and a bare 4 KiB write + fdatasync for the device's own cost.
+fn paired_commits(_: &mut Criterion) {
+    use std::os::unix::fs::FileExt;
+    let dir = tempfile::tempdir().expect("dir");
+    let mut rng = rng();
+    let session = sessions("peer-0001", &mut rng);
+    let session_len = serde_json::to_vec(&session).expect("json").len() + 28;
+    let message_len = serde_json::to_vec(&message(0, MessageStatus::Read))
+        .expect("json")
+        .len()
+        + 28;
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let flush_file = std::fs::File::create(dir.path().join("flush.bin")).expect("file");
+    for durability in [Durability::Immediate, Durability::Deferred] {
+        let label = match durability {
+            Durability::Immediate => "immediate",
+            _ => "deferred",
+        };
+        let store = RedbStore::open_blocking(
+            dir.path().join(format!("paired-{label}.qcstore")),
+            PASSPHRASE,
+            StoreOptions::new()
+                .kdf(KdfStrength::InsecureForTests)
+                .durability(durability),
+        )
+        .expect("open");
+        let db =
+            redb::Database::create(dir.path().join(format!("paired-{label}.redb"))).expect("raw");
+        let (session_bytes, message_bytes) = (vec![7u8; session_len], vec![9u8; message_len]);
+        let rounds = if durability == Durability::Immediate {
+            300
+        } else {
+            3000
+        };
+        let (mut sealed, mut raw, mut flush) = (Vec::new(), Vec::new(), Vec::new());
+        for n in 0..rounds {
+            let mut batch = WriteBatch::new();
+            batch.push(StoreOp::PutMessage(message(n, MessageStatus::Read)));
+            batch.push(StoreOp::PutSessions(session.clone()));
+            let started = Instant::now();
+            block_on(store.commit(batch)).expect("commit");
+            sealed.push(started.elapsed());
+
+            let started = Instant::now();
+            let mut txn = db.begin_write().expect("write");
+            txn.set_durability(match durability {
+                Durability::Immediate => redb::Durability::Immediate,
+                _ => redb::Durability::None,
+            })
+            .expect("durability");
+            {
+                let mut a = txn.open_table(RAW_A).expect("a");
+                a.insert(
+                    format!("msg-{n:08}-0123456789abcdef").as_str(),
+                    message_bytes.as_slice(),
+                )
+                .expect("insert");
+                let mut b = txn.open_table(RAW_B).expect("b");
+                b.insert("peer-0001", session_bytes.as_slice())
+                    .expect("insert");
+            }
+            txn.commit().expect("commit");
+            raw.push(started.elapsed());
+
+            if durability == Durability::Immediate {
+                let started = Instant::now();
+                flush_file
+                    .write_at(&[n as u8; 4096], (n as u64 % 16) * 4096)
+                    .expect("write");
+                flush_file.sync_data().expect("fdatasync");
+                flush.push(started.elapsed());
+            }
+        }
+        let (s, r) = (median(&mut sealed), median(&mut raw));
+        println!(
+            "paired/{label}: sealed message+session commit median {:.1} µs ({:.0} commits/s), \
+             raw redb commit of the same bytes {:.1} µs ({:.0} commits/s), ratio {:.2}",
+            s.as_secs_f64() * 1e6,
+            1.0 / s.as_secs_f64(),
+            r.as_secs_f64() * 1e6,
+            1.0 / r.as_secs_f64(),
+            s.as_secs_f64() / r.as_secs_f64()
+        );
+        if !flush.is_empty() {
+            println!(
+                "paired/{label}: bare 4 KiB write + fdatasync median {:.1} µs",
+                median(&mut flush).as_secs_f64() * 1e6
+            );
+        }
+    }
+}
+
 criterion_group!(
     benches,
+    paired_commits,
     open_benches,
     commit_benches,
     read_benches,

@@ -5,7 +5,7 @@ use std::fs;
 use std::io;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use quickchat_core::rand_core::SeedableRng;
@@ -129,8 +129,12 @@ pub(crate) struct Inner {
     sealer: Sealer,
     path: PathBuf,
     durability: Durability,
+    /// Batches waiting to be committed.
+    queue: Mutex<Vec<Arc<Pending>>>,
+    /// Held by the thread writing the queued batches.
+    leader: Mutex<()>,
     #[cfg(test)]
-    pub(crate) fail_after_ops: std::sync::Mutex<Option<usize>>,
+    pub(crate) fail_after_ops: Mutex<Option<usize>>,
 }
 
 impl fmt::Debug for RedbStore {
@@ -214,13 +218,24 @@ impl RedbStore {
         &self.inner
     }
 
-    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    /// Runs work whose cost grows with the data, or that waits for the disk, off the async
+    /// executor (see the module docs, "Threads").
+    async fn offload<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Inner) -> Result<T, StoreError> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
         blocking(move || f(&inner)).await
+    }
+
+    /// Runs a point read of one small record on the calling thread: a B-tree lookup in
+    /// redb's cache and one AES-GCM open, cheaper than a trip to the blocking pool.
+    fn point_read<T>(
+        &self,
+        f: impl FnOnce(&Inner) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        catch_panic("reading the store", || f(&self.inner))
     }
 }
 
@@ -397,8 +412,10 @@ fn open_existing(
         sealer: Sealer::new(key, nonce_rng()?),
         path: path.to_path_buf(),
         durability: options.durability,
+        queue: Mutex::new(Vec::new()),
+        leader: Mutex::new(()),
         #[cfg(test)]
-        fail_after_ops: std::sync::Mutex::new(None),
+        fail_after_ops: Mutex::new(None),
     })
 }
 
@@ -495,8 +512,10 @@ fn create(path: &Path, passphrase: &str, options: &StoreOptions) -> Result<Inner
         sealer: Sealer::new(key, rng),
         path: path.to_path_buf(),
         durability: options.durability,
+        queue: Mutex::new(Vec::new()),
+        leader: Mutex::new(()),
         #[cfg(test)]
-        fail_after_ops: std::sync::Mutex::new(None),
+        fail_after_ops: Mutex::new(None),
     })
 }
 
@@ -725,10 +744,10 @@ impl Inner {
         // and `before`; each is opened and checked against the whole query, until `limit`
         // match.
         let mut consider = |id: &str, expect: Expect<'_>| -> Result<bool, StoreError> {
-            if let Some(record) = self.open_message(&messages, id, expect)? {
-                if query.matches(&record) {
-                    found.push(record);
-                }
+            if let Some(record) = self.open_message(&messages, id, expect)?
+                && query.matches(&record)
+            {
+                found.push(record);
             }
             Ok(found.len() >= limit)
         };
@@ -837,6 +856,29 @@ fn index_damaged(detail: &str) -> StoreError {
 // ---------------------------------------------------------------------------------------
 // Commits
 
+/// A batch waiting in the group-commit queue, and then its result.
+pub(crate) struct Pending {
+    ops: Mutex<Option<Vec<Prepared>>>,
+    result: Mutex<Option<Result<(), StoreError>>>,
+}
+
+/// Why a group's transaction failed.
+enum GroupError {
+    /// Batch `.0` of the group failed; the others may be written without it.
+    Batch(usize, StoreError),
+    /// The transaction itself failed: no batch of the group was written.
+    All(StoreError),
+}
+
+/// Locks `mutex`. Nothing done under these locks can leave their data half-changed (each
+/// holds an `Option` that is set or taken whole, or nothing), so a poisoned lock is used as
+/// it is.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// One write, serialized and sealed before the write transaction starts.
 enum Prepared {
     Account(&'static str, Vec<u8>),
@@ -915,6 +957,11 @@ impl Inner {
         })
     }
 
+    /// Commits `batch`, together with any batches other threads are committing at the same
+    /// time (group commit): the first caller to get the write lock becomes the leader and
+    /// writes every batch queued so far in one transaction and one fsync; the others find
+    /// their result when they get the lock. Each batch is still all or nothing: a batch that
+    /// fails is taken out and the rest written again without it.
     fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());
@@ -925,38 +972,85 @@ impl Inner {
             .into_iter()
             .map(|op| self.prepare(op))
             .collect::<Result<Vec<_>, _>>()?;
+        let pending = Arc::new(Pending {
+            ops: Mutex::new(Some(ops)),
+            result: Mutex::new(None),
+        });
+        lock(&self.queue).push(Arc::clone(&pending));
+        let _leader = lock(&self.leader);
+        if let Some(result) = lock(&pending.result).take() {
+            return result;
+        }
+        let mut group: Vec<(Arc<Pending>, Vec<Prepared>)> = std::mem::take(&mut *lock(&self.queue))
+            .into_iter()
+            .filter_map(|p| {
+                let ops = lock(&p.ops).take()?;
+                Some((p, ops))
+            })
+            .collect();
+        while !group.is_empty() {
+            match self.write_group(&group) {
+                Ok(()) => {
+                    for (p, _) in &group {
+                        *lock(&p.result) = Some(Ok(()));
+                    }
+                    break;
+                }
+                Err(GroupError::Batch(index, e)) => {
+                    let (p, _) = group.remove(index);
+                    *lock(&p.result) = Some(Err(e));
+                }
+                Err(GroupError::All(e)) => {
+                    for (p, _) in &group {
+                        *lock(&p.result) = Some(Err(e.clone()));
+                    }
+                    break;
+                }
+            }
+        }
+        lock(&pending.result).take().unwrap_or_else(|| {
+            Err(StoreError::Backend {
+                context: "committing".into(),
+                detail: "the commit was lost by the group commit (a bug)".into(),
+            })
+        })
+    }
+
+    /// Writes every batch of `group` in one transaction.
+    fn write_group(&self, group: &[(Arc<Pending>, Vec<Prepared>)]) -> Result<(), GroupError> {
         let context = "committing";
         let mut txn = self
             .db
             .begin_write()
-            .map_err(|e| transaction_error(context, e))?;
+            .map_err(|e| GroupError::All(transaction_error(context, e)))?;
         let durability = match self.durability {
             Durability::Immediate => RedbDurability::Immediate,
             Durability::Deferred => RedbDurability::None,
         };
         txn.set_durability(durability)
-            .map_err(|e| backend_error(context, e))?;
+            .map_err(|e| GroupError::All(backend_error(context, e)))?;
         // Any error below returns before `commit`: dropping the transaction aborts it, and
-        // none of the batch is written.
+        // nothing of the group is written.
         {
             let mut tables = WriteTables::new(&txn);
-            for (index, op) in ops.iter().enumerate() {
-                #[cfg(test)]
-                self.injected_failure(index)?;
-                #[cfg(not(test))]
-                let _ = index;
-                tables.apply(op)?;
+            for (batch, (_, ops)) in group.iter().enumerate() {
+                for (index, op) in ops.iter().enumerate() {
+                    #[cfg(test)]
+                    self.injected_failure(index)
+                        .map_err(|e| GroupError::Batch(batch, e))?;
+                    #[cfg(not(test))]
+                    let _ = index;
+                    tables.apply(op).map_err(|e| GroupError::Batch(batch, e))?;
+                }
             }
         }
-        txn.commit().map_err(|e| commit_error(context, e))
+        txn.commit()
+            .map_err(|e| GroupError::All(commit_error(context, e)))
     }
 
     #[cfg(test)]
     fn injected_failure(&self, index: usize) -> Result<(), StoreError> {
-        let fail_after = *self
-            .fail_after_ops
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let fail_after = *lock(&self.fail_after_ops);
         match fail_after {
             Some(n) if index >= n => Err(StoreError::Backend {
                 context: "committing".into(),
@@ -1169,63 +1263,56 @@ impl MessageTables<'_> {
 #[async_trait]
 impl Store for RedbStore {
     async fn identity(&self) -> Result<Option<IdentityRecord>, StoreError> {
-        self.read(|i| i.get_str(ACCOUNT, ACCOUNT_IDENTITY, "identity"))
-            .await
+        self.point_read(|i| i.get_str(ACCOUNT, ACCOUNT_IDENTITY, "identity"))
     }
 
     async fn account_meta(&self) -> Result<Option<AccountMeta>, StoreError> {
-        self.read(|i| i.get_str(ACCOUNT, ACCOUNT_META, "account meta"))
-            .await
+        self.point_read(|i| i.get_str(ACCOUNT, ACCOUNT_META, "account meta"))
     }
 
     async fn signed_prekey(&self, id: u32) -> Result<Option<SignedPrekeyRecord>, StoreError> {
-        self.read(move |i| i.get_u32(SIGNED_PREKEYS, id, "signed prekey"))
-            .await
+        self.point_read(|i| i.get_u32(SIGNED_PREKEYS, id, "signed prekey"))
     }
 
     async fn signed_prekeys(&self) -> Result<Vec<SignedPrekeyRecord>, StoreError> {
-        self.read(|i| i.all_u32(SIGNED_PREKEYS, "signed prekey"))
+        self.offload(|i| i.all_u32(SIGNED_PREKEYS, "signed prekey"))
             .await
     }
 
     async fn one_time_prekey(&self, id: u32) -> Result<Option<OneTimePrekeyRecord>, StoreError> {
-        self.read(move |i| i.get_u32(ONE_TIME_PREKEYS, id, "one-time prekey"))
-            .await
+        self.point_read(|i| i.get_u32(ONE_TIME_PREKEYS, id, "one-time prekey"))
     }
 
     async fn one_time_prekeys(&self) -> Result<Vec<OneTimePrekeyRecord>, StoreError> {
-        self.read(|i| i.all_u32(ONE_TIME_PREKEYS, "one-time prekey"))
+        self.offload(|i| i.all_u32(ONE_TIME_PREKEYS, "one-time prekey"))
             .await
     }
 
     async fn peer_sessions(&self, peer_id: &str) -> Result<Option<PeerSessions>, StoreError> {
         let peer = peer_id.to_string();
-        self.read(move |i| i.get_str(SESSIONS, &peer, "sessions"))
+        self.offload(move |i| i.get_str(SESSIONS, &peer, "sessions"))
             .await
     }
 
     async fn session_peer_ids(&self) -> Result<Vec<String>, StoreError> {
-        self.read(|i| i.session_peer_ids()).await
+        self.offload(|i| i.session_peer_ids()).await
     }
 
     async fn known_identity(&self, peer_id: &str) -> Result<Option<KnownIdentity>, StoreError> {
-        let peer = peer_id.to_string();
-        self.read(move |i| i.get_str(KNOWN_IDENTITIES, &peer, "known identity"))
-            .await
+        self.point_read(|i| i.get_str(KNOWN_IDENTITIES, peer_id, "known identity"))
     }
 
     async fn message(&self, id: &str) -> Result<Option<MessageRecord>, StoreError> {
-        let id = id.to_string();
-        self.read(move |i| i.message(&id)).await
+        self.point_read(|i| i.message(id))
     }
 
     async fn messages(&self, query: &MessageQuery) -> Result<Vec<MessageRecord>, StoreError> {
         let query = query.clone();
-        self.read(move |i| i.messages(&query)).await
+        self.offload(move |i| i.messages(&query)).await
     }
 
     async fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {
-        self.read(move |i| i.commit(batch)).await
+        self.offload(move |i| i.commit(batch)).await
     }
 }
 

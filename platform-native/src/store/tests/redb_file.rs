@@ -677,6 +677,80 @@ async fn a_commit_that_fails_halfway_writes_nothing() {
     assert_eq!(store.message("m2").await.expect("read"), None);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_commits_are_each_all_or_nothing() {
+    let dir = temp_dir();
+    let path = small_store(dir.path()).await;
+    // Damage m1's clear locator so that any batch replacing m1 fails in the middle.
+    {
+        let db = redb::Database::open(&path).expect("raw open");
+        let txn = db.begin_write().expect("write");
+        {
+            let mut messages = txn.open_table(MESSAGES).expect("table");
+            let sealed = messages
+                .get("m1")
+                .expect("get")
+                .expect("m1")
+                .value()
+                .1
+                .to_vec();
+            messages
+                .insert("m1", (b"x".as_slice(), sealed.as_slice()))
+                .expect("insert");
+        }
+        txn.commit().expect("commit");
+    }
+    let store = std::sync::Arc::new(open(&path).await);
+    let mut tasks = Vec::new();
+    for t in 0..24u64 {
+        let store = std::sync::Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let mut rng = rng(100 + t);
+            let peer = format!("peer-{t}");
+            let mut ops = vec![
+                StoreOp::PutSessions(peer_sessions(&peer, 0, &mut rng)),
+                StoreOp::PutMessage(message(
+                    &format!("c{t}"),
+                    direct(&peer),
+                    NOW + t as i64,
+                    MessageStatus::Sent,
+                    "concurrent",
+                )),
+            ];
+            let poisoned = t % 6 == 5;
+            if poisoned {
+                ops.push(StoreOp::PutMessage(message(
+                    "m1",
+                    direct(&peer),
+                    NOW,
+                    MessageStatus::Sent,
+                    "replace the damaged one",
+                )));
+            }
+            (t, poisoned, commit(&*store, ops).await)
+        }));
+    }
+    for task in tasks {
+        let (t, poisoned, result) = task.await.expect("task");
+        let peer = format!("peer-{t}");
+        let sessions = store.peer_sessions(&peer).await.expect("read");
+        let message = store.message(&format!("c{t}")).await.expect("read");
+        if poisoned {
+            assert!(
+                matches!(result, Err(StoreError::Corrupt { .. })),
+                "{t}: {result:?}"
+            );
+            assert!(
+                sessions.is_none() && message.is_none(),
+                "{t}: partly written"
+            );
+        } else {
+            result.expect("commit");
+            assert!(sessions.is_some() && message.is_some(), "{t}: not written");
+        }
+    }
+}
+
 #[tokio::test]
 async fn deferred_commits_are_kept_by_flush_and_by_a_clean_close() {
     let dir = temp_dir();
