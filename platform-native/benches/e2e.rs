@@ -1,6 +1,7 @@
 //! End to end on loopback against the test server, everything in one process on this
-//! machine: throughput and latency of encrypted 1:1 messages with persistence (real redb
-//! files, every commit durable), the same run in plaintext as the baseline, and the idle
+//! machine: throughput and latency of encrypted 1:1 messages one way with persistence (real
+//! redb files, every commit durable; 8 concurrent sending tasks, whose sends the client
+//! combines into shared commits), the same run in plaintext as the baseline, and the idle
 //! memory of a connected client (in a child process, against a baseline child that only
 //! starts the runtime).
 //!
@@ -17,6 +18,9 @@ use quickchat::{Client, Event};
 use quickchat_testserver::{Config, TestServer};
 
 const CHILD_ENV: &str = "QC_E2E_CHILD";
+
+/// Concurrent sending tasks.
+const SENDERS: usize = 8;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Mode {
@@ -118,16 +122,31 @@ async fn one_run(server: &TestServer, mode: Mode, count: usize, round: usize) ->
             (latencies, last)
         })
     };
+    // Several concurrent senders, as a bot answering many chats would run: the client
+    // combines concurrent sends into one commit (one disk sync).
     let text = "x".repeat(100);
     let start = Instant::now();
-    for _ in 0..count {
-        let before = Instant::now();
-        let record = match mode {
-            Mode::Encrypted => alice.send_text(&bob_id, &text).await,
-            Mode::Plaintext => alice.send_plaintext(&bob_id, &text).await,
-        }
-        .expect("send");
-        sent_at.lock().expect("lock").insert(record.id, before);
+    let mut senders = Vec::new();
+    for sender in 0..SENDERS {
+        let alice = alice.clone();
+        let bob_id = bob_id.clone();
+        let text = text.clone();
+        let sent_at = Arc::clone(&sent_at);
+        let share = count / SENDERS + usize::from(sender < count % SENDERS);
+        senders.push(tokio::spawn(async move {
+            for _ in 0..share {
+                let before = Instant::now();
+                let record = match mode {
+                    Mode::Encrypted => alice.send_text(&bob_id, &text).await,
+                    Mode::Plaintext => alice.send_plaintext(&bob_id, &text).await,
+                }
+                .expect("send");
+                sent_at.lock().expect("lock").insert(record.id, before);
+            }
+        }));
+    }
+    for sender in senders {
+        sender.await.expect("sender");
     }
     let sending = start.elapsed();
     let (mut latencies, last) = tokio::time::timeout(Duration::from_secs(300), receiver)

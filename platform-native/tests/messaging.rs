@@ -255,3 +255,51 @@ async fn an_undecryptable_message_is_reported_and_kept_never_shown_as_plaintext(
     assert_eq!(kept.wire.as_deref(), Some(forged));
     assert!(kept.decrypt_error.is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_sends_all_arrive_once_and_in_each_senders_order() {
+    let server = server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let alice = registered(&server, &dir, "alice").await;
+    let bob = registered(&server, &dir, "bob").await;
+    let carol = registered(&server, &dir, "carol").await;
+    let mut bob_events = bob.events();
+    let mut carol_events = carol.events();
+    let mut tasks = Vec::new();
+    for task in 0..8 {
+        let alice = alice.clone();
+        let peer = if task % 2 == 0 { id(&bob) } else { id(&carol) };
+        tasks.push(tokio::spawn(async move {
+            for i in 0..10 {
+                alice
+                    .send_text(&peer, &format!("t{task} m{i}"))
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    for (events, expected_tasks) in [
+        (&mut bob_events, [0, 2, 4, 6]),
+        (&mut carol_events, [1, 3, 5, 7]),
+    ] {
+        let mut got: Vec<String> = Vec::new();
+        while got.len() < 40 {
+            got.push(next_message(events).await.body);
+        }
+        for task in expected_tasks {
+            let mine: Vec<&String> = got
+                .iter()
+                .filter(|b| b.starts_with(&format!("t{task} ")))
+                .collect();
+            let expected: Vec<String> = (0..10).map(|i| format!("t{task} m{i}")).collect();
+            assert_eq!(
+                mine,
+                expected.iter().collect::<Vec<_>>(),
+                "task {task} in order, once"
+            );
+        }
+    }
+}

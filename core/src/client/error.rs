@@ -75,6 +75,10 @@ pub enum ClientError {
         /// What is wrong.
         why: String,
     },
+    /// The call that was sending this message along with its own was cancelled before it
+    /// finished; the message may be in the outbox (it then goes out on the next flush).
+    #[error("sending was interrupted; the message may wait in the outbox")]
+    Interrupted,
     /// [`Client::run`](super::Client::run) is already running.
     #[error("the connection loop is already running")]
     AlreadyRunning,

@@ -1,17 +1,28 @@
 //! Sending: encrypted text through the outbox, images as the web client sends them,
 //! typing indicators and read receipts.
 
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use futures::channel::oneshot;
 use rand_core::CryptoRng;
 
 use super::account::with_jwt;
-use super::{Client, ClientError, Event, new_message_id};
+use super::{Client, ClientError, Crypto, Event, new_message_id};
 use crate::platform::MaybeSend;
-use crate::protocol::rest::StatusBatchRequest;
+use crate::protocol::rest::{BundleResponse, StatusBatchRequest};
 use crate::protocol::ws::{ClientFrame, MessageType};
 use crate::store::{
     ContentKind, Conversation, Direction, MessageRecord, MessageStatus, Store, StoreOp, WriteBatch,
 };
 use crate::transport::{Clock, Transport};
+
+/// A text waiting to be encrypted, saved and sent.
+pub(crate) struct SendRequest {
+    peer_id: String,
+    text: String,
+    encrypted: bool,
+    done: oneshot::Sender<Result<MessageRecord, ClientError>>,
+}
 
 /// The caption the web client sends with an image.
 pub const IMAGE_CAPTION: &str = "📷 Image";
@@ -27,43 +38,12 @@ where
     /// session state it advanced) before anything goes out, so it is never lost: if the
     /// socket is down it waits in the outbox (status `Pending`) and goes out once connected,
     /// exactly once. A peer without a session gets one from its bundle, fetched once.
+    ///
+    /// Concurrent calls are combined: whoever gets to the session engine first encrypts
+    /// everything queued so far and saves it in one commit (one disk sync), so throughput
+    /// grows with the number of senders.
     pub async fn send_text(&self, peer_id: &str, text: &str) -> Result<MessageRecord, ClientError> {
-        let me = self.me()?;
-        let now = self.now();
-        let mut guard = self.crypto.lock().await;
-        let crypto = &mut *guard;
-        let engine = crypto.engine.as_mut().ok_or(ClientError::NotLoggedIn)?;
-        if !engine.has_session(peer_id).await? {
-            match with_jwt!(self, |jwt| self.api.fetch_bundle(&jwt, peer_id)) {
-                Ok(bundle) => {
-                    let change = engine
-                        .start_session(peer_id, &bundle.to_bundle()?, now, &mut crypto.rng)
-                        .await?;
-                    if let Some(change) = change {
-                        self.events.emit(Event::IdentityChanged { change });
-                    }
-                }
-                Err(e) if e.is_status(404) => {
-                    if !self.config.plaintext_allowed.contains(peer_id) {
-                        return Err(ClientError::PeerHasNoKeys {
-                            peer_id: peer_id.to_string(),
-                        });
-                    }
-                    drop(guard);
-                    return self.send_plaintext(peer_id, text).await;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        let id = new_message_id(&mut crypto.rng);
-        let mut prepared = engine.encrypt(peer_id, text, now, &mut crypto.rng).await?;
-        let mut record = self.outgoing_record(id, &me.user_id, peer_id, text, now, true);
-        record.wire = Some(prepared.value().wire.clone());
-        prepared.add(StoreOp::PutMessage(record.clone()));
-        prepared.commit().await?;
-        drop(guard);
-        self.transmit(&record).await;
-        Ok(record)
+        self.queue_send(peer_id, text, true).await
     }
 
     /// Sends `text` to `peer_id` **without** end-to-end encryption: the backend (and
@@ -74,15 +54,170 @@ where
         peer_id: &str,
         text: &str,
     ) -> Result<MessageRecord, ClientError> {
-        let me = self.me()?;
+        self.queue_send(peer_id, text, false).await
+    }
+
+    async fn queue_send(
+        &self,
+        peer_id: &str,
+        text: &str,
+        encrypted: bool,
+    ) -> Result<MessageRecord, ClientError> {
+        self.me()?;
+        let (done, mut result) = oneshot::channel();
+        self.lock_state().send_queue.push(SendRequest {
+            peer_id: peer_id.to_string(),
+            text: text.to_string(),
+            encrypted,
+            done,
+        });
+        {
+            let mut guard = self.crypto.lock().await;
+            // An earlier caller may already have sent ours along with its own.
+            if let Ok(Some(sent)) = result.try_recv() {
+                return sent;
+            }
+            let requests = std::mem::take(&mut self.lock_state().send_queue);
+            self.process_sends(&mut guard, requests).await;
+        }
+        result.await.unwrap_or(Err(ClientError::Interrupted))
+    }
+
+    /// A peer's bundle (uses up one of its one-time prekeys on the backend).
+    async fn fetch_bundle(&self, peer_id: &str) -> Result<BundleResponse, ClientError> {
+        with_jwt!(self, |jwt| self.api.fetch_bundle(&jwt, peer_id))
+    }
+
+    /// Encrypts and saves queued sends in one commit, then hands them to the socket in
+    /// order and answers each caller.
+    async fn process_sends(&self, crypto: &mut Crypto<S, R>, requests: Vec<SendRequest>) {
         let now = self.now();
-        let id = new_message_id(&mut self.crypto.lock().await.rng);
-        let record = self.outgoing_record(id, &me.user_id, peer_id, text, now, false);
-        let mut batch = WriteBatch::new();
-        batch.push(StoreOp::PutMessage(record.clone()));
-        self.store.commit(batch).await?;
-        self.transmit(&record).await;
-        Ok(record)
+        let Ok(me) = self.me() else {
+            for request in requests {
+                let _ = request.done.send(Err(ClientError::NotLoggedIn));
+            }
+            return;
+        };
+        let Some(engine) = crypto.engine.as_mut() else {
+            for request in requests {
+                let _ = request.done.send(Err(ClientError::NotLoggedIn));
+            }
+            return;
+        };
+        // Sessions first: one bundle fetch per new peer, never per message.
+        let mut plain_fallback = HashSet::new();
+        let mut failed: HashMap<String, ClientError> = HashMap::new();
+        for peer in requests
+            .iter()
+            .filter(|r| r.encrypted)
+            .map(|r| r.peer_id.clone())
+            .collect::<BTreeSet<_>>()
+        {
+            match engine.has_session(&peer).await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => {
+                    failed.insert(peer, e.into());
+                    continue;
+                }
+            }
+            match self.fetch_bundle(&peer).await {
+                Ok(bundle) => {
+                    let started = match bundle.to_bundle() {
+                        Ok(bundle) => engine
+                            .start_session(&peer, &bundle, now, &mut crypto.rng)
+                            .await
+                            .map_err(ClientError::from),
+                        Err(e) => Err(e.into()),
+                    };
+                    match started {
+                        Ok(Some(change)) => self.events.emit(Event::IdentityChanged { change }),
+                        Ok(None) => {}
+                        Err(e) => {
+                            failed.insert(peer, e);
+                        }
+                    }
+                }
+                Err(e) if e.is_status(404) && self.config.plaintext_allowed.contains(&peer) => {
+                    plain_fallback.insert(peer);
+                }
+                Err(e) if e.is_status(404) => {
+                    failed.insert(peer.clone(), ClientError::PeerHasNoKeys { peer_id: peer });
+                }
+                Err(e) => {
+                    failed.insert(peer, e);
+                }
+            }
+        }
+        let to_encrypt: Vec<(String, String)> = requests
+            .iter()
+            .filter(|r| {
+                r.encrypted
+                    && !plain_fallback.contains(&r.peer_id)
+                    && !failed.contains_key(&r.peer_id)
+            })
+            .map(|r| (r.peer_id.clone(), r.text.clone()))
+            .collect();
+        let mut prepared = match engine
+            .encrypt_batch(&to_encrypt, now, &mut crypto.rng)
+            .await
+        {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                let e = ClientError::from(e);
+                for request in requests {
+                    let _ = request.done.send(Err(e.clone()));
+                }
+                return;
+            }
+        };
+        let mut outcomes = prepared.value().clone().into_iter();
+        let mut answers: Vec<(SendRequest, Result<MessageRecord, ClientError>)> = Vec::new();
+        for request in requests {
+            if let Some(e) = failed.get(&request.peer_id).filter(|_| request.encrypted) {
+                let e = e.clone();
+                answers.push((request, Err(e)));
+                continue;
+            }
+            let encrypt = request.encrypted && !plain_fallback.contains(&request.peer_id);
+            let id = new_message_id(&mut crypto.rng);
+            let mut record = self.outgoing_record(
+                id,
+                &me.user_id,
+                &request.peer_id,
+                &request.text,
+                now,
+                encrypt,
+            );
+            if encrypt {
+                match outcomes.next() {
+                    Some(Ok(outgoing)) => record.wire = Some(outgoing.wire),
+                    Some(Err(e)) => {
+                        answers.push((request, Err(e.into())));
+                        continue;
+                    }
+                    None => {
+                        answers.push((request, Err(ClientError::Interrupted)));
+                        continue;
+                    }
+                }
+            }
+            prepared.add(StoreOp::PutMessage(record.clone()));
+            answers.push((request, Ok(record)));
+        }
+        if let Err(e) = prepared.commit().await {
+            let e = ClientError::from(e);
+            for (request, _) in answers {
+                let _ = request.done.send(Err(e.clone()));
+            }
+            return;
+        }
+        for (request, answer) in answers {
+            if let Ok(record) = &answer {
+                self.transmit(record).await;
+            }
+            let _ = request.done.send(answer);
+        }
     }
 
     /// Sends an image as the web client does: not encrypted (the web client cannot read

@@ -71,6 +71,8 @@ pub(crate) struct State {
     /// Image messages sent and not yet echoed, oldest first: an image permission error
     /// frame (which names no message) fails the oldest.
     images_in_flight: std::collections::VecDeque<String>,
+    /// Texts waiting for the next caller that gets the session engine.
+    send_queue: Vec<messaging::SendRequest>,
 }
 
 /// A Quick Chat client over platform I/O.

@@ -363,20 +363,79 @@ impl<S: Store> SessionEngine<S> {
         now: i64,
         rng: &mut R,
     ) -> Result<Prepared<'_, S, Outgoing>, SessionError> {
-        if let Some(known) = self.known_identity(peer_id).await?
-            && known.unaccepted_change_from.is_some()
-        {
+        let mut overlay = Overlay::default();
+        let (value, ops) = self
+            .encrypt_one(&mut overlay, peer_id, plaintext, now, rng)
+            .await?;
+        let mut batch = WriteBatch::new();
+        for op in ops {
+            batch.push(op);
+        }
+        Ok(Prepared {
+            engine: self,
+            batch,
+            value,
+        })
+    }
+
+    /// Encrypts several messages in order, each on the state the previous ones left, and
+    /// prepares one commit for all of them (one disk sync). A message that cannot be
+    /// encrypted gets its error and changes nothing.
+    pub async fn encrypt_batch<R: CryptoRng + ?Sized>(
+        &mut self,
+        messages: &[(String, String)],
+        now: i64,
+        rng: &mut R,
+    ) -> Result<Prepared<'_, S, Vec<Result<Outgoing, SessionError>>>, SessionError> {
+        let mut overlay = Overlay::default();
+        let mut batch = WriteBatch::new();
+        let mut results = Vec::with_capacity(messages.len());
+        for (peer_id, plaintext) in messages {
+            match self
+                .encrypt_one(&mut overlay, peer_id, plaintext, now, rng)
+                .await
+            {
+                Ok((outgoing, ops)) => {
+                    for op in ops {
+                        batch.push(op);
+                    }
+                    results.push(Ok(outgoing));
+                }
+                Err(SessionError::Store(e)) => return Err(SessionError::Store(e)),
+                Err(e) => results.push(Err(e)),
+            }
+        }
+        Ok(Prepared {
+            engine: self,
+            batch,
+            value: results,
+        })
+    }
+
+    async fn encrypt_one<R: CryptoRng + ?Sized>(
+        &mut self,
+        overlay: &mut Overlay,
+        peer_id: &str,
+        plaintext: &str,
+        now: i64,
+        rng: &mut R,
+    ) -> Result<(Outgoing, Vec<StoreOp>), SessionError> {
+        let known = match overlay.known.get(peer_id) {
+            Some(known) => Some(known.clone()),
+            None => self.known_identity(peer_id).await?,
+        };
+        if known.is_some_and(|k| k.unaccepted_change_from.is_some()) {
             return Err(SessionError::UnacceptedIdentityChange {
                 peer_id: peer_id.to_string(),
             });
         }
-        let mut sessions =
-            self.store
-                .peer_sessions(peer_id)
-                .await?
-                .ok_or_else(|| SessionError::NoSession {
-                    peer_id: peer_id.to_string(),
-                })?;
+        let existing = match overlay.sessions.get(peer_id) {
+            Some(sessions) => Some(sessions.clone()),
+            None => self.peer_sessions(peer_id).await?,
+        };
+        let mut sessions = existing.ok_or_else(|| SessionError::NoSession {
+            peer_id: peer_id.to_string(),
+        })?;
         let session = &mut sessions.current;
         let encrypted = session
             .ratchet
@@ -396,13 +455,10 @@ impl<S: Store> SessionEngine<S> {
             wire: envelope.to_json(),
             first_message: x3dh.is_some(),
         };
-        let mut batch = WriteBatch::new();
-        batch.push(StoreOp::PutSessions(sessions));
-        Ok(Prepared {
-            engine: self,
-            batch,
-            value,
-        })
+        overlay
+            .sessions
+            .insert(peer_id.to_string(), sessions.clone());
+        Ok((value, vec![StoreOp::PutSessions(sessions)]))
     }
 
     /// Decrypts a message from the peer: a first message (`x3dh`) that no held session

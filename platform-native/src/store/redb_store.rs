@@ -12,8 +12,8 @@ use quickchat_core::rand_core::SeedableRng;
 use quickchat_core::session::PeerSessions;
 use quickchat_core::store::sealing::{KdfParams, SealError, SealingKey};
 use quickchat_core::store::{
-    AccountMeta, IdentityRecord, KnownIdentity, MessageQuery, MessageRecord, MessageStatus,
-    OneTimePrekeyRecord, SignedPrekeyRecord, Store, StoreError, StoreOp, WriteBatch,
+    AccountMeta, BatchDurability, IdentityRecord, KnownIdentity, MessageQuery, MessageRecord,
+    MessageStatus, OneTimePrekeyRecord, SignedPrekeyRecord, Store, StoreError, StoreOp, WriteBatch,
 };
 use rand_chacha::ChaCha20Rng;
 use redb::{
@@ -871,6 +871,8 @@ fn index_damaged(detail: &str) -> StoreError {
 pub(crate) struct Pending {
     ops: Mutex<Option<Vec<Prepared>>>,
     result: Mutex<Option<Result<(), StoreError>>>,
+    /// The batch may reach the disk with a later commit ([`BatchDurability::Relaxed`]).
+    relaxed: bool,
 }
 
 /// Why a group's transaction failed.
@@ -977,6 +979,7 @@ impl Inner {
         if batch.is_empty() {
             return Ok(());
         }
+        let relaxed = batch.durability() == BatchDurability::Relaxed;
         // Serializing and sealing first keeps the write lock short.
         let ops = batch
             .into_ops()
@@ -986,6 +989,7 @@ impl Inner {
         let pending = Arc::new(Pending {
             ops: Mutex::new(Some(ops)),
             result: Mutex::new(None),
+            relaxed,
         });
         lock(&self.queue).push(Arc::clone(&pending));
         let _leader = lock(&self.leader);
@@ -1034,9 +1038,13 @@ impl Inner {
             .db
             .begin_write()
             .map_err(|e| GroupError::All(transaction_error(context, e)))?;
+        // One batch that must be on disk makes the whole group durable; a group of relaxed
+        // batches only (delivery statuses) is written without a disk sync and reaches the
+        // disk with the next durable commit.
+        let all_relaxed = group.iter().all(|(pending, _)| pending.relaxed);
         let durability = match self.durability {
-            Durability::Immediate => RedbDurability::Immediate,
-            Durability::Deferred => RedbDurability::None,
+            Durability::Immediate if !all_relaxed => RedbDurability::Immediate,
+            _ => RedbDurability::None,
         };
         txn.set_durability(durability)
             .map_err(|e| GroupError::All(backend_error(context, e)))?;

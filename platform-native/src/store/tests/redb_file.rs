@@ -950,3 +950,44 @@ async fn debug_output_shows_no_secrets() {
     let wrong = RedbStore::open_with(&path, "hunter2-passphrase", options()).await;
     assert!(!format!("{wrong:?}").contains("hunter2"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relaxed_batches_are_visible_at_once_and_kept_by_the_next_durable_commit() {
+    let dir = temp_dir();
+    let path = dir.path().join("relaxed.redb");
+    let store = open(&path).await;
+    let first = message(
+        "relaxed-1",
+        direct("peer"),
+        1,
+        MessageStatus::Sent,
+        "relaxed",
+    );
+    let second = message(
+        "durable-2",
+        direct("peer"),
+        2,
+        MessageStatus::Sent,
+        "durable",
+    );
+    let mut relaxed = WriteBatch::new().relaxed();
+    relaxed.push(StoreOp::PutMessage(first.clone()));
+    store.commit(relaxed).await.expect("relaxed commit");
+    assert_eq!(
+        store.message("relaxed-1").await.expect("read"),
+        Some(first.clone())
+    );
+    commit(&store, vec![StoreOp::PutMessage(second.clone())])
+        .await
+        .expect("durable commit");
+    drop(store);
+    let reopened = open(&path).await;
+    assert_eq!(
+        reopened.message("relaxed-1").await.expect("read"),
+        Some(first)
+    );
+    assert_eq!(
+        reopened.message("durable-2").await.expect("read"),
+        Some(second)
+    );
+}
