@@ -1,0 +1,708 @@
+//! The drop-in replacement of the reference web client's crypto layer: the engines behind
+//! the package's `KeyManager` and `SessionManager` classes, which have the reference's
+//! method names and data shapes (base64 strings, the wire object of an encrypted message).
+//!
+//! Differences that are improvements, not changes of shape: keys and sessions live in this
+//! SDK's own encrypted store (imported once from the reference's `quick-chat-e2ee` database
+//! when it holds the user's keys); a session is started once per peer from its bundle and
+//! kept (the reference refetches the bundle before every message, which uses up the peer's
+//! one-time prekeys); decryption changes nothing unless it succeeds; `listSessions()` and
+//! `getIdentityMaterial()` return public data only.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use quickchat_core::account::create_account;
+use quickchat_core::encoding::EncodingError;
+use quickchat_core::keys::{OneTimePrekey, SignedPrekey};
+use quickchat_core::prekey_care::{PendingUpload, PrekeyCare, PrekeyPolicy};
+use quickchat_core::protocol::Api;
+use quickchat_core::protocol::rest::{BundleResponse, UploadPrekeysRequest};
+use quickchat_core::session::{
+    IdentityChange, PeerSessions, SessionConfig, SessionEngine, SessionOrigin,
+};
+use quickchat_core::store::{
+    MemoryStore, OneTimePrekeyRecord, SignedPrekeyRecord, Store, StoreOp, WriteBatch,
+};
+use rexie::{ObjectStore, Rexie, TransactionMode};
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::{JsCast, JsValue};
+
+use super::options::{ParsedOptions, Storage};
+use super::{from_js, promise, report_callback_error, to_js};
+use crate::error::{Error, Result};
+use crate::import::{WEB_CLIENT_DATABASE, import_web_client};
+use crate::rng::WebRng;
+use crate::store::IdbStore;
+use crate::transport::WebTransport;
+
+type SharedStore = Arc<dyn Store>;
+
+/// The database holding the generated passphrases of drop-in stores opened without one.
+const DEVICE_SECRETS_DATABASE: &str = "quickchat-device-secrets";
+
+/// At most this many one-time prekeys in one pending bundle (the reference's number).
+const MAX_BUNDLE_ONE_TIME_PREKEYS: usize = 50;
+
+fn now() -> i64 {
+    js_sys::Date::now() as i64
+}
+
+/// What a `KeyManager` and the `SessionManager`s made from it share.
+struct Shared {
+    user_id: String,
+    store: SharedStore,
+    crypto: futures::lock::Mutex<Crypto>,
+    import_from: Option<String>,
+    transport: Option<WebTransport>,
+    fetch_bundle: Option<js_sys::Function>,
+    config: SessionConfig,
+}
+
+struct Crypto {
+    engine: Option<SessionEngine<SharedStore>>,
+    rng: WebRng,
+}
+
+impl Shared {
+    fn care(&self) -> PrekeyCare<'_, SharedStore> {
+        let policy = PrekeyPolicy {
+            upload_batch: MAX_BUNDLE_ONE_TIME_PREKEYS,
+            ..PrekeyPolicy::default()
+        };
+        PrekeyCare::new(&self.store, policy)
+    }
+
+    async fn identity(&self) -> Result<quickchat_core::store::IdentityRecord> {
+        self.store
+            .identity()
+            .await?
+            .ok_or(Error::NotInitialized("KeyManager"))
+    }
+}
+
+/// Opens the drop-in's store as the options say.
+async fn open_store(user_id: &str, parsed: &ParsedOptions) -> Result<SharedStore> {
+    match parsed.storage() {
+        Storage::Memory => Ok(Arc::new(MemoryStore::new())),
+        Storage::Indexeddb => {
+            let name = parsed
+                .options
+                .database_name
+                .clone()
+                .unwrap_or_else(|| format!("quickchat-keys:{user_id}"));
+            let passphrase = match &parsed.options.passphrase {
+                Some(passphrase) => zeroize::Zeroizing::new(passphrase.clone()),
+                None => device_secret(&name).await?,
+            };
+            Ok(Arc::new(
+                IdbStore::open(&name, &passphrase, parsed.kdf()?).await?,
+            ))
+        }
+    }
+}
+
+/// The generated passphrase of the store `name`, made on first use and kept in the
+/// `quickchat-device-secrets` database — the same protection the reference client gives
+/// its keys (its master key sits beside them). An application that supplies a passphrase
+/// gets real encryption at rest instead.
+async fn device_secret(name: &str) -> Result<zeroize::Zeroizing<String>> {
+    let failed = |e: rexie::Error| {
+        Error::Store(quickchat_core::store::StoreError::Backend {
+            context: "keeping the device passphrase".into(),
+            detail: e.to_string(),
+        })
+    };
+    let db = Rexie::builder(DEVICE_SECRETS_DATABASE)
+        .version(1)
+        .add_object_store(ObjectStore::new("secrets"))
+        .build()
+        .await
+        .map_err(failed)?;
+    let result = async {
+        let tx = db
+            .transaction(&["secrets"], TransactionMode::ReadWrite)
+            .map_err(failed)?;
+        let secrets = tx.store("secrets").map_err(failed)?;
+        let existing = secrets
+            .get(JsValue::from_str(name))
+            .await
+            .map_err(failed)?
+            .and_then(|v| v.as_string());
+        let secret = match existing {
+            Some(secret) => secret,
+            None => {
+                let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
+                quickchat_core::rand_core::Rng::fill_bytes(&mut WebRng::System, &mut *bytes);
+                let secret = quickchat_core::encoding::b64_encode(&*bytes);
+                secrets
+                    .put(&JsValue::from_str(&secret), Some(&JsValue::from_str(name)))
+                    .await
+                    .map_err(failed)?;
+                secret
+            }
+        };
+        tx.done().await.map_err(failed)?;
+        Ok(zeroize::Zeroizing::new(secret))
+    }
+    .await;
+    db.close();
+    result
+}
+
+/// The engine of the package's `KeyManager`.
+#[wasm_bindgen]
+pub struct KeyManagerCore {
+    shared: Arc<Shared>,
+}
+
+/// A bundle as the reference client uploads it (`POST /api/users/prekeys`).
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BundlePayload {
+    identity_key: String,
+    signing_key: String,
+    fingerprint: String,
+    signed_prekey: Option<quickchat_core::protocol::rest::SignedPrekeyUpload>,
+    #[serde(default)]
+    one_time_prekeys: Vec<quickchat_core::protocol::rest::OneTimePrekeyJson>,
+}
+
+impl From<UploadPrekeysRequest> for BundlePayload {
+    fn from(request: UploadPrekeysRequest) -> Self {
+        Self {
+            identity_key: request.identity_key,
+            signing_key: request.signing_key,
+            fingerprint: request.fingerprint,
+            signed_prekey: request.signed_prekey,
+            one_time_prekeys: request.one_time_prekeys.unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct IdentityMaterial {
+    user_id: String,
+    identity_key: String,
+    signing_key: String,
+    fingerprint: String,
+    created_at: i64,
+}
+
+#[wasm_bindgen]
+impl KeyManagerCore {
+    /// Opens the store of `userId`'s keys (see the package's `KeyManager` for the options).
+    pub fn open(user_id: String, options: JsValue) -> js_sys::Promise {
+        promise(async move {
+            let parsed = ParsedOptions::parse(&options)?;
+            let store = open_store(&user_id, &parsed).await?;
+            let import_from = match js_sys::Reflect::get(&options, &"importFrom".into()) {
+                Ok(v) if v.as_bool() == Some(false) => None,
+                Ok(v) => Some(v.as_string().unwrap_or_else(|| WEB_CLIENT_DATABASE.into())),
+                Err(_) => Some(WEB_CLIENT_DATABASE.into()),
+            };
+            let transport = parsed.transport().ok();
+            let fetch_bundle = js_sys::Reflect::get(&options, &"fetchBundle".into())
+                .ok()
+                .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+            let config = SessionConfig {
+                one_time_prekey_use: parsed.one_time_prekeys()?,
+            };
+            Ok(KeyManagerCore {
+                shared: Arc::new(Shared {
+                    user_id,
+                    store,
+                    crypto: futures::lock::Mutex::new(Crypto {
+                        engine: None,
+                        rng: parsed.rng,
+                    }),
+                    import_from,
+                    transport,
+                    fetch_bundle,
+                    config,
+                }),
+            }
+            .into())
+        })
+    }
+
+    /// Makes sure the user has keys: those already in the store, else the reference client's
+    /// (imported from its database when it holds them), else new ones — an identity, signed
+    /// prekey 1 and one-time prekeys 2..=101, as the reference makes them. Resolves to
+    /// `"existing"`, `"imported"` or `"created"`.
+    pub fn initialize(&self) -> js_sys::Promise {
+        let shared = Arc::clone(&self.shared);
+        promise(async move {
+            let mut crypto = shared.crypto.lock().await;
+            let outcome = match shared.store.identity().await? {
+                Some(identity) if identity.user_id != shared.user_id => {
+                    return Err(Error::invalid(
+                        "userId",
+                        format!(
+                            "this store holds the keys of user {}, not {}",
+                            identity.user_id, shared.user_id
+                        ),
+                    ));
+                }
+                Some(_) => "existing",
+                None => {
+                    let imported = match &shared.import_from {
+                        Some(name) if has_indexeddb() => {
+                            import_web_client(&shared.store, &shared.user_id, name, now()).await?
+                        }
+                        _ => None,
+                    };
+                    if imported.is_some() {
+                        "imported"
+                    } else {
+                        create_account(&shared.store, &shared.user_id, now(), &mut crypto.rng)
+                            .await?;
+                        "created"
+                    }
+                }
+            };
+            if crypto.engine.is_none() {
+                crypto.engine =
+                    Some(SessionEngine::open(Arc::clone(&shared.store), shared.config).await?);
+            }
+            Ok(JsValue::from_str(outcome))
+        })
+    }
+
+    /// The identity's fingerprint: 60 upper-case hex characters.
+    #[wasm_bindgen(js_name = getFingerprint)]
+    pub fn get_fingerprint(&self) -> js_sys::Promise {
+        let shared = Arc::clone(&self.shared);
+        promise(async move {
+            let identity = shared.identity().await?;
+            Ok(JsValue::from_str(identity.identity.fingerprint().as_str()))
+        })
+    }
+
+    /// What the server does not have yet: `{identityKey, signingKey, fingerprint,
+    /// signedPrekey: {keyId, publicKey, signature} | null, oneTimePrekeys: [{keyId,
+    /// publicKey}]}` with at most 50 one-time prekeys, or `null` when all is uploaded.
+    #[wasm_bindgen(js_name = getPendingBundle)]
+    pub fn get_pending_bundle(&self) -> js_sys::Promise {
+        let shared = Arc::clone(&self.shared);
+        promise(async move {
+            shared.identity().await?;
+            match shared.care().next_upload().await? {
+                Some(upload) => to_js(&BundlePayload::from(upload.request)),
+                None => Ok(JsValue::NULL),
+            }
+        })
+    }
+
+    /// Records that the server accepted `bundle` (as returned by `getPendingBundle`).
+    #[wasm_bindgen(js_name = markBundleUploaded)]
+    pub fn mark_bundle_uploaded(&self, bundle: JsValue) -> js_sys::Promise {
+        let shared = Arc::clone(&self.shared);
+        promise(async move {
+            let identity = shared.identity().await?;
+            let bundle: Option<BundlePayload> = from_js(&bundle, "bundle")?;
+            let upload = match bundle {
+                Some(bundle) => {
+                    if bundle.identity_key != identity.identity.public().dh.to_base64() {
+                        return Err(Error::invalid(
+                            "bundle",
+                            "it carries another identity key (made before a reset?)",
+                        ));
+                    }
+                    PendingUpload {
+                        signed_prekey_id: bundle.signed_prekey.as_ref().map(|s| s.key_id),
+                        one_time_prekey_ids: bundle
+                            .one_time_prekeys
+                            .iter()
+                            .map(|p| p.key_id)
+                            .collect(),
+                        request: UploadPrekeysRequest {
+                            identity_key: bundle.identity_key,
+                            signing_key: bundle.signing_key,
+                            fingerprint: bundle.fingerprint,
+                            signed_prekey: bundle.signed_prekey,
+                            one_time_prekeys: Some(bundle.one_time_prekeys),
+                        },
+                    }
+                }
+                None => PendingUpload {
+                    request: UploadPrekeysRequest {
+                        identity_key: identity.identity.public().dh.to_base64(),
+                        signing_key: identity.identity.public().signing.to_base64(),
+                        fingerprint: identity.identity.fingerprint().as_str().to_string(),
+                        signed_prekey: None,
+                        one_time_prekeys: None,
+                    },
+                    signed_prekey_id: None,
+                    one_time_prekey_ids: Vec::new(),
+                },
+            };
+            shared.care().mark_uploaded(&upload, now()).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Makes `count` new one-time prekeys, to be uploaded with the next pending bundles.
+    #[wasm_bindgen(js_name = queueOneTimePrekeys)]
+    pub fn queue_one_time_prekeys(&self, count: u32) -> js_sys::Promise {
+        let shared = Arc::clone(&self.shared);
+        promise(async move {
+            shared.identity().await?;
+            if count > 1000 {
+                return Err(Error::invalid("count", "at most 1000 prekeys at once"));
+            }
+            let mut crypto = shared.crypto.lock().await;
+            let mut meta = shared
+                .store
+                .account_meta()
+                .await?
+                .ok_or(Error::NotInitialized("KeyManager"))?;
+            let mut batch = WriteBatch::new();
+            for _ in 0..count {
+                let id = meta.next_prekey_id;
+                meta.next_prekey_id += 1;
+                batch.push(StoreOp::PutOneTimePrekey(OneTimePrekeyRecord {
+                    prekey: OneTimePrekey::generate(id, &mut crypto.rng),
+                    uploaded: false,
+                }));
+            }
+            batch.push(StoreOp::PutAccountMeta(meta));
+            shared.store.commit(batch).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Makes a new signed prekey now (the old secret is kept for late first messages, then
+    /// forgotten by prekey upkeep); it goes out with the next pending bundle.
+    #[wasm_bindgen(js_name = rotateSignedPrekey)]
+    pub fn rotate_signed_prekey(&self) -> js_sys::Promise {
+        let shared = Arc::clone(&self.shared);
+        promise(async move {
+            let identity = shared.identity().await?;
+            let mut crypto = shared.crypto.lock().await;
+            let mut meta = shared
+                .store
+                .account_meta()
+                .await?
+                .ok_or(Error::NotInitialized("KeyManager"))?;
+            let now = now();
+            let mut batch = WriteBatch::new();
+            if let Some(current) = meta.current_signed_prekey_id
+                && let Some(mut record) = shared.store.signed_prekey(current).await?
+            {
+                record.retired_at = Some(now);
+                batch.push(StoreOp::PutSignedPrekey(record));
+            }
+            let id = meta.next_prekey_id;
+            meta.next_prekey_id += 1;
+            meta.current_signed_prekey_id = Some(id);
+            batch.push(StoreOp::PutSignedPrekey(SignedPrekeyRecord {
+                prekey: SignedPrekey::generate(&identity.identity, id, now, &mut crypto.rng),
+                uploaded: false,
+                retired_at: None,
+            }));
+            batch.push(StoreOp::PutAccountMeta(meta));
+            shared.store.commit(batch).await?;
+            // Retired secrets past their keeping time go.
+            shared.care().rotate_if_due(now, &mut crypto.rng).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// The public identity: `{userId, identityKey, signingKey, fingerprint, createdAt}`
+    /// (private keys never leave the SDK).
+    #[wasm_bindgen(js_name = getIdentityMaterial)]
+    pub fn get_identity_material(&self) -> js_sys::Promise {
+        let shared = Arc::clone(&self.shared);
+        promise(async move {
+            let identity = shared.identity().await?;
+            let public = identity.identity.public();
+            to_js(&IdentityMaterial {
+                user_id: identity.user_id.clone(),
+                identity_key: public.dh.to_base64(),
+                signing_key: public.signing.to_base64(),
+                fingerprint: public.fingerprint().as_str().to_string(),
+                created_at: identity.created_at,
+            })
+        })
+    }
+
+    /// Forgets every key and session and makes a new identity (peers will see an identity
+    /// change; upload the new pending bundle).
+    #[wasm_bindgen(js_name = resetE2EE)]
+    pub fn reset_e2ee(&self) -> js_sys::Promise {
+        let shared = Arc::clone(&self.shared);
+        promise(async move {
+            let mut crypto = shared.crypto.lock().await;
+            crypto.engine = None;
+            let mut batch = WriteBatch::new();
+            batch.push(StoreOp::ClearKeys);
+            shared.store.commit(batch).await?;
+            create_account(&shared.store, &shared.user_id, now(), &mut crypto.rng).await?;
+            crypto.engine =
+                Some(SessionEngine::open(Arc::clone(&shared.store), shared.config).await?);
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// The user id.
+    #[wasm_bindgen(getter, js_name = userId)]
+    pub fn user_id(&self) -> String {
+        self.shared.user_id.clone()
+    }
+}
+
+fn has_indexeddb() -> bool {
+    js_sys::Reflect::get(&js_sys::global(), &"indexedDB".into())
+        .is_ok_and(|v| !v.is_undefined() && !v.is_null())
+}
+
+/// The engine of the package's `SessionManager`.
+#[wasm_bindgen]
+pub struct SessionManagerCore {
+    state: Rc<SessionState>,
+}
+
+struct SessionState {
+    shared: Arc<Shared>,
+    token: RefCell<String>,
+    on_identity_change: RefCell<Option<js_sys::Function>>,
+}
+
+/// A session as `listSessions()` shows it: the reference's `StoredSessionRecord` without
+/// its secrets.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionView {
+    storage_key: String,
+    user_id: String,
+    peer_id: String,
+    session_id: String,
+    remote_identity_key: String,
+    remote_signed_prekey_id: Option<u32>,
+    remote_fingerprint: String,
+    status: &'static str,
+    initiated_by_me: bool,
+    created_at: i64,
+    updated_at: i64,
+}
+
+fn session_view(user_id: &str, sessions: &PeerSessions) -> SessionView {
+    let session = &sessions.current;
+    let (remote_signed_prekey_id, initiated_by_me) = match &session.origin {
+        SessionOrigin::Initiated {
+            remote_signed_prekey_id,
+        } => (Some(*remote_signed_prekey_id), true),
+        SessionOrigin::Responded { .. } => (None, false),
+    };
+    SessionView {
+        storage_key: format!("{user_id}:session:{}", sessions.peer_id),
+        user_id: user_id.to_string(),
+        peer_id: sessions.peer_id.clone(),
+        session_id: format!("session-{}", session.created_at),
+        remote_identity_key: session.remote_identity_key.to_base64(),
+        remote_signed_prekey_id,
+        remote_fingerprint: quickchat_core::keys::Fingerprint::of(&session.remote_identity_key)
+            .as_str()
+            .to_string(),
+        status: "ready",
+        initiated_by_me,
+        created_at: session.created_at,
+        updated_at: session.updated_at,
+    }
+}
+
+impl SessionState {
+    fn report(&self, change: Option<IdentityChange>) {
+        let (Some(change), Some(callback)) = (change, self.on_identity_change.borrow().clone())
+        else {
+            return;
+        };
+        match to_js(&change) {
+            Ok(value) => {
+                if let Err(e) = callback.call1(&JsValue::NULL, &value) {
+                    report_callback_error(&e);
+                }
+            }
+            Err(e) => report_callback_error(&JsValue::from(e)),
+        }
+    }
+
+    async fn bundle(&self, peer_id: &str) -> Result<BundleResponse> {
+        if let Some(fetch) = &self.shared.fetch_bundle {
+            let value = fetch
+                .call1(&JsValue::NULL, &JsValue::from_str(peer_id))
+                .map_err(|e| Error::invalid("fetchBundle", crate::transport::js_error_text(&e)))?;
+            let value = match value.dyn_ref::<js_sys::Promise>() {
+                Some(pending) => wasm_bindgen_futures::JsFuture::from(pending.clone())
+                    .await
+                    .map_err(|e| {
+                        Error::invalid("fetchBundle", crate::transport::js_error_text(&e))
+                    })?,
+                None => value,
+            };
+            let bundle: Option<BundleResponse> = from_js(&value, "bundle")?;
+            return bundle.ok_or_else(|| Error::invalid("bundle", "fetchBundle returned nothing"));
+        }
+        let transport = self.shared.transport.clone().ok_or_else(|| {
+            Error::Unsupported(
+                "no server to fetch bundles from: give `server` or `fetchBundle` in the options"
+                    .into(),
+            )
+        })?;
+        let token = self.token.borrow().clone();
+        Ok(Api::new(transport).fetch_bundle(&token, peer_id).await?)
+    }
+
+    /// Starts a session with the peer if there is none.
+    async fn ensure(&self, crypto: &mut Crypto, peer_id: &str) -> Result<()> {
+        let engine = crypto
+            .engine
+            .as_mut()
+            .ok_or(Error::NotInitialized("KeyManager"))?;
+        if !engine.has_session(peer_id).await? {
+            let bundle = self.bundle(peer_id).await?;
+            let bundle = bundle
+                .to_bundle()
+                .map_err(|e: EncodingError| Error::Encoding(e))?;
+            let change = engine
+                .start_session(peer_id, &bundle, now(), &mut crypto.rng)
+                .await?;
+            self.report(change);
+        }
+        Ok(())
+    }
+
+    async fn encrypt_wire(&self, peer_id: &str, plaintext: &str) -> Result<String> {
+        let mut guard = self.shared.crypto.lock().await;
+        self.ensure(&mut guard, peer_id).await?;
+        let crypto = &mut *guard;
+        let engine = crypto
+            .engine
+            .as_mut()
+            .ok_or(Error::NotInitialized("KeyManager"))?;
+        let outgoing = engine
+            .encrypt(peer_id, plaintext, now(), &mut crypto.rng)
+            .await?
+            .commit()
+            .await?;
+        Ok(outgoing.wire)
+    }
+}
+
+#[wasm_bindgen]
+impl SessionManagerCore {
+    /// A session manager over `keyManager`'s keys; `token` is the JWT for bundle fetches.
+    #[wasm_bindgen(constructor)]
+    pub fn new(key_manager: &KeyManagerCore, token: String) -> SessionManagerCore {
+        SessionManagerCore {
+            state: Rc::new(SessionState {
+                shared: Arc::clone(&key_manager.shared),
+                token: RefCell::new(token),
+                on_identity_change: RefCell::new(None),
+            }),
+        }
+    }
+
+    /// Replaces the JWT (after a new login).
+    #[wasm_bindgen(js_name = setToken)]
+    pub fn set_token(&self, token: String) {
+        *self.state.token.borrow_mut() = token;
+    }
+
+    /// Calls `callback(change)` when a peer's identity key changes
+    /// (`{peerId, previousKey, newKey, previousFingerprint, newFingerprint, wasVerified}`).
+    #[wasm_bindgen(js_name = onIdentityChange)]
+    pub fn on_identity_change(&self, callback: Option<js_sys::Function>) {
+        *self.state.on_identity_change.borrow_mut() = callback;
+    }
+
+    /// The session with the peer, started from its bundle (fetched once) if there is none.
+    #[wasm_bindgen(js_name = ensureSession)]
+    pub fn ensure_session(&self, peer_id: String) -> js_sys::Promise {
+        let this = Rc::clone(&self.state);
+        promise(async move {
+            let mut crypto = this.shared.crypto.lock().await;
+            this.ensure(&mut crypto, &peer_id).await?;
+            drop(crypto);
+            let sessions = this
+                .shared
+                .store
+                .peer_sessions(&peer_id)
+                .await?
+                .ok_or_else(|| Error::invalid("peerId", "the session was not saved"))?;
+            to_js(&session_view(&this.shared.user_id, &sessions))
+        })
+    }
+
+    /// Encrypts `plaintext` for the peer: resolves to the wire object `{header: {ratchetKey,
+    /// previousChainLength, messageNumber}, ciphertext, authTag: "", x3dh?}` (send
+    /// `JSON.stringify` of it as the message content, with `encrypted: true`).
+    #[wasm_bindgen(js_name = encryptMessage)]
+    pub fn encrypt_message(&self, peer_id: String, plaintext: String) -> js_sys::Promise {
+        let this = Rc::clone(&self.state);
+        promise(async move {
+            let wire = this.encrypt_wire(&peer_id, &plaintext).await?;
+            js_sys::JSON::parse(&wire)
+                .map_err(|_| Error::Unsupported("cannot hand the message to JavaScript".into()))
+        })
+    }
+
+    /// As `encryptMessage`, resolving to the wire string itself (what goes in `content`).
+    #[wasm_bindgen(js_name = encryptMessageToString)]
+    pub fn encrypt_message_to_string(&self, peer_id: String, plaintext: String) -> js_sys::Promise {
+        let this = Rc::clone(&self.state);
+        promise(async move {
+            Ok(JsValue::from_str(
+                &this.encrypt_wire(&peer_id, &plaintext).await?,
+            ))
+        })
+    }
+
+    /// Decrypts a message from the peer (the wire object, or its JSON string) and resolves
+    /// to the text. A message that does not decrypt changes nothing.
+    #[wasm_bindgen(js_name = decryptMessage)]
+    pub fn decrypt_message(&self, peer_id: String, message: JsValue) -> js_sys::Promise {
+        let this = Rc::clone(&self.state);
+        promise(async move {
+            let wire = match message.as_string() {
+                Some(text) => text,
+                None => js_sys::JSON::stringify(&message)
+                    .ok()
+                    .and_then(|t| t.as_string())
+                    .ok_or_else(|| Error::invalid("message", "not an encrypted message"))?,
+            };
+            let mut guard = this.shared.crypto.lock().await;
+            let crypto = &mut *guard;
+            let engine = crypto
+                .engine
+                .as_mut()
+                .ok_or(Error::NotInitialized("KeyManager"))?;
+            let incoming = engine
+                .decrypt(&peer_id, &wire, now(), &mut crypto.rng)
+                .await?
+                .commit()
+                .await?;
+            this.report(incoming.identity_change);
+            Ok(JsValue::from_str(&incoming.plaintext))
+        })
+    }
+
+    /// Every session, as the reference's `StoredSessionRecord` without secrets.
+    #[wasm_bindgen(js_name = listSessions)]
+    pub fn list_sessions(&self) -> js_sys::Promise {
+        let shared = Arc::clone(&self.state.shared);
+        promise(async move {
+            let mut views = Vec::new();
+            for peer in shared.store.session_peer_ids().await? {
+                if let Some(sessions) = shared.store.peer_sessions(&peer).await? {
+                    views.push(session_view(&shared.user_id, &sessions));
+                }
+            }
+            to_js(&views)
+        })
+    }
+}

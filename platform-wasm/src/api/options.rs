@@ -1,0 +1,208 @@
+//! Options objects passed from JavaScript.
+
+use std::collections::HashSet;
+
+use quickchat_core::client::{Backoff, CatchUpScope, ClientConfig};
+use quickchat_core::x3dh::OneTimePrekeyUse;
+use serde::Deserialize;
+use wasm_bindgen::{JsCast, JsValue};
+
+use super::from_js;
+use crate::error::{Error, Result};
+use crate::rng::WebRng;
+use crate::store::KdfStrength;
+use crate::transport::WebTransport;
+
+/// Where a client keeps its keys, sessions and history.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Storage {
+    /// An encrypted IndexedDB database (browsers).
+    Indexeddb,
+    /// Memory only: everything is lost when the page or process ends.
+    Memory,
+}
+
+/// Reconnection delays.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackoffOptions {
+    initial_ms: Option<u64>,
+    max_ms: Option<u64>,
+    jitter: Option<f64>,
+}
+
+/// Storage, server and behaviour options (the JSON-like part of the options object).
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Options {
+    /// Server origin; empty or absent: the page's origin.
+    pub server: Option<String>,
+    /// WebSocket URL other than `<server>/ws`.
+    pub websocket_url: Option<String>,
+    /// Where to keep data.
+    pub storage: Option<Storage>,
+    /// IndexedDB database name.
+    pub database_name: Option<String>,
+    /// Passphrase of the IndexedDB store.
+    pub passphrase: Option<String>,
+    /// `"recommended"` or `"insecure-for-tests"`.
+    pub kdf: Option<String>,
+    /// `"all-users"` or `"known-peers"`.
+    pub catch_up: Option<String>,
+    /// Reconnection delays.
+    pub backoff: Option<BackoffOptions>,
+    /// Heartbeat interval, ms.
+    pub keepalive_interval_ms: Option<u64>,
+    /// Heartbeat timeout, ms.
+    pub keepalive_timeout_ms: Option<u64>,
+    /// Prekey re-check interval, ms.
+    pub prekey_check_interval_ms: Option<u64>,
+    /// Peers plaintext may go to when they have no keys.
+    pub allow_plaintext_to: Vec<String>,
+    /// Keep the password to renew the login.
+    pub remember_password: Option<bool>,
+    /// `"when-available"` or `"never"`.
+    pub one_time_prekeys: Option<String>,
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("server", &self.server)
+            .field("storage", &self.storage)
+            .field("database_name", &self.database_name)
+            .field(
+                "passphrase",
+                &self.passphrase.as_ref().map(|_| "<redacted>"),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// The options object: its JSON-like fields and its functions.
+#[derive(Debug)]
+pub struct ParsedOptions {
+    /// The JSON-like fields.
+    pub options: Options,
+    /// `WebSocket`: a WebSocket constructor (Node).
+    pub websocket: Option<js_sys::Function>,
+    /// `randomSource`: `(length) => Uint8Array` (deterministic tests only).
+    pub rng: WebRng,
+}
+
+fn function_field(value: &JsValue, name: &str) -> Option<js_sys::Function> {
+    js_sys::Reflect::get(value, &JsValue::from_str(name))
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+}
+
+impl ParsedOptions {
+    /// Reads an options object (`undefined` gives the defaults).
+    pub fn parse(value: &JsValue) -> Result<Self> {
+        let options: Option<Options> = from_js(value, "options")?;
+        let (websocket, rng) = if value.is_object() {
+            (
+                function_field(value, "WebSocket"),
+                function_field(value, "randomSource")
+                    .map(WebRng::Source)
+                    .unwrap_or_default(),
+            )
+        } else {
+            (None, WebRng::System)
+        };
+        Ok(Self {
+            options: options.unwrap_or_default(),
+            websocket,
+            rng,
+        })
+    }
+
+    /// The transport the options describe.
+    pub fn transport(&self) -> Result<WebTransport> {
+        let mut transport = WebTransport::new(self.options.server.as_deref().unwrap_or(""))?;
+        if let Some(url) = &self.options.websocket_url {
+            transport = transport.with_websocket_url(url.clone());
+        }
+        if let Some(constructor) = &self.websocket {
+            transport = transport.with_websocket_constructor(constructor.clone());
+        }
+        Ok(transport)
+    }
+
+    /// The storage to use: as asked, else IndexedDB where there is one, else memory.
+    pub fn storage(&self) -> Storage {
+        self.options.storage.unwrap_or_else(|| {
+            let has_idb = js_sys::Reflect::get(&js_sys::global(), &"indexedDB".into())
+                .is_ok_and(|v| !v.is_undefined() && !v.is_null());
+            if has_idb {
+                Storage::Indexeddb
+            } else {
+                Storage::Memory
+            }
+        })
+    }
+
+    /// The KDF strength of a new store.
+    pub fn kdf(&self) -> Result<KdfStrength> {
+        match self.options.kdf.as_deref() {
+            None | Some("recommended") => Ok(KdfStrength::Recommended),
+            Some("insecure-for-tests") => Ok(KdfStrength::InsecureForTests),
+            Some(other) => Err(Error::invalid(
+                "kdf",
+                format!("{other:?} is not \"recommended\" or \"insecure-for-tests\""),
+            )),
+        }
+    }
+
+    /// Whether sessions this device starts mix in one-time prekeys.
+    pub fn one_time_prekeys(&self) -> Result<OneTimePrekeyUse> {
+        match self.options.one_time_prekeys.as_deref() {
+            None | Some("when-available") => Ok(OneTimePrekeyUse::WhenAvailable),
+            Some("never") => Ok(OneTimePrekeyUse::Never),
+            Some(other) => Err(Error::invalid(
+                "oneTimePrekeys",
+                format!("{other:?} is not \"when-available\" or \"never\""),
+            )),
+        }
+    }
+
+    /// The client settings the options describe.
+    pub fn client_config(&self) -> Result<ClientConfig> {
+        let o = &self.options;
+        let mut config = ClientConfig::default();
+        config.session.one_time_prekey_use = self.one_time_prekeys()?;
+        if let Some(b) = o.backoff {
+            let defaults = Backoff::default();
+            config.backoff = Backoff {
+                initial_ms: b.initial_ms.unwrap_or(defaults.initial_ms),
+                max_ms: b.max_ms.unwrap_or(defaults.max_ms),
+                jitter: b.jitter.unwrap_or(defaults.jitter),
+            };
+        }
+        if let Some(ms) = o.keepalive_interval_ms {
+            config.keepalive_interval_ms = ms;
+        }
+        if let Some(ms) = o.keepalive_timeout_ms {
+            config.keepalive_timeout_ms = ms;
+        }
+        if let Some(ms) = o.prekey_check_interval_ms {
+            config.prekey_check_interval_ms = ms;
+        }
+        config.catch_up = match o.catch_up.as_deref() {
+            None | Some("all-users") => CatchUpScope::AllUsers,
+            Some("known-peers") => CatchUpScope::KnownPeers,
+            Some(other) => {
+                return Err(Error::invalid(
+                    "catchUp",
+                    format!("{other:?} is not \"all-users\" or \"known-peers\""),
+                ));
+            }
+        };
+        config.plaintext_allowed = o.allow_plaintext_to.iter().cloned().collect::<HashSet<_>>();
+        if let Some(remember) = o.remember_password {
+            config.remember_password = remember;
+        }
+        Ok(config)
+    }
+}

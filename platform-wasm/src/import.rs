@@ -1,0 +1,254 @@
+//! Import of the reference web client's IndexedDB database (`quick-chat-e2ee`): its
+//! identity, prekeys with their upload state, and sessions with their ratchet state and any
+//! pending first-message data, so a user keeps talking to existing peers without a new
+//! session.
+//!
+//! The database is read, never written: it is opened without a version (so no upgrade can
+//! run), read in one read-only transaction, and closed; if it does not exist, the open is
+//! aborted before the browser creates it. Its rows are turned into the JSON dump core reads
+//! ([`WebStorageSnapshot`]), which decrypts the secrets with the master key the reference
+//! client keeps beside them.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use futures::channel::oneshot;
+use js_sys::{Array, Object, Reflect};
+use quickchat_core::account::import_account;
+use quickchat_core::reference::{ImportedAccount, WebStorageSnapshot};
+use quickchat_core::store::Store;
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{IdbDatabase, IdbFactory, IdbOpenDbRequest, IdbRequest, IdbTransactionMode};
+
+use crate::error::{Error, Result};
+use crate::transport::js_error_text;
+
+/// The reference web client's database name.
+pub const WEB_CLIENT_DATABASE: &str = "quick-chat-e2ee";
+
+/// The object stores of the reference client's database that hold what is imported.
+pub const WEB_CLIENT_STORES: [&str; 5] = [
+    "identity",
+    "metadata",
+    "signed_prekeys",
+    "one_time_prekeys",
+    "sessions",
+];
+
+/// What an import brought over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportSummary {
+    /// The user whose keys were imported.
+    pub user_id: String,
+    /// The identity's fingerprint.
+    pub fingerprint: String,
+    /// Signed prekeys imported.
+    pub signed_prekeys: usize,
+    /// One-time prekeys imported (those not consumed).
+    pub one_time_prekeys: usize,
+    /// Peers whose sessions were imported.
+    pub sessions: Vec<String>,
+}
+
+impl ImportSummary {
+    /// The summary of an imported account.
+    pub fn of(account: &ImportedAccount) -> Self {
+        Self {
+            user_id: account.user_id.clone(),
+            fingerprint: account.identity.fingerprint().as_str().to_string(),
+            signed_prekeys: account.signed_prekeys.len(),
+            one_time_prekeys: account.one_time_prekeys.len(),
+            sessions: account.sessions.iter().map(|s| s.peer_id.clone()).collect(),
+        }
+    }
+}
+
+fn idb_error(context: &str) -> impl Fn(JsValue) -> Error + '_ {
+    move |e| Error::Unsupported(format!("{context}: {}", js_error_text(&e)))
+}
+
+fn factory() -> Result<IdbFactory> {
+    Reflect::get(&js_sys::global(), &"indexedDB".into())
+        .ok()
+        .filter(|f| !f.is_undefined() && !f.is_null())
+        .map(JsCast::unchecked_into)
+        .ok_or_else(|| Error::Unsupported("this environment has no IndexedDB".into()))
+}
+
+/// Waits for an IndexedDB request: its result, or the error it failed with.
+async fn request_done(request: &IdbRequest) -> std::result::Result<JsValue, JsValue> {
+    let (tx, rx) = oneshot::channel::<std::result::Result<(), ()>>();
+    let tx = Rc::new(RefCell::new(Some(tx)));
+    let on_success = {
+        let tx = Rc::clone(&tx);
+        Closure::<dyn FnMut(JsValue)>::new(move |_: JsValue| {
+            if let Some(tx) = tx.borrow_mut().take() {
+                let _ = tx.send(Ok(()));
+            }
+        })
+    };
+    let on_error = {
+        let tx = Rc::clone(&tx);
+        Closure::<dyn FnMut(JsValue)>::new(move |_: JsValue| {
+            if let Some(tx) = tx.borrow_mut().take() {
+                let _ = tx.send(Err(()));
+            }
+        })
+    };
+    request.set_onsuccess(Some(on_success.as_ref().unchecked_ref()));
+    request.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    let outcome = rx.await;
+    request.set_onsuccess(None);
+    request.set_onerror(None);
+    match outcome {
+        Ok(Ok(())) => request.result(),
+        _ => Err(request
+            .error()
+            .ok()
+            .flatten()
+            .map(JsValue::from)
+            .unwrap_or_else(|| JsValue::from_str("the request failed"))),
+    }
+}
+
+/// Opens an existing database without changing it; `None` if there is no such database
+/// (the open is aborted before it would create one).
+async fn open_existing(name: &str) -> Result<Option<IdbDatabase>> {
+    let request: IdbOpenDbRequest = factory()?
+        .open(name)
+        .map_err(idb_error("opening the web client's database"))?;
+    let created = Rc::new(RefCell::new(false));
+    let on_upgrade = {
+        let created = Rc::clone(&created);
+        let request = request.clone();
+        Closure::<dyn FnMut(JsValue)>::new(move |_: JsValue| {
+            // An upgrade on an open without a version means the database did not exist.
+            *created.borrow_mut() = true;
+            if let Some(transaction) = request.transaction() {
+                let _ = transaction.abort();
+            }
+        })
+    };
+    request.set_onupgradeneeded(Some(on_upgrade.as_ref().unchecked_ref()));
+    let result = request_done(&request).await;
+    request.set_onupgradeneeded(None);
+    if *created.borrow() {
+        if let Ok(db) = result {
+            db.unchecked_into::<IdbDatabase>().close();
+        }
+        return Ok(None);
+    }
+    result
+        .map(|db| Some(db.unchecked_into()))
+        .map_err(idb_error("opening the web client's database"))
+}
+
+/// Reads the reference client's database `name` as the JSON dump core imports from
+/// (`{name, version, stores: {store: [{key, value}]}}`), or `None` if there is no such
+/// database. Nothing is written.
+pub async fn read_web_client_database(name: &str) -> Result<Option<JsValue>> {
+    let Some(db) = open_existing(name).await? else {
+        return Ok(None);
+    };
+    let result = dump(&db).await;
+    db.close();
+    result.map(Some)
+}
+
+async fn dump(db: &IdbDatabase) -> Result<JsValue> {
+    let present = db.object_store_names();
+    let names: Vec<&str> = WEB_CLIENT_STORES
+        .iter()
+        .copied()
+        .filter(|name| present.contains(name))
+        .collect();
+    let stores = Object::new();
+    if !names.is_empty() {
+        let list = Array::new();
+        for name in &names {
+            list.push(&JsValue::from_str(name));
+        }
+        let transaction = db
+            .transaction_with_str_sequence_and_mode(&list, IdbTransactionMode::Readonly)
+            .map_err(idb_error("reading the web client's database"))?;
+        for name in &names {
+            let store = transaction
+                .object_store(name)
+                .map_err(idb_error("reading the web client's database"))?;
+            let keys_request = store
+                .get_all_keys()
+                .map_err(idb_error("reading the web client's database"))?;
+            let values_request = store
+                .get_all()
+                .map_err(idb_error("reading the web client's database"))?;
+            let keys: Array = request_done(&keys_request)
+                .await
+                .map_err(idb_error("reading the web client's database"))?
+                .unchecked_into();
+            let values: Array = request_done(&values_request)
+                .await
+                .map_err(idb_error("reading the web client's database"))?
+                .unchecked_into();
+            let rows = Array::new();
+            for (key, value) in keys.iter().zip(values.iter()) {
+                let row = Object::new();
+                let _ = Reflect::set(&row, &"key".into(), &key);
+                let _ = Reflect::set(&row, &"value".into(), &value);
+                rows.push(&row);
+            }
+            let _ = Reflect::set(&stores, &JsValue::from_str(name), &rows);
+        }
+    }
+    let snapshot = Object::new();
+    let _ = Reflect::set(&snapshot, &"name".into(), &JsValue::from_str(&db.name()));
+    let _ = Reflect::set(&snapshot, &"version".into(), &JsValue::from(db.version()));
+    let _ = Reflect::set(&snapshot, &"stores".into(), &stores);
+    Ok(snapshot.into())
+}
+
+/// Parses a dump made by [`read_web_client_database`] (or the same JSON produced
+/// elsewhere).
+pub fn parse_snapshot(dump: &JsValue) -> Result<WebStorageSnapshot> {
+    let text = js_sys::JSON::stringify(dump)
+        .ok()
+        .and_then(|t| t.as_string())
+        .ok_or_else(|| Error::invalid("snapshot", "not JSON-serializable"))?;
+    Ok(WebStorageSnapshot::from_json(&text)?)
+}
+
+/// Imports `user_id`'s keys and sessions from a snapshot into `store` (which must not hold
+/// an identity yet).
+pub async fn import_snapshot<S: Store + ?Sized>(
+    store: &S,
+    snapshot: &WebStorageSnapshot,
+    user_id: &str,
+    now: i64,
+) -> Result<ImportSummary> {
+    let account = snapshot.import(user_id)?;
+    import_account(&store, &account, now).await?;
+    Ok(ImportSummary::of(&account))
+}
+
+/// Imports `user_id`'s keys and sessions from the reference client's database `name` into
+/// `store`; `None` if there is no such database or it holds nothing for the user. The
+/// reference client's database is left untouched.
+pub async fn import_web_client<S: Store + ?Sized>(
+    store: &S,
+    user_id: &str,
+    name: &str,
+    now: i64,
+) -> Result<Option<ImportSummary>> {
+    let Some(dump) = read_web_client_database(name).await? else {
+        return Ok(None);
+    };
+    let snapshot = parse_snapshot(&dump)?;
+    if !snapshot.user_ids().iter().any(|id| id == user_id) {
+        return Ok(None);
+    }
+    import_snapshot(store, &snapshot, user_id, now)
+        .await
+        .map(Some)
+}

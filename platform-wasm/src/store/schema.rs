@@ -1,0 +1,75 @@
+//! The IndexedDB schema, version by version.
+//!
+//! | version | object stores and indexes |
+//! |---|---|
+//! | 1 | `meta`, `account`, `signed_prekeys`, `one_time_prekeys`, `sessions`, `known_identities` (out-of-line keys, sealed values); `messages` (key path `id`, index `by_conversation` on `[c, t]`) |
+//! | 2 | as 1, plus on `messages` the indexes `by_time` on `t` and `outbox` on `o` (a sparse index: `o` is set only on pending messages) |
+//!
+//! The database version is the schema version. The layout of the values is versioned
+//! separately in `meta` (`layout`): a database upgraded from version 1 has layout 1 until
+//! the store has rewritten its messages with the `o` field (which needs the passphrase,
+//! because the status is sealed), after which it is layout 2.
+//!
+//! Every version's declaration stays here: opening an older database upgrades it step by
+//! step, and the tests create databases at older versions to check that.
+
+use rexie::{Index, ObjectStore, Rexie, RexieBuilder};
+
+/// The current schema version.
+pub const VERSION: u32 = 2;
+
+/// The current value layout (see the module docs).
+pub const LAYOUT: u32 = 2;
+
+/// Store of the clear header: format marker, layout, KDF parameters, passphrase check.
+pub const META: &str = "meta";
+/// Sealed `IdentityRecord` (key `identity`) and `AccountMeta` (key `meta`).
+pub const ACCOUNT: &str = "account";
+/// Sealed signed prekeys by id (number).
+pub const SIGNED_PREKEYS: &str = "signed_prekeys";
+/// Sealed one-time prekeys by id (number).
+pub const ONE_TIME_PREKEYS: &str = "one_time_prekeys";
+/// Sealed `PeerSessions` by peer id.
+pub const SESSIONS: &str = "sessions";
+/// Sealed `KnownIdentity` by peer id.
+pub const KNOWN_IDENTITIES: &str = "known_identities";
+/// Messages: `{id, c, t, o?, s}` — id, conversation key, timestamp, outbox marker (pending
+/// only), sealed record.
+pub const MESSAGES: &str = "messages";
+
+/// Index of `messages` on `[c, t]`.
+pub const BY_CONVERSATION: &str = "by_conversation";
+/// Index of `messages` on `t` (version 2).
+pub const BY_TIME: &str = "by_time";
+/// Sparse index of `messages` on `o` (version 2).
+pub const OUTBOX: &str = "outbox";
+
+/// The stores a key reset (`StoreOp::ClearKeys`) empties.
+pub const KEY_STORES: [&str; 5] = [
+    ACCOUNT,
+    SIGNED_PREKEYS,
+    ONE_TIME_PREKEYS,
+    SESSIONS,
+    KNOWN_IDENTITIES,
+];
+
+/// The schema of `version` (1 or 2) for the database `name`.
+pub fn builder(name: &str, version: u32) -> RexieBuilder {
+    let mut messages = ObjectStore::new(MESSAGES)
+        .key_path("id")
+        .add_index(Index::new_array(BY_CONVERSATION, ["c", "t"]));
+    if version >= 2 {
+        messages = messages
+            .add_index(Index::new(BY_TIME, "t"))
+            .add_index(Index::new(OUTBOX, "o"));
+    }
+    Rexie::builder(name)
+        .version(version)
+        .add_object_store(ObjectStore::new(META))
+        .add_object_store(ObjectStore::new(ACCOUNT))
+        .add_object_store(ObjectStore::new(SIGNED_PREKEYS))
+        .add_object_store(ObjectStore::new(ONE_TIME_PREKEYS))
+        .add_object_store(ObjectStore::new(SESSIONS))
+        .add_object_store(ObjectStore::new(KNOWN_IDENTITIES))
+        .add_object_store(messages)
+}
