@@ -152,8 +152,10 @@ async fn one_run(server: &TestServer, mode: Mode, count: usize, round: usize) ->
         .expect("all messages arrive")
         .expect("receiver");
     assert_eq!(arrived.len(), count, "every message arrived");
-    let sent_at = sent_at.lock().expect("lock");
-    let mut latencies: Vec<Duration> = arrived.iter().map(|(id, at)| *at - sent_at[id]).collect();
+    let mut latencies: Vec<Duration> = {
+        let sent_at = sent_at.lock().expect("lock");
+        arrived.iter().map(|(id, at)| *at - sent_at[id]).collect()
+    };
     let last = arrived.values().copied().max().expect("messages");
     let elapsed = last - start;
     latencies.sort();
