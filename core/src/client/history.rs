@@ -46,6 +46,27 @@ where
             .await?)
     }
 
+    /// The page of up to `limit` messages before `oldest` (the first message of the page
+    /// already shown), oldest first. Unlike paging by time alone, nothing is skipped when
+    /// several messages share a millisecond.
+    pub async fn history_before(
+        &self,
+        conversation: &ConversationId,
+        oldest: &MessageRecord,
+        limit: usize,
+    ) -> Result<Vec<MessageRecord>, ClientError> {
+        Ok(self
+            .store
+            .messages(&MessageQuery {
+                conversation: Some(conversation.clone()),
+                before: Some(oldest.timestamp),
+                before_id: Some(oldest.id.clone()),
+                limit: Some(limit),
+                ..MessageQuery::default()
+            })
+            .await?)
+    }
+
     /// Every conversation with local history, the most recent first.
     pub async fn conversations(&self) -> Result<Vec<Conversation>, ClientError> {
         let all = self.store.messages(&MessageQuery::default()).await?;

@@ -42,6 +42,12 @@ pub enum StoreError {
     /// The passphrase does not open this store.
     #[error("wrong passphrase for this store")]
     WrongPassphrase,
+    /// The store is already open, in this process or another; close it there first.
+    #[error("the store {what} is already open (in this process or another); close it first")]
+    InUse {
+        /// Which store (its path, for a file).
+        what: String,
+    },
 }
 
 /// One write.

@@ -189,6 +189,10 @@ pub struct MessageQuery {
     pub conversation: Option<Conversation>,
     /// Only messages strictly older than this time, ms.
     pub before: Option<i64>,
+    /// With `before`: also messages at exactly that time whose id sorts before this one, so
+    /// that `(before, before_id)` taken from the oldest message of a page is a cursor that
+    /// misses nothing, even when several messages share a millisecond.
+    pub before_id: Option<String>,
     /// At most this many (the newest ones that match).
     pub limit: Option<usize>,
     /// Only messages with this status.
@@ -203,7 +207,11 @@ impl MessageQuery {
         self.conversation
             .as_ref()
             .is_none_or(|c| *c == record.conversation)
-            && self.before.is_none_or(|t| record.timestamp < t)
+            && self.before.is_none_or(|t| {
+                record.timestamp < t
+                    || (record.timestamp == t
+                        && self.before_id.as_ref().is_some_and(|id| record.id < *id))
+            })
             && self.status.is_none_or(|s| s == record.status)
             && self
                 .text

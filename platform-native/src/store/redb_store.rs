@@ -155,7 +155,7 @@ impl RedbStore {
     /// stored check value ([`StoreError::WrongPassphrase`] otherwise); a file that is not a
     /// quickchat store, or is damaged, gives [`StoreError::Corrupt`] and is left as it was. A
     /// store that is already open (in this process or another) gives
-    /// [`StoreError::Backend`] at once. The Argon2id derivation (tens of ms) and the file work
+    /// [`StoreError::InUse`] at once. The Argon2id derivation (tens of ms) and the file work
     /// run on tokio's blocking pool when called inside a tokio runtime.
     pub async fn open(path: impl AsRef<Path>, passphrase: &str) -> Result<Self, StoreError> {
         Self::open_with(path, passphrase, StoreOptions::default()).await
@@ -762,7 +762,14 @@ impl Inner {
             }
             Ok(found.len() >= limit)
         };
-        let time_end = query.before.map(encode_ts);
+        // The end of the index range: `(before, before_id)`, or all of `before`'s millisecond.
+        let time_end = query.before.map(|t| {
+            let mut end = encode_ts(t).to_vec();
+            if let Some(id) = &query.before_id {
+                end.extend_from_slice(id.as_bytes());
+            }
+            end
+        });
         let time_range = (
             Bound::Unbounded,
             match &time_end {
@@ -797,7 +804,7 @@ impl Inner {
                 return Ok(Vec::new());
             };
             let end = match time_end {
-                Some(t) => [prefix.as_slice(), &t].concat(),
+                Some(t) => [prefix.as_slice(), t.as_slice()].concat(),
                 None => above_all(&prefix),
             };
             let range = index
@@ -1354,9 +1361,8 @@ fn storage_error(context: &str, e: StorageError) -> StoreError {
 
 fn db_error(context: &str, e: DatabaseError) -> StoreError {
     match e {
-        DatabaseError::DatabaseAlreadyOpen => StoreError::Backend {
-            context: context.to_string(),
-            detail: "the store is already open (in this process or another); close it first".into(),
+        DatabaseError::DatabaseAlreadyOpen => StoreError::InUse {
+            what: context.to_string(),
         },
         DatabaseError::UpgradeRequired(version) => StoreError::Corrupt {
             what: "store file".into(),

@@ -179,13 +179,17 @@ async fn check_queries<S: Store>(store: &S, model: &Model) {
     let texts = [None, Some("hello"), Some("WÖRLD"), Some("")];
     let mut checked = 0;
     for conversation in &conversations {
-        for before in &times {
+        for (before, before_id) in times
+            .iter()
+            .flat_map(|t| [(*t, None), (*t, Some("m".to_string()))])
+        {
             for limit in [None, Some(0), Some(1), Some(3)] {
                 for status in statuses {
                     for text in texts {
                         let query = MessageQuery {
                             conversation: conversation.clone(),
-                            before: *before,
+                            before,
+                            before_id: before_id.clone(),
                             limit,
                             status,
                             text: text.map(str::to_string),
@@ -351,6 +355,25 @@ pub async fn check_store<S: Store>(store: &S) -> Model {
         out
     };
     assert_eq!(pages, expected);
+    // A `(timestamp, id)` cursor misses nothing, also where timestamps are shared.
+    let mut pages = Vec::new();
+    let mut cursor: Option<(i64, String)> = None;
+    loop {
+        let page = store
+            .messages(&MessageQuery {
+                conversation: Some(conv.clone()),
+                before: cursor.as_ref().map(|c| c.0),
+                before_id: cursor.as_ref().map(|c| c.1.clone()),
+                limit: Some(2),
+                ..Default::default()
+            })
+            .await
+            .expect("page");
+        let Some(first) = page.first() else { break };
+        cursor = Some((first.timestamp, first.id.clone()));
+        pages.splice(0..0, page);
+    }
+    assert_eq!(pages, all, "every message once, in order");
 
     // Replacing a message moves it: other conversation, other time, out of the outbox; and
     // a sent message back into it. Twice in one batch: the last write wins.

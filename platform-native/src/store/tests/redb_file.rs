@@ -883,10 +883,10 @@ async fn a_store_open_elsewhere_gives_a_clear_error_at_once() {
     // The same process.
     let again = RedbStore::open_with(&path, PASSPHRASE, options()).await;
     match &again {
-        Err(StoreError::Backend { detail, .. }) => {
-            assert!(detail.contains("already open"), "{detail}")
+        Err(e @ StoreError::InUse { .. }) => {
+            assert!(e.to_string().contains("already open"), "{e}")
         }
-        other => panic!("expected Backend, got {other:?}"),
+        other => panic!("expected InUse, got {other:?}"),
     }
     // Another process.
     let line = tokio::task::spawn_blocking({
