@@ -72,7 +72,7 @@
 //! header, or a newer format) is refused the same way. Only then is it opened for writing. A
 //! file left by a crash (not closed cleanly) cannot be opened read-only: its recovery runs
 //! on the scratch overlay first (header and passphrase checked there), then on the file.
-//! A store open in this or another process gives [`StoreError::InUse`]
+//! A store open in this or another process gives [`StoreError::InUse`](quickchat_core::store::StoreError::InUse)
 //! at once, never a wait (redb's file locks).
 //!
 //! # Durability
