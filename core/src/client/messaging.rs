@@ -84,7 +84,7 @@ where
     }
 
     /// A peer's bundle (uses up one of its one-time prekeys on the backend).
-    async fn fetch_bundle(&self, peer_id: &str) -> Result<BundleResponse, ClientError> {
+    pub(crate) async fn fetch_bundle(&self, peer_id: &str) -> Result<BundleResponse, ClientError> {
         with_jwt!(self, |jwt| self.api.fetch_bundle(&jwt, peer_id))
     }
 

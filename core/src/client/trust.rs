@@ -54,7 +54,9 @@ where
             return Ok(Fingerprint::of(&known.identity_key));
         }
         let now = self.now();
-        let bundle = with_jwt!(self, |jwt| self.api.fetch_bundle(&jwt, peer_id))
+        let bundle = self
+            .fetch_bundle(peer_id)
+            .await
             .map_err(|e| match e {
                 e if e.is_status(404) => ClientError::PeerHasNoKeys {
                     peer_id: peer_id.to_string(),
