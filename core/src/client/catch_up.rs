@@ -179,11 +179,16 @@ where
         Ok(())
     }
 
-    /// Sends everything still pending, oldest first; stops at the first failure (the rest
-    /// waits for the next connection). Returns how many went out.
-    pub(crate) async fn flush_outbox(&self) -> Result<usize, ClientError> {
+    /// Sends everything still pending (written before `written_before`, ms, when given),
+    /// oldest first; stops at the first failure (the rest waits for the next try). Returns
+    /// how many went out.
+    pub(crate) async fn flush_outbox(
+        &self,
+        written_before: Option<i64>,
+    ) -> Result<usize, ClientError> {
         let query = MessageQuery {
             status: Some(MessageStatus::Pending),
+            before: written_before,
             ..MessageQuery::default()
         };
         // Group messages have no client-chosen id: settle the ones the backend already has

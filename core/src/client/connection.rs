@@ -22,6 +22,9 @@ use crate::protocol::ws::{ClientFrame, ServerFrame};
 use crate::store::Store;
 use crate::transport::{Clock, FrameStream, Transport, WebSocket};
 
+/// While connected, messages pending longer than this are sent again, ms.
+const OUTBOX_RETRY_MS: i64 = 15_000;
+
 /// At most this many frames are handled as one batch.
 const MAX_FRAMES_AT_ONCE: usize = 128;
 
@@ -214,7 +217,7 @@ where
             }
         }
         self.handle_frames(buffered, true).await;
-        if let Err(e) = self.flush_outbox().await {
+        if let Err(e) = self.flush_outbox(None).await {
             tracing::warn!(error = %e, "outbox flush failed");
         }
         if let Err(e) = self.maintain_prekeys().await {
@@ -238,8 +241,17 @@ where
         let mut last_frame = self.now();
         let mut heartbeat_at: Option<i64> = None;
         let mut next_prekey_check = self.now().saturating_add(check_every);
+        let mut next_outbox_retry = self.now().saturating_add(OUTBOX_RETRY_MS);
         loop {
             let now = self.now();
+            // A message whose hand-over was interrupted (its sender's call cancelled, a
+            // write that failed) would otherwise wait for the next reconnect.
+            if now >= next_outbox_retry {
+                next_outbox_retry = now.saturating_add(OUTBOX_RETRY_MS);
+                if let Err(e) = self.flush_outbox(Some(now - OUTBOX_RETRY_MS)).await {
+                    tracing::warn!(error = %e, "outbox retry failed");
+                }
+            }
             if now >= next_prekey_check {
                 next_prekey_check = now.saturating_add(check_every);
                 if let Err(e) = self.maintain_prekeys().await {
