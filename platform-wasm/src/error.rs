@@ -110,7 +110,10 @@ fn store_code(e: &StoreError) -> &'static str {
     match e {
         StoreError::WrongPassphrase => "wrong_passphrase",
         StoreError::Corrupt { .. } => "store_corrupt",
+        StoreError::InUse { .. } => "store_in_use",
         StoreError::Backend { .. } => "store_failed",
+        #[allow(unreachable_patterns)]
+        _ => "store_failed",
     }
 }
 

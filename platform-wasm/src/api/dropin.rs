@@ -56,8 +56,6 @@ struct Shared {
     store: SharedStore,
     crypto: futures::lock::Mutex<Crypto>,
     import_from: Option<String>,
-    transport: Option<WebTransport>,
-    fetch_bundle: Option<js_sys::Function>,
     config: SessionConfig,
 }
 
@@ -204,10 +202,6 @@ impl KeyManagerCore {
                 Ok(v) => Some(v.as_string().unwrap_or_else(|| WEB_CLIENT_DATABASE.into())),
                 Err(_) => Some(WEB_CLIENT_DATABASE.into()),
             };
-            let transport = parsed.transport().ok();
-            let fetch_bundle = js_sys::Reflect::get(&options, &"fetchBundle".into())
-                .ok()
-                .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
             let config = SessionConfig {
                 one_time_prekey_use: parsed.one_time_prekeys()?,
             };
@@ -220,8 +214,6 @@ impl KeyManagerCore {
                         rng: parsed.rng,
                     }),
                     import_from,
-                    transport,
-                    fetch_bundle,
                     config,
                 }),
             }
@@ -468,6 +460,8 @@ pub struct SessionManagerCore {
 
 struct SessionState {
     shared: Arc<Shared>,
+    transport: Option<WebTransport>,
+    fetch_bundle: Option<js_sys::Function>,
     token: RefCell<String>,
     on_identity_change: RefCell<Option<js_sys::Function>>,
 }
@@ -532,7 +526,7 @@ impl SessionState {
     }
 
     async fn bundle(&self, peer_id: &str) -> Result<BundleResponse> {
-        if let Some(fetch) = &self.shared.fetch_bundle {
+        if let Some(fetch) = &self.fetch_bundle {
             let value = fetch
                 .call1(&JsValue::NULL, &JsValue::from_str(peer_id))
                 .map_err(|e| Error::invalid("fetchBundle", crate::transport::js_error_text(&e)))?;
@@ -547,7 +541,7 @@ impl SessionState {
             let bundle: Option<BundleResponse> = from_js(&value, "bundle")?;
             return bundle.ok_or_else(|| Error::invalid("bundle", "fetchBundle returned nothing"));
         }
-        let transport = self.shared.transport.clone().ok_or_else(|| {
+        let transport = self.transport.clone().ok_or_else(|| {
             Error::Unsupported(
                 "no server to fetch bundles from: give `server` or `fetchBundle` in the options"
                     .into(),
@@ -596,15 +590,36 @@ impl SessionState {
 #[wasm_bindgen]
 impl SessionManagerCore {
     /// A session manager over `keyManager`'s keys; `token` is the JWT for bundle fetches.
+    /// Options: `server` (bundles come from `<server>/api/users/{peerId}/prekeys`; default:
+    /// the page's origin) or `fetchBundle(peerId)` (resolves to a bundle as that endpoint
+    /// returns it), and `onIdentityChange(change)`.
     #[wasm_bindgen(constructor)]
-    pub fn new(key_manager: &KeyManagerCore, token: String) -> SessionManagerCore {
-        SessionManagerCore {
+    pub fn new(
+        key_manager: &KeyManagerCore,
+        token: String,
+        options: JsValue,
+    ) -> Result<SessionManagerCore, JsValue> {
+        let parsed = ParsedOptions::parse(&options)?;
+        let function = |name: &str| {
+            js_sys::Reflect::get(&options, &JsValue::from_str(name))
+                .ok()
+                .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        };
+        let fetch_bundle = function("fetchBundle");
+        let transport = if fetch_bundle.is_some() {
+            parsed.transport().ok()
+        } else {
+            Some(parsed.transport()?)
+        };
+        Ok(SessionManagerCore {
             state: Rc::new(SessionState {
                 shared: Arc::clone(&key_manager.shared),
+                transport,
+                fetch_bundle,
                 token: RefCell::new(token),
-                on_identity_change: RefCell::new(None),
+                on_identity_change: RefCell::new(function("onIdentityChange")),
             }),
-        }
+        })
     }
 
     /// Replaces the JWT (after a new login).

@@ -7,8 +7,11 @@
 pub mod client;
 pub mod dropin;
 pub mod options;
+pub mod ratchet;
 
 use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -42,7 +45,26 @@ pub(crate) fn promise<F>(future: F) -> js_sys::Promise
 where
     F: Future<Output = Result<JsValue>> + 'static,
 {
-    wasm_bindgen_futures::future_to_promise(async move { future.await.map_err(JsValue::from) })
+    // One instantiation of the promise machinery for every method (a smaller .wasm).
+    boxed_promise(Box::pin(future))
+}
+
+fn boxed_promise(mut future: Pin<Box<dyn Future<Output = Result<JsValue>>>>) -> js_sys::Promise {
+    // Most calls (everything in memory, a session that exists) finish on their first poll:
+    // they are answered at once, without scheduling a task. A future that is not ready
+    // goes to a task, whose first poll registers its own waker (the waker of this poll does
+    // nothing, and the task polls before it waits).
+    let waker = futures::task::noop_waker();
+    let mut context = Context::from_waker(&waker);
+    match future.as_mut().poll(&mut context) {
+        Poll::Ready(Ok(value)) => js_sys::Promise::resolve(&value),
+        Poll::Ready(Err(error)) => js_sys::Promise::reject(&JsValue::from(error)),
+        Poll::Pending => {
+            wasm_bindgen_futures::future_to_promise(
+                async move { future.await.map_err(JsValue::from) },
+            )
+        }
+    }
 }
 
 /// Reports an exception thrown by an application callback (it must not stop the SDK).
@@ -57,4 +79,19 @@ pub(crate) fn report_callback_error(error: &JsValue) {
 #[wasm_bindgen(js_name = version)]
 pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
+}
+
+/// Reads the reference web client's IndexedDB database (`quick-chat-e2ee` unless named) as
+/// the JSON dump `{name, version, stores: {store: [{key, value}]}}`, or `null` if there is
+/// none. Nothing is written (a backup before migrating, or input for tools).
+#[wasm_bindgen(js_name = readWebClientDatabase)]
+pub fn read_web_client_database(name: Option<String>) -> js_sys::Promise {
+    promise(async move {
+        let name = name
+            .as_deref()
+            .unwrap_or(crate::import::WEB_CLIENT_DATABASE);
+        Ok(crate::import::read_web_client_database(name)
+            .await?
+            .unwrap_or(JsValue::NULL))
+    })
 }

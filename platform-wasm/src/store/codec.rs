@@ -64,7 +64,11 @@ impl Sealer {
                 what: what(),
                 detail: "sealed value does not open: damaged, or moved from another record".into(),
             })?;
-        serde_json::from_slice(&plain).map_err(|e| StoreError::Corrupt {
+        let text = std::str::from_utf8(&plain).map_err(|e| StoreError::Corrupt {
+            what: what(),
+            detail: format!("opened but not text: {e}"),
+        })?;
+        serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
             what: what(),
             detail: format!("opened but not readable: {e}"),
         })

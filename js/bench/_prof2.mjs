@@ -1,0 +1,11 @@
+import { KeyManager, SessionManager } from '../src/index.js';
+const alice = new KeyManager('alice', { storage: 'memory' }); const bob = new KeyManager('bob', { storage: 'memory' });
+await alice.initialize(); await bob.initialize();
+const bb = await bob.getPendingBundle();
+const fb = { identityKey: bb.identityKey, signingKey: bb.signingKey, signedPrekey: bb.signedPrekey, oneTimePrekey: null };
+const asm = new SessionManager('alice', alice, '', { fetchBundle: () => fb });
+const t = 'x'.repeat(100);
+for (let i=0;i<30000;i++) await asm.encryptMessage('bob', t);
+const t0=performance.now();
+for (let i=0;i<30000;i++) await asm.encryptMessage('bob', t);
+console.log(((performance.now()-t0)/30000*1000).toFixed(2));

@@ -1,0 +1,191 @@
+// quickchat/crypto: a drop-in replacement for the Quick Chat web client's crypto layer.
+// Same classes, method names and data shapes as its KeyManager and SessionManager; the work
+// is done by the SDK's WebAssembly engine.
+import { load } from '#load';
+
+let defaults = {};
+const openCore = Symbol('openCore');
+
+/**
+ * Sets options that every KeyManager and SessionManager made afterwards starts from (their
+ * own options win): e.g. `configure({ passphrase, server })` once at start-up, so the rest
+ * of the application keeps the reference client's constructor calls.
+ */
+export function configure(options = {}) {
+  defaults = { ...defaults, ...options };
+}
+
+/** The options `configure()` set. */
+export function configured() {
+  return { ...defaults };
+}
+
+function checkId(value, what) {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new TypeError(`quickchat: ${what} must be a non-empty string`);
+  }
+}
+
+/** The user's long-term keys: identity, signed prekey, one-time prekeys. */
+export class KeyManager {
+  #userId;
+  #options;
+  #core;
+  #origin = null;
+
+  constructor(userId, options = {}) {
+    checkId(userId, 'userId');
+    this.#userId = userId;
+    this.#options = options;
+  }
+
+  /** The user id. */
+  get userId() {
+    return this.#userId;
+  }
+
+  /** After initialize(): `"existing"`, `"imported"` (from the web client's database) or `"created"`. */
+  get origin() {
+    return this.#origin;
+  }
+
+  [openCore]() {
+    if (!this.#core) {
+      this.#core = load().then((wasm) =>
+        wasm.KeyManagerCore.open(this.#userId, { ...defaults, ...this.#options }),
+      );
+      this.#core.catch(() => {
+        this.#core = undefined;
+      });
+    }
+    return this.#core;
+  }
+
+  async initialize() {
+    const core = await this[openCore]();
+    this.#origin = await core.initialize();
+  }
+
+  async getFingerprint() {
+    return (await this[openCore]()).getFingerprint();
+  }
+
+  async getPendingBundle() {
+    return (await this[openCore]()).getPendingBundle();
+  }
+
+  async markBundleUploaded(bundle) {
+    await (await this[openCore]()).markBundleUploaded(bundle ?? null);
+  }
+
+  async queueOneTimePrekeys(count) {
+    if (!Number.isInteger(count) || count < 0) {
+      throw new TypeError('quickchat: count must be a non-negative integer');
+    }
+    await (await this[openCore]()).queueOneTimePrekeys(count);
+  }
+
+  async rotateSignedPrekey() {
+    await (await this[openCore]()).rotateSignedPrekey();
+  }
+
+  async getIdentityMaterial() {
+    return (await this[openCore]()).getIdentityMaterial();
+  }
+
+  async resetE2EE() {
+    await (await this[openCore]()).resetE2EE();
+  }
+}
+
+/** End-to-end encrypted sessions with peers. */
+export class SessionManager {
+  #userId;
+  #keyManager;
+  #token;
+  #options;
+  #core;
+  #ready = null;
+
+  constructor(userId, keyManager, token, options = {}) {
+    checkId(userId, 'userId');
+    if (!(keyManager instanceof KeyManager)) {
+      throw new TypeError('quickchat: keyManager must be a KeyManager from quickchat/crypto');
+    }
+    if (keyManager.userId !== userId) {
+      throw new TypeError(
+        `quickchat: the KeyManager belongs to ${keyManager.userId}, not ${userId}`,
+      );
+    }
+    this.#userId = userId;
+    this.#keyManager = keyManager;
+    this.#token = token ?? '';
+    this.#options = options;
+  }
+
+  /** The user id. */
+  get userId() {
+    return this.#userId;
+  }
+
+  #open() {
+    if (!this.#core) {
+      this.#core = Promise.all([load(), this.#keyManager[openCore]()]).then(([wasm, keys]) => {
+        this.#ready = new wasm.SessionManagerCore(keys, this.#token, {
+          ...defaults,
+          ...this.#options,
+        });
+        return this.#ready;
+      });
+      this.#core.catch(() => {
+        this.#core = undefined;
+      });
+    }
+    return this.#core;
+  }
+
+  /** Replaces the JWT used to fetch bundles (after a new login). */
+  setToken(token) {
+    this.#token = token ?? '';
+    this.#core?.then((core) => core.setToken(this.#token)).catch(() => {});
+  }
+
+  /** Calls `callback(change)` when a peer's identity key changes. */
+  onIdentityChange(callback) {
+    this.#options = { ...this.#options, onIdentityChange: callback };
+    this.#core?.then((core) => core.onIdentityChange(callback ?? undefined)).catch(() => {});
+  }
+
+  async ensureSession(peerId) {
+    checkId(peerId, 'peerId');
+    return (await this.#open()).ensureSession(peerId);
+  }
+
+  encryptMessage(peerId, plaintext) {
+    try {
+      checkId(peerId, 'peerId');
+      if (typeof plaintext !== 'string') {
+        throw new TypeError('quickchat: plaintext must be a string');
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // Once open, straight to the engine (no extra promise hops on the hot path).
+    if (this.#ready) return this.#ready.encryptMessage(peerId, plaintext);
+    return this.#open().then((core) => core.encryptMessage(peerId, plaintext));
+  }
+
+  decryptMessage(peerId, message) {
+    try {
+      checkId(peerId, 'peerId');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.#ready) return this.#ready.decryptMessage(peerId, message);
+    return this.#open().then((core) => core.decryptMessage(peerId, message));
+  }
+
+  async listSessions() {
+    return (await this.#open()).listSessions();
+  }
+}

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Builds the npm package `quickchat` (js/) from platform-wasm: the wasm in a size-optimised
+# release profile, wasm-bindgen's ESM glue (`--target web`, which both Vite and Node >= 20
+# load; the package picks the loader), then wasm-opt from the npm package `binaryen`.
+# Output: js/pkg/ (generated, git-ignored). Usage: scripts/build-js.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/wasm-env.sh
+# Prefer building std from source (Debian's rustc-web and rust-web-src, as scripts/setup.sh
+# installs them) even where a rustup wasm32 target exists: std built for size with abort on
+# panic makes a markedly smaller .wasm. QC_WASM_PREBUILT_STD=1 keeps the prebuilt std.
+if [ -z "${QC_WASM_PREBUILT_STD:-}" ] && [ ${#WASM_BUILD_STD[@]} -eq 0 ] && [ -x /usr/bin/rustc ] \
+    && [ -d /usr/lib/rustlib/src/rust/library ] && command -v wasm-ld-19 >/dev/null; then
+    export RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc
+    export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld-19
+    WASM_CARGO=/usr/bin/cargo
+    WASM_BUILD_STD=(-Zbuild-std=std,panic_abort)
+    export CARGO_TARGET_DIR="$CARGO_TARGET_DIR/std-from-source"
+fi
+
+log() { printf '\033[1m[build-js]\033[0m %s\n' "$*" >&2; }
+
+# The profile lives here rather than in the workspace manifest (whose profiles apply to every
+# crate): small code (opt-level z), one codegen unit, LTO, abort on panic — except the crates
+# on the message path (core, the crypto primitives), which are built for speed: at opt-level
+# z a message costs about twice as much (see js/README.md, "Speed and size").
+profile=wasm-release
+opt_level=${QC_WASM_OPT_LEVEL:-z}
+case "$opt_level" in [0-9]) ;; *) opt_level="\"$opt_level\"" ;; esac
+profile_flags=(
+    --config "profile.$profile.inherits=\"release\""
+    --config "profile.$profile.opt-level=$opt_level"
+    --config "profile.$profile.lto=true"
+    --config "profile.$profile.codegen-units=1"
+    --config "profile.$profile.panic=\"abort\""
+    --config "profile.$profile.debug=false"
+)
+fast_crates="quickchat-core curve25519-dalek x25519-dalek ed25519-dalek salsa20 poly1305 sha2 hmac
+    hkdf crypto_secretbox cipher universal-hash digest block-buffer base64 zeroize subtle"
+for crate in ${QC_WASM_FAST_CRATES-$fast_crates}; do
+    profile_flags+=(--config "profile.$profile.package.$crate.opt-level=3")
+done
+# No file names and lines in panic locations (the wasm aborts on panic anyway); std built
+# for size.
+# (-Z flags: RUSTC_BOOTSTRAP lets a stable compiler take them, as scripts/wasm-env.sh does.)
+export RUSTC_BOOTSTRAP=1
+# Derived Debug output is shallow (type names only): it appears in no message of the SDK.
+export RUSTFLAGS="--cfg poly1305_force_soft -Zlocation-detail=none -Zfmt-debug=shallow ${QC_WASM_RUSTFLAGS:-}"
+std_flags=()
+if [ ${#WASM_BUILD_STD[@]} -gt 0 ]; then
+    std_flags=(-Zbuild-std-features=optimize_for_size)
+fi
+
+log "compiling quickchat-wasm for wasm32-unknown-unknown ($profile)"
+"$WASM_CARGO" build --target wasm32-unknown-unknown "${WASM_BUILD_STD[@]}" \
+    "${std_flags[@]}" -p quickchat-wasm --lib --profile "$profile" "${profile_flags[@]}"
+wasm="$CARGO_TARGET_DIR/wasm32-unknown-unknown/$profile/quickchat_wasm.wasm"
+
+bindgen=$(command -v wasm-bindgen || true)
+want=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"/\1/p')
+if [ -z "$bindgen" ] || [ "$("$bindgen" --version | awk '{print $2}')" != "$want" ]; then
+    echo "wasm-bindgen $want is needed (cargo install wasm-bindgen-cli --version $want); see scripts/setup.sh" >&2
+    exit 1
+fi
+
+out=js/pkg
+rm -rf "$out"
+log "wasm-bindgen $want --target web"
+"$bindgen" --target web --weak-refs --out-dir "$out" --out-name quickchat_wasm "$wasm"
+
+opt=js/node_modules/.bin/wasm-opt
+if [ -x "$opt" ]; then
+    log "wasm-opt (binaryen $("$opt" --version | awk '{print $3}'))"
+    "$opt" "-O${QC_WASM_OPT_PASS:-z}" --strip-debug --strip-producers \
+        --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+        --enable-mutable-globals --enable-reference-types --enable-multivalue \
+        "$out/quickchat_wasm_bg.wasm" -o "$out/quickchat_wasm_bg.wasm"
+else
+    log "wasm-opt not found (run npm ci in js/): the .wasm is not post-optimised"
+fi
+
+size=$(wc -c <"$out/quickchat_wasm_bg.wasm")
+gz=$(gzip -9 -c "$out/quickchat_wasm_bg.wasm" | wc -c)
+log "js/pkg/quickchat_wasm_bg.wasm: $size bytes, $gz gzipped"
