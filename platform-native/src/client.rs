@@ -16,6 +16,9 @@ use crate::clock::TokioClock;
 use crate::store::{RedbStore, StoreOptions};
 use crate::transport::{NativeTransport, ServerUrlError};
 
+/// How long [`Client::close`] lets the connection loop stop by itself.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
 /// The operating system's random source (a failure of it aborts the operation with a
 /// panic: there is no safe way to go on without randomness).
 pub type SystemRng = UnwrapErr<getrandom::SysRng>;
@@ -265,8 +268,15 @@ impl Client {
     pub async fn close(&self) {
         self.inner.core.shutdown().await;
         let task = self.lock_task().take();
-        if let Some(task) = task {
-            let _ = task.await;
+        if let Some(mut task) = task {
+            // A task that had not started yet when the stop was signalled does not see it:
+            // give the loop a moment to stop by itself, then stop the task (dropping the
+            // loop's future is a clean stop too).
+            if tokio::time::timeout(CLOSE_GRACE, &mut task).await.is_err() {
+                task.abort();
+                let _ = task.await;
+            }
+            self.inner.core.shutdown().await;
         }
     }
 

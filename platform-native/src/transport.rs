@@ -139,16 +139,26 @@ impl Transport for NativeTransport {
         let writer: Writer = Arc::new(Mutex::new(write));
         let (frames_tx, frames_rx) = mpsc::unbounded_channel();
         let (closed_tx, closed_rx) = watch::channel(false);
+        // Dropped with the sink: a socket the client abandoned without closing it is torn
+        // down instead of being kept alive by the reader and the pings.
+        let (abandoned_tx, abandoned_rx) = watch::channel(());
+        let mut reader_abandoned = abandoned_rx.clone();
         // Reader: forwards text frames until the socket ends, then says so.
         tokio::spawn(async move {
-            while let Some(message) = read.next().await {
+            loop {
+                let message = tokio::select! {
+                    message = read.next() => message,
+                    _ = reader_abandoned.changed() => None,
+                };
+                let Some(message) = message else { break };
                 match message {
                     // When nobody listens any more the frame is dropped, but reading goes
                     // on so that the close handshake completes.
                     Ok(Message::Text(text)) => {
                         let _ = frames_tx.send(Ok(text.to_string()));
                     }
-                    Ok(Message::Close(_)) => break,
+                    // Reading on after a close frame lets tungstenite send the reply and
+                    // finish the handshake; the stream then ends.
                     Ok(_) => {}
                     Err(e) => {
                         let _ = frames_tx.send(Err(TransportError::Io {
@@ -163,6 +173,7 @@ impl Transport for NativeTransport {
         // Pinger: keeps idle sockets alive through proxies and NATs.
         let ping_writer = Arc::clone(&writer);
         let mut ping_closed = closed_rx.clone();
+        let mut ping_abandoned = abandoned_rx;
         let interval = self.ping_interval;
         tokio::spawn(async move {
             loop {
@@ -173,6 +184,7 @@ impl Transport for NativeTransport {
                         }
                     }
                     _ = ping_closed.changed() => break,
+                    _ = ping_abandoned.changed() => break,
                 }
             }
         });
@@ -180,6 +192,7 @@ impl Transport for NativeTransport {
             sink: Box::new(NativeSink {
                 writer,
                 closed: closed_rx,
+                _abandoned: abandoned_tx,
             }),
             stream: Box::new(NativeStream { frames: frames_rx }),
         })
@@ -189,6 +202,8 @@ impl Transport for NativeTransport {
 struct NativeSink {
     writer: Writer,
     closed: watch::Receiver<bool>,
+    /// Its drop tells the reader and the pinger that nobody will use the socket again.
+    _abandoned: watch::Sender<()>,
 }
 
 #[async_trait]

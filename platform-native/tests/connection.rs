@@ -366,3 +366,53 @@ async fn malformed_frames_from_the_server_become_events_not_panics() {
     assert!(!message.encrypted);
     client.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_a_client_without_closing_it_releases_its_socket() {
+    let server = server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let alice = registered(&server, &dir, "alice").await;
+    let mut alice_events = alice.events();
+    let bob = registered(&server, &dir, "bob").await;
+    let bob_id = id(&bob);
+    wait_for(&mut alice_events, |e| match e {
+        Event::Presence {
+            user_id,
+            online: true,
+            ..
+        } if user_id == bob_id => Some(()),
+        _ => None,
+    })
+    .await;
+    drop(bob);
+    wait_for(&mut alice_events, |e| match e {
+        Event::Presence {
+            user_id,
+            online: false,
+            ..
+        } if user_id == bob_id => Some(()),
+        _ => None,
+    })
+    .await;
+    // The store is released too (the stopped task lets go of it a moment later).
+    let path = dir.path().join("bob.redb");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let again = loop {
+        match quickchat::Client::builder()
+            .server(server.base_url())
+            .store_path(&path)
+            .passphrase("bob passphrase")
+            .build()
+            .await
+        {
+            Ok(client) => break client,
+            Err(quickchat::Error::Store(quickchat_core::store::StoreError::InUse { .. }))
+                if tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("reopening failed: {e}"),
+        }
+    };
+    assert_eq!(again.current_user().map(|u| u.user_id), Some(bob_id));
+}
