@@ -1,0 +1,557 @@
+//! The IndexedDB store in a real browser (headless Chromium): persistence across reopening,
+//! a wrong passphrase, encryption at rest, tamper detection, atomic batches, the queries
+//! (checked against core's `MemoryStore` on the same writes), and schema upgrades from an
+//! older version of the database.
+//!
+//! Run: `scripts/wasm-test-browser.sh`.
+#![cfg(target_arch = "wasm32")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use js_sys::{Object, Reflect, Uint8Array};
+use quickchat_core::account::create_account;
+use quickchat_core::store::sealing::{KdfParams, SealingKey};
+use quickchat_core::store::{
+    Conversation, MemoryStore, MessageQuery, MessageStatus, Store, StoreError, StoreOp, WriteBatch,
+};
+use quickchat_wasm::rng::WebRng;
+use quickchat_wasm::store::{IdbStore, KdfStrength, schema};
+use rexie::{Rexie, TransactionMode};
+use support::{message, unique};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const FAST: KdfStrength = KdfStrength::InsecureForTests;
+
+async fn open(name: &str, passphrase: &str) -> Result<IdbStore, StoreError> {
+    IdbStore::open(name, passphrase, FAST).await
+}
+
+fn put(op: StoreOp) -> WriteBatch {
+    let mut batch = WriteBatch::new();
+    batch.push(op);
+    batch
+}
+
+#[wasm_bindgen_test]
+async fn keys_and_history_persist_across_reopening() {
+    let name = unique("persist");
+    let store = open(&name, "correct horse").await.unwrap();
+    let identity = create_account(&store, "user-1", 1_000, &mut WebRng::System)
+        .await
+        .unwrap();
+    let mut pending = message("m2", Conversation::Direct("bob".into()), 20, "later");
+    pending.status = MessageStatus::Pending;
+    let mut batch = WriteBatch::new();
+    batch.push(StoreOp::PutMessage(message(
+        "m1",
+        Conversation::Direct("bob".into()),
+        10,
+        "first",
+    )));
+    batch.push(StoreOp::PutMessage(pending.clone()));
+    store.commit(batch).await.unwrap();
+    store.close();
+    drop(store);
+
+    let store = open(&name, "correct horse").await.unwrap();
+    let record = store.identity().await.unwrap().expect("identity kept");
+    assert_eq!(record.user_id, "user-1");
+    assert_eq!(record.identity, identity);
+    assert_eq!(store.one_time_prekeys().await.unwrap().len(), 100);
+    assert_eq!(store.signed_prekeys().await.unwrap().len(), 1);
+    assert_eq!(
+        store.account_meta().await.unwrap().unwrap().next_prekey_id,
+        102
+    );
+    let history = store
+        .messages(&MessageQuery {
+            conversation: Some(Conversation::Direct("bob".into())),
+            ..MessageQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        history.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
+        ["first", "later"]
+    );
+    let outbox = store
+        .messages(&MessageQuery {
+            status: Some(MessageStatus::Pending),
+            ..MessageQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(outbox, vec![pending]);
+    store.close();
+    IdbStore::delete(&name).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_wrong_passphrase_is_refused_before_anything_is_read() {
+    let name = unique("passphrase");
+    let store = open(&name, "right").await.unwrap();
+    create_account(&store, "user-1", 0, &mut WebRng::System)
+        .await
+        .unwrap();
+    store.close();
+    drop(store);
+    assert_eq!(
+        open(&name, "wrong").await.err(),
+        Some(StoreError::WrongPassphrase)
+    );
+    // The right one still opens it, unchanged.
+    let store = open(&name, "right").await.unwrap();
+    assert!(store.identity().await.unwrap().is_some());
+    store.close();
+    IdbStore::delete(&name).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn the_recommended_key_derivation_works_in_the_browser() {
+    let name = unique("argon2");
+    let store = IdbStore::open(&name, "pass phrase", KdfStrength::Recommended)
+        .await
+        .unwrap();
+    store
+        .commit(put(StoreOp::PutMessage(message(
+            "m",
+            Conversation::Group("g".into()),
+            1,
+            "hi",
+        ))))
+        .await
+        .unwrap();
+    store.close();
+    drop(store);
+    let store = IdbStore::open(&name, "pass phrase", KdfStrength::Recommended)
+        .await
+        .unwrap();
+    assert_eq!(store.message("m").await.unwrap().unwrap().body, "hi");
+    store.close();
+    IdbStore::delete(&name).await.unwrap();
+}
+
+/// Every value of every object store, as (store, key, value).
+async fn raw_contents(name: &str) -> Vec<(String, JsValue, JsValue)> {
+    let db = schema::builder(name, schema::VERSION)
+        .build()
+        .await
+        .unwrap();
+    let stores = db.store_names();
+    let mut all = Vec::new();
+    for store_name in &stores {
+        let tx = db
+            .transaction(&[store_name.as_str()], TransactionMode::ReadOnly)
+            .unwrap();
+        let store = tx.store(store_name).unwrap();
+        for (key, value) in store.scan(None, None, None, None).await.unwrap() {
+            all.push((store_name.clone(), key, value));
+        }
+    }
+    db.close();
+    all
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[wasm_bindgen_test]
+async fn secrets_and_bodies_are_sealed_at_rest() {
+    let name = unique("sealed");
+    let store = open(&name, "pw").await.unwrap();
+    let identity = create_account(&store, "user-sealed", 0, &mut WebRng::System)
+        .await
+        .unwrap();
+    store
+        .commit(put(StoreOp::PutMessage(message(
+            "m1",
+            Conversation::Direct("peer-1".into()),
+            5,
+            "the body nobody may read",
+        ))))
+        .await
+        .unwrap();
+    store.close();
+    drop(store);
+
+    let seed = identity.seed().to_vec();
+    let mut sealed_values = 0;
+    for (store_name, key, value) in raw_contents(&name).await {
+        let bytes = match value.dyn_ref::<Uint8Array>() {
+            Some(array) => array.to_vec(),
+            // The clear header: format, layout, KDF parameters.
+            None if store_name == schema::META => js_sys::JSON::stringify(&value)
+                .unwrap()
+                .as_string()
+                .unwrap()
+                .into_bytes(),
+            None => {
+                // A message: clear index fields and the sealed record.
+                assert_eq!(store_name, schema::MESSAGES);
+                assert_eq!(key.as_string().as_deref(), Some("m1"));
+                assert_eq!(
+                    Reflect::get(&value, &"c".into()).unwrap().as_string(),
+                    Some("d:peer-1".into())
+                );
+                Reflect::get(&value, &"s".into())
+                    .unwrap()
+                    .dyn_into::<Uint8Array>()
+                    .unwrap()
+                    .to_vec()
+            }
+        };
+        if store_name != schema::META {
+            sealed_values += 1;
+        }
+        assert!(!contains(&bytes, b"the body nobody may read"));
+        assert!(!contains(&bytes, b"user-sealed"));
+        assert!(!contains(&bytes, &seed));
+        let base64_seed = quickchat_core::encoding::b64_encode(&seed);
+        assert!(!contains(&bytes, base64_seed.as_bytes()));
+    }
+    assert!(sealed_values > 100, "every record is there, sealed");
+    IdbStore::delete(&name).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_record_moved_to_another_key_does_not_open() {
+    let name = unique("tamper");
+    let store = open(&name, "pw").await.unwrap();
+    let mut batch = WriteBatch::new();
+    batch.push(StoreOp::PutMessage(message(
+        "a",
+        Conversation::Direct("p".into()),
+        1,
+        "alpha",
+    )));
+    batch.push(StoreOp::PutMessage(message(
+        "b",
+        Conversation::Direct("p".into()),
+        1,
+        "bravo",
+    )));
+    store.commit(batch).await.unwrap();
+    store.close();
+    drop(store);
+
+    // Put a's sealed record under b, with b's clear fields.
+    let db = schema::builder(&name, schema::VERSION)
+        .build()
+        .await
+        .unwrap();
+    let tx = db
+        .transaction(&[schema::MESSAGES], TransactionMode::ReadWrite)
+        .unwrap();
+    let messages = tx.store(schema::MESSAGES).unwrap();
+    let a = messages.get("a".into()).await.unwrap().unwrap();
+    let forged = Object::new();
+    for field in ["c", "t", "s"] {
+        Reflect::set(
+            &forged,
+            &field.into(),
+            &Reflect::get(&a, &field.into()).unwrap(),
+        )
+        .unwrap();
+    }
+    Reflect::set(&forged, &"id".into(), &"b".into()).unwrap();
+    messages.put(&forged, None).await.unwrap();
+    tx.done().await.unwrap();
+    db.close();
+
+    let store = open(&name, "pw").await.unwrap();
+    assert_eq!(store.message("a").await.unwrap().unwrap().body, "alpha");
+    assert!(matches!(
+        store.message("b").await,
+        Err(StoreError::Corrupt { .. })
+    ));
+    store.close();
+    IdbStore::delete(&name).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn clearing_keys_keeps_history_and_batches_apply_in_order() {
+    let name = unique("clear");
+    let store = open(&name, "pw").await.unwrap();
+    create_account(&store, "u", 0, &mut WebRng::System)
+        .await
+        .unwrap();
+    store
+        .commit(put(StoreOp::PutMessage(message(
+            "m",
+            Conversation::Direct("p".into()),
+            1,
+            "kept",
+        ))))
+        .await
+        .unwrap();
+    // Clear, then make a new account, in one batch.
+    let mut batch = WriteBatch::new();
+    batch.push(StoreOp::ClearKeys);
+    let memory = MemoryStore::new();
+    create_account(&memory, "u", 9, &mut WebRng::System)
+        .await
+        .unwrap();
+    let fresh = memory.identity().await.unwrap().unwrap();
+    batch.push(StoreOp::PutIdentity(fresh.clone()));
+    store.commit(batch).await.unwrap();
+    assert_eq!(store.identity().await.unwrap(), Some(fresh));
+    assert!(store.one_time_prekeys().await.unwrap().is_empty());
+    assert!(store.account_meta().await.unwrap().is_none());
+    assert_eq!(store.message("m").await.unwrap().unwrap().body, "kept");
+    store.close();
+    IdbStore::delete(&name).await.unwrap();
+}
+
+/// The same writes to the IndexedDB store and to core's in-memory store, then the same
+/// queries: the answers must agree.
+#[wasm_bindgen_test]
+async fn queries_agree_with_the_memory_store() {
+    let name = unique("queries");
+    let idb = open(&name, "pw").await.unwrap();
+    let memory = MemoryStore::new();
+    let conversations = [
+        Conversation::Direct("alice".into()),
+        Conversation::Direct("alice2".into()),
+        Conversation::Group("alice".into()),
+    ];
+    let mut batch = WriteBatch::new();
+    for i in 0..60i64 {
+        let conversation = conversations[(i % 3) as usize].clone();
+        // Timestamps repeat, so ordering falls back to the id.
+        let mut record = message(
+            &format!("id-{:02}", 59 - i),
+            conversation,
+            (i / 4) * 10,
+            if i % 5 == 0 { "Hello there" } else { "other" },
+        );
+        record.status = match i % 4 {
+            0 => MessageStatus::Pending,
+            1 => MessageStatus::Sent,
+            2 => MessageStatus::Delivered,
+            _ => MessageStatus::Read,
+        };
+        batch.push(StoreOp::PutMessage(record));
+    }
+    // Replace one (new status and time) and delete one.
+    let mut moved = message("id-07", conversations[1].clone(), 1_000, "moved");
+    moved.status = MessageStatus::Pending;
+    batch.push(StoreOp::PutMessage(moved));
+    batch.push(StoreOp::DeleteMessage("id-30".into()));
+    idb.commit(batch.clone()).await.unwrap();
+    memory.commit(batch).await.unwrap();
+
+    let mut queries = vec![MessageQuery::default()];
+    for conversation in &conversations {
+        for before in [None, Some(50), Some(0), Some(1_001)] {
+            for limit in [None, Some(1), Some(7), Some(100)] {
+                queries.push(MessageQuery {
+                    conversation: Some(conversation.clone()),
+                    before,
+                    limit,
+                    ..MessageQuery::default()
+                });
+            }
+        }
+    }
+    for status in [
+        MessageStatus::Pending,
+        MessageStatus::Sent,
+        MessageStatus::Read,
+    ] {
+        for before in [None, Some(40)] {
+            queries.push(MessageQuery {
+                status: Some(status),
+                before,
+                limit: Some(5),
+                ..MessageQuery::default()
+            });
+        }
+    }
+    queries.push(MessageQuery {
+        text: Some("hello".into()),
+        limit: Some(3),
+        ..MessageQuery::default()
+    });
+    queries.push(MessageQuery {
+        conversation: Some(conversations[0].clone()),
+        text: Some("HELLO".into()),
+        ..MessageQuery::default()
+    });
+    queries.push(MessageQuery {
+        before: Some(30),
+        limit: Some(4),
+        ..MessageQuery::default()
+    });
+    for query in &queries {
+        let expected = memory.messages(query).await.unwrap();
+        let got = idb.messages(query).await.unwrap();
+        assert_eq!(
+            got.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+            expected.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+            "query {query:?}"
+        );
+        assert_eq!(got, expected, "query {query:?}");
+    }
+    for id in ["id-00", "id-07", "id-30", "nope"] {
+        assert_eq!(
+            idb.message(id).await.unwrap(),
+            memory.message(id).await.unwrap()
+        );
+    }
+    idb.close();
+    IdbStore::delete(&name).await.unwrap();
+}
+
+/// Writes a database as version 1 of the schema made it: no `by_time` and `outbox` indexes,
+/// messages without the `o` field, layout 1 in the header.
+async fn write_version_1(
+    name: &str,
+    passphrase: &str,
+    records: &[quickchat_core::store::MessageRecord],
+) {
+    let params = KdfParams::insecure_for_tests(&mut WebRng::System);
+    let key = SealingKey::derive(passphrase, &params).unwrap();
+    let db = schema::builder(name, 1).build().await.unwrap();
+    assert_eq!(db.version().unwrap(), 1);
+    let tx = db
+        .transaction(
+            &[schema::META, schema::MESSAGES],
+            TransactionMode::ReadWrite,
+        )
+        .unwrap();
+    let meta = tx.store(schema::META).unwrap();
+    meta.put(&"quickchat-idb".into(), Some(&"format".into()))
+        .await
+        .unwrap();
+    meta.put(&JsValue::from(1), Some(&"layout".into()))
+        .await
+        .unwrap();
+    meta.put(
+        &serde_json::to_string(&params).unwrap().into(),
+        Some(&"kdf".into()),
+    )
+    .await
+    .unwrap();
+    let check = key.make_check(&mut WebRng::System);
+    meta.put(
+        &Uint8Array::from(check.as_slice()).into(),
+        Some(&"check".into()),
+    )
+    .await
+    .unwrap();
+    let messages = tx.store(schema::MESSAGES).unwrap();
+    for record in records {
+        let mut aad = b"messages\0".to_vec();
+        aad.extend_from_slice(record.id.as_bytes());
+        let sealed = key.seal(
+            &aad,
+            serde_json::to_string(record).unwrap().as_bytes(),
+            &mut WebRng::System,
+        );
+        let value = Object::new();
+        let conversation = match &record.conversation {
+            Conversation::Direct(id) => format!("d:{id}"),
+            Conversation::Group(id) => format!("g:{id}"),
+        };
+        Reflect::set(&value, &"id".into(), &record.id.as_str().into()).unwrap();
+        Reflect::set(&value, &"c".into(), &conversation.into()).unwrap();
+        Reflect::set(&value, &"t".into(), &JsValue::from(record.timestamp as f64)).unwrap();
+        Reflect::set(&value, &"s".into(), &Uint8Array::from(sealed.as_slice())).unwrap();
+        messages.put(&value, None).await.unwrap();
+    }
+    tx.done().await.unwrap();
+    db.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_version_1_database_is_upgraded_and_keeps_everything() {
+    let name = unique("upgrade");
+    let mut pending = message("p1", Conversation::Direct("bob".into()), 30, "queued");
+    pending.status = MessageStatus::Pending;
+    let records = vec![
+        message("d1", Conversation::Direct("bob".into()), 10, "delivered"),
+        pending.clone(),
+        message("g1", Conversation::Group("team".into()), 20, "group"),
+    ];
+    write_version_1(&name, "pw", &records).await;
+
+    // A wrong passphrase is refused, and the data stays at layout 1 for the right one.
+    assert_eq!(
+        open(&name, "wrong").await.err(),
+        Some(StoreError::WrongPassphrase)
+    );
+    let store = open(&name, "pw").await.unwrap();
+    // The outbox index (new in version 2) finds the pending message written by version 1.
+    let outbox = store
+        .messages(&MessageQuery {
+            status: Some(MessageStatus::Pending),
+            ..MessageQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(outbox, vec![pending]);
+    let all = store.messages(&MessageQuery::default()).await.unwrap();
+    let mut by_time = records.clone();
+    by_time.sort_by_key(|m| m.timestamp);
+    assert_eq!(all, by_time);
+    store.close();
+    drop(store);
+
+    let db = Rexie::builder(&name).build().await.unwrap();
+    assert_eq!(db.version().unwrap(), schema::VERSION);
+    let tx = db
+        .transaction(&[schema::META], TransactionMode::ReadOnly)
+        .unwrap();
+    let layout = tx
+        .store(schema::META)
+        .unwrap()
+        .get("layout".into())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(layout.as_f64(), Some(f64::from(schema::LAYOUT)));
+    db.close();
+    IdbStore::delete(&name).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_database_from_a_newer_version_or_another_program_is_refused() {
+    let newer = unique("newer");
+    let db = Rexie::builder(&newer)
+        .version(schema::VERSION + 1)
+        .build()
+        .await
+        .unwrap();
+    db.close();
+    assert!(matches!(
+        open(&newer, "pw").await,
+        Err(StoreError::Corrupt { .. })
+    ));
+    IdbStore::delete(&newer).await.unwrap();
+
+    let foreign = unique("foreign");
+    let db = schema::builder(&foreign, schema::VERSION)
+        .build()
+        .await
+        .unwrap();
+    let tx = db
+        .transaction(&[schema::META], TransactionMode::ReadWrite)
+        .unwrap();
+    tx.store(schema::META)
+        .unwrap()
+        .put(&"something-else".into(), Some(&"format".into()))
+        .await
+        .unwrap();
+    tx.done().await.unwrap();
+    db.close();
+    assert!(matches!(
+        open(&foreign, "pw").await,
+        Err(StoreError::Corrupt { .. })
+    ));
+    IdbStore::delete(&foreign).await.unwrap();
+}
