@@ -16,7 +16,8 @@ export async function init(options = {}) {
 
 /** The SDK version. */
 export async function version() {
-  return (await load()).version();
+  loaded = await load();
+  return loaded.version();
 }
 
 /** Whether `error` is an error of this SDK (it then has a stable `code`). */
@@ -30,6 +31,50 @@ export function isQuickChatError(error) {
  */
 export async function readWebClientDatabase(name) {
   return (await load()).readWebClientDatabase(name);
+}
+
+function loadedModule() {
+  if (!loaded) {
+    throw new Error('quickchat: the WebAssembly module is not loaded yet: `await init()` first');
+  }
+  return loaded;
+}
+
+/**
+ * One Double Ratchet session in memory (low level, synchronous): `await init()` first.
+ */
+export class Ratchet {
+  constructor() {
+    throw new TypeError('quickchat: use Ratchet.initiate(), Ratchet.respond() or Ratchet.fromReferenceJson()');
+  }
+
+  static initiate(identitySeed, bundle, options = {}) {
+    return loadedModule().Ratchet.initiate(identitySeed, bundle, options);
+  }
+
+  static respond(identitySeed, signedPrekeySecret, oneTimePrekeySecret, firstMessage, options = {}) {
+    return loadedModule().Ratchet.respond(
+      identitySeed,
+      signedPrekeySecret,
+      oneTimePrekeySecret,
+      firstMessage,
+      options,
+    );
+  }
+
+  static fromReferenceJson(json, options = {}) {
+    return loadedModule().Ratchet.fromReferenceJson(json, options);
+  }
+
+  static [Symbol.hasInstance](value) {
+    return loaded !== undefined && value instanceof loaded.Ratchet;
+  }
+}
+
+/** A bundle (as the server returns it) from an identity seed and prekey secrets. */
+export async function prekeyBundle(identitySeed, signedPrekeyId, signedPrekeySecret, oneTimePrekeyId, oneTimePrekeySecret) {
+  loaded = await load();
+  return loaded.prekeyBundle(identitySeed, signedPrekeyId, signedPrekeySecret, oneTimePrekeyId, oneTimePrekeySecret);
 }
 
 /** The whole client: create it with `await QuickChatClient.create(options)`. */

@@ -1,0 +1,199 @@
+/**
+ * quickchat/crypto — a drop-in replacement for the Quick Chat web client's crypto layer:
+ * the same classes, method names and data shapes as its `KeyManager` and `SessionManager`,
+ * backed by the SDK's WebAssembly engine and its encrypted store.
+ *
+ * ```ts
+ * import { KeyManager, SessionManager } from 'quickchat/crypto';
+ * const keys = new KeyManager(user.id);
+ * await keys.initialize();
+ * const sessions = new SessionManager(user.id, keys, token);
+ * const wire = await sessions.encryptMessage(peerId, 'hello');
+ * socket.send(JSON.stringify({ type: 'message', payload: { to: peerId, content: JSON.stringify(wire), messageType: 'text', encrypted: true } }));
+ * ```
+ */
+
+/** Base64 (standard alphabet, padded) strings throughout, as on the wire. */
+export type Base64 = string;
+
+/** A signed prekey as uploaded. */
+export interface SignedPrekeyPayload {
+  keyId: number;
+  publicKey: Base64;
+  /** Ed25519 signature by the identity key over the prekey's public key. */
+  signature: Base64;
+}
+
+/** A one-time prekey as uploaded and as found in bundles. */
+export interface OneTimePrekeyPayload {
+  keyId: number;
+  publicKey: Base64;
+}
+
+/** What `POST /api/users/prekeys` takes: the keys the server does not have yet. */
+export interface PrekeyBundlePayload {
+  identityKey: Base64;
+  signingKey: Base64;
+  /** 60 upper-case hex characters. */
+  fingerprint: string;
+  signedPrekey: SignedPrekeyPayload | null;
+  /** At most 50. */
+  oneTimePrekeys: OneTimePrekeyPayload[];
+}
+
+/** A peer's bundle as `GET /api/users/{id}/prekeys` returns it. */
+export interface FetchedPrekeyBundle {
+  identityKey: Base64;
+  signingKey: Base64;
+  fingerprint?: string | null;
+  signedPrekey: (SignedPrekeyPayload & { createdAt?: number | null }) | null;
+  oneTimePrekey?: OneTimePrekeyPayload | null;
+}
+
+/** The `x3dh` block of a session's first message. */
+export interface X3dhHeader {
+  senderIdentityKey: Base64;
+  senderEphemeralKey: Base64;
+  usedSignedPrekeyId: number;
+  usedOneTimePrekeyId?: number;
+}
+
+/** An encrypted message: `JSON.stringify` of it is the WebSocket `content`. */
+export interface SerializedEncryptedMessage {
+  header: { ratchetKey: Base64; previousChainLength: number; messageNumber: number };
+  /** base64(nonce ‖ XSalsa20-Poly1305 box). */
+  ciphertext: Base64;
+  /** Always empty (the web client's format). */
+  authTag: '';
+  x3dh?: X3dhHeader;
+}
+
+/**
+ * A session as `listSessions()` shows it: the web client's `StoredSessionRecord` without
+ * its secrets (no root key, ratchet state or ephemeral secret ever leaves the SDK).
+ */
+export interface StoredSessionRecord {
+  storageKey: string;
+  userId: string;
+  peerId: string;
+  sessionId: string;
+  remoteIdentityKey: Base64;
+  /** The peer's signed prekey the session was built on (sessions this user started). */
+  remoteSignedPrekeyId: number | null;
+  remoteFingerprint: string;
+  status: 'ready';
+  /** Whether this user started the session. */
+  initiatedByMe: boolean;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** The public identity (the private keys never leave the SDK). */
+export interface IdentityMaterial {
+  userId: string;
+  identityKey: Base64;
+  signingKey: Base64;
+  fingerprint: string;
+  createdAt: number;
+}
+
+/** A peer's identity key changed (it reinstalled, reset, or someone is in the middle). */
+export interface IdentityChange {
+  peerId: string;
+  previousKey: Base64;
+  newKey: Base64;
+  previousFingerprint: string;
+  newFingerprint: string;
+  /** Whether the user had verified the previous key (sending is then refused until accepted). */
+  wasVerified: boolean;
+}
+
+/** Options of `KeyManager` (and defaults for `configure`). */
+export interface KeyManagerOptions {
+  /**
+   * `'indexeddb'` (default where there is IndexedDB): an encrypted database of the SDK's
+   * own; `'memory'` (default in Node): nothing is kept.
+   */
+  storage?: 'indexeddb' | 'memory';
+  /** IndexedDB database name (default `quickchat-keys:<userId>`). */
+  databaseName?: string;
+  /**
+   * Passphrase the store is encrypted under (Argon2id, AES-256-GCM). Without one, a random
+   * passphrase is generated and kept in the `quickchat-device-secrets` database — the same
+   * protection the web client gives its keys (its master key sits beside them).
+   */
+  passphrase?: string;
+  /** Key-derivation cost of a new store; `'insecure-for-tests'` only in tests. */
+  kdf?: 'recommended' | 'insecure-for-tests';
+  /**
+   * Where to import the web client's keys and sessions from on first `initialize()`: its
+   * IndexedDB database (`'quick-chat-e2ee'` by default), or `false` not to look.
+   */
+  importFrom?: string | false;
+  /** Whether sessions this device starts mix in the bundle's one-time prekey (default). */
+  oneTimePrekeys?: 'when-available' | 'never';
+  /** Deterministic randomness for replaying test vectors — never in an application. */
+  randomSource?: (length: number) => Uint8Array;
+}
+
+/** Options of `SessionManager` (and defaults for `configure`). */
+export interface SessionManagerOptions {
+  /** Server origin bundles are fetched from (`GET <server>/api/users/{id}/prekeys`); default: the page's. */
+  server?: string;
+  /** Fetches a peer's bundle instead (resolves to what that endpoint returns). */
+  fetchBundle?: (peerId: string) => FetchedPrekeyBundle | Promise<FetchedPrekeyBundle>;
+  /** Called when a peer's identity key changes. */
+  onIdentityChange?: (change: IdentityChange) => void;
+}
+
+/** Sets options every KeyManager and SessionManager made afterwards starts from. */
+export declare function configure(options: KeyManagerOptions & SessionManagerOptions): void;
+/** The options `configure()` set. */
+export declare function configured(): KeyManagerOptions & SessionManagerOptions;
+
+/** The user's long-term keys: identity, signed prekey, one-time prekeys. */
+export declare class KeyManager {
+  constructor(userId: string, options?: KeyManagerOptions);
+  readonly userId: string;
+  /** After `initialize()`: where the keys came from. */
+  readonly origin: 'existing' | 'imported' | 'created' | null;
+  /**
+   * Makes sure the user has keys: those in the store, else the web client's (imported from
+   * its IndexedDB database, which is left untouched), else new ones (identity, signed
+   * prekey 1, one-time prekeys 2..101).
+   */
+  initialize(): Promise<void>;
+  /** The identity fingerprint: 60 upper-case hex characters. */
+  getFingerprint(): Promise<string>;
+  /** What the server does not have yet (at most 50 one-time prekeys), or `null`. */
+  getPendingBundle(): Promise<PrekeyBundlePayload | null>;
+  /** Records that the server accepted `bundle`. */
+  markBundleUploaded(bundle: PrekeyBundlePayload | null): Promise<void>;
+  /** Makes `count` more one-time prekeys for the next pending bundles. */
+  queueOneTimePrekeys(count: number): Promise<void>;
+  /** Makes a new signed prekey (the old secret is kept a while for late first messages). */
+  rotateSignedPrekey(): Promise<void>;
+  /** The public identity. */
+  getIdentityMaterial(): Promise<IdentityMaterial>;
+  /** Forgets every key and session and makes a new identity. */
+  resetE2EE(): Promise<void>;
+}
+
+/** End-to-end encrypted sessions with peers. */
+export declare class SessionManager {
+  /** `token`: the JWT for bundle fetches. */
+  constructor(userId: string, keyManager: KeyManager, token: string, options?: SessionManagerOptions);
+  readonly userId: string;
+  /** Replaces the JWT (after a new login). */
+  setToken(token: string): void;
+  /** Called when a peer's identity key changes. */
+  onIdentityChange(callback: ((change: IdentityChange) => void) | null): void;
+  /** The session with the peer; started from its bundle (fetched once) if there is none. */
+  ensureSession(peerId: string): Promise<StoredSessionRecord>;
+  /** Encrypts for the peer; send `JSON.stringify(result)` as the content, `encrypted: true`. */
+  encryptMessage(peerId: string, plaintext: string): Promise<SerializedEncryptedMessage>;
+  /** Decrypts a message from the peer (the object or its JSON); nothing changes if it fails. */
+  decryptMessage(peerId: string, message: SerializedEncryptedMessage | string): Promise<string>;
+  /** Every session. */
+  listSessions(): Promise<StoredSessionRecord[]>;
+}

@@ -1,0 +1,150 @@
+// A Vite-built page that uses the packed `quickchat` package the way an application does.
+// The test runner (test/browser/run.mjs) calls the scenarios below through Playwright.
+import { QuickChatClient, init, readWebClientDatabase, isQuickChatError } from 'quickchat';
+import { KeyManager, SessionManager, configure } from 'quickchat/crypto';
+
+function writeDatabase(name, snapshot) {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.open(name, snapshot.version);
+    request.onupgradeneeded = () => {
+      for (const store of Object.keys(snapshot.stores)) request.result.createObjectStore(store);
+    };
+    request.onerror = () => reject(request.error);
+    request.onsuccess = () => {
+      const db = request.result;
+      const tx = db.transaction(Object.keys(snapshot.stores), 'readwrite');
+      for (const [store, rows] of Object.entries(snapshot.stores)) {
+        for (const row of rows) tx.objectStore(store).put(row.value, row.key);
+      }
+      tx.oncomplete = () => {
+        db.close();
+        resolve();
+      };
+      tx.onerror = () => reject(tx.error);
+    };
+  });
+}
+
+async function errorCode(promise) {
+  try {
+    await promise;
+    return null;
+  } catch (error) {
+    return isQuickChatError(error) ? error.code : `not a QuickChatError: ${error}`;
+  }
+}
+
+const scenarios = {
+  /** The drop-in with its encrypted IndexedDB store: keys are made once, then kept. */
+  async dropInKeys({ userId, passphrase }) {
+    configure({ passphrase, kdf: 'insecure-for-tests' });
+    const keys = new KeyManager(userId);
+    await keys.initialize();
+    const bundle = await keys.getPendingBundle();
+    return {
+      origin: keys.origin,
+      fingerprint: await keys.getFingerprint(),
+      oneTimePrekeys: bundle ? bundle.oneTimePrekeys.length : 0,
+    };
+  },
+
+  async dropInMarkUploaded({ userId, passphrase }) {
+    configure({ passphrase, kdf: 'insecure-for-tests' });
+    const keys = new KeyManager(userId);
+    await keys.initialize();
+    await keys.markBundleUploaded(await keys.getPendingBundle());
+    return (await keys.getPendingBundle()).oneTimePrekeys.length;
+  },
+
+  async dropInWrongPassphrase({ userId, passphrase }) {
+    configure({ passphrase, kdf: 'insecure-for-tests' });
+    return errorCode(new KeyManager(userId).initialize());
+  },
+
+  /** The web client's database is imported on first initialize(); its sessions go on. */
+  async dropInImport({ snapshot, userId, afterSnapshot, passphrase }) {
+    await writeDatabase('quick-chat-e2ee', snapshot);
+    const before = JSON.stringify(await readWebClientDatabase());
+    configure({ passphrase, kdf: 'insecure-for-tests' });
+    const keys = new KeyManager(userId);
+    await keys.initialize();
+    const sessions = new SessionManager(userId, keys, 'no-token-needed');
+    const texts = [];
+    for (const message of afterSnapshot) {
+      texts.push(await sessions.decryptMessage(message.from, JSON.parse(message.wire)));
+    }
+    const after = JSON.stringify(await readWebClientDatabase());
+    const listed = await sessions.listSessions();
+    return {
+      origin: keys.origin,
+      fingerprint: await keys.getFingerprint(),
+      texts,
+      untouched: before === after,
+      sessions: listed.map((s) => s.peerId),
+    };
+  },
+
+  /** Two full clients in one page, each with its own encrypted IndexedDB store. */
+  async chat({ server, prefix }) {
+    const options = (name) => ({
+      server,
+      storage: 'indexeddb',
+      databaseName: `${prefix}-${name}`,
+      passphrase: `${name} passphrase`,
+      kdf: 'insecure-for-tests',
+      backoff: { initialMs: 100, maxMs: 1000 },
+    });
+    const alice = await QuickChatClient.create(options('alice'));
+    const bob = await QuickChatClient.create(options('bob'));
+    const a = await alice.register(`${prefix}_alice`, 'secret123');
+    const b = await bob.register(`${prefix}_bob`, 'secret123');
+    const aliceEvents = [];
+    alice.onEvent((event) => aliceEvents.push(event.type));
+    await alice.connectAndWait(15000);
+    await bob.connectAndWait(15000);
+    const received = (async () => {
+      for await (const event of bob.events()) {
+        if (event.type === 'message') return event.message;
+      }
+      return null;
+    })();
+    const sent = await alice.sendText(b.userId, 'hello from the browser');
+    const message = await received;
+    await bob.sendText(a.userId, 'and back');
+    let back = null;
+    for (let i = 0; i < 100 && !back; i++) {
+      back = (await alice.history(b.userId)).find((m) => m.body === 'and back') ?? null;
+      if (!back) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const result = {
+      sentId: sent.id,
+      receivedId: message.id,
+      body: message.body,
+      encrypted: message.encrypted,
+      back: back?.body ?? null,
+      sameFingerprint: (await alice.peerFingerprint(b.userId)) === (await bob.fingerprint()),
+      aliceSawConnected: aliceEvents.includes('connected'),
+    };
+    await alice.close();
+    await bob.close();
+    return result;
+  },
+
+  /** A client reopened from its IndexedDB store restores its login. */
+  async reopen({ server, prefix }) {
+    const client = await QuickChatClient.create({
+      server,
+      storage: 'indexeddb',
+      databaseName: `${prefix}-alice`,
+      passphrase: 'alice passphrase',
+      kdf: 'insecure-for-tests',
+    });
+    const user = client.currentUser();
+    const history = user ? await client.history({ kind: 'direct', id: (await client.users()).find((u) => u.username === `${prefix}_bob`).id }) : [];
+    return { user, bodies: history.map((m) => m.body) };
+  },
+};
+
+await init();
+window.quickchatTests = scenarios;
+window.quickchatReady = true;

@@ -1,0 +1,87 @@
+// Compiled with `tsc --noEmit` by the test run: the declarations describe the API as a
+// TypeScript application (and a React app migrating from the web client) uses it.
+import {
+  QuickChatClient,
+  KeyManager,
+  SessionManager,
+  Ratchet,
+  configure,
+  init,
+  isQuickChatError,
+  prekeyBundle,
+  readWebClientDatabase,
+  version,
+  type MessageRecord,
+  type QuickChatEvent,
+  type SerializedEncryptedMessage,
+} from 'quickchat';
+import * as crypto from 'quickchat/crypto';
+
+async function dropIn(userId: string, token: string, peerId: string): Promise<string> {
+  configure({ passphrase: 'app secret', server: 'https://chat.example.com' });
+  const keys = new crypto.KeyManager(userId);
+  await keys.initialize();
+  const fingerprint: string = await keys.getFingerprint();
+  const bundle = await keys.getPendingBundle();
+  if (bundle) {
+    const ids: number[] = bundle.oneTimePrekeys.map((k) => k.keyId);
+    void ids;
+    await keys.markBundleUploaded(bundle);
+  }
+  await keys.queueOneTimePrekeys(10);
+  await keys.rotateSignedPrekey();
+  const sessions = new crypto.SessionManager(userId, keys, token);
+  await sessions.ensureSession(peerId);
+  const wire: SerializedEncryptedMessage = await sessions.encryptMessage(peerId, 'hi');
+  const content: string = JSON.stringify(wire);
+  const text: string = await sessions.decryptMessage(peerId, wire);
+  const list = await sessions.listSessions();
+  const peers: string[] = list.map((s) => s.peerId);
+  void peers;
+  await keys.resetE2EE();
+  return fingerprint + content + text;
+}
+
+async function full(): Promise<void> {
+  await init();
+  const v: string = await version();
+  void v;
+  const client = await QuickChatClient.create({ server: 'https://chat.example.com', passphrase: 'p' });
+  const user = await client.login('alice', 'secret');
+  const record: MessageRecord = await client.sendText(user.userId, 'hello');
+  const subscription = client.onEvent((event: QuickChatEvent) => {
+    if (event.type === 'message') console.log(event.message.body, event.live);
+    if (event.type === 'identity_changed') console.log(event.change.newFingerprint);
+  });
+  for await (const event of client.events()) {
+    if (event.type === 'typing') console.log(event.username, event.typing);
+    break;
+  }
+  subscription.unsubscribe();
+  const page: MessageRecord[] = await client.history({ kind: 'direct', id: record.id }, undefined, 20);
+  const group = await client.createGroup('team', [user.userId]);
+  await client.sendGroupText(group.id, 'hi team');
+  const status = await client.verification(user.userId);
+  if (status.changePending) await client.acceptIdentity(user.userId);
+  const dump = await readWebClientDatabase();
+  if (dump) console.log(Object.keys(dump.stores));
+  try {
+    await client.sendText('x', 'y');
+  } catch (error) {
+    if (isQuickChatError(error) && error.code === 'peer_has_no_keys') console.log(error.message);
+  }
+  const bundle = await prekeyBundle(new Uint8Array(32), 1, new Uint8Array(32));
+  const ratchet = Ratchet.initiate(new Uint8Array(32), bundle, { oneTimePrekeys: 'never' });
+  const wire: string = ratchet.encrypt('x');
+  void wire;
+  void page;
+  await client.close();
+}
+
+// The drop-in keeps the reference's names at the top level too.
+const same: typeof KeyManager = crypto.KeyManager;
+const alsoSame: typeof SessionManager = crypto.SessionManager;
+void same;
+void alsoSame;
+void dropIn;
+void full;
