@@ -31,9 +31,13 @@ wasm_bindgen_test_configure!(run_in_browser);
 const WAIT_MS: u32 = 20_000;
 
 fn server() -> &'static str {
-    option_env!("QC_TEST_SERVER").expect(
-        "QC_TEST_SERVER is not set: run scripts/wasm-test-browser.sh, which starts the server",
-    )
+    // Baked in at build time: the browser has no environment.
+    match option_env!("QC_TEST_SERVER") {
+        Some(url) => url,
+        None => panic!(
+            "QC_TEST_SERVER is not set: run scripts/wasm-test-browser.sh, which starts the server"
+        ),
+    }
 }
 
 fn fast_config() -> ClientConfig {

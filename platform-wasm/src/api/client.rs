@@ -794,7 +794,7 @@ impl QuickChatClient {
 
 /// An event as JavaScript sees it: `{type, ...fields}`.
 pub(crate) fn event_to_js(event: &Event) -> JsValue {
-    to_js(event).unwrap_or_else(|e| JsValue::from(e))
+    to_js(event).unwrap_or_else(JsValue::from)
 }
 
 /// A subscription to a client's events through a callback.

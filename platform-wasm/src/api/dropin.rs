@@ -95,9 +95,11 @@ async fn open_store(user_id: &str, parsed: &ParsedOptions) -> Result<SharedStore
                 Some(passphrase) => zeroize::Zeroizing::new(passphrase.clone()),
                 None => device_secret(&name).await?,
             };
-            Ok(Arc::new(
-                IdbStore::open(&name, &passphrase, parsed.kdf()?).await?,
-            ))
+            // An Arc because core forwards `Store` through `Arc` (the browser has one thread).
+            #[allow(clippy::arc_with_non_send_sync)]
+            let store: SharedStore =
+                Arc::new(IdbStore::open(&name, &passphrase, parsed.kdf()?).await?);
+            Ok(store)
         }
     }
 }
@@ -153,7 +155,7 @@ async fn device_secret(name: &str) -> Result<zeroize::Zeroizing<String>> {
 /// The engine of the package's `KeyManager`.
 #[wasm_bindgen]
 pub struct KeyManagerCore {
-    shared: Arc<Shared>,
+    shared: Rc<Shared>,
 }
 
 /// A bundle as the reference client uploads it (`POST /api/users/prekeys`).
@@ -206,7 +208,7 @@ impl KeyManagerCore {
                 one_time_prekey_use: parsed.one_time_prekeys()?,
             };
             Ok(KeyManagerCore {
-                shared: Arc::new(Shared {
+                shared: Rc::new(Shared {
                     user_id,
                     store,
                     crypto: futures::lock::Mutex::new(Crypto {
@@ -226,7 +228,7 @@ impl KeyManagerCore {
     /// prekey 1 and one-time prekeys 2..=101, as the reference makes them. Resolves to
     /// `"existing"`, `"imported"` or `"created"`.
     pub fn initialize(&self) -> js_sys::Promise {
-        let shared = Arc::clone(&self.shared);
+        let shared = Rc::clone(&self.shared);
         promise(async move {
             let mut crypto = shared.crypto.lock().await;
             let outcome = match shared.store.identity().await? {
@@ -267,7 +269,7 @@ impl KeyManagerCore {
     /// The identity's fingerprint: 60 upper-case hex characters.
     #[wasm_bindgen(js_name = getFingerprint)]
     pub fn get_fingerprint(&self) -> js_sys::Promise {
-        let shared = Arc::clone(&self.shared);
+        let shared = Rc::clone(&self.shared);
         promise(async move {
             let identity = shared.identity().await?;
             Ok(JsValue::from_str(identity.identity.fingerprint().as_str()))
@@ -279,7 +281,7 @@ impl KeyManagerCore {
     /// publicKey}]}` with at most 50 one-time prekeys, or `null` when all is uploaded.
     #[wasm_bindgen(js_name = getPendingBundle)]
     pub fn get_pending_bundle(&self) -> js_sys::Promise {
-        let shared = Arc::clone(&self.shared);
+        let shared = Rc::clone(&self.shared);
         promise(async move {
             shared.identity().await?;
             match shared.care().next_upload().await? {
@@ -292,7 +294,7 @@ impl KeyManagerCore {
     /// Records that the server accepted `bundle` (as returned by `getPendingBundle`).
     #[wasm_bindgen(js_name = markBundleUploaded)]
     pub fn mark_bundle_uploaded(&self, bundle: JsValue) -> js_sys::Promise {
-        let shared = Arc::clone(&self.shared);
+        let shared = Rc::clone(&self.shared);
         promise(async move {
             let identity = shared.identity().await?;
             let bundle: Option<BundlePayload> = from_js(&bundle, "bundle")?;
@@ -340,7 +342,7 @@ impl KeyManagerCore {
     /// Makes `count` new one-time prekeys, to be uploaded with the next pending bundles.
     #[wasm_bindgen(js_name = queueOneTimePrekeys)]
     pub fn queue_one_time_prekeys(&self, count: u32) -> js_sys::Promise {
-        let shared = Arc::clone(&self.shared);
+        let shared = Rc::clone(&self.shared);
         promise(async move {
             shared.identity().await?;
             if count > 1000 {
@@ -371,7 +373,7 @@ impl KeyManagerCore {
     /// forgotten by prekey upkeep); it goes out with the next pending bundle.
     #[wasm_bindgen(js_name = rotateSignedPrekey)]
     pub fn rotate_signed_prekey(&self) -> js_sys::Promise {
-        let shared = Arc::clone(&self.shared);
+        let shared = Rc::clone(&self.shared);
         promise(async move {
             let identity = shared.identity().await?;
             let mut crypto = shared.crypto.lock().await;
@@ -408,7 +410,7 @@ impl KeyManagerCore {
     /// (private keys never leave the SDK).
     #[wasm_bindgen(js_name = getIdentityMaterial)]
     pub fn get_identity_material(&self) -> js_sys::Promise {
-        let shared = Arc::clone(&self.shared);
+        let shared = Rc::clone(&self.shared);
         promise(async move {
             let identity = shared.identity().await?;
             let public = identity.identity.public();
@@ -426,7 +428,7 @@ impl KeyManagerCore {
     /// change; upload the new pending bundle).
     #[wasm_bindgen(js_name = resetE2EE)]
     pub fn reset_e2ee(&self) -> js_sys::Promise {
-        let shared = Arc::clone(&self.shared);
+        let shared = Rc::clone(&self.shared);
         promise(async move {
             let mut crypto = shared.crypto.lock().await;
             crypto.engine = None;
@@ -459,7 +461,7 @@ pub struct SessionManagerCore {
 }
 
 struct SessionState {
-    shared: Arc<Shared>,
+    shared: Rc<Shared>,
     transport: Option<WebTransport>,
     fetch_bundle: Option<js_sys::Function>,
     token: RefCell<String>,
@@ -613,7 +615,7 @@ impl SessionManagerCore {
         };
         Ok(SessionManagerCore {
             state: Rc::new(SessionState {
-                shared: Arc::clone(&key_manager.shared),
+                shared: Rc::clone(&key_manager.shared),
                 transport,
                 fetch_bundle,
                 token: RefCell::new(token),
@@ -709,7 +711,7 @@ impl SessionManagerCore {
     /// Every session, as the reference's `StoredSessionRecord` without secrets.
     #[wasm_bindgen(js_name = listSessions)]
     pub fn list_sessions(&self) -> js_sys::Promise {
-        let shared = Arc::clone(&self.state.shared);
+        let shared = Rc::clone(&self.state.shared);
         promise(async move {
             let mut views = Vec::new();
             for peer in shared.store.session_peer_ids().await? {
