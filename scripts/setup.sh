@@ -33,4 +33,37 @@ if ! command -v cargo-fuzz >/dev/null; then
     log "installing cargo-fuzz"
     cargo install cargo-fuzz --locked --quiet
 fi
+
+# --- The browser SDK (platform-wasm, js/): Chromium and chromedriver for the browser tests,
+# Node >= 20 with js/'s npm packages, wasm-bindgen-cli at exactly Cargo.lock's version, and
+# Debian's clippy for the wasm32 lint on the rustc-web route.
+root="$(cd "$(dirname "$0")/.." && pwd)"
+browser_packages=()
+command -v chromium >/dev/null || browser_packages+=(chromium)
+command -v chromedriver >/dev/null || browser_packages+=(chromium-driver)
+command -v node >/dev/null || browser_packages+=(nodejs npm)
+if [ -x /usr/bin/rustc ] && ! [ -x /usr/bin/cargo-clippy ] \
+    && ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+    browser_packages+=(rust-web-clippy)
+fi
+if [ ${#browser_packages[@]} -gt 0 ]; then
+    log "installing ${browser_packages[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${browser_packages[@]}" >/dev/null
+fi
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 20 ]; then
+    log "Node.js >= 20 is needed for js/ (found $(node --version)); install a current Node"
+    exit 1
+fi
+bindgen_version=$(grep -A1 '^name = "wasm-bindgen"$' "$root/Cargo.lock" | sed -n 's/^version = "\(.*\)"/\1/p')
+if [ -n "$bindgen_version" ] && ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $bindgen_version"; then
+    log "installing wasm-bindgen-cli $bindgen_version"
+    cargo install wasm-bindgen-cli --version "$bindgen_version" --quiet
+fi
+if [ ! -f "$root/js/node_modules/.package-lock.json" ] \
+    || [ "$root/js/package-lock.json" -nt "$root/js/node_modules/.package-lock.json" ]; then
+    log "installing js/'s npm packages (npm ci)"
+    (cd "$root/js" && npm ci --no-audit --no-fund --silent)
+fi
 log "ready"

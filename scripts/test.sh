@@ -31,6 +31,18 @@ echo "$passed tests passed"
 step "wasm32 build of core"
 scripts/wasm-check.sh
 
+step "browser SDK: clippy for wasm32 (platform-wasm)"
+scripts/wasm-clippy.sh
+
+step "browser SDK: core's vector suite on wasm32, in Node"
+scripts/wasm-test-node.sh
+
+step "browser SDK: platform-wasm in headless Chromium (IndexedDB store, importer, chat)"
+scripts/wasm-test-browser.sh
+
+step "browser SDK: the npm package (build, Node suites, types, packed tarball in Vite + Chromium)"
+npm --prefix js test
+
 seconds=${QC_FUZZ_SECONDS:-20}
 if [ "$seconds" -gt 0 ]; then
     step "fuzzing smoke run (${seconds}s)"

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Lints platform-wasm (library and tests) for wasm32-unknown-unknown with clippy, warnings
+# as errors. Uses the same toolchain route as the wasm builds (scripts/wasm-env.sh); on the
+# Debian route that is rust-web-clippy's cargo-clippy. Usage: scripts/wasm-clippy.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/wasm-env.sh
+if [ ${#WASM_BUILD_STD[@]} -gt 0 ]; then
+    # Debian's cargo must find Debian's cargo-clippy, not the rustup proxy.
+    export PATH="/usr/bin:$PATH"
+fi
+"$WASM_CARGO" clippy --target wasm32-unknown-unknown "${WASM_BUILD_STD[@]}" -p quickchat-wasm \
+    --all-targets -- -D warnings
