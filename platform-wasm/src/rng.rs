@@ -1,7 +1,13 @@
 //! Randomness for the browser: the platform's `crypto.getRandomValues` (through
 //! `getrandom`), or — for deterministic tests only — a JavaScript function that supplies the
 //! bytes.
+//!
+//! A call into JavaScript for each draw would cost more than the encryption it serves (a
+//! message needs one 24-byte nonce), so system randomness is fetched 1 KiB at a time into a
+//! pool in WebAssembly memory and handed out from there; every byte handed out is wiped from
+//! the pool at once, so the pool never holds a draw that was already used.
 
+use std::cell::RefCell;
 use std::convert::Infallible;
 
 use quickchat_core::rand_core::{TryCryptoRng, TryRng};
@@ -38,13 +44,7 @@ impl WebRng {
 
     fn fill(&mut self, dst: &mut [u8]) {
         match self {
-            WebRng::System => {
-                // There is no safe way to go on without randomness (as natively, where the
-                // system generator's failure aborts the operation).
-                if let Err(e) = getrandom::fill(dst) {
-                    panic!("the platform's random source failed: {e}");
-                }
-            }
+            WebRng::System => POOL.with(|pool| pool.borrow_mut().fill(dst)),
             WebRng::Source(function) => {
                 let bytes = function
                     .call1(&JsValue::NULL, &JsValue::from(dst.len() as u32))
@@ -58,6 +58,48 @@ impl WebRng {
                     ),
                 }
             }
+        }
+    }
+}
+
+const POOL_SIZE: usize = 1024;
+
+thread_local! {
+    static POOL: RefCell<Pool> = const { RefCell::new(Pool { bytes: [0; POOL_SIZE], next: POOL_SIZE }) };
+}
+
+/// System randomness not handed out yet: `bytes[next..]`.
+struct Pool {
+    bytes: [u8; POOL_SIZE],
+    next: usize,
+}
+
+/// There is no safe way to go on without randomness (as natively, where the system
+/// generator's failure aborts the operation).
+fn system_fill(dst: &mut [u8]) {
+    if let Err(e) = getrandom::fill(dst) {
+        panic!("the platform's random source failed: {e}");
+    }
+}
+
+impl Pool {
+    fn fill(&mut self, dst: &mut [u8]) {
+        if dst.len() > POOL_SIZE / 4 {
+            system_fill(dst);
+            return;
+        }
+        let mut filled = 0;
+        while filled < dst.len() {
+            if self.next == POOL_SIZE {
+                system_fill(&mut self.bytes);
+                self.next = 0;
+            }
+            let take = (dst.len() - filled).min(POOL_SIZE - self.next);
+            let source = &mut self.bytes[self.next..self.next + take];
+            dst[filled..filled + take].copy_from_slice(source);
+            zeroize::Zeroize::zeroize(source);
+            self.next += take;
+            filled += take;
         }
     }
 }
