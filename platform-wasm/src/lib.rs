@@ -1,7 +1,14 @@
 //! # quickchat-wasm
 //!
 //! The browser platform crate of the Quick Chat SDK, and the engine of the npm package
-//! `quickchat`: core's client logic over the browser's I/O.
+//! `quickchat`: core's client logic over the browser's I/O — [`transport::WebTransport`]
+//! (fetch and WebSocket), [`clock::WebClock`], [`rng::WebRng`], the encrypted IndexedDB
+//! [`store::IdbStore`], the [`import`] of the reference web client's database — and the
+//! JavaScript API built on them: the whole client ([`api::client::QuickChatClient`]), the
+//! drop-in engines of `KeyManager` / `SessionManager` ([`api::dropin`]) and the low-level
+//! [`api::ratchet::Ratchet`].
+//!
+//! The crate is for `wasm32-unknown-unknown`; on other targets it is empty.
 #![cfg(target_arch = "wasm32")]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
