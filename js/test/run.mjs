@@ -18,7 +18,12 @@ if (!existsSync(new URL('../pkg/quickchat_wasm_bg.wasm', import.meta.url))) {
 }
 
 const server = await startServer();
-const env = { ...process.env, QC_TEST_SERVER: server.url };
+const env = {
+  ...process.env,
+  QC_TEST_SERVER: server.url,
+  QC_TEST_SERVER_DB: server.db,
+  QC_SERVER_BIN: server.bin,
+};
 const steps = [
   ['Node suites', process.execPath, ['--test', '--test-reporter=spec', 'test/node/']],
   ['TypeScript declarations', process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'test/types']],

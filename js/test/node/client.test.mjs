@@ -5,10 +5,22 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { QuickChatClient, isQuickChatError } from 'quickchat';
-import { startServer } from '../server.mjs';
+import { startServer, makeAdmin } from '../server.mjs';
 
 const external = process.env.QC_TEST_SERVER;
-const server = external ? { url: external, stop: async () => {} } : await startServer();
+const server = external
+  ? {
+      url: external,
+      stop: async () => {},
+      makeAdmin(username) {
+        const db = process.env.QC_TEST_SERVER_DB;
+        if (!db || !process.env.QC_SERVER_BIN) {
+          throw new Error('QC_TEST_SERVER_DB and QC_SERVER_BIN must name the running server');
+        }
+        makeAdmin(process.env.QC_SERVER_BIN, db, username);
+      },
+    }
+  : await startServer();
 after(() => server.stop());
 
 let n = 0;
@@ -121,4 +133,43 @@ test('failures are QuickChatErrors with stable codes', async () => {
     { code: 'invalid_argument' },
   );
   await c.close();
+});
+
+test('groups and administration from the full client', async () => {
+  const owner = await client();
+  const member = await client();
+  const ownerName = unique('owner');
+  const ownerUser = await owner.register(ownerName, 'secret123');
+  const memberUser = await member.register(unique('member'), 'secret123');
+  await owner.connectAndWait(15_000);
+  await member.connectAndWait(15_000);
+  const memberEvents = member.events();
+
+  const group = await owner.createGroup('node team', [memberUser.userId], 'a group');
+  assert.equal(group.owner_id, ownerUser.userId);
+  assert.deepEqual((await member.groups()).map((g) => g.id), [group.id]);
+  await owner.sendGroupText(group.id, 'hello team');
+  const arrived = await next(
+    memberEvents,
+    (e) => (e.type === 'group_message' && e.message.body === 'hello team' ? e.message : undefined),
+    'the group message',
+  );
+  assert.deepEqual(arrived.conversation, { kind: 'group', id: group.id });
+  const members = await owner.groupMembers(group.id);
+  assert.deepEqual(members.map((m) => m.user_id).sort(), [memberUser.userId, ownerUser.userId].sort());
+  await owner.setGroupRole(group.id, memberUser.userId, 'admin');
+  const invite = await owner.createInvite(group.id, 60_000, 5);
+  assert.ok(invite.link_code);
+  await memberEvents.return();
+
+  // Administration needs the admin role (given here by the server's own command).
+  await assert.rejects(owner.adminUsers(), (e) => isQuickChatError(e) && e.code.startsWith('http_'));
+  server.makeAdmin(ownerName);
+  const users = await owner.adminUsers();
+  assert.ok(users.some((u) => u.id === memberUser.userId));
+  await owner.setImagePermission(memberUser.userId, false);
+  const after = await owner.adminUsers();
+  assert.equal(after.find((u) => u.id === memberUser.userId).can_send_images, 0);
+  await owner.close();
+  await member.close();
 });

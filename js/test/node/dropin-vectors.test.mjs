@@ -193,3 +193,34 @@ test('the constructors check their arguments as the reference would be used', as
   // No server answers: the bundle fetch fails cleanly.
   await assert.rejects(sessions.encryptMessage('frank', 'hi'), { name: 'QuickChatError' });
 });
+
+test('a peer that resets its keys is reported as an identity change', async () => {
+  const alice = new KeyManager('alice', { storage: 'memory', importFrom: false });
+  const bob = new KeyManager('bob', { storage: 'memory', importFrom: false });
+  await alice.initialize();
+  await bob.initialize();
+  const offered = async (keys) => {
+    const b = await keys.getPendingBundle();
+    return { identityKey: b.identityKey, signingKey: b.signingKey, signedPrekey: b.signedPrekey, oneTimePrekey: null };
+  };
+  const changes = [];
+  const aliceSessions = new SessionManager('alice', alice, '', {
+    fetchBundle: async () => offered(bob),
+    onIdentityChange: (change) => changes.push(change),
+  });
+  const bobSessions = new SessionManager('bob', bob, '', { fetchBundle: async () => offered(alice) });
+  assert.equal(await bobSessions.decryptMessage('alice', await aliceSessions.encryptMessage('bob', 'hi')), 'hi');
+  const before = await bob.getFingerprint();
+
+  await bob.resetE2EE();
+  const after = await bob.getFingerprint();
+  // Bob's new identity starts a new session with a new first message.
+  const fromNewBob = await bobSessions.encryptMessage('alice', 'it is me, reinstalled');
+  assert.ok(fromNewBob.x3dh);
+  assert.equal(await aliceSessions.decryptMessage('bob', fromNewBob), 'it is me, reinstalled');
+  assert.equal(changes.length, 1);
+  assert.equal(changes[0].peerId, 'bob');
+  assert.equal(changes[0].previousFingerprint, before);
+  assert.equal(changes[0].newFingerprint, after);
+  assert.equal(changes[0].wasVerified, false);
+});
