@@ -2,7 +2,7 @@
 // client's events.
 
 import { clearInviteFromAddress, inviteFromAddress } from './config';
-import { formatTime, h, initial, toast } from './dom';
+import { formatTime, h, icon, initial, toast } from './dom';
 import { inviteCodeFrom, membersPanel, newGroupForm, type GroupContext } from './groups';
 import { explain } from './login';
 import { composer, laterStatus, MessageList } from './messages';
@@ -501,7 +501,7 @@ export class ChatApp {
         },
         `Message ${peer.username}`,
       ),
-      h('p', { class: 'muted small footnote' }, '🔒 Messages are end-to-end encrypted. Pictures travel unencrypted, as in the Quick Chat web client.'),
+      h('p', { class: 'muted small footnote' }, icon('lock'), ' Messages are end-to-end encrypted. Pictures travel unencrypted, as in the Quick Chat web client.'),
     );
     this.pane.dataset.kind = 'direct';
     this.pane.dataset.peer = peer.username;
@@ -688,9 +688,10 @@ export class ChatApp {
   private async send(what: () => Promise<MessageRecord>): Promise<void> {
     const sending = what();
     this.scheduleReload(); // a message waiting in the outbox shows at once
-    const record = await sending;
-    this.merge(record);
-    this.renderMessages();
+    await sending;
+    // What the store holds now: for a group message, the server's copy may already have
+    // replaced the local one (it has another id).
+    this.scheduleReload();
   }
 
   private sendFailed(error: unknown): void {
@@ -707,6 +708,11 @@ export class ChatApp {
       void this.refreshGroups();
     }
     if (this.open && key(this.open) === key(conversation)) {
+      if (conversation.kind === 'group' && record.direction === 'outgoing') {
+        // The server's copy of our own message: it replaced the local one in the store.
+        this.scheduleReload();
+        return;
+      }
       this.merge(record);
       this.renderMessages();
       this.scheduleReload();

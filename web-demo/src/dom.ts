@@ -84,3 +84,19 @@ export function formatTime(ms: number): string {
 export function initial(name: string): string {
   return (name.trim()[0] ?? '?').toUpperCase();
 }
+
+const ICONS = {
+  lock: '<path d="M4.5 7V5a3.5 3.5 0 0 1 7 0v2h.5a1 1 0 0 1 1 1v5.5a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1V8a1 1 0 0 1 1-1h.5zM6 7h4V5a2 2 0 0 0-4 0v2z"/>',
+  image: '<path d="M2.5 2.5h11a1 1 0 0 1 1 1v9a1 1 0 0 1-1 1h-11a1 1 0 0 1-1-1v-9a1 1 0 0 1 1-1zM3 4v6.4l3-3 2.2 2.2 1.4-1.4L13 11.6V4H3zm7.5 1a1.2 1.2 0 1 1 0 2.4 1.2 1.2 0 0 1 0-2.4z"/>',
+  clock: '<path d="M8 1.5a6.5 6.5 0 1 1 0 13 6.5 6.5 0 0 1 0-13zM8 3a5 5 0 1 0 0 10A5 5 0 0 0 8 3zm-.75 1.8h1.5v3l2.1 1.25-.75 1.3-2.85-1.7V4.8z"/>',
+} as const;
+
+/** A small inline SVG icon (no emoji font needed). */
+export function icon(name: keyof typeof ICONS): SVGSVGElement {
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  svg.setAttribute('viewBox', '0 0 16 16');
+  svg.setAttribute('class', `icon icon-${name}`);
+  svg.setAttribute('aria-hidden', 'true');
+  svg.innerHTML = ICONS[name];
+  return svg;
+}

@@ -1,11 +1,11 @@
 // The message list of a conversation and its composer.
 
-import { formatTime, h } from './dom';
+import { formatTime, h, icon } from './dom';
 import { imageToDataUrl } from './images';
 import type { MessageRecord, MessageStatus } from './sdk';
 
 const TICKS: Record<MessageStatus, [string, string]> = {
-  pending: ['🕓', 'Waiting to be sent'],
+  pending: ['', 'Waiting to be sent'],
   sent: ['✓', 'Sent'],
   delivered: ['✓✓', 'Delivered'],
   read: ['✓✓', 'Read'],
@@ -53,10 +53,10 @@ function messageItem(record: MessageRecord, senderName: string | null): HTMLElem
       h(
         'div',
         { class: 'meta' },
-        record.encrypted ? h('span', { class: 'lock', title: 'End-to-end encrypted' }, '🔒') : null,
+        record.encrypted ? h('span', { class: 'lock', title: 'End-to-end encrypted', 'data-testid': 'lock' }, icon('lock')) : null,
         h('time', { datetime: new Date(record.timestamp).toISOString() }, formatTime(record.timestamp)),
         outgoing
-          ? h('span', { class: `ticks ${record.status}`, title: tickTitle, 'aria-label': tickTitle, 'data-testid': 'ticks' }, tick)
+          ? h('span', { class: `ticks ${record.status}`, title: tickTitle, 'aria-label': tickTitle, 'data-testid': 'ticks' }, record.status === 'pending' ? icon('clock') : tick)
           : null,
       ),
     ),
@@ -150,7 +150,7 @@ export function composer(actions: ComposerActions, placeholder: string): HTMLFor
   const form = h(
     'form',
     { class: 'composer', 'data-testid': 'composer' },
-    h('button', { type: 'button', class: 'icon secondary', title: 'Send a picture', 'aria-label': 'Send a picture', 'data-testid': 'image-button', onclick: () => file.click() }, '🖼'),
+    h('button', { type: 'button', class: 'icon secondary', title: 'Send a picture', 'aria-label': 'Send a picture', 'data-testid': 'image-button', onclick: () => file.click() }, icon('image')),
     file,
     input,
     h('button', { type: 'submit', 'data-testid': 'send' }, 'Send'),

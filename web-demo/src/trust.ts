@@ -139,7 +139,7 @@ export async function showPeerKeys(
     }
   };
 
-  const scanned = h('input', { placeholder: 'quickchat:v1:…', 'data-testid': 'scanned-code', 'aria-label': 'Scanned code' });
+  const scanned = h('input', { class: 'grow', placeholder: 'quickchat:v1:…', 'data-testid': 'scanned-code', 'aria-label': 'Scanned code' });
   const check = h('form', { class: 'row' }, scanned, h('button', { type: 'submit', class: 'secondary', 'data-testid': 'check-scanned' }, 'Check'));
   check.addEventListener('submit', (event) => {
     event.preventDefault();
