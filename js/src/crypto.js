@@ -6,6 +6,23 @@ import { load } from '#load';
 let defaults = {};
 const openCore = Symbol('openCore');
 
+// One engine per IndexedDB store in a page: KeyManagers made for the same user share it (two
+// engines over one store would each keep their own copy of the sessions). Across tabs the
+// store's lock does the same (a second tab gets `store_in_use`).
+const openStores = new Map();
+
+function storeKey(userId, options) {
+  const storage = options.storage ?? (globalThis.indexedDB ? 'indexeddb' : 'memory');
+  return storage === 'indexeddb' ? options.databaseName ?? `quickchat-keys:${userId}` : null;
+}
+
+function wrongPassphrase() {
+  return Object.assign(new Error('wrong passphrase for this store'), {
+    name: 'QuickChatError',
+    code: 'wrong_passphrase',
+  });
+}
+
 /**
  * Sets options that every KeyManager and SessionManager made afterwards starts from (their
  * own options win): e.g. `configure({ passphrase, server })` once at start-up, so the rest
@@ -51,11 +68,22 @@ export class KeyManager {
 
   [openCore]() {
     if (!this.#core) {
-      this.#core = load().then((wasm) =>
-        wasm.KeyManagerCore.open(this.#userId, { ...defaults, ...this.#options }),
-      );
+      const options = { ...defaults, ...this.#options };
+      const key = storeKey(this.#userId, options);
+      const shared = key === null ? undefined : openStores.get(key);
+      if (shared) {
+        this.#core =
+          shared.passphrase === options.passphrase ? shared.core : Promise.reject(wrongPassphrase());
+      } else {
+        this.#core = load().then((wasm) => wasm.KeyManagerCore.open(this.#userId, options));
+        if (key !== null) openStores.set(key, { passphrase: options.passphrase, core: this.#core });
+      }
       this.#core.catch(() => {
         this.#core = undefined;
+        if (key !== null && openStores.get(key)?.core !== undefined) {
+          const entry = openStores.get(key);
+          entry.core.catch(() => openStores.delete(key));
+        }
       });
     }
     return this.#core;

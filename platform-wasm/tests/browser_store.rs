@@ -555,3 +555,18 @@ async fn a_database_from_a_newer_version_or_another_program_is_refused() {
     ));
     IdbStore::delete(&foreign).await.unwrap();
 }
+
+#[wasm_bindgen_test]
+async fn one_opener_at_a_time_and_the_next_one_after_close() {
+    let name = unique("in-use");
+    let first = open(&name, "pw").await.unwrap();
+    // A second engine over the same database would let the sessions drift apart.
+    assert!(matches!(
+        open(&name, "pw").await,
+        Err(StoreError::InUse { .. })
+    ));
+    first.close();
+    let second = open(&name, "pw").await.unwrap();
+    second.close();
+    IdbStore::delete(&name).await.unwrap();
+}

@@ -137,7 +137,21 @@ try {
   });
 
   await check('drop-in: a wrong passphrase is refused', async () => {
-    assert.equal(await run('dropInWrongPassphrase', { userId, passphrase: 'not it' }), 'wrong_passphrase');
+    assert.equal(await run('dropInInitializeError', { userId, passphrase: 'not it' }), 'wrong_passphrase');
+    assert.equal(await run('dropInInitializeError', { userId, passphrase: 'pass one' }), null);
+  });
+
+  await check('drop-in: a second tab is refused while the first holds the store', async () => {
+    const other = await context.newPage();
+    await other.goto(origin);
+    await other.waitForFunction(() => window.quickchatReady === true, null, { timeout: 20_000 });
+    const inOther = (name, args) => other.evaluate(([n, a]) => window.quickchatTests[n](a), [name, args]);
+    assert.equal(await inOther('dropInInitializeError', { userId, passphrase: 'pass one' }), 'store_in_use');
+    // Once the first tab is gone, the second one gets it.
+    await page.goto('about:blank');
+    assert.equal(await inOther('dropInInitializeError', { userId, passphrase: 'pass one' }), null);
+    await other.close();
+    await open();
   });
 
   for (const { name, value } of vectorFiles('web-storage-import')) {

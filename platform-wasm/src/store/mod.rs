@@ -39,6 +39,7 @@
 //! [`SealingKey::seal`]: quickchat_core::store::sealing::SealingKey::seal
 
 mod codec;
+mod lock;
 pub mod schema;
 
 use std::cell::RefCell;
@@ -63,6 +64,9 @@ use schema::{
     ACCOUNT, BY_CONVERSATION, BY_TIME, KEY_STORES, KNOWN_IDENTITIES, MESSAGES, META,
     ONE_TIME_PREKEYS, OUTBOX, SESSIONS, SIGNED_PREKEYS,
 };
+
+/// How long opening waits for another holder of the store (another tab) to let go, ms.
+const LOCK_WAIT_MS: u32 = 2_000;
 
 /// Value of the `format` entry of `meta`: names the database as a quickchat store.
 pub const FORMAT: &str = "quickchat-idb";
@@ -151,10 +155,11 @@ impl std::fmt::Debug for IdbStore {
     }
 }
 
-/// The open database; closed when dropped.
+/// The open database and its lock; both let go when dropped.
 struct Connection {
     db: RefCell<Option<Rexie>>,
     name: String,
+    lock: RefCell<Option<lock::StoreLock>>,
 }
 
 impl Connection {
@@ -176,6 +181,7 @@ impl Connection {
         if let Some(db) = self.db.borrow_mut().take() {
             db.close();
         }
+        self.lock.borrow_mut().take();
     }
 }
 
@@ -192,9 +198,12 @@ impl IdbStore {
     /// An existing store is opened only after `passphrase` has been checked against its
     /// stored check value ([`StoreError::WrongPassphrase`] otherwise). A database that is
     /// not a quickchat store, or was made by a newer version, gives [`StoreError::Corrupt`].
+    /// One opener at a time, across tabs: while the store is open elsewhere (an exclusive
+    /// Web Lock), opening waits up to two seconds and then gives [`StoreError::InUse`].
     /// The Argon2id derivation takes a moment (it runs on the calling thread).
     pub async fn open(name: &str, passphrase: &str, kdf: KdfStrength) -> Result<Self, StoreError> {
         let passphrase = Zeroizing::new(passphrase.to_string());
+        let lock = lock::acquire(&format!("quickchat-store:{name}"), LOCK_WAIT_MS).await?;
         let db = schema::builder(name, schema::VERSION)
             .build()
             .await
@@ -210,6 +219,7 @@ impl IdbStore {
         let connection = Connection {
             db: RefCell::new(Some(db)),
             name: name.to_string(),
+            lock: RefCell::new(lock),
         };
         // A fresh database gets its header; two tabs creating it at once both try, and the
         // second one then reads the first one's.

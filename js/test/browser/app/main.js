@@ -56,7 +56,7 @@ const scenarios = {
     return (await keys.getPendingBundle()).oneTimePrekeys.length;
   },
 
-  async dropInWrongPassphrase({ userId, passphrase }) {
+  async dropInInitializeError({ userId, passphrase }) {
     configure({ passphrase, kdf: 'insecure-for-tests' });
     return errorCode(new KeyManager(userId).initialize());
   },
