@@ -161,6 +161,7 @@ export class ChatApp {
         this.setState('online');
         this.online = new Set(this.client.onlineUsers().map((u) => u.userId));
         this.renderPeople();
+        this.renderHeader();
         void this.refreshUsers();
         void this.refreshGroups();
         break;
@@ -177,6 +178,7 @@ export class ChatApp {
       case 'disconnected':
         this.online.clear();
         this.renderPeople();
+        this.renderHeader();
         this.setState('offline', `Connection lost (${event.reason}).`);
         break;
       case 'reconnecting':

@@ -59,6 +59,9 @@ export function newGroupForm(ctx: GroupContext, created: (group: GroupInfo) => v
   return form;
 }
 
+/** The last invite code made for each group in this tab (shown again when the panel is redrawn). */
+const invites = new Map<string, string>();
+
 const ROLE_LABEL: Record<GroupMember['role'], string> = { owner: 'owner', admin: 'admin', member: 'member' };
 
 export function membersPanel(ctx: GroupContext, group: GroupInfo, members: GroupMember[], left: () => void): HTMLElement {
@@ -140,6 +143,23 @@ export function membersPanel(ctx: GroupContext, group: GroupInfo, members: Group
       panel.append(add);
     }
     const output = h('div', { class: 'invite' });
+    const showInvite = (code: string) => {
+      const link = inviteLink(code);
+      const field = h('input', { readonly: true, value: link, 'data-testid': 'invite-link', 'aria-label': 'Invite link' });
+      output.replaceChildren(
+        h('p', { class: 'small' }, 'Invite link (valid 7 days), or the code ', h('code', { 'data-testid': 'invite-code' }, code), ':'),
+        h(
+          'div',
+          { class: 'row' },
+          field,
+          h('button', { type: 'button', class: 'small secondary', onclick: () => void navigator.clipboard?.writeText(link).catch(() => field.select()) }, 'Copy'),
+        ),
+      );
+    };
+    const shown = invites.get(group.id);
+    if (shown) {
+      showInvite(shown);
+    }
     panel.append(
       h(
         'button',
@@ -149,17 +169,8 @@ export function membersPanel(ctx: GroupContext, group: GroupInfo, members: Group
           onclick: () =>
             ctx.run(async () => {
               const invite = await ctx.client.createInvite(group.id, 7 * 24 * 3600 * 1000, null);
-              const link = inviteLink(invite.link_code);
-              const field = h('input', { readonly: true, value: link, 'data-testid': 'invite-link', 'aria-label': 'Invite link' });
-              output.replaceChildren(
-                h('p', { class: 'small' }, 'Invite link (valid 7 days), or the code ', h('code', { 'data-testid': 'invite-code' }, invite.link_code), ':'),
-                h(
-                  'div',
-                  { class: 'row' },
-                  field,
-                  h('button', { type: 'button', class: 'small secondary', onclick: () => void navigator.clipboard?.writeText(link).catch(() => field.select()) }, 'Copy'),
-                ),
-              );
+              invites.set(group.id, invite.link_code);
+              showInvite(invite.link_code);
             }),
         },
         'Create invite link',

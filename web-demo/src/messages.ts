@@ -150,7 +150,7 @@ export function composer(actions: ComposerActions, placeholder: string): HTMLFor
   const form = h(
     'form',
     { class: 'composer', 'data-testid': 'composer' },
-    h('button', { type: 'button', class: 'icon secondary', title: 'Send a picture', 'aria-label': 'Send a picture', 'data-testid': 'image-button', onclick: () => file.click() }, icon('image')),
+    h('button', { type: 'button', class: 'icon-button secondary', title: 'Send a picture', 'aria-label': 'Send a picture', 'data-testid': 'image-button', onclick: () => file.click() }, icon('image')),
     file,
     input,
     h('button', { type: 'submit', 'data-testid': 'send' }, 'Send'),
