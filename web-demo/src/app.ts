@@ -6,6 +6,7 @@ import { formatTime, h, icon, initial, toast } from './dom';
 import { inviteCodeFrom, membersPanel, newGroupForm, type GroupContext } from './groups';
 import { explain } from './login';
 import { composer, laterStatus, MessageList } from './messages';
+import { disposeClient } from './sdk';
 import type {
   ChatEvent,
   Client,
@@ -135,10 +136,10 @@ export class ChatApp {
     this.stop();
     try {
       await this.client.logout();
-      await this.client.close();
     } catch {
       // signing out locally is what matters
     }
+    await disposeClient(this.client);
     this.signedOut('You are logged out. Your keys and history stay in this browser.');
   }
 
@@ -189,8 +190,7 @@ export class ChatApp {
         break;
       case 'session_expired':
         this.stop();
-        void this.client.close();
-        this.signedOut('Your login expired: log in again.');
+        void disposeClient(this.client).then(() => this.signedOut('Your login expired: log in again.'));
         break;
       case 'presence':
         if (event.online) {

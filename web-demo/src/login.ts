@@ -9,7 +9,7 @@ import {
   type SavedSession,
 } from './config';
 import { h } from './dom';
-import { createClient, errorCode, errorMessage, type Client, type User } from './sdk';
+import { createClient, disposeClient, errorCode, errorMessage, type Client, type User } from './sdk';
 
 export interface Ready {
   client: Client;
@@ -123,9 +123,10 @@ export function loginScreen(root: HTMLElement, notice: string | null, onReady: (
     for (const button of [loginButton, registerButton]) {
       button.disabled = true;
     }
+    let client: Client | null = null;
     try {
       status.textContent = 'Opening the encrypted store…';
-      const client = await openStore(session);
+      client = await openStore(session);
       let user: User;
       const saved = client.currentUser();
       if (mode === 'register') {
@@ -144,6 +145,9 @@ export function loginScreen(root: HTMLElement, notice: string | null, onReady: (
       status.textContent = '';
       onReady({ client, user, session });
     } catch (e) {
+      if (client) {
+        await disposeClient(client); // the next attempt opens the store afresh
+      }
       status.textContent = '';
       error.textContent = explain(e);
       for (const button of [loginButton, registerButton]) {

@@ -6,7 +6,7 @@ import { ChatApp } from './app';
 import { forgetSession, savedSession } from './config';
 import { byId, h } from './dom';
 import { explain, loginScreen, openStore, type Ready } from './login';
-import { sdkVersion } from './sdk';
+import { disposeClient, sdkVersion } from './sdk';
 
 const root = byId('app');
 
@@ -38,6 +38,7 @@ async function boot(): Promise<void> {
       chat({ client, user, session });
       return;
     }
+    await disposeClient(client);
     signIn('Log in again: this browser has no saved login for you.');
   } catch (e) {
     forgetSession();

@@ -120,6 +120,8 @@ export interface Client {
   currentUser(): User | null;
   connect(): void;
   close(): Promise<void>;
+  /** wasm-bindgen's: frees the client (and with it the store and its cross-tab lock). */
+  free(): void;
   isConnected(): boolean;
   onEvent(callback: (event: ChatEvent) => void): Subscription;
   sendText(peerId: string, text: string): Promise<MessageRecord>;
@@ -176,6 +178,20 @@ export function createClient(options: ClientOptions): Promise<Client> {
 
 export function sdkVersion(): Promise<string> {
   return sdk.version();
+}
+
+/**
+ * Lets go of a client for good: closes its connection and frees it, which closes its
+ * IndexedDB store and releases the store's cross-tab lock (`close()` alone keeps the store
+ * open, so opening the same user's store again in this page would fail with `store_in_use`).
+ */
+export async function disposeClient(client: Client): Promise<void> {
+  await client.close().catch(() => undefined);
+  try {
+    client.free();
+  } catch {
+    // already freed
+  }
 }
 
 /** The SDK's stable error code (`wrong_passphrase`, `http_401`, …), if it is one of its errors. */

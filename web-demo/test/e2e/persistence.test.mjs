@@ -57,7 +57,11 @@ test('a reload keeps history and sessions', async () => {
   await alice.newTab();
   await alice.testId('login-form').waitFor({ timeout: WAIT });
   assert.equal(await alice.testId('login-username').inputValue(), 'alice', 'the last user name is offered');
-  // A wrong store passphrase is refused with a clear message.
+  // A wrong password, then a wrong store passphrase: both refused with a clear message.
+  await alice.testId('login-password').fill('not the password');
+  await alice.testId('login-submit').click();
+  await alice.testId('login-error').filter({ hasText: /\S/ }).waitFor({ timeout: WAIT });
+  assert.doesNotMatch(await alice.testId('login-error').textContent(), /passphrase/);
   await alice.testId('login-passphrase').fill('not the passphrase');
   await alice.testId('login-password').fill(alice.password);
   await alice.testId('login-submit').click();
@@ -70,6 +74,13 @@ test('a reload keeps history and sessions', async () => {
   assert.deepEqual(await alice.texts(), ['Before the reload 1', 'Before the reload 2', 'After the reload 1', 'After the reload 2']);
   await alice.send('From the new tab');
   await bob.waitMessage('From the new tab');
+
+  // Log out and in again in the same tab.
+  await alice.testId('logout').click();
+  await alice.testId('login-notice').waitFor({ timeout: WAIT });
+  await alice.login();
+  await alice.openChat('bob');
+  await alice.waitMessage('From the new tab');
   await shot(alice.page, '16-after-reload');
 
   alice.assertNoPageErrors();
