@@ -66,4 +66,11 @@ if [ ! -f "$root/js/node_modules/.package-lock.json" ] \
     log "installing js/'s npm packages (npm ci)"
     (cd "$root/js" && npm ci --no-audit --no-fund --silent)
 fi
+# --- The web demo (web-demo/): its npm packages (Vite, TypeScript, qrcode, playwright-core;
+# the SDK is ../js through a file: dependency). Chromium is installed above.
+if [ ! -f "$root/web-demo/node_modules/.package-lock.json" ] \
+    || [ "$root/web-demo/package-lock.json" -nt "$root/web-demo/node_modules/.package-lock.json" ]; then
+    log "installing web-demo's npm packages (npm ci)"
+    (cd "$root/web-demo" && npm ci --no-audit --no-fund --silent)
+fi
 log "ready"

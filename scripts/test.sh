@@ -43,6 +43,9 @@ scripts/wasm-test-browser.sh
 step "browser SDK: the npm package (build, Node suites, types, packed tarball in Vite + Chromium)"
 npm --prefix js test
 
+step "web demo: end-to-end tests in Chromium (two browsers, groups, native CLI, reload, server restart)"
+npm --prefix web-demo test
+
 seconds=${QC_FUZZ_SECONDS:-20}
 if [ "$seconds" -gt 0 ]; then
     step "fuzzing smoke run (${seconds}s)"
