@@ -26,7 +26,7 @@ export type {
   StoredSessionRecord,
   X3dhHeader,
 } from './crypto.js';
-import type { FetchedPrekeyBundle, IdentityChange } from './crypto.js';
+import type { Base64, FetchedPrekeyBundle, IdentityChange } from './crypto.js';
 
 /**
  * Loads the WebAssembly module. Every async entry point does it on first use; call it to
@@ -384,6 +384,18 @@ export declare class QuickChatClient {
 
 // ---------------------------------------------------------------------------- low level
 
+/** An identity key pair held in WebAssembly memory (its seed crosses the boundary once). */
+export declare class Identity {
+  private constructor();
+  /** Ed25519 from the seed, X25519 with the seed as private key (as the web client does). */
+  static fromSeed(seed: Uint8Array): Identity;
+  static generate(): Identity;
+  readonly identityKey: Base64;
+  readonly signingKey: Base64;
+  readonly fingerprint: string;
+  free(): void;
+}
+
 /**
  * One Double Ratchet session in memory, synchronous, without storage or network — for
  * applications that keep keys and state themselves. Secrets cross this API as bytes.
@@ -392,13 +404,13 @@ export declare class Ratchet {
   private constructor();
   /** X3DH as initiator with the peer's bundle (signature checked), then the ratchet. */
   static initiate(
-    identitySeed: Uint8Array,
+    identity: Identity,
     bundle: FetchedPrekeyBundle,
     options?: { oneTimePrekeys?: 'when-available' | 'never'; randomSource?: (length: number) => Uint8Array },
   ): Ratchet;
   /** X3DH as responder from the peer's first message (the wire string). */
   static respond(
-    identitySeed: Uint8Array,
+    identity: Identity,
     signedPrekeySecret: Uint8Array,
     oneTimePrekeySecret: Uint8Array | undefined,
     firstMessage: string,
@@ -415,9 +427,9 @@ export declare class Ratchet {
   free(): void;
 }
 
-/** A bundle (as the server returns it) made from an identity seed and prekey secrets. */
+/** A bundle (as the server returns it) made from an identity and prekey secrets. */
 export declare function prekeyBundle(
-  identitySeed: Uint8Array,
+  identity: Identity,
   signedPrekeyId: number,
   signedPrekeySecret: Uint8Array,
   oneTimePrekeyId?: number,

@@ -40,6 +40,25 @@ function loadedModule() {
   return loaded;
 }
 
+/** An identity key pair held in WebAssembly memory (low level): `await init()` first. */
+export class Identity {
+  constructor() {
+    throw new TypeError('quickchat: use Identity.fromSeed(seed) or Identity.generate()');
+  }
+
+  static fromSeed(seed) {
+    return loadedModule().Identity.fromSeed(seed);
+  }
+
+  static generate() {
+    return loadedModule().Identity.generate();
+  }
+
+  static [Symbol.hasInstance](value) {
+    return loaded !== undefined && value instanceof loaded.Identity;
+  }
+}
+
 /**
  * One Double Ratchet session in memory (low level, synchronous): `await init()` first.
  */
@@ -48,13 +67,13 @@ export class Ratchet {
     throw new TypeError('quickchat: use Ratchet.initiate(), Ratchet.respond() or Ratchet.fromReferenceJson()');
   }
 
-  static initiate(identitySeed, bundle, options = {}) {
-    return loadedModule().Ratchet.initiate(identitySeed, bundle, options);
+  static initiate(identity, bundle, options = {}) {
+    return loadedModule().Ratchet.initiate(identity, bundle, options);
   }
 
-  static respond(identitySeed, signedPrekeySecret, oneTimePrekeySecret, firstMessage, options = {}) {
+  static respond(identity, signedPrekeySecret, oneTimePrekeySecret, firstMessage, options = {}) {
     return loadedModule().Ratchet.respond(
-      identitySeed,
+      identity,
       signedPrekeySecret,
       oneTimePrekeySecret,
       firstMessage,
@@ -71,10 +90,10 @@ export class Ratchet {
   }
 }
 
-/** A bundle (as the server returns it) from an identity seed and prekey secrets. */
-export async function prekeyBundle(identitySeed, signedPrekeyId, signedPrekeySecret, oneTimePrekeyId, oneTimePrekeySecret) {
+/** A bundle (as the server returns it) from an identity and prekey secrets. */
+export async function prekeyBundle(identity, signedPrekeyId, signedPrekeySecret, oneTimePrekeyId, oneTimePrekeySecret) {
   loaded = await load();
-  return loaded.prekeyBundle(identitySeed, signedPrekeyId, signedPrekeySecret, oneTimePrekeyId, oneTimePrekeySecret);
+  return loaded.prekeyBundle(identity, signedPrekeyId, signedPrekeySecret, oneTimePrekeyId, oneTimePrekeySecret);
 }
 
 /** The whole client: create it with `await QuickChatClient.create(options)`. */

@@ -41,11 +41,15 @@ for (const { name, value: file } of vectorFiles('conversation')) {
       replay.queue(step.draws);
       const me = specOf[step.by];
       if (step.op === 'encrypt') {
-        sessions[step.by] ??= wasm.Ratchet.initiate(hex(me.identitySeed), bundleOf(specOf[step.to]), options);
+        sessions[step.by] ??= wasm.Ratchet.initiate(
+          wasm.Identity.fromSeed(hex(me.identitySeed)),
+          bundleOf(specOf[step.to]),
+          options,
+        );
         assert.equal(sessions[step.by].encrypt(step.plaintext), step.wire, `step ${i}`);
       } else {
         sessions[step.by] ??= wasm.Ratchet.respond(
-          hex(me.identitySeed),
+          wasm.Identity.fromSeed(hex(me.identitySeed)),
           hex(me.signedPrekey.secretKey),
           undefined,
           step.wire,
@@ -100,10 +104,12 @@ for (const { name, value: file } of vectorFiles('conversation')) {
 }
 
 test('Ratchet: a damaged message is refused and changes nothing', () => {
-  const seedA = crypto.getRandomValues(new Uint8Array(32));
-  const seedB = crypto.getRandomValues(new Uint8Array(32));
+  const seedA = wasm.Identity.generate();
+  const seedB = wasm.Identity.generate();
   const spk = crypto.getRandomValues(new Uint8Array(32));
   const bundle = wasm.prekeyBundle(seedB, 7, spk);
+  assert.equal(bundle.identityKey, seedB.identityKey);
+  assert.equal(bundle.fingerprint, seedB.fingerprint);
   assert.equal(bundle.signedPrekey.keyId, 7);
   const sender = wasm.Ratchet.initiate(seedA, bundle, {});
   const first = sender.encrypt('one');
@@ -115,6 +121,17 @@ test('Ratchet: a damaged message is refused and changes nothing', () => {
   assert.throws(() => receiver.decrypt(JSON.stringify(damaged)), { name: 'QuickChatError' });
   assert.equal(receiver.decrypt(JSON.stringify(second)), 'two');
   // A bundle whose signature does not verify is refused.
-  const bad = { ...bundle, signingKey: wasm.prekeyBundle(seedA, 1, spk).signingKey };
+  const bad = { ...bundle, signingKey: seedA.signingKey };
   assert.throws(() => wasm.Ratchet.initiate(seedA, bad, {}), /signature/i);
 });
+
+for (const { name, value: file } of vectorFiles('identity')) {
+  test(`${name}: Identity.fromSeed derives the web client's keys`, () => {
+    for (const c of file.cases) {
+      const identity = wasm.Identity.fromSeed(hex(c.seed));
+      assert.equal(identity.identityKey, b64(hex(c.x25519PublicKey)));
+      assert.equal(identity.signingKey, b64(hex(c.signingPublicKey)));
+      assert.equal(identity.fingerprint, c.fingerprint);
+    }
+  });
+}

@@ -4,6 +4,7 @@ import {
   QuickChatClient,
   KeyManager,
   SessionManager,
+  Identity,
   Ratchet,
   configure,
   init,
@@ -70,8 +71,11 @@ async function full(): Promise<void> {
   } catch (error) {
     if (isQuickChatError(error) && error.code === 'peer_has_no_keys') console.log(error.message);
   }
-  const bundle = await prekeyBundle(new Uint8Array(32), 1, new Uint8Array(32));
-  const ratchet = Ratchet.initiate(new Uint8Array(32), bundle, { oneTimePrekeys: 'never' });
+  const me = Identity.fromSeed(new Uint8Array(32));
+  const fp: string = me.fingerprint;
+  void fp;
+  const bundle = await prekeyBundle(Identity.generate(), 1, new Uint8Array(32));
+  const ratchet = Ratchet.initiate(me, bundle, { oneTimePrekeys: 'never' });
   const wire: string = ratchet.encrypt('x');
   void wire;
   void page;

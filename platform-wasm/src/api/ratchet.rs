@@ -30,6 +30,49 @@ fn key32(bytes: &[u8], what: &'static str) -> Result<Zeroizing<[u8; 32]>> {
     Ok(Zeroizing::new(array))
 }
 
+/// An identity key pair held in WebAssembly memory (its seed goes in once).
+#[wasm_bindgen]
+pub struct Identity {
+    inner: IdentityKeyPair,
+}
+
+#[wasm_bindgen]
+impl Identity {
+    /// The identity of a 32-byte seed (Ed25519 from the seed, X25519 with the seed as
+    /// private key, as the web client derives them).
+    #[wasm_bindgen(js_name = fromSeed)]
+    pub fn from_seed(seed: &[u8]) -> Result<Identity, JsValue> {
+        Ok(Identity {
+            inner: IdentityKeyPair::from_seed(*key32(seed, "identity seed")?),
+        })
+    }
+
+    /// A new random identity.
+    pub fn generate() -> Identity {
+        Identity {
+            inner: IdentityKeyPair::generate(&mut WebRng::System),
+        }
+    }
+
+    /// The X25519 identity key (base64).
+    #[wasm_bindgen(getter, js_name = identityKey)]
+    pub fn identity_key(&self) -> String {
+        self.inner.public().dh.to_base64()
+    }
+
+    /// The Ed25519 signing key (base64).
+    #[wasm_bindgen(getter, js_name = signingKey)]
+    pub fn signing_key(&self) -> String {
+        self.inner.public().signing.to_base64()
+    }
+
+    /// The fingerprint (60 upper-case hex characters).
+    #[wasm_bindgen(getter)]
+    pub fn fingerprint(&self) -> String {
+        self.inner.fingerprint().as_str().to_string()
+    }
+}
+
 /// One Double Ratchet session in memory.
 #[wasm_bindgen]
 pub struct Ratchet {
@@ -41,24 +84,24 @@ pub struct Ratchet {
 #[wasm_bindgen]
 impl Ratchet {
     /// Starts a session as initiator: X3DH with the peer's bundle (as
-    /// `GET /api/users/{id}/prekeys` returns it; the signature is checked) and our identity
-    /// seed, then the ratchet. The first message encrypted carries the `x3dh` block.
+    /// `GET /api/users/{id}/prekeys` returns it; the signature is checked) and our identity,
+    /// then the ratchet. The first message encrypted carries the `x3dh` block.
     /// Options: `oneTimePrekeys` (`"when-available"`, the default, or `"never"` as the web
     /// client does), `randomSource` (tests only).
     pub fn initiate(
-        identity_seed: &[u8],
+        identity: &Identity,
         bundle: JsValue,
         options: JsValue,
     ) -> Result<Ratchet, JsValue> {
         let options = ParsedOptions::parse(&options)?;
         let mut rng = options.rng.clone();
-        let identity = IdentityKeyPair::from_seed(*key32(identity_seed, "identity seed")?);
+        let identity = &identity.inner;
         let bundle: Option<BundleResponse> = from_js(&bundle, "bundle")?;
         let bundle = bundle
             .ok_or_else(|| Error::invalid("bundle", "missing"))?
             .to_bundle()
             .map_err(Error::from)?;
-        let initiated = x3dh::initiate(&identity, &bundle, options.one_time_prekeys()?, &mut rng)
+        let initiated = x3dh::initiate(identity, &bundle, options.one_time_prekeys()?, &mut rng)
             .map_err(|e| Error::invalid("bundle", e.to_string()))?;
         let state = RatchetState::initiator(initiated.shared_secret.as_bytes(), &mut rng);
         Ok(Ratchet {
@@ -74,17 +117,17 @@ impl Ratchet {
     }
 
     /// Starts a session as responder from the peer's first message (the wire string, which
-    /// carries `x3dh`), with our identity seed and the secrets of the prekeys it names.
+    /// carries `x3dh`), with our identity and the secrets of the prekeys it names.
     /// Decrypt the first message with the returned session.
     pub fn respond(
-        identity_seed: &[u8],
+        identity: &Identity,
         signed_prekey_secret: &[u8],
         one_time_prekey_secret: Option<Vec<u8>>,
         first_message: &str,
         options: JsValue,
     ) -> Result<Ratchet, JsValue> {
         let options = ParsedOptions::parse(&options)?;
-        let identity = IdentityKeyPair::from_seed(*key32(identity_seed, "identity seed")?);
+        let identity = &identity.inner;
         let envelope = Envelope::parse(first_message)
             .map_err(|e| Error::invalid("first message", e.to_string()))?;
         let x3dh = envelope
@@ -98,7 +141,7 @@ impl Ratchet {
             _ => None,
         };
         let shared = x3dh::respond(
-            &identity,
+            identity,
             &signed,
             one_time.as_ref(),
             &x3dh.sender_identity_key,
@@ -157,17 +200,17 @@ impl Ratchet {
     }
 }
 
-/// A bundle as `GET /api/users/{id}/prekeys` returns it, made from an identity seed and
-/// prekey secrets (the signed prekey is signed here).
+/// A bundle as `GET /api/users/{id}/prekeys` returns it, made from an identity and prekey
+/// secrets (the signed prekey is signed here).
 #[wasm_bindgen(js_name = prekeyBundle)]
 pub fn prekey_bundle(
-    identity_seed: &[u8],
+    identity: &Identity,
     signed_prekey_id: u32,
     signed_prekey_secret: &[u8],
     one_time_prekey_id: Option<u32>,
     one_time_prekey_secret: Option<Vec<u8>>,
 ) -> Result<JsValue, JsValue> {
-    let identity = IdentityKeyPair::from_seed(*key32(identity_seed, "identity seed")?);
+    let identity = &identity.inner;
     let pair = KeyPair::from_secret(SecretKey::from_bytes(*key32(
         signed_prekey_secret,
         "signed prekey secret",
