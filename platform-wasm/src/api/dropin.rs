@@ -20,7 +20,7 @@ use quickchat_core::prekey_care::{PendingUpload, PrekeyCare, PrekeyPolicy};
 use quickchat_core::protocol::Api;
 use quickchat_core::protocol::rest::{BundleResponse, UploadPrekeysRequest};
 use quickchat_core::session::{
-    IdentityChange, PeerSessions, SessionConfig, SessionEngine, SessionOrigin,
+    IdentityChange, PeerSessions, SessionConfig, SessionEngine, SessionError, SessionOrigin,
 };
 use quickchat_core::store::{
     MemoryStore, OneTimePrekeyRecord, SignedPrekeyRecord, Store, StoreOp, WriteBatch,
@@ -574,8 +574,23 @@ impl SessionState {
 
     async fn encrypt_wire(&self, peer_id: &str, plaintext: &str) -> Result<String> {
         let mut guard = self.shared.crypto.lock().await;
-        self.ensure(&mut guard, peer_id).await?;
         let crypto = &mut *guard;
+        let engine = crypto
+            .engine
+            .as_mut()
+            .ok_or(Error::NotInitialized("KeyManager"))?;
+        // Straight to the session (no separate existence check, which would copy the
+        // session); only a peer without one gets a session first. A missing session is
+        // found before any random draw.
+        match engine
+            .encrypt(peer_id, plaintext, now(), &mut crypto.rng)
+            .await
+        {
+            Ok(prepared) => return Ok(prepared.commit().await?.wire),
+            Err(SessionError::NoSession { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        self.ensure(crypto, peer_id).await?;
         let engine = crypto
             .engine
             .as_mut()
