@@ -723,12 +723,11 @@ export class ChatApp {
       }
       return;
     }
+    // Messages found by catch-up are counted from the store once it is done (caught_up).
     if (record.direction === 'incoming' && record.kind !== 'system' && live) {
       this.unread.set(key(conversation), (this.unread.get(key(conversation)) ?? 0) + 1);
       this.renderPeople();
       this.renderGroups();
-    } else if (!live) {
-      // found by catch-up: the counts come from the store once it is done
     }
   }
 
