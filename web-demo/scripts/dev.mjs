@@ -45,6 +45,7 @@ async function stop(code) {
 }
 process.on('SIGINT', () => void stop(0));
 process.on('SIGTERM', () => void stop(0));
+process.on('SIGHUP', () => void stop(0));
 server.child.once('exit', (code) => {
   if (!stopping) {
     log(`the test server exited (${code})`);
