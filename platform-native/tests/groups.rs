@@ -62,12 +62,13 @@ async fn groups_from_creation_to_leaving() {
     assert_eq!(got.sender_id, alice_id);
     assert!(!got.encrypted);
     // Alice's pending copy gives way to the backend's copy and id.
-    let status = wait_for(&mut alice_events, |e| match e {
-        Event::MessageStatus { message_id, status } if message_id == sent.id => Some(status),
+    let replaced = wait_for(&mut alice_events, |e| match e {
+        Event::MessageReplaced { old_id, message } if old_id == sent.id => Some(message),
         _ => None,
     })
     .await;
-    assert_eq!(status, MessageStatus::Delivered);
+    assert_eq!(replaced.id, got.id);
+    assert_eq!(replaced.status, MessageStatus::Delivered);
     let alice_copy = alice.message(&got.id).await.unwrap().unwrap();
     assert_eq!(alice_copy.direction, Direction::Outgoing);
     assert!(alice.message(&sent.id).await.unwrap().is_none());

@@ -62,6 +62,14 @@ pub enum Event {
         /// Its new status.
         status: MessageStatus,
     },
+    /// One of this account's messages got the backend's id (group messages: the backend
+    /// names them, so the local pending copy is replaced by the backend's).
+    MessageReplaced {
+        /// The id the message had (the one the send call returned).
+        old_id: String,
+        /// The message as now stored, under the backend's id.
+        message: MessageRecord,
+    },
     /// A peer read messages of this account.
     MessagesRead {
         /// The messages.

@@ -5,7 +5,7 @@
 use rand_core::CryptoRng;
 
 use super::messaging::IMAGE_CAPTION;
-use super::{Client, ClientError, new_message_id};
+use super::{Client, ClientError};
 use crate::platform::MaybeSend;
 use crate::protocol::rest::{
     AddMembersRequest, AddMembersResponse, CreateGroupRequest, CreatedGroup, GroupInfo,
@@ -217,7 +217,7 @@ where
         image: Option<&str>,
     ) -> Result<MessageRecord, ClientError> {
         let me = self.me()?;
-        let id = new_message_id(&mut self.crypto.lock().await.rng);
+        let id = self.new_message_id(&mut self.crypto.lock().await.rng);
         let record = MessageRecord {
             id,
             conversation: Conversation::Group(group_id.to_string()),

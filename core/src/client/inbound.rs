@@ -228,7 +228,11 @@ where
         let status = parse_status(&payload.status);
         match self.store.message(&payload.id).await? {
             Some(mut record) => {
-                let changed = record.status < status || record.wire.is_some();
+                // The backend's time replaces the local one even when a receipt or catch-up
+                // moved the status on first.
+                let raised = record.status < status;
+                let changed =
+                    raised || record.wire.is_some() || record.timestamp != payload.timestamp;
                 if !changed {
                     return Ok(());
                 }
@@ -239,10 +243,12 @@ where
                 let mut batch = WriteBatch::new().relaxed();
                 batch.push(StoreOp::PutMessage(record.clone()));
                 self.store.commit(batch).await?;
-                self.events.emit(Event::MessageStatus {
-                    message_id: record.id,
-                    status: record.status,
-                });
+                if raised {
+                    self.events.emit(Event::MessageStatus {
+                        message_id: record.id,
+                        status: record.status,
+                    });
+                }
             }
             None => {
                 // Sent by this account from elsewhere (another client on the same login).
@@ -452,9 +458,9 @@ where
         batch.push(StoreOp::PutMessage(record.clone()));
         self.store.commit(batch).await?;
         if let Some(pending) = pending {
-            self.events.emit(Event::MessageStatus {
-                message_id: pending.id,
-                status: MessageStatus::Delivered,
+            self.events.emit(Event::MessageReplaced {
+                old_id: pending.id,
+                message: record.clone(),
             });
         }
         self.events.emit(Event::GroupMessage {

@@ -7,7 +7,7 @@ use futures::channel::oneshot;
 use rand_core::CryptoRng;
 
 use super::account::with_jwt;
-use super::{Client, ClientError, Crypto, Event, new_message_id};
+use super::{Client, ClientError, Crypto, Event};
 use crate::platform::MaybeSend;
 use crate::protocol::rest::{BundleResponse, StatusBatchRequest};
 use crate::protocol::ws::{ClientFrame, MessageType};
@@ -180,7 +180,7 @@ where
                 continue;
             }
             let encrypt = request.encrypted && !plain_fallback.contains(&request.peer_id);
-            let id = new_message_id(&mut crypto.rng);
+            let id = self.new_message_id(&mut crypto.rng);
             let mut record = self.outgoing_record(
                 id,
                 &me.user_id,
@@ -231,7 +231,7 @@ where
         check_data_url(data_url)?;
         let me = self.me()?;
         let now = self.now();
-        let id = new_message_id(&mut self.crypto.lock().await.rng);
+        let id = self.new_message_id(&mut self.crypto.lock().await.rng);
         let mut record = self.outgoing_record(id, &me.user_id, peer_id, IMAGE_CAPTION, now, false);
         record.kind = ContentKind::Image;
         record.image_data = Some(data_url.to_string());

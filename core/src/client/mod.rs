@@ -73,6 +73,8 @@ pub(crate) struct State {
     images_in_flight: std::collections::VecDeque<String>,
     /// Texts waiting for the next caller that gets the session engine.
     send_queue: Vec<messaging::SendRequest>,
+    /// Where the last message id left off.
+    ids: IdSequence,
 }
 
 /// A Quick Chat client over platform I/O.
@@ -177,11 +179,82 @@ where
     }
 }
 
-/// A fresh message id: a UUIDv4 from 16 random bytes.
-pub(crate) fn new_message_id<R: CryptoRng + ?Sized>(rng: &mut R) -> String {
+impl<T, S, C, R> Client<T, S, C, R>
+where
+    C: Clock,
+{
+    /// A fresh message id: a UUIDv7 (RFC 9562) whose 48-bit millisecond time and 12-bit
+    /// counter keep this client's ids increasing, then 62 random bits. Ids of messages
+    /// written within one millisecond therefore sort in the order they were written, which
+    /// keeps a burst (an outbox flushed after a reconnect, stamped by the backend within the
+    /// same millisecond) in order on the other side.
+    pub(crate) fn new_message_id<G: CryptoRng + ?Sized>(&self, rng: &mut G) -> String {
+        let now = u64::try_from(self.clock.now_ms()).unwrap_or(0);
+        let (ms, counter) = self.lock_state().ids.next(now);
+        let mut random = [0u8; 8];
+        rng.fill_bytes(&mut random);
+        uuid_v7(ms, counter, random)
+    }
+}
+
+/// Where the last message id left off: ids keep increasing even within a millisecond or
+/// when the clock goes back.
+#[derive(Default)]
+pub(crate) struct IdSequence {
+    ms: u64,
+    counter: u16,
+}
+
+impl IdSequence {
+    /// The millisecond and counter of the next id.
+    fn next(&mut self, now: u64) -> (u64, u16) {
+        if now > self.ms {
+            self.ms = now;
+            self.counter = 0;
+        } else if self.counter >= 0x0fff {
+            self.ms += 1;
+            self.counter = 0;
+        } else {
+            self.counter += 1;
+        }
+        (self.ms, self.counter)
+    }
+}
+
+/// A UUIDv7 from its time, counter (12 bits, in `rand_a`) and 62 random bits.
+fn uuid_v7(ms: u64, counter: u16, random: [u8; 8]) -> String {
     let mut bytes = [0u8; 16];
-    rng.fill_bytes(&mut bytes);
-    uuid::Builder::from_random_bytes(bytes)
-        .into_uuid()
-        .to_string()
+    bytes[..6].copy_from_slice(&ms.to_be_bytes()[2..]);
+    bytes[6] = 0x70 | ((counter >> 8) as u8 & 0x0f);
+    bytes[7] = (counter & 0xff) as u8;
+    bytes[8] = 0x80 | (random[0] & 0x3f);
+    bytes[9..].copy_from_slice(&random[1..]);
+    uuid::Uuid::from_bytes(bytes).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_sort_in_the_order_they_were_made() {
+        let mut sequence = IdSequence::default();
+        let mut ids = Vec::new();
+        // Within one millisecond, across a millisecond, with the clock going back, and
+        // across the 12-bit counter's end.
+        for now in [5, 5, 5, 6, 4, 4]
+            .into_iter()
+            .chain(std::iter::repeat_n(7, 5000))
+        {
+            let (ms, counter) = sequence.next(now);
+            // Random bits that would sort the wrong way if they decided the order.
+            let random = [0xff - (counter % 256) as u8; 8];
+            ids.push(uuid_v7(ms, counter, random));
+        }
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(sorted, ids);
+        let parsed = uuid::Uuid::parse_str(&ids[0]).unwrap();
+        assert_eq!(parsed.get_version_num(), 7);
+    }
 }

@@ -120,6 +120,10 @@ pub async fn wait_until_sent(
                         return Ok(status);
                     }
                 }
+                // A group message takes the id the backend gave it.
+                Event::MessageReplaced { old_id, message } if old_id == id => {
+                    return Ok(message.status);
+                }
                 Event::ServerError { message } => server_said = Some(message),
                 Event::Disconnected { reason } => {
                     let why = server_said.take().unwrap_or(reason);
