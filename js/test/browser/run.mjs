@@ -109,6 +109,8 @@ try {
       '--disable-component-update',
       '--disable-sync',
       '--no-first-run',
+      // gc() for the test that a dropped subscription keeps delivering.
+      '--js-flags=--expose-gc',
     ],
   });
   const context = await browser.newContext();
@@ -179,7 +181,8 @@ try {
     assert.equal(result.encrypted, true);
     assert.equal(result.back, 'and back');
     assert.equal(result.sameFingerprint, true);
-    assert.equal(result.aliceSawConnected, true);
+    assert.equal(result.aliceSawConnected, true, 'a subscription the page dropped still delivers');
+    assert.equal(result.aliceSawMessage, true, 'a subscription the page dropped still delivers');
   });
 
   await check('a client reopened from IndexedDB after a reload keeps its login and history', async () => {

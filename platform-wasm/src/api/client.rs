@@ -807,16 +807,33 @@ impl Subscription {
     fn spawn(mut stream: EventStream, mut deliver: impl FnMut(JsValue) + 'static) -> Self {
         let (stop, stopped) = oneshot::channel::<()>();
         wasm_bindgen_futures::spawn_local(async move {
-            let mut stopped = stopped.fuse();
+            // Only `unsubscribe()` stops the callbacks. The JavaScript side often drops the
+            // returned subscription (`client.onEvent(f)` as a statement); when the garbage
+            // collector then frees it, the sender is dropped, and that must not end delivery.
+            let mut stopped = Some(stopped);
             loop {
-                let next = stream.next().fuse();
-                pin_mut!(next);
-                select! {
-                    event = next => match event {
+                let Some(mut waiting) = stopped.as_mut() else {
+                    match stream.next().await {
                         Some(event) => deliver(event_to_js(&event)),
                         None => break,
-                    },
-                    _ = stopped => break,
+                    }
+                    continue;
+                };
+                let next = stream.next().fuse();
+                pin_mut!(next);
+                let signal = select! {
+                    event = next => {
+                        match event {
+                            Some(event) => deliver(event_to_js(&event)),
+                            None => break,
+                        }
+                        continue;
+                    }
+                    signal = waiting => signal,
+                };
+                match signal {
+                    Ok(()) => break,
+                    Err(oneshot::Canceled) => stopped = None,
                 }
             }
         });

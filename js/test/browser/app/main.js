@@ -25,6 +25,15 @@ function writeDatabase(name, snapshot) {
   });
 }
 
+/** A full garbage collection (Chromium runs with --expose-gc), then time for finalizers. */
+async function collectGarbage() {
+  if (typeof globalThis.gc !== 'function') throw new Error('start Chromium with --js-flags=--expose-gc');
+  for (let i = 0; i < 3; i++) {
+    globalThis.gc();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 async function errorCode(promise) {
   try {
     await promise;
@@ -99,7 +108,10 @@ const scenarios = {
     const a = await alice.register(`${prefix}_alice`, 'secret123');
     const b = await bob.register(`${prefix}_bob`, 'secret123');
     const aliceEvents = [];
+    // The subscription is dropped at once, as apps often do; only unsubscribe() may stop
+    // it, not the garbage collector freeing it.
     alice.onEvent((event) => aliceEvents.push(event.type));
+    await collectGarbage();
     await alice.connectAndWait(15000);
     await bob.connectAndWait(15000);
     const received = (async () => {
@@ -112,9 +124,9 @@ const scenarios = {
     const message = await received;
     await bob.sendText(a.userId, 'and back');
     let back = null;
-    for (let i = 0; i < 100 && !back; i++) {
+    for (let i = 0; i < 100 && !(back && aliceEvents.includes('message')); i++) {
       back = (await alice.history(b.userId)).find((m) => m.body === 'and back') ?? null;
-      if (!back) await new Promise((resolve) => setTimeout(resolve, 50));
+      if (!back || !aliceEvents.includes('message')) await new Promise((resolve) => setTimeout(resolve, 50));
     }
     const result = {
       sentId: sent.id,
@@ -124,6 +136,7 @@ const scenarios = {
       back: back?.body ?? null,
       sameFingerprint: (await alice.peerFingerprint(b.userId)) === (await bob.fingerprint()),
       aliceSawConnected: aliceEvents.includes('connected'),
+      aliceSawMessage: aliceEvents.includes('message'),
     };
     await alice.close();
     await bob.close();
