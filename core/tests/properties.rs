@@ -264,3 +264,95 @@ fn a_failed_commit_leaves_the_session_usable() {
         })
     ));
 }
+
+fn message_number(wire: &str) -> u32 {
+    quickchat_core::envelope::Envelope::parse(wire)
+        .unwrap()
+        .header
+        .message_number
+}
+
+/// The engine keeps the sessions it works on in memory; an operation that is not committed
+/// (dropped, failed, or a bad message) must leave what the next operation sees exactly as
+/// the store has it.
+#[test]
+fn uncommitted_or_failed_operations_leave_the_next_one_on_the_committed_state() {
+    let Pair {
+        mut alice,
+        mut bob,
+        mut rng,
+    } = pair(11);
+    let bundle = bundle_of(&bob);
+    block_on(alice.start_session("bob", &bundle, 0, &mut rng)).unwrap();
+    let first = send(&mut alice, "bob", "one", &mut rng);
+    assert_eq!(receive(&mut bob, "alice", &first, &mut rng).unwrap(), "one");
+
+    // An encryption prepared and dropped: the next one takes the same message number.
+    let dropped = block_on(alice.encrypt("bob", "dropped", 0, &mut rng))
+        .unwrap()
+        .value()
+        .wire
+        .clone();
+    let second = send(&mut alice, "bob", "two", &mut rng);
+    assert_eq!(message_number(&dropped), message_number(&second));
+
+    // An encryption whose commit failed: the same again.
+    alice.store().fail_commits(true);
+    let failed = block_on(async {
+        let prepared = alice.encrypt("bob", "lost", 0, &mut rng).await?;
+        let wire = prepared.value().wire.clone();
+        prepared.commit().await.map(|_| wire)
+    });
+    assert!(matches!(failed, Err(SessionError::Store(_))));
+    alice.store().fail_commits(false);
+    let third = send(&mut alice, "bob", "three", &mut rng);
+    assert_eq!(message_number(&third), message_number(&second) + 1);
+
+    // A decryption prepared and dropped changes nothing: the message opens afterwards.
+    let prepared = block_on(bob.decrypt("alice", &second, 0, &mut rng)).unwrap();
+    assert_eq!(prepared.value().plaintext, "two");
+    drop(prepared);
+    // A tampered message changes nothing either.
+    let mut tampered = third.clone().into_bytes();
+    let at = third.find("\"ciphertext\":\"").unwrap() + 16;
+    tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    assert!(receive(&mut bob, "alice", &tampered, &mut rng).is_err());
+
+    // A batch: the tampered copy fails alone, the others open in order, once.
+    let batch = vec![
+        ("alice".to_string(), tampered.clone()),
+        ("alice".to_string(), second.clone()),
+        ("alice".to_string(), third.clone()),
+        ("alice".to_string(), second.clone()),
+    ];
+    let results = block_on(async {
+        bob.decrypt_batch(&batch, 0, &mut rng)
+            .await?
+            .commit()
+            .await
+    })
+    .unwrap();
+    assert!(results[0].is_err());
+    assert_eq!(results[1].as_ref().unwrap().plaintext, "two");
+    assert_eq!(results[2].as_ref().unwrap().plaintext, "three");
+    assert!(matches!(
+        results[3],
+        Err(SessionError::Decrypt {
+            source: RatchetError::DuplicateMessage { .. },
+            ..
+        })
+    ));
+    // The batch's state went to the cache and the store alike.
+    assert!(matches!(
+        receive(&mut bob, "alice", &third, &mut rng),
+        Err(SessionError::Decrypt {
+            source: RatchetError::DuplicateMessage { .. },
+            ..
+        })
+    ));
+    let reply = send(&mut bob, "alice", "back", &mut rng);
+    assert_eq!(receive(&mut alice, "bob", &reply, &mut rng).unwrap(), "back");
+    let fourth = send(&mut alice, "bob", "four", &mut rng);
+    assert_eq!(receive(&mut bob, "alice", &fourth, &mut rng).unwrap(), "four");
+}

@@ -38,20 +38,26 @@ const { KeyManager, SessionManager } = await import('../src/crypto.js');
 
 const random = (n) => new Uint8Array(randomBytes(n));
 const TEXT = 'x'.repeat(100);
-const MESSAGES = quick ? 2000 : 20000;
-const X3DH_ROUNDS = quick ? 60 : 400;
+// Each measurement runs in ROUNDS rounds that interleave the baseline and the package, so a
+// change of the machine's load during the run hits both; the table gives per-round medians
+// (time, and the ratio of the same round's baseline to the package's time).
+const ROUNDS = quick ? 3 : 7;
+const MESSAGES = quick ? 1000 : 4000;
+const X3DH_ROUNDS = quick ? 40 : 100;
 
-/** Mean µs per call of `body(i)` over `n` calls, after `warm` calls. */
-async function measure(n, warm, body) {
-  for (let i = 0; i < warm; i++) await body(i);
+/** Mean µs per call of `body(i)` over `n` calls. */
+async function measure(n, body) {
   const start = performance.now();
-  for (let i = 0; i < n; i++) await body(warm + i);
+  for (let i = 0; i < n; i++) await body(i);
   return ((performance.now() - start) * 1000) / n;
 }
 
-// ------------------------------------------------------------------ baseline
-const baseline = {};
-{
+// ------------------------------------------------------------------ the three contenders
+// Each is set up once: identities, one session on one chain, and a source of first messages.
+// `encrypt(n)` sends n messages on the chain, `decrypt()` opens the ones last sent; `initiate(n)`
+// makes n sessions from the peer's bundle with their first messages, `respond()` accepts them.
+
+async function baselineContender() {
   const alice = identityFromSeed(random(32));
   const bob = identityFromSeed(random(32));
   const spk = random(32);
@@ -71,33 +77,34 @@ const baseline = {};
     random,
   );
   await receiver.decrypt(first);
+  let wires = [];
+  let firsts = [];
   // The wire string is what travels: encrypt includes JSON.stringify, decrypt JSON.parse.
-  const wires = [];
-  baseline.encrypt = await measure(MESSAGES, MESSAGES / 4, async () => {
-    wires.push(JSON.stringify(await sender.encrypt(TEXT)));
-  });
-  let k = 0;
-  baseline.decrypt = await measure(MESSAGES, MESSAGES / 4, async () => {
-    await receiver.decrypt(JSON.parse(wires[k++]));
-  });
-  const firsts = [];
-  baseline.x3dhInitiator = await measure(X3DH_ROUNDS, X3DH_ROUNDS / 4, async () => {
-    const s = await x3dhInitiate(alice, bundle, random);
-    const r = await ReferenceRatchet.initiator(s.sharedSecret, random);
-    firsts.push(JSON.stringify(await r.encrypt(TEXT, s.x3dh)));
-  });
-  k = 0;
-  baseline.x3dhResponder = await measure(X3DH_ROUNDS, X3DH_ROUNDS / 4, async () => {
-    const message = JSON.parse(firsts[k++]);
-    const secret = await x3dhRespond(bob, spk, message.x3dh);
-    const r = await ReferenceRatchet.responder(secret, unb64(message.header.ratchetKey), random);
-    await r.decrypt(message);
-  });
+  return {
+    encrypt: (n) => {
+      wires = [];
+      return measure(n, async () => wires.push(JSON.stringify(await sender.encrypt(TEXT))));
+    },
+    decrypt: () => measure(wires.length, async (i) => receiver.decrypt(JSON.parse(wires[i]))),
+    initiate: (n) => {
+      firsts = [];
+      return measure(n, async () => {
+        const s = await x3dhInitiate(alice, bundle, random);
+        const r = await ReferenceRatchet.initiator(s.sharedSecret, random);
+        firsts.push(JSON.stringify(await r.encrypt(TEXT, s.x3dh)));
+      });
+    },
+    respond: () =>
+      measure(firsts.length, async (i) => {
+        const message = JSON.parse(firsts[i]);
+        const secret = await x3dhRespond(bob, spk, message.x3dh);
+        const r = await ReferenceRatchet.responder(secret, unb64(message.header.ratchetKey), random);
+        await r.decrypt(message);
+      }),
+  };
 }
 
-// ------------------------------------------------------------------ the package: Ratchet
-const engine = {};
-{
+function ratchetContender() {
   // Identities derived once, as the baseline's are.
   const aliceSeed = wasm.Identity.fromSeed(random(32));
   const bobSeed = wasm.Identity.fromSeed(random(32));
@@ -108,32 +115,32 @@ const engine = {};
   const first = sender.encrypt('hello');
   const receiver = wasm.Ratchet.respond(bobSeed, spk, undefined, first, options);
   receiver.decrypt(first);
-  const wires = [];
-  engine.encrypt = await measure(MESSAGES, MESSAGES / 4, () => {
-    wires.push(sender.encrypt(TEXT));
-  });
-  let k = 0;
-  engine.decrypt = await measure(MESSAGES, MESSAGES / 4, () => {
-    receiver.decrypt(wires[k++]);
-  });
-  const firsts = [];
-  engine.x3dhInitiator = await measure(X3DH_ROUNDS, X3DH_ROUNDS / 4, () => {
-    const r = wasm.Ratchet.initiate(aliceSeed, bundle, options);
-    firsts.push(r.encrypt(TEXT));
-    r.free();
-  });
-  k = 0;
-  engine.x3dhResponder = await measure(X3DH_ROUNDS, X3DH_ROUNDS / 4, () => {
-    const wire = firsts[k++];
-    const r = wasm.Ratchet.respond(bobSeed, spk, undefined, wire, options);
-    r.decrypt(wire);
-    r.free();
-  });
+  let wires = [];
+  let firsts = [];
+  return {
+    encrypt: (n) => {
+      wires = [];
+      return measure(n, () => wires.push(sender.encrypt(TEXT)));
+    },
+    decrypt: () => measure(wires.length, (i) => receiver.decrypt(wires[i])),
+    initiate: (n) => {
+      firsts = [];
+      return measure(n, () => {
+        const r = wasm.Ratchet.initiate(aliceSeed, bundle, options);
+        firsts.push(r.encrypt(TEXT));
+        r.free();
+      });
+    },
+    respond: () =>
+      measure(firsts.length, (i) => {
+        const r = wasm.Ratchet.respond(bobSeed, spk, undefined, firsts[i], options);
+        r.decrypt(firsts[i]);
+        r.free();
+      }),
+  };
 }
 
-// ------------------------------------------------------------------ the package: drop-in
-const dropIn = {};
-{
+async function dropInContender() {
   const alice = new KeyManager('alice', { storage: 'memory', importFrom: false });
   const bob = new KeyManager('bob', { storage: 'memory', importFrom: false });
   await alice.initialize();
@@ -148,25 +155,65 @@ const dropIn = {};
   const aliceSessions = new SessionManager('alice', alice, '', { fetchBundle: () => bundle });
   const bobSessions = new SessionManager('bob', bob, '', { fetchBundle: () => null });
   await bobSessions.decryptMessage('alice', await aliceSessions.encryptMessage('bob', 'hello'));
-  const wires = [];
-  dropIn.encrypt = await measure(MESSAGES, MESSAGES / 4, async () => {
-    wires.push(await aliceSessions.encryptMessage('bob', TEXT));
-  });
-  let k = 0;
-  dropIn.decrypt = await measure(MESSAGES, MESSAGES / 4, async () => {
-    await bobSessions.decryptMessage('alice', wires[k++]);
-  });
-  // A new peer each round: a session from the bundle, then the first message.
-  const firsts = [];
-  dropIn.x3dhInitiator = await measure(X3DH_ROUNDS, X3DH_ROUNDS / 4, async (i) => {
-    firsts.push(await aliceSessions.encryptMessage(`bob-${i}`, TEXT));
-  });
-  // Bob answers first messages from as many "peers" (the same keys under new ids).
-  k = 0;
-  dropIn.x3dhResponder = await measure(X3DH_ROUNDS, X3DH_ROUNDS / 4, async (i) => {
-    await bobSessions.decryptMessage(`alice-${i}`, firsts[k++]);
-  });
+  let wires = [];
+  let firsts = [];
+  let peers = 0;
+  return {
+    encrypt: (n) => {
+      wires = [];
+      return measure(n, async () => wires.push(await aliceSessions.encryptMessage('bob', TEXT)));
+    },
+    decrypt: () => measure(wires.length, (i) => bobSessions.decryptMessage('alice', wires[i])),
+    // A new peer each time: a session from the bundle, then the first message; Bob answers
+    // first messages from as many "peers" (the same keys under new ids).
+    initiate: (n) => {
+      firsts = [];
+      const base = peers;
+      peers += n;
+      return measure(n, async (i) => firsts.push(await aliceSessions.encryptMessage(`bob-${base + i}`, TEXT)));
+    },
+    respond: () => {
+      const base = peers - firsts.length;
+      return measure(firsts.length, (i) => bobSessions.decryptMessage(`alice-${base + i}`, firsts[i]));
+    },
+  };
 }
+
+const contenders = {
+  baseline: await baselineContender(),
+  ratchet: ratchetContender(),
+  dropIn: await dropInContender(),
+};
+const samples = {};
+for (const name of Object.keys(contenders)) {
+  samples[name] = { encrypt: [], decrypt: [], x3dhInitiator: [], x3dhResponder: [] };
+}
+// One warm-up round (JIT tiers, caches), not counted; then the measured rounds.
+for (let round = 0; round <= ROUNDS; round++) {
+  for (const [name, c] of Object.entries(contenders)) {
+    const encrypt = await c.encrypt(MESSAGES);
+    const decrypt = await c.decrypt();
+    const x3dhInitiator = await c.initiate(X3DH_ROUNDS);
+    const x3dhResponder = await c.respond();
+    if (round === 0) continue;
+    const s = samples[name];
+    s.encrypt.push(encrypt);
+    s.decrypt.push(decrypt);
+    s.x3dhInitiator.push(x3dhInitiator);
+    s.x3dhResponder.push(x3dhResponder);
+  }
+}
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+/** Median over rounds of the baseline's time divided by the contender's, round by round. */
+const speedup = (name, key) => median(samples.baseline[key].map((b, i) => b / samples[name][key][i]));
+const range = (name, key) => {
+  const ratios = samples.baseline[key].map((b, i) => b / samples[name][key][i]);
+  return [Math.min(...ratios), Math.max(...ratios)];
+};
 
 // ------------------------------------------------------------------ report
 const bytes = readFileSync(wasmUrl);
@@ -181,13 +228,16 @@ const result = {
   initMs,
   wasmBytes: bytes.length,
   wasmGzipBytes: gz,
+  rounds: ROUNDS,
   rows: rows.map(([label, key]) => ({
     label,
-    baselineUs: baseline[key],
-    ratchetUs: engine[key],
-    dropInUs: dropIn[key],
-    ratchetSpeedup: baseline[key] / engine[key],
-    dropInSpeedup: baseline[key] / dropIn[key],
+    baselineUs: median(samples.baseline[key]),
+    ratchetUs: median(samples.ratchet[key]),
+    dropInUs: median(samples.dropIn[key]),
+    ratchetSpeedup: speedup('ratchet', key),
+    dropInSpeedup: speedup('dropIn', key),
+    ratchetSpeedupRange: range('ratchet', key),
+    dropInSpeedupRange: range('dropIn', key),
   })),
 };
 if (args.has('--json')) {
@@ -200,6 +250,13 @@ if (args.has('--json')) {
     console.log(
       `| ${r.label} | ${f(r.baselineUs)} | ${f(r.ratchetUs)} | ${r.ratchetSpeedup.toFixed(1)} | ${f(r.dropInUs)} | ${r.dropInSpeedup.toFixed(1)} |`,
     );
+  }
+  console.log();
+  console.log(`medians of ${ROUNDS} interleaved rounds; × is the median of the rounds' ratios; range over rounds:`);
+  for (const r of result.rows) {
+    const [a, b] = r.ratchetSpeedupRange;
+    const [c, d] = r.dropInSpeedupRange;
+    console.log(`  ${r.label}: Ratchet ${a.toFixed(1)}–${b.toFixed(1)}×, drop-in ${c.toFixed(1)}–${d.toFixed(1)}×`);
   }
   console.log();
   console.log(`.wasm: ${bytes.length} bytes, ${gz} gzipped (${(gz / 1024).toFixed(1)} KiB)`);

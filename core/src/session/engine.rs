@@ -125,6 +125,8 @@ pub struct Incoming {
 pub struct Prepared<'e, S, T> {
     engine: &'e mut SessionEngine<S>,
     batch: WriteBatch,
+    /// The states the batch writes, moved into the cache once the store took them.
+    overlay: Overlay,
     value: T,
 }
 
@@ -142,7 +144,7 @@ impl<S: Store, T> Prepared<'_, S, T> {
 
     /// Writes everything in one atomic commit and returns the result.
     pub async fn commit(self) -> Result<T, SessionError> {
-        self.engine.commit_batch(self.batch).await?;
+        self.engine.commit_with(self.batch, self.overlay).await?;
         Ok(self.value)
     }
 }
@@ -166,17 +168,26 @@ struct Cache {
 }
 
 impl Cache {
-    /// What a batch will change here, taken before the batch goes to the store.
-    fn updates(batch: &WriteBatch) -> Vec<CacheUpdate> {
+    /// What a batch will change here, taken before the batch goes to the store. A state
+    /// the overlay holds (the final state of its peer in this batch) is moved from there
+    /// after the commit rather than copied now: a message then costs one copy of its
+    /// session, not three.
+    fn updates(batch: &WriteBatch, overlay: &Overlay) -> Vec<CacheUpdate> {
         batch
             .ops()
             .iter()
             .filter_map(|op| match op {
+                StoreOp::PutSessions(s) if overlay.sessions.contains_key(&s.peer_id) => {
+                    Some(CacheUpdate::SessionsFromOverlay(s.peer_id.clone()))
+                }
                 StoreOp::PutSessions(s) => Some(CacheUpdate::Sessions(
                     s.peer_id.clone(),
                     Some(Box::new(s.clone())),
                 )),
                 StoreOp::DeleteSessions(peer) => Some(CacheUpdate::Sessions(peer.clone(), None)),
+                StoreOp::PutKnownIdentity(k) if overlay.known.contains_key(&k.peer_id) => {
+                    Some(CacheUpdate::KnownFromOverlay(k.peer_id.clone()))
+                }
                 StoreOp::PutKnownIdentity(k) => {
                     Some(CacheUpdate::Known(k.peer_id.clone(), Some(k.clone())))
                 }
@@ -186,15 +197,34 @@ impl Cache {
             .collect()
     }
 
-    fn apply(&mut self, updates: Vec<CacheUpdate>) {
+    fn apply(&mut self, updates: Vec<CacheUpdate>, mut overlay: Overlay) {
         for update in updates {
             match update {
                 CacheUpdate::Sessions(peer, value) => {
                     self.sessions.insert(peer, value.map(|v| *v));
                 }
+                // A second write of the same peer finds the overlay's state gone: the cache
+                // then forgets the peer (the next read goes to the store), which is right
+                // whatever was written in between.
+                CacheUpdate::SessionsFromOverlay(peer) => match overlay.sessions.remove(&peer) {
+                    Some(sessions) => {
+                        self.sessions.insert(peer, Some(sessions));
+                    }
+                    None => {
+                        self.sessions.remove(&peer);
+                    }
+                },
                 CacheUpdate::Known(peer, value) => {
                     self.known.insert(peer, value);
                 }
+                CacheUpdate::KnownFromOverlay(peer) => match overlay.known.remove(&peer) {
+                    Some(known) => {
+                        self.known.insert(peer, Some(known));
+                    }
+                    None => {
+                        self.known.remove(&peer);
+                    }
+                },
                 CacheUpdate::Clear => {
                     self.sessions.clear();
                     self.known.clear();
@@ -206,7 +236,9 @@ impl Cache {
 
 enum CacheUpdate {
     Sessions(String, Option<Box<PeerSessions>>),
+    SessionsFromOverlay(String),
     Known(String, Option<KnownIdentity>),
+    KnownFromOverlay(String),
     Clear,
 }
 
@@ -283,11 +315,54 @@ impl<S: Store> SessionEngine<S> {
         Ok(loaded)
     }
 
+    /// A peer's sessions to work on: the cached copy is taken out of the cache (no copy;
+    /// whatever happens next, a missing entry only means the next read goes to the store,
+    /// which holds the same committed state), else they are read from the store.
+    async fn take_peer_sessions(
+        &mut self,
+        peer_id: &str,
+    ) -> Result<Option<PeerSessions>, SessionError> {
+        match self.cache.sessions.remove(peer_id) {
+            Some(cached) => Ok(cached),
+            None => Ok(self.store.peer_sessions(peer_id).await?),
+        }
+    }
+
+    /// Whether sending to the peer waits for an identity change to be accepted.
+    async fn has_unaccepted_change(
+        &mut self,
+        overlay: &Overlay,
+        peer_id: &str,
+    ) -> Result<bool, SessionError> {
+        if let Some(known) = overlay.known.get(peer_id) {
+            return Ok(known.unaccepted_change_from.is_some());
+        }
+        if let Some(cached) = self.cache.known.get(peer_id) {
+            return Ok(cached
+                .as_ref()
+                .is_some_and(|k| k.unaccepted_change_from.is_some()));
+        }
+        Ok(self
+            .known_identity(peer_id)
+            .await?
+            .is_some_and(|k| k.unaccepted_change_from.is_some()))
+    }
+
     /// Commits a batch and, once the store took it, updates the cache.
     async fn commit_batch(&mut self, batch: WriteBatch) -> Result<(), SessionError> {
-        let updates = Cache::updates(&batch);
+        self.commit_with(batch, Overlay::default()).await
+    }
+
+    /// Commits a batch whose final states the overlay holds and, once the store took it,
+    /// moves them into the cache.
+    async fn commit_with(
+        &mut self,
+        batch: WriteBatch,
+        overlay: Overlay,
+    ) -> Result<(), SessionError> {
+        let updates = Cache::updates(&batch, &overlay);
         self.store.commit(batch).await?;
-        self.cache.apply(updates);
+        self.cache.apply(updates, overlay);
         Ok(())
     }
 
@@ -374,6 +449,7 @@ impl<S: Store> SessionEngine<S> {
         Ok(Prepared {
             engine: self,
             batch,
+            overlay,
             value,
         })
     }
@@ -408,6 +484,7 @@ impl<S: Store> SessionEngine<S> {
         Ok(Prepared {
             engine: self,
             batch,
+            overlay,
             value: results,
         })
     }
@@ -420,18 +497,14 @@ impl<S: Store> SessionEngine<S> {
         now: i64,
         rng: &mut R,
     ) -> Result<(Outgoing, Vec<StoreOp>), SessionError> {
-        let known = match overlay.known.get(peer_id) {
-            Some(known) => Some(known.clone()),
-            None => self.known_identity(peer_id).await?,
-        };
-        if known.is_some_and(|k| k.unaccepted_change_from.is_some()) {
+        if self.has_unaccepted_change(overlay, peer_id).await? {
             return Err(SessionError::UnacceptedIdentityChange {
                 peer_id: peer_id.to_string(),
             });
         }
         let existing = match overlay.sessions.get(peer_id) {
             Some(sessions) => Some(sessions.clone()),
-            None => self.peer_sessions(peer_id).await?,
+            None => self.take_peer_sessions(peer_id).await?,
         };
         let mut sessions = existing.ok_or_else(|| SessionError::NoSession {
             peer_id: peer_id.to_string(),
@@ -482,6 +555,7 @@ impl<S: Store> SessionEngine<S> {
         Ok(Prepared {
             engine: self,
             batch,
+            overlay,
             value,
         })
     }
@@ -518,6 +592,7 @@ impl<S: Store> SessionEngine<S> {
         Ok(Prepared {
             engine: self,
             batch,
+            overlay,
             value: results,
         })
     }
@@ -538,7 +613,7 @@ impl<S: Store> SessionEngine<S> {
         })?;
         let existing = match overlay.sessions.get(peer_id) {
             Some(sessions) => Some(sessions.clone()),
-            None => self.peer_sessions(peer_id).await?,
+            None => self.take_peer_sessions(peer_id).await?,
         };
         let begun_here = match (&envelope.x3dh, &existing) {
             (Some(x3dh), Some(sessions)) => std::iter::once(&sessions.current)
