@@ -326,13 +326,8 @@ fn uncommitted_or_failed_operations_leave_the_next_one_on_the_committed_state() 
         ("alice".to_string(), third.clone()),
         ("alice".to_string(), second.clone()),
     ];
-    let results = block_on(async {
-        bob.decrypt_batch(&batch, 0, &mut rng)
-            .await?
-            .commit()
-            .await
-    })
-    .unwrap();
+    let results =
+        block_on(async { bob.decrypt_batch(&batch, 0, &mut rng).await?.commit().await }).unwrap();
     assert!(results[0].is_err());
     assert_eq!(results[1].as_ref().unwrap().plaintext, "two");
     assert_eq!(results[2].as_ref().unwrap().plaintext, "three");
@@ -352,7 +347,13 @@ fn uncommitted_or_failed_operations_leave_the_next_one_on_the_committed_state() 
         })
     ));
     let reply = send(&mut bob, "alice", "back", &mut rng);
-    assert_eq!(receive(&mut alice, "bob", &reply, &mut rng).unwrap(), "back");
+    assert_eq!(
+        receive(&mut alice, "bob", &reply, &mut rng).unwrap(),
+        "back"
+    );
     let fourth = send(&mut alice, "bob", "four", &mut rng);
-    assert_eq!(receive(&mut bob, "alice", &fourth, &mut rng).unwrap(), "four");
+    assert_eq!(
+        receive(&mut bob, "alice", &fourth, &mut rng).unwrap(),
+        "four"
+    );
 }
