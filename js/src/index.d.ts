@@ -227,6 +227,9 @@ export type QuickChatEvent =
   | { type: 'stopped'; error: string | null }
   | { type: 'message'; message: MessageRecord; live: boolean }
   | { type: 'message_status'; messageId: string; status: MessageStatus }
+  /** A message of this account got the backend's id (group messages): `oldId` is the id
+   * the send call returned; `message` is the record now stored under the new id. */
+  | { type: 'message_replaced'; oldId: string; message: MessageRecord }
   | { type: 'messages_read'; messageIds: string[]; by: string }
   | { type: 'typing'; userId: string; username: string; typing: boolean }
   | { type: 'presence'; userId: string; username: string; online: boolean }
@@ -302,7 +305,10 @@ export declare class QuickChatClient {
   connect(): void;
   /** `connect()`, then waits for the socket and catch-up (default timeout 10 s). */
   connectAndWait(timeoutMs?: number): Promise<void>;
+  /** Closes the socket and stops reconnecting; the store stays open (`connect()` may follow). */
   close(): Promise<void>;
+  /** `close()`, then closes the IndexedDB store and releases its cross-tab lock; the client is done. */
+  dispose(): Promise<void>;
   isConnected(): boolean;
 
   // events
@@ -320,7 +326,10 @@ export declare class QuickChatClient {
   markRead(peerId: string, messageIds: string[]): Promise<void>;
 
   // history
+  /** Up to `limit` (50) messages older than `before` (ms), oldest first. */
   history(conversation: string | Conversation, before?: number, limit?: number): Promise<MessageRecord[]>;
+  /** The page before `oldest` (the first message shown): nothing skipped when timestamps tie. */
+  historyBefore(conversation: string | Conversation, oldest: MessageRecord, limit?: number): Promise<MessageRecord[]>;
   conversations(): Promise<ConversationSummary[]>;
   search(text: string, limit?: number, conversation?: string | Conversation): Promise<MessageRecord[]>;
   message(id: string): Promise<MessageRecord | null>;

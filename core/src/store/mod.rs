@@ -216,3 +216,7 @@ macro_rules! forward_store {
 }
 
 forward_store!(&S, std::sync::Arc<S>, Box<S>);
+// In the browser, where nothing is `Send`, the platform keeps an `Rc` of its store to close
+// it (and let go of its cross-tab lock) while the client still owns it.
+#[cfg(target_arch = "wasm32")]
+forward_store!(std::rc::Rc<S>);

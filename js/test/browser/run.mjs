@@ -185,11 +185,14 @@ try {
     assert.equal(result.aliceSawMessage, true, 'a subscription the page dropped still delivers');
   });
 
-  await check('a client reopened from IndexedDB after a reload keeps its login and history', async () => {
+  await check('a client reopened from IndexedDB after a reload keeps its login and history; historyBefore; dispose() releases the store', async () => {
     await open();
     const result = await run('reopen', { server: chatServer.url, prefix });
     assert.equal(result.user?.username, `${prefix}_alice`);
     assert.deepEqual(result.bodies, ['hello from the browser', 'and back']);
+    assert.deepEqual(result.olderBodies, ['hello from the browser'], 'historyBefore pages back by cursor');
+    assert.equal(result.whileHeld, 'store_in_use', 'a second client is refused while the first holds the store');
+    assert.equal(result.reopenedUser, `${prefix}_alice`, 'dispose() lets another client open the store');
   });
 
   await check('no uncaught errors in the page', async () => {

@@ -53,6 +53,7 @@ async function full(): Promise<void> {
   const subscription = client.onEvent((event: QuickChatEvent) => {
     if (event.type === 'message') console.log(event.message.body, event.live);
     if (event.type === 'identity_changed') console.log(event.change.newFingerprint);
+    if (event.type === 'message_replaced') console.log(event.oldId, event.message.id);
   });
   for await (const event of client.events()) {
     if (event.type === 'typing') console.log(event.username, event.typing);
@@ -60,6 +61,8 @@ async function full(): Promise<void> {
   }
   subscription.unsubscribe();
   const page: MessageRecord[] = await client.history({ kind: 'direct', id: record.id }, undefined, 20);
+  const older: MessageRecord[] = await client.historyBefore(user.userId, page[0], 20);
+  void older;
   const group = await client.createGroup('team', [user.userId]);
   await client.sendGroupText(group.id, 'hi team');
   const status = await client.verification(user.userId);
@@ -80,6 +83,7 @@ async function full(): Promise<void> {
   void wire;
   void page;
   await client.close();
+  await client.dispose();
 }
 
 // The drop-in keeps the reference's names at the top level too.

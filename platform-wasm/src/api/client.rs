@@ -35,6 +35,8 @@ pub const DEFAULT_DATABASE: &str = "quickchat";
 struct Inner {
     core: CoreClient,
     running: Cell<bool>,
+    /// The IndexedDB store the core client also holds, to close it in `dispose()`.
+    idb: Option<Rc<IdbStore>>,
 }
 
 /// A Quick Chat client: account, encrypted messaging, images, typing, receipts, presence,
@@ -79,6 +81,7 @@ impl QuickChatClient {
             let parsed = ParsedOptions::parse(&options)?;
             let transport = parsed.transport()?;
             let config = parsed.client_config()?;
+            let mut idb = None;
             let store: Box<dyn Store> = match parsed.storage() {
                 Storage::Memory => Box::new(MemoryStore::new()),
                 Storage::Indexeddb => {
@@ -90,7 +93,9 @@ impl QuickChatClient {
                         .database_name
                         .as_deref()
                         .unwrap_or(DEFAULT_DATABASE);
-                    Box::new(IdbStore::open(name, passphrase, parsed.kdf()?).await?)
+                    let opened = Rc::new(IdbStore::open(name, passphrase, parsed.kdf()?).await?);
+                    idb = Some(Rc::clone(&opened));
+                    Box::new(opened)
                 }
             };
             let core = CoreClient::new(transport, store, WebClock, parsed.rng.clone(), config);
@@ -99,6 +104,7 @@ impl QuickChatClient {
                 inner: Rc::new(Inner {
                     core,
                     running: Cell::new(false),
+                    idb,
                 }),
             };
             Ok(client.into())
@@ -228,11 +234,26 @@ impl QuickChatClient {
         })
     }
 
-    /// Closes the socket and stops reconnecting.
+    /// Closes the socket and stops reconnecting. The store stays open: `connect()` may
+    /// follow. See `dispose()` to let go of the store too.
     pub fn close(&self) -> js_sys::Promise {
         let inner = self.core();
         promise(async move {
             inner.core.shutdown().await;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// `close()`, then closes the IndexedDB store and releases its cross-tab lock, so
+    /// another client (in this tab or another) can open the same database at once. The
+    /// client is done: later calls that need the store reject.
+    pub fn dispose(&self) -> js_sys::Promise {
+        let inner = self.core();
+        promise(async move {
+            inner.core.shutdown().await;
+            if let Some(idb) = &inner.idb {
+                idb.close();
+            }
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -308,6 +329,28 @@ impl QuickChatClient {
     }
 
     // ------------------------------------------------------------------ history
+
+    /// The page of up to `limit` messages before `oldest` (the first message of the page
+    /// shown, as `history` returned it), oldest first. Unlike paging by time, nothing is
+    /// skipped when several messages share a millisecond.
+    #[wasm_bindgen(js_name = historyBefore)]
+    pub fn history_before(
+        &self,
+        conversation: JsValue,
+        oldest: JsValue,
+        limit: Option<u32>,
+    ) -> js_sys::Promise {
+        let inner = self.core();
+        promise(async move {
+            let conversation = conversation_arg(&conversation)?;
+            let oldest: quickchat_core::store::MessageRecord = from_js(&oldest, "oldest")?;
+            let page = inner
+                .core
+                .history_before(&conversation, &oldest, limit.unwrap_or(50) as usize)
+                .await?;
+            to_js(&page)
+        })
+    }
 
     /// Up to `limit` messages of a conversation (a peer id, or `{kind, id}`) older than
     /// `before` (ms), oldest first.

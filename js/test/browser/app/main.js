@@ -153,8 +153,33 @@ const scenarios = {
       kdf: 'insecure-for-tests',
     });
     const user = client.currentUser();
-    const history = user ? await client.history({ kind: 'direct', id: (await client.users()).find((u) => u.username === `${prefix}_bob`).id }) : [];
-    return { user, bodies: history.map((m) => m.body) };
+    const bob = user ? (await client.users()).find((u) => u.username === `${prefix}_bob`).id : null;
+    const history = bob ? await client.history({ kind: 'direct', id: bob }) : [];
+    // Paging back from the newest message by its cursor gives the one before it.
+    const older = history.length ? await client.historyBefore(bob, history[history.length - 1], 10) : [];
+    // While this client holds the database, another is refused; once disposed, it opens.
+    const options = {
+      server,
+      storage: 'indexeddb',
+      databaseName: `${prefix}-alice`,
+      passphrase: 'alice passphrase',
+      kdf: 'insecure-for-tests',
+    };
+    const whileHeld = await QuickChatClient.create(options).then(
+      (other) => (other.free(), 'opened'),
+      (error) => error.code,
+    );
+    await client.dispose();
+    const afterDispose = await QuickChatClient.create(options);
+    const reopenedUser = afterDispose.currentUser();
+    await afterDispose.dispose();
+    return {
+      user,
+      bodies: history.map((m) => m.body),
+      olderBodies: older.map((m) => m.body),
+      whileHeld,
+      reopenedUser: reopenedUser?.username ?? null,
+    };
   },
 };
 
