@@ -5,9 +5,13 @@
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use futures_executor::block_on;
+use quickchat_core::account::create_account;
 use quickchat_core::envelope::Envelope;
 use quickchat_core::keys::{IdentityKeyPair, KeyPair, OneTimePrekey, SignedPrekey};
 use quickchat_core::ratchet::RatchetState;
+use quickchat_core::session::{SessionConfig, SessionEngine};
+use quickchat_core::store::{MemoryStore, Store};
 use quickchat_core::x3dh::{self, OneTimePrekeyUse, PrekeyBundle};
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
@@ -182,5 +186,70 @@ fn benches(c: &mut Criterion) {
     });
 }
 
-criterion_group!(crypto, benches);
+type Engine = SessionEngine<MemoryStore>;
+
+/// Two session engines on in-memory stores with a session each way.
+fn engines(rng: &mut ChaCha20Rng) -> (Engine, Engine) {
+    let mut open = |user: &str| {
+        let store = MemoryStore::new();
+        block_on(create_account(&store, user, 0, &mut *rng)).expect("account");
+        block_on(SessionEngine::open(store, SessionConfig::default())).expect("engine")
+    };
+    let mut alice = open("alice");
+    let mut bob = open("bob");
+    let signed = block_on(bob.store().signed_prekey(1))
+        .expect("store")
+        .expect("signed prekey");
+    let bundle = PrekeyBundle {
+        identity: *bob.identity().public(),
+        signed_prekey: Some(signed.prekey.public()),
+        one_time_prekey: None,
+    };
+    block_on(alice.start_session("bob", &bundle, 0, rng)).expect("session");
+    let first = session_send(&mut alice, "bob", "hello", rng);
+    session_receive(&mut bob, "alice", &first, rng);
+    (alice, bob)
+}
+
+fn session_send(engine: &mut Engine, peer: &str, text: &str, rng: &mut ChaCha20Rng) -> String {
+    block_on(async { engine.encrypt(peer, text, 0, rng).await?.commit().await })
+        .expect("encrypt")
+        .wire
+}
+
+fn session_receive(engine: &mut Engine, peer: &str, wire: &str, rng: &mut ChaCha20Rng) -> String {
+    block_on(async { engine.decrypt(peer, wire, 0, rng).await?.commit().await })
+        .expect("decrypt")
+        .plaintext
+}
+
+/// The session engine's per-message cost over the ratchet's: finding the session, the
+/// identity check, and the atomic commit to the (in-memory) store.
+fn session_benches(c: &mut Criterion) {
+    let mut rng = ChaCha20Rng::seed_from_u64(9);
+    let text = "a".repeat(100);
+    let (mut alice, mut bob) = engines(&mut rng);
+    c.bench_function("session/encrypt_commit_100B", |b| {
+        b.iter(|| black_box(session_send(&mut alice, "bob", black_box(&text), &mut rng)))
+    });
+    c.bench_function("session/decrypt_commit_100B", |b| {
+        b.iter_custom(|iters| {
+            let wires: Vec<String> = (0..iters)
+                .map(|_| session_send(&mut alice, "bob", &text, &mut rng))
+                .collect();
+            let start = std::time::Instant::now();
+            for wire in &wires {
+                black_box(session_receive(
+                    &mut bob,
+                    "alice",
+                    black_box(wire),
+                    &mut rng,
+                ));
+            }
+            start.elapsed()
+        })
+    });
+}
+
+criterion_group!(crypto, benches, session_benches);
 criterion_main!(crypto);
