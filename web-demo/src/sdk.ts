@@ -120,7 +120,9 @@ export interface Client {
   currentUser(): User | null;
   connect(): void;
   close(): Promise<void>;
-  /** wasm-bindgen's: frees the client (and with it the store and its cross-tab lock). */
+  /** Closes the connection and the IndexedDB store, releasing its cross-tab lock. */
+  dispose(): Promise<void>;
+  /** wasm-bindgen's: frees the client's memory. */
   free(): void;
   isConnected(): boolean;
   onEvent(callback: (event: ChatEvent) => void): Subscription;
@@ -181,12 +183,12 @@ export function sdkVersion(): Promise<string> {
 }
 
 /**
- * Lets go of a client for good: closes its connection and frees it, which closes its
- * IndexedDB store and releases the store's cross-tab lock (`close()` alone keeps the store
- * open, so opening the same user's store again in this page would fail with `store_in_use`).
+ * Lets go of a client for good: `dispose()` closes its connection and its IndexedDB store and
+ * releases the store's cross-tab lock (`close()` alone keeps the store open, so opening the
+ * same user's store again in this page would fail with `store_in_use`); then frees it.
  */
 export async function disposeClient(client: Client): Promise<void> {
-  await client.close().catch(() => undefined);
+  await client.dispose().catch(() => undefined);
   try {
     client.free();
   } catch {
