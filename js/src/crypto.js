@@ -209,8 +209,19 @@ export class SessionManager {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (this.#ready) return this.#ready.decryptMessage(peerId, message);
-    return this.#open().then((core) => core.decryptMessage(peerId, message));
+    // The wire string is made here: JSON.stringify in JavaScript and the string passed in
+    // costs less than WebAssembly calling out for it.
+    let wire;
+    try {
+      wire = typeof message === 'string' ? message : JSON.stringify(message);
+    } catch {
+      wire = undefined;
+    }
+    // Anything else goes as it is, to be refused with the package's own error.
+    const decrypt = (core) =>
+      typeof wire === 'string' ? core.decryptWire(peerId, wire) : core.decryptMessage(peerId, message);
+    if (this.#ready) return decrypt(this.#ready);
+    return this.#open().then(decrypt);
   }
 
   async listSessions() {

@@ -147,6 +147,13 @@ test('decryptMessage accepts the wire object or its string, and a forgery change
   assert.equal(await bobSessions.decryptMessage('alice', second), 'second');
   await assert.rejects(bobSessions.decryptMessage('alice', second), { code: 'decrypt_failed' });
   assert.equal(await aliceSessions.decryptMessage('bob', await bobSessions.encryptMessage('alice', 'reply')), 'reply');
+  // What is not a message is refused with the package's error, and changes nothing either.
+  await assert.rejects(bobSessions.decryptMessage('alice', undefined), { code: 'invalid_argument' });
+  await assert.rejects(bobSessions.decryptMessage('alice', { header: 1 }), { name: 'QuickChatError' });
+  const cyclic = {};
+  cyclic.self = cyclic;
+  await assert.rejects(bobSessions.decryptMessage('alice', cyclic), { code: 'invalid_argument' });
+  assert.equal(await bobSessions.decryptMessage('alice', await aliceSessions.encryptMessage('bob', 'still')), 'still');
 });
 
 test('prekey care: uploads in batches of 50, queued prekeys, rotation and reset', async () => {
