@@ -2,7 +2,7 @@
 # Builds the npm package `quickchat` (js/) from platform-wasm: the wasm in a size-optimised
 # release profile, wasm-bindgen's ESM glue (`--target web`, which both Vite and Node >= 20
 # load; the package picks the loader), then wasm-opt from the npm package `binaryen`.
-# Output: js/pkg/ (generated, git-ignored). Usage: scripts/build-js.sh
+# Output: js/pkg/ (generated, git-ignored): the two modules below. Usage: scripts/build-js.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/wasm-env.sh
@@ -51,11 +51,6 @@ if [ ${#WASM_BUILD_STD[@]} -gt 0 ]; then
     std_flags=(-Zbuild-std-features=optimize_for_size)
 fi
 
-log "compiling quickchat-wasm for wasm32-unknown-unknown ($profile)"
-"$WASM_CARGO" build --target wasm32-unknown-unknown "${WASM_BUILD_STD[@]}" \
-    "${std_flags[@]}" -p quickchat-wasm --lib --profile "$profile" "${profile_flags[@]}"
-wasm="$CARGO_TARGET_DIR/wasm32-unknown-unknown/$profile/quickchat_wasm.wasm"
-
 bindgen=$(command -v wasm-bindgen || true)
 want=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"/\1/p')
 if [ -z "$bindgen" ] || [ "$("$bindgen" --version | awk '{print $2}')" != "$want" ]; then
@@ -65,20 +60,48 @@ fi
 
 out=js/pkg
 rm -rf "$out"
-log "wasm-bindgen $want --target web"
-"$bindgen" --target web --weak-refs --out-dir "$out" --out-name quickchat_wasm "$wasm"
-
 opt=js/node_modules/.bin/wasm-opt
-if [ -x "$opt" ]; then
-    log "wasm-opt (binaryen $("$opt" --version | awk '{print $3}'))"
-    "$opt" "-O${QC_WASM_OPT_PASS:-z}" --strip-debug --strip-producers \
-        --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-        --enable-mutable-globals --enable-reference-types --enable-multivalue \
-        "$out/quickchat_wasm_bg.wasm" -o "$out/quickchat_wasm_bg.wasm"
-else
-    log "wasm-opt not found (run npm ci in js/): the .wasm is not post-optimised"
-fi
+wasm="$CARGO_TARGET_DIR/wasm32-unknown-unknown/$profile/quickchat_wasm.wasm"
 
-size=$(wc -c <"$out/quickchat_wasm_bg.wasm")
-gz=$(gzip -9 -c "$out/quickchat_wasm_bg.wasm" | wc -c)
-log "js/pkg/quickchat_wasm_bg.wasm: $size bytes, $gz gzipped"
+# Two modules from the one crate: `quickchat_wasm` (everything; the entry point `quickchat`)
+# and `quickchat_crypto` (without the feature `client`: the drop-in, the low-level Ratchet,
+# the importer and the key store; the entry point `quickchat/crypto`), so that a page using
+# only the drop-in loads no client code.
+build_module() {
+    local name=$1
+    shift
+    log "compiling quickchat-wasm for wasm32-unknown-unknown ($profile) as $name"
+    "$WASM_CARGO" build --target wasm32-unknown-unknown "${WASM_BUILD_STD[@]}" \
+        "${std_flags[@]}" -p quickchat-wasm --lib --profile "$profile" "${profile_flags[@]}" "$@"
+    # Kept with its function names for analysis (twiggy top target/.../<name>.wasm).
+    cp "$wasm" "$(dirname "$wasm")/$name.names.wasm"
+
+    log "wasm-bindgen $want --target web ($name)"
+    "$bindgen" --target web --weak-refs --out-dir "$out" --out-name "$name" "$wasm"
+
+    if [ -x "$opt" ]; then
+        log "wasm-opt (binaryen $("$opt" --version | awk '{print $3}'))"
+        "$opt" "-O${QC_WASM_OPT_PASS:-z}" --strip-debug --strip-producers \
+            --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+            --enable-mutable-globals --enable-reference-types --enable-multivalue \
+            "$out/${name}_bg.wasm" -o "$out/${name}_bg.wasm"
+    else
+        log "wasm-opt not found (run npm ci in js/): the .wasm is not post-optimised"
+    fi
+}
+
+# QC_WASM_MODULES: which to build (both unless named; for measuring one).
+modules=${QC_WASM_MODULES:-quickchat_wasm quickchat_crypto}
+for name in $modules; do
+    case "$name" in
+        quickchat_wasm) build_module quickchat_wasm ;;
+        quickchat_crypto) build_module quickchat_crypto --no-default-features ;;
+        *) echo "unknown module $name" >&2; exit 1 ;;
+    esac
+done
+
+for name in $modules; do
+    size=$(wc -c <"$out/${name}_bg.wasm")
+    gz=$(gzip -9 -c "$out/${name}_bg.wasm" | wc -c)
+    log "js/pkg/${name}_bg.wasm: $size bytes, $gz gzipped"
+done
