@@ -2,7 +2,7 @@
 # Builds the npm package `quickchat` (js/) from platform-wasm: the wasm in a size-optimised
 # release profile, wasm-bindgen's ESM glue (`--target web`, which both Vite and Node >= 20
 # load; the package picks the loader), then wasm-opt from the npm package `binaryen`.
-# Output: js/pkg/ (generated, git-ignored). Usage: scripts/build-js.sh
+# Output: js/pkg/ (generated, git-ignored): the two modules below. Usage: scripts/build-js.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/wasm-env.sh
@@ -45,16 +45,17 @@ done
 # (-Z flags: RUSTC_BOOTSTRAP lets a stable compiler take them, as scripts/wasm-env.sh does.)
 export RUSTC_BOOTSTRAP=1
 # Derived Debug output is shallow (type names only): it appears in no message of the SDK.
-export RUSTFLAGS="--cfg poly1305_force_soft -Zlocation-detail=none -Zfmt-debug=shallow ${QC_WASM_RUSTFLAGS:-}"
+rustflags="--cfg poly1305_force_soft -Zlocation-detail=none -Zfmt-debug=shallow"
 std_flags=()
 if [ ${#WASM_BUILD_STD[@]} -gt 0 ]; then
     std_flags=(-Zbuild-std-features=optimize_for_size)
+    # With std built here, a panic can abort at once, without formatting its message: on
+    # wasm32-unknown-unknown the message went nowhere anyway (no stderr, no panic hook),
+    # so nothing observable changes, and the panic machinery leaves the module (about 11 KB
+    # gzipped off each .wasm). Needs std compiled the same way, hence only on this route.
+    rustflags+=" -Zunstable-options -Cpanic=immediate-abort"
 fi
-
-log "compiling quickchat-wasm for wasm32-unknown-unknown ($profile)"
-"$WASM_CARGO" build --target wasm32-unknown-unknown "${WASM_BUILD_STD[@]}" \
-    "${std_flags[@]}" -p quickchat-wasm --lib --profile "$profile" "${profile_flags[@]}"
-wasm="$CARGO_TARGET_DIR/wasm32-unknown-unknown/$profile/quickchat_wasm.wasm"
+export RUSTFLAGS="$rustflags ${QC_WASM_RUSTFLAGS:-}"
 
 bindgen=$(command -v wasm-bindgen || true)
 want=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"/\1/p')
@@ -65,20 +66,48 @@ fi
 
 out=js/pkg
 rm -rf "$out"
-log "wasm-bindgen $want --target web"
-"$bindgen" --target web --weak-refs --out-dir "$out" --out-name quickchat_wasm "$wasm"
-
 opt=js/node_modules/.bin/wasm-opt
-if [ -x "$opt" ]; then
-    log "wasm-opt (binaryen $("$opt" --version | awk '{print $3}'))"
-    "$opt" "-O${QC_WASM_OPT_PASS:-z}" --strip-debug --strip-producers \
-        --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-        --enable-mutable-globals --enable-reference-types --enable-multivalue \
-        "$out/quickchat_wasm_bg.wasm" -o "$out/quickchat_wasm_bg.wasm"
-else
-    log "wasm-opt not found (run npm ci in js/): the .wasm is not post-optimised"
-fi
+wasm="$CARGO_TARGET_DIR/wasm32-unknown-unknown/$profile/quickchat_wasm.wasm"
 
-size=$(wc -c <"$out/quickchat_wasm_bg.wasm")
-gz=$(gzip -9 -c "$out/quickchat_wasm_bg.wasm" | wc -c)
-log "js/pkg/quickchat_wasm_bg.wasm: $size bytes, $gz gzipped"
+# Two modules from the one crate: `quickchat_wasm` (everything; the entry point `quickchat`)
+# and `quickchat_crypto` (without the feature `client`: the drop-in, the low-level Ratchet,
+# the importer and the key store; the entry point `quickchat/crypto`), so that a page using
+# only the drop-in loads no client code.
+build_module() {
+    local name=$1
+    shift
+    log "compiling quickchat-wasm for wasm32-unknown-unknown ($profile) as $name"
+    "$WASM_CARGO" build --target wasm32-unknown-unknown "${WASM_BUILD_STD[@]}" \
+        "${std_flags[@]}" -p quickchat-wasm --lib --profile "$profile" "${profile_flags[@]}" "$@"
+    # Kept with its function names for analysis (twiggy top target/.../<name>.wasm).
+    cp "$wasm" "$(dirname "$wasm")/$name.names.wasm"
+
+    log "wasm-bindgen $want --target web ($name)"
+    "$bindgen" --target web --weak-refs --out-dir "$out" --out-name "$name" "$wasm"
+
+    if [ -x "$opt" ]; then
+        log "wasm-opt (binaryen $("$opt" --version | awk '{print $3}'))"
+        "$opt" "-O${QC_WASM_OPT_PASS:-z}" --strip-debug --strip-producers \
+            --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+            --enable-mutable-globals --enable-reference-types --enable-multivalue \
+            "$out/${name}_bg.wasm" -o "$out/${name}_bg.wasm"
+    else
+        log "wasm-opt not found (run npm ci in js/): the .wasm is not post-optimised"
+    fi
+}
+
+# QC_WASM_MODULES: which to build (both unless named; for measuring one).
+modules=${QC_WASM_MODULES:-quickchat_wasm quickchat_crypto}
+for name in $modules; do
+    case "$name" in
+        quickchat_wasm) build_module quickchat_wasm ;;
+        quickchat_crypto) build_module quickchat_crypto --no-default-features ;;
+        *) echo "unknown module $name" >&2; exit 1 ;;
+    esac
+done
+
+for name in $modules; do
+    size=$(wc -c <"$out/${name}_bg.wasm")
+    gz=$(gzip -9 -c "$out/${name}_bg.wasm" | wc -c)
+    log "js/pkg/${name}_bg.wasm: $size bytes, $gz gzipped"
+done

@@ -11,3 +11,7 @@ if [ ${#WASM_BUILD_STD[@]} -gt 0 ]; then
 fi
 "$WASM_CARGO" clippy --target wasm32-unknown-unknown "${WASM_BUILD_STD[@]}" -p quickchat-wasm \
     --all-targets -- -D warnings
+# The crate as the module of `quickchat/crypto` is built (scripts/build-js.sh): without the
+# feature `client` (the library only: the tests use the client).
+"$WASM_CARGO" clippy --target wasm32-unknown-unknown "${WASM_BUILD_STD[@]}" -p quickchat-wasm \
+    --lib --no-default-features -- -D warnings

@@ -8,7 +8,7 @@
 // first message (initiator: bundle check, X3DH, ratchet start, encrypt; responder: X3DH,
 // ratchet start, decrypt). The package is measured through its low-level `Ratchet` (the
 // engine without storage) and through the drop-in `SessionManager` (with in-memory storage).
-// Also: the .wasm size (raw and gzipped) and the module's initialisation time.
+// Also: the size of both .wasm modules (raw and gzipped) and their initialisation time.
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
@@ -25,7 +25,11 @@ import {
 
 const args = new Set(process.argv.slice(2));
 const quick = args.has('--quick');
-const wasmUrl = new URL('../pkg/quickchat_wasm_bg.wasm', import.meta.url);
+// The package's two modules: the full one (`quickchat`) and the drop-in's (`quickchat/crypto`).
+const modules = {
+  quickchat_wasm: new URL('../pkg/quickchat_wasm_bg.wasm', import.meta.url),
+  quickchat_crypto: new URL('../pkg/quickchat_crypto_bg.wasm', import.meta.url),
+};
 
 // ------------------------------------------------------------------ initialisation
 // First thing in the process: load and instantiate the module (compile included).
@@ -33,6 +37,10 @@ const initStart = performance.now();
 const { loadSync } = await import('../src/load-node.js');
 const wasm = loadSync();
 const initMs = performance.now() - initStart;
+// The drop-in's module (crypto.js loads it on first use): loaded here, timed alike.
+const cryptoInitStart = performance.now();
+(await import('../src/load-crypto-node.js')).loadSync();
+const cryptoInitMs = performance.now() - cryptoInitStart;
 
 const { KeyManager, SessionManager } = await import('../src/crypto.js');
 
@@ -216,8 +224,12 @@ const range = (name, key) => {
 };
 
 // ------------------------------------------------------------------ report
-const bytes = readFileSync(wasmUrl);
-const gz = gzipSync(bytes, { level: 9 }).length;
+const sizes = Object.fromEntries(
+  Object.entries(modules).map(([name, url]) => {
+    const bytes = readFileSync(url);
+    return [name, { bytes: bytes.length, gzipBytes: gzipSync(bytes, { level: 9 }).length }];
+  }),
+);
 const rows = [
   ['encrypt, 100 B, same chain', 'encrypt'],
   ['decrypt, 100 B, same chain', 'decrypt'],
@@ -226,8 +238,10 @@ const rows = [
 ];
 const result = {
   initMs,
-  wasmBytes: bytes.length,
-  wasmGzipBytes: gz,
+  cryptoInitMs,
+  wasmBytes: sizes.quickchat_wasm.bytes,
+  wasmGzipBytes: sizes.quickchat_wasm.gzipBytes,
+  sizes,
   rounds: ROUNDS,
   rows: rows.map(([label, key]) => ({
     label,
@@ -259,6 +273,10 @@ if (args.has('--json')) {
     console.log(`  ${r.label}: Ratchet ${a.toFixed(1)}–${b.toFixed(1)}×, drop-in ${c.toFixed(1)}–${d.toFixed(1)}×`);
   }
   console.log();
-  console.log(`.wasm: ${bytes.length} bytes, ${gz} gzipped (${(gz / 1024).toFixed(1)} KiB)`);
-  console.log(`module initialisation in Node (read, compile, instantiate): ${initMs.toFixed(1)} ms`);
+  for (const [name, { bytes, gzipBytes }] of Object.entries(sizes)) {
+    console.log(`${name}_bg.wasm: ${bytes} bytes, ${gzipBytes} gzipped (${(gzipBytes / 1024).toFixed(1)} KiB)`);
+  }
+  console.log(
+    `module initialisation in Node (read, compile, instantiate): ${initMs.toFixed(1)} ms (quickchat), ${cryptoInitMs.toFixed(1)} ms (quickchat/crypto)`,
+  );
 }

@@ -146,10 +146,16 @@ export interface SessionManagerOptions {
   onIdentityChange?: (change: IdentityChange) => void;
 }
 
+/** Where the module of `quickchat/crypto` (`quickchat_crypto_bg.wasm`) comes from. */
+export interface ModuleOptions {
+  /** A URL, a `Response` or the bytes; default: next to the package's loader. Set before first use. */
+  wasm?: string | URL | Response | BufferSource;
+}
+
 /** Sets options every KeyManager and SessionManager made afterwards starts from. */
-export declare function configure(options: KeyManagerOptions & SessionManagerOptions): void;
+export declare function configure(options: KeyManagerOptions & SessionManagerOptions & ModuleOptions): void;
 /** The options `configure()` set. */
-export declare function configured(): KeyManagerOptions & SessionManagerOptions;
+export declare function configured(): KeyManagerOptions & SessionManagerOptions & ModuleOptions;
 
 /** The user's long-term keys: identity, signed prekey, one-time prekeys. */
 export declare class KeyManager {

@@ -1,7 +1,8 @@
 // quickchat/crypto: a drop-in replacement for the Quick Chat web client's crypto layer.
 // Same classes, method names and data shapes as its KeyManager and SessionManager; the work
 // is done by the SDK's WebAssembly engine.
-import { load } from '#load';
+// Its own, smaller module (see src/load-crypto-browser.js): the drop-in needs no client code.
+import { load } from '#load-crypto';
 
 let defaults = {};
 const openCore = Symbol('openCore');
@@ -26,7 +27,8 @@ function wrongPassphrase() {
 /**
  * Sets options that every KeyManager and SessionManager made afterwards starts from (their
  * own options win): e.g. `configure({ passphrase, server })` once at start-up, so the rest
- * of the application keeps the reference client's constructor calls.
+ * of the application keeps the reference client's constructor calls. `wasm` says where this
+ * entry point's module (`quickchat_crypto_bg.wasm`) comes from, before the first use.
  */
 export function configure(options = {}) {
   defaults = { ...defaults, ...options };
@@ -68,14 +70,15 @@ export class KeyManager {
 
   [openCore]() {
     if (!this.#core) {
-      const options = { ...defaults, ...this.#options };
+      // `wasm` is for the loader, not the engine.
+      const { wasm: _wasm, ...options } = { ...defaults, ...this.#options };
       const key = storeKey(this.#userId, options);
       const shared = key === null ? undefined : openStores.get(key);
       if (shared) {
         this.#core =
           shared.passphrase === options.passphrase ? shared.core : Promise.reject(wrongPassphrase());
       } else {
-        this.#core = load().then((wasm) => wasm.KeyManagerCore.open(this.#userId, options));
+        this.#core = load(defaults.wasm).then((wasm) => wasm.KeyManagerCore.open(this.#userId, options));
         if (key !== null) openStores.set(key, { passphrase: options.passphrase, core: this.#core });
       }
       this.#core.catch(() => {
@@ -158,11 +161,9 @@ export class SessionManager {
 
   #open() {
     if (!this.#core) {
-      this.#core = Promise.all([load(), this.#keyManager[openCore]()]).then(([wasm, keys]) => {
-        this.#ready = new wasm.SessionManagerCore(keys, this.#token, {
-          ...defaults,
-          ...this.#options,
-        });
+      this.#core = Promise.all([load(defaults.wasm), this.#keyManager[openCore]()]).then(([wasm, keys]) => {
+        const { wasm: _wasm, ...options } = { ...defaults, ...this.#options };
+        this.#ready = new wasm.SessionManagerCore(keys, this.#token, options);
         return this.#ready;
       });
       this.#core.catch(() => {

@@ -28,7 +28,10 @@ function run(command, args, options = {}) {
 /** Builds the npm package (js/pkg) when it has not been built yet. */
 export function ensureSdkPackage() {
   const pkg = path.join(repoDir, 'js', 'pkg');
-  if (fs.existsSync(path.join(pkg, 'quickchat_wasm_bg.wasm')) && fs.existsSync(path.join(pkg, 'quickchat_wasm.js'))) {
+  // Both modules (the whole SDK's and quickchat/crypto's); a js/pkg from before the split
+  // has only the first.
+  const files = ['quickchat_wasm_bg.wasm', 'quickchat_wasm.js', 'quickchat_crypto_bg.wasm', 'quickchat_crypto.js'];
+  if (files.every((file) => fs.existsSync(path.join(pkg, file)))) {
     return;
   }
   log('js/pkg is missing: building the quickchat package');

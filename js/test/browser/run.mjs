@@ -72,14 +72,16 @@ try {
     assert.match(out, /^\d+\.\d+\.\d+/);
   });
 
-  await check('a Vite app builds with the package (wasm emitted as an asset)', async () => {
+  await check('a Vite app builds with the package (both .wasm emitted as assets)', async () => {
     await build({
       root: app,
       logLevel: 'warn',
       build: { outDir: join(app, 'dist'), target: 'es2022', emptyOutDir: true },
     });
     const assets = execFileSync('ls', [join(app, 'dist', 'assets')], { encoding: 'utf8' });
-    assert.match(assets, /\.wasm/);
+    // The app uses both entry points: both modules are emitted.
+    assert.match(assets, /quickchat_wasm_bg[^\n]*\.wasm/);
+    assert.match(assets, /quickchat_crypto_bg[^\n]*\.wasm/);
   });
 
   // Serve the built app.

@@ -4,6 +4,7 @@
 //! Values cross the boundary as plain JavaScript objects made from core's serde types
 //! (`camelCase` fields, as the backend and the reference client name them).
 
+#[cfg(feature = "client")]
 pub mod client;
 pub mod dropin;
 pub mod options;
