@@ -285,11 +285,19 @@ where
             message_id: Some(record.id.clone()),
             image_data: record.image_data.clone(),
         };
-        let sent = self.send_frame(&frame).await.is_ok();
-        if sent && record.kind == ContentKind::Image {
+        // The backend's refusal of an image can be read before `send_frame` returns here:
+        // the image is in flight before it goes out, and taken back if it did not.
+        let image = record.kind == ContentKind::Image;
+        if image {
             self.lock_state()
                 .images_in_flight
                 .push_back(record.id.clone());
+        }
+        let sent = self.send_frame(&frame).await.is_ok();
+        if image && !sent {
+            self.lock_state()
+                .images_in_flight
+                .retain(|id| *id != record.id);
         }
         sent
     }
