@@ -229,6 +229,57 @@ async fn group_text_sent_offline_goes_out_once_reconnected() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_group_image_fails_and_is_not_sent_again() {
+    let server = server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let alice = registered(&server, &dir, "alice").await;
+    let bob = registered(&server, &dir, "bob").await;
+    let admin = registered(&server, &dir, "admin").await;
+    server
+        .make_admin(&admin.current_user().unwrap().username)
+        .await
+        .unwrap();
+    let group = alice
+        .create_group("Pictures", None, &[id(&bob)], None)
+        .await
+        .unwrap()
+        .id;
+    let mut alice_events = alice.events();
+    let png = "data:image/png;base64,iVBORw0KGgo=";
+    // One image goes through: it gets the backend's id and leaves nothing in flight.
+    let first = alice.send_group_image(&group, png).await.unwrap();
+    wait_for(&mut alice_events, |e| match e {
+        Event::MessageReplaced { old_id, .. } if old_id == first.id => Some(()),
+        _ => None,
+    })
+    .await;
+    admin
+        .set_image_permission(&id(&alice), false)
+        .await
+        .unwrap();
+    let refused = alice.send_group_image(&group, png).await.unwrap();
+    let status = wait_for(&mut alice_events, |e| match e {
+        Event::MessageStatus { message_id, status } if message_id == refused.id => Some(status),
+        _ => None,
+    })
+    .await;
+    assert_eq!(status, MessageStatus::Failed);
+    let stored = alice.message(&refused.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, MessageStatus::Failed);
+    // Reconnecting (which flushes the outbox) does not send the failed image again.
+    alice.close().await;
+    alice.connect_and_wait(WAIT).await.unwrap();
+    let images = bob
+        .group_history(&group, Some(50), None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.image_data.is_some())
+        .count();
+    assert_eq!(images, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn administration_through_the_raw_id_endpoints() {
     let server = server().await;
     let dir = tempfile::tempdir().unwrap();

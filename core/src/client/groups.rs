@@ -258,7 +258,7 @@ where
             },
             image_data: record.image_data.clone(),
         };
-        self.send_frame(&frame).await.is_ok()
+        self.send_tracking_images(&frame, record).await
     }
 
     /// The oldest pending copy of one of our group messages that `message` is the

@@ -458,6 +458,10 @@ where
         batch.push(StoreOp::PutMessage(record.clone()));
         self.store.commit(batch).await?;
         if let Some(pending) = pending {
+            // Our image arrived: it is no longer waiting for a possible refusal.
+            self.lock_state()
+                .images_in_flight
+                .retain(|id| *id != pending.id);
             self.events.emit(Event::MessageReplaced {
                 old_id: pending.id,
                 message: record.clone(),

@@ -285,15 +285,25 @@ where
             message_id: Some(record.id.clone()),
             image_data: record.image_data.clone(),
         };
-        // The backend's refusal of an image can be read before `send_frame` returns here:
-        // the image is in flight before it goes out, and taken back if it did not.
+        self.send_tracking_images(&frame, record).await
+    }
+
+    /// Sends a message frame. An image is recorded as in flight first: the backend answers
+    /// a refused image with an error frame naming no message, so refusals are matched to
+    /// images in the order they went out, and the refusal can be read before `send_frame`
+    /// returns. Taken back if the frame did not go out.
+    pub(crate) async fn send_tracking_images(
+        &self,
+        frame: &ClientFrame,
+        record: &MessageRecord,
+    ) -> bool {
         let image = record.kind == ContentKind::Image;
         if image {
             self.lock_state()
                 .images_in_flight
                 .push_back(record.id.clone());
         }
-        let sent = self.send_frame(&frame).await.is_ok();
+        let sent = self.send_frame(frame).await.is_ok();
         if image && !sent {
             self.lock_state()
                 .images_in_flight
