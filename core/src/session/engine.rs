@@ -287,7 +287,13 @@ impl<S: Store> SessionEngine<S> {
 
     /// Whether a session with the peer exists.
     pub async fn has_session(&mut self, peer_id: &str) -> Result<bool, SessionError> {
-        Ok(self.peer_sessions(peer_id).await?.is_some())
+        if let Some(cached) = self.cache.sessions.get(peer_id) {
+            return Ok(cached.is_some());
+        }
+        let loaded = self.store.peer_sessions(peer_id).await?;
+        let found = loaded.is_some();
+        self.cache.sessions.insert(peer_id.to_string(), loaded);
+        Ok(found)
     }
 
     /// A peer's sessions (from the cache once read).
@@ -446,6 +452,7 @@ impl<S: Store> SessionEngine<S> {
         for op in ops {
             batch.push(op);
         }
+        overlay.write_sessions(&mut batch);
         Ok(Prepared {
             engine: self,
             batch,
@@ -481,6 +488,7 @@ impl<S: Store> SessionEngine<S> {
                 Err(e) => results.push(Err(e)),
             }
         }
+        overlay.write_sessions(&mut batch);
         Ok(Prepared {
             engine: self,
             batch,
@@ -528,10 +536,8 @@ impl<S: Store> SessionEngine<S> {
             wire: envelope.to_json(),
             first_message: x3dh.is_some(),
         };
-        overlay
-            .sessions
-            .insert(peer_id.to_string(), sessions.clone());
-        Ok((value, vec![StoreOp::PutSessions(sessions)]))
+        overlay.sessions.insert(peer_id.to_string(), sessions);
+        Ok((value, Vec::new()))
     }
 
     /// Decrypts a message from the peer: a first message (`x3dh`) that no held session
@@ -552,6 +558,7 @@ impl<S: Store> SessionEngine<S> {
         for op in ops {
             batch.push(op);
         }
+        overlay.write_sessions(&mut batch);
         Ok(Prepared {
             engine: self,
             batch,
@@ -589,6 +596,7 @@ impl<S: Store> SessionEngine<S> {
                 Err(e) => results.push(Err(e)),
             }
         }
+        overlay.write_sessions(&mut batch);
         Ok(Prepared {
             engine: self,
             batch,
@@ -636,12 +644,8 @@ impl<S: Store> SessionEngine<S> {
                 });
             }
         };
-        overlay
-            .sessions
-            .insert(peer_id.to_string(), sessions.clone());
-        let mut ops = vec![StoreOp::PutSessions(sessions)];
-        ops.extend(extra);
-        Ok((incoming, ops))
+        overlay.sessions.insert(peer_id.to_string(), sessions);
+        Ok((incoming, extra))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -789,6 +793,16 @@ struct Overlay {
     sessions: HashMap<String, PeerSessions>,
     known: HashMap<String, KnownIdentity>,
     used_one_time_prekeys: std::collections::HashSet<u32>,
+}
+
+impl Overlay {
+    /// One write per peer of the state its last message left: a batch of many messages
+    /// with one peer serializes, seals and stores that peer's sessions once, not per message.
+    fn write_sessions(&self, batch: &mut WriteBatch) {
+        for sessions in self.sessions.values() {
+            batch.push(StoreOp::PutSessions(sessions.clone()));
+        }
+    }
 }
 
 /// Opens a message with the peer's current session or, failing that, a previous one
