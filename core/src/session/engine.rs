@@ -445,20 +445,10 @@ impl<S: Store> SessionEngine<S> {
         rng: &mut R,
     ) -> Result<Prepared<'_, S, Outgoing>, SessionError> {
         let mut overlay = Overlay::default();
-        let (value, ops) = self
+        let value = self
             .encrypt_one(&mut overlay, peer_id, plaintext, now, rng)
             .await?;
-        let mut batch = WriteBatch::new();
-        for op in ops {
-            batch.push(op);
-        }
-        overlay.write_sessions(&mut batch);
-        Ok(Prepared {
-            engine: self,
-            batch,
-            overlay,
-            value,
-        })
+        Ok(self.prepared(overlay, value))
     }
 
     /// Encrypts several messages in order, each on the state the previous ones left, and
@@ -471,30 +461,17 @@ impl<S: Store> SessionEngine<S> {
         rng: &mut R,
     ) -> Result<Prepared<'_, S, Vec<Result<Outgoing, SessionError>>>, SessionError> {
         let mut overlay = Overlay::default();
-        let mut batch = WriteBatch::new();
         let mut results = Vec::with_capacity(messages.len());
         for (peer_id, plaintext) in messages {
             match self
                 .encrypt_one(&mut overlay, peer_id, plaintext, now, rng)
                 .await
             {
-                Ok((outgoing, ops)) => {
-                    for op in ops {
-                        batch.push(op);
-                    }
-                    results.push(Ok(outgoing));
-                }
                 Err(SessionError::Store(e)) => return Err(SessionError::Store(e)),
-                Err(e) => results.push(Err(e)),
+                result => results.push(result),
             }
         }
-        overlay.write_sessions(&mut batch);
-        Ok(Prepared {
-            engine: self,
-            batch,
-            overlay,
-            value: results,
-        })
+        Ok(self.prepared(overlay, results))
     }
 
     async fn encrypt_one<R: CryptoRng + ?Sized>(
@@ -504,7 +481,7 @@ impl<S: Store> SessionEngine<S> {
         plaintext: &str,
         now: i64,
         rng: &mut R,
-    ) -> Result<(Outgoing, Vec<StoreOp>), SessionError> {
+    ) -> Result<Outgoing, SessionError> {
         if self.has_unaccepted_change(overlay, peer_id).await? {
             return Err(SessionError::UnacceptedIdentityChange {
                 peer_id: peer_id.to_string(),
@@ -537,7 +514,7 @@ impl<S: Store> SessionEngine<S> {
             first_message: x3dh.is_some(),
         };
         overlay.sessions.insert(peer_id.to_string(), sessions);
-        Ok((value, Vec::new()))
+        Ok(value)
     }
 
     /// Decrypts a message from the peer: a first message (`x3dh`) that no held session
@@ -551,20 +528,10 @@ impl<S: Store> SessionEngine<S> {
         rng: &mut R,
     ) -> Result<Prepared<'_, S, Incoming>, SessionError> {
         let mut overlay = Overlay::default();
-        let (value, ops) = self
+        let value = self
             .decrypt_one(&mut overlay, peer_id, wire, now, rng)
             .await?;
-        let mut batch = WriteBatch::new();
-        for op in ops {
-            batch.push(op);
-        }
-        overlay.write_sessions(&mut batch);
-        Ok(Prepared {
-            engine: self,
-            batch,
-            overlay,
-            value,
-        })
+        Ok(self.prepared(overlay, value))
     }
 
     /// Decrypts several messages in order, each from the state the previous ones left,
@@ -578,35 +545,32 @@ impl<S: Store> SessionEngine<S> {
         rng: &mut R,
     ) -> Result<Prepared<'_, S, Vec<Result<Incoming, SessionError>>>, SessionError> {
         let mut overlay = Overlay::default();
-        let mut batch = WriteBatch::new();
         let mut results = Vec::with_capacity(messages.len());
         for (peer_id, wire) in messages {
             match self
                 .decrypt_one(&mut overlay, peer_id, wire, now, rng)
                 .await
             {
-                Ok((incoming, ops)) => {
-                    for op in ops {
-                        batch.push(op);
-                    }
-                    results.push(Ok(incoming));
-                }
                 // A store failure is not the message's fault: nothing of the batch is saved.
                 Err(SessionError::Store(e)) => return Err(SessionError::Store(e)),
-                Err(e) => results.push(Err(e)),
+                result => results.push(result),
             }
         }
-        overlay.write_sessions(&mut batch);
-        Ok(Prepared {
+        Ok(self.prepared(overlay, results))
+    }
+
+    /// The writes of an operation, all derived from its overlay, ready to commit.
+    fn prepared<T>(&mut self, overlay: Overlay, value: T) -> Prepared<'_, S, T> {
+        Prepared {
             engine: self,
-            batch,
+            batch: overlay.writes(),
             overlay,
-            value: results,
-        })
+            value,
+        }
     }
 
     /// Decrypts one message against the overlay (the uncommitted results of earlier
-    /// messages of the same batch), records its effects there and returns the writes.
+    /// messages of the same batch) and records its effects there.
     async fn decrypt_one<R: CryptoRng + ?Sized>(
         &mut self,
         overlay: &mut Overlay,
@@ -614,7 +578,7 @@ impl<S: Store> SessionEngine<S> {
         wire: &str,
         now: i64,
         rng: &mut R,
-    ) -> Result<(Incoming, Vec<StoreOp>), SessionError> {
+    ) -> Result<Incoming, SessionError> {
         let envelope = Envelope::parse(wire).map_err(|source| SessionError::Envelope {
             peer_id: peer_id.to_string(),
             source,
@@ -629,15 +593,12 @@ impl<S: Store> SessionEngine<S> {
                 .any(|s| s.started_by(x3dh, &envelope.header)),
             _ => false,
         };
-        let (incoming, sessions, extra) = match (envelope.x3dh, existing) {
+        let (incoming, sessions) = match (envelope.x3dh, existing) {
             (Some(x3dh), existing) if !begun_here => {
                 self.accept_first_message(overlay, peer_id, &envelope, x3dh, existing, now, rng)
                     .await?
             }
-            (_, Some(sessions)) => {
-                let (incoming, sessions) = decrypt_in(peer_id, &envelope, sessions, now, rng)?;
-                (incoming, sessions, Vec::new())
-            }
+            (_, Some(sessions)) => decrypt_in(peer_id, &envelope, sessions, now, rng)?,
             (_, None) => {
                 return Err(SessionError::NoSession {
                     peer_id: peer_id.to_string(),
@@ -645,7 +606,7 @@ impl<S: Store> SessionEngine<S> {
             }
         };
         overlay.sessions.insert(peer_id.to_string(), sessions);
-        Ok((incoming, extra))
+        Ok(incoming)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -658,7 +619,7 @@ impl<S: Store> SessionEngine<S> {
         existing: Option<PeerSessions>,
         now: i64,
         rng: &mut R,
-    ) -> Result<(Incoming, PeerSessions, Vec<StoreOp>), SessionError> {
+    ) -> Result<(Incoming, PeerSessions), SessionError> {
         let signed_prekey = self
             .store
             .signed_prekey(x3dh.used_signed_prekey_id)
@@ -724,14 +685,11 @@ impl<S: Store> SessionEngine<S> {
             known.as_ref().and_then(|k| k.signing_key),
             now,
         );
-        let mut extra = Vec::new();
         if let Some(prekey) = &one_time_prekey {
             overlay.used_one_time_prekeys.insert(prekey.prekey.id());
-            extra.push(StoreOp::DeleteOneTimePrekey(prekey.prekey.id()));
         }
         if let Some(record) = observation.record() {
             overlay.known.insert(peer_id.to_string(), record.clone());
-            extra.push(StoreOp::PutKnownIdentity(record.clone()));
         }
         let identity_change = match observation {
             Observation::Changed(_, change) => Some(change),
@@ -744,7 +702,6 @@ impl<S: Store> SessionEngine<S> {
                 new_session: true,
             },
             sessions,
-            extra,
         ))
     }
 
@@ -796,12 +753,21 @@ struct Overlay {
 }
 
 impl Overlay {
-    /// One write per peer of the state its last message left: a batch of many messages
-    /// with one peer serializes, seals and stores that peer's sessions once, not per message.
-    fn write_sessions(&self, batch: &mut WriteBatch) {
+    /// What the overlay's changes write: the one-time prekeys used up, and per peer the
+    /// final state of its sessions and known identity (a batch of many messages with one
+    /// peer serializes, seals and stores that peer's sessions once, not per message).
+    fn writes(&self) -> WriteBatch {
+        let mut batch = WriteBatch::new();
+        for id in &self.used_one_time_prekeys {
+            batch.push(StoreOp::DeleteOneTimePrekey(*id));
+        }
+        for known in self.known.values() {
+            batch.push(StoreOp::PutKnownIdentity(known.clone()));
+        }
         for sessions in self.sessions.values() {
             batch.push(StoreOp::PutSessions(sessions.clone()));
         }
+        batch
     }
 }
 
