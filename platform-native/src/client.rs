@@ -245,23 +245,11 @@ impl Client {
             return Ok(());
         }
         self.connect();
-        let wait = async {
-            while let Some(event) = events.next().await {
-                match event {
-                    Event::CaughtUp { .. } | Event::CatchUpFailed { .. } => return Ok(()),
-                    Event::Stopped { error } => {
-                        return Err(Error::Stopped(
-                            error.unwrap_or_else(|| "shut down".to_string()),
-                        ));
-                    }
-                    _ => {}
-                }
-            }
-            Err(Error::Timeout("the connection"))
-        };
-        tokio::time::timeout(timeout, wait)
-            .await
-            .map_err(|_| Error::Timeout("the connection"))?
+        match tokio::time::timeout(timeout, events.until_ready()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(Some(reason))) => Err(Error::Stopped(reason)),
+            Ok(Err(None)) | Err(_) => Err(Error::Timeout("the connection")),
+        }
     }
 
     /// Closes the socket and stops reconnecting; waits for the background task.

@@ -192,6 +192,26 @@ pub struct EventStream {
     receiver: mpsc::UnboundedReceiver<Event>,
 }
 
+impl EventStream {
+    /// Waits, on a stream subscribed before connecting, until the connection is usable:
+    /// the socket is up and history caught up (or catch-up failed, which leaves the socket
+    /// up). `Err(Some(reason))` when the connection stopped for good, `Err(None)` when the
+    /// stream ended (the client was dropped).
+    pub async fn until_ready(&mut self) -> Result<(), Option<String>> {
+        use futures::StreamExt;
+        while let Some(event) = self.next().await {
+            match event {
+                Event::CaughtUp { .. } | Event::CatchUpFailed { .. } => return Ok(()),
+                Event::Stopped { error } => {
+                    return Err(Some(error.unwrap_or_else(|| "shut down".to_string())));
+                }
+                _ => {}
+            }
+        }
+        Err(None)
+    }
+}
+
 impl Stream for EventStream {
     type Item = Event;
 

@@ -210,18 +210,9 @@ impl QuickChatClient {
                 return Ok(JsValue::UNDEFINED);
             }
             let wait = async {
-                while let Some(event) = events.next().await {
-                    match event {
-                        Event::CaughtUp { .. } | Event::CatchUpFailed { .. } => return Ok(()),
-                        Event::Stopped { error } => {
-                            return Err(Error::Stopped(
-                                error.unwrap_or_else(|| "shut down".to_string()),
-                            ));
-                        }
-                        _ => {}
-                    }
-                }
-                Err(Error::Stopped("the client was dropped".into()))
+                events.until_ready().await.map_err(|reason| {
+                    Error::Stopped(reason.unwrap_or_else(|| "the client was dropped".into()))
+                })
             }
             .fuse();
             let timeout =
