@@ -7,6 +7,7 @@
 //! key, so a record moved to another place does not open.
 
 use std::fmt;
+use std::io;
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -162,6 +163,38 @@ impl SealingKey {
             Ok(plain) if plain.as_slice() == CHECK_PLAINTEXT => Ok(()),
             _ => Err(SealError::WrongPassphrase),
         }
+    }
+}
+
+/// Serializes `value` as JSON into a buffer that is zeroized on drop; when the buffer must
+/// grow, the old one is zeroized too, so no copy of a record's plaintext (private keys,
+/// ratchet state) is left behind in freed memory. What platform stores seal.
+pub fn to_json_zeroizing<T: Serialize + ?Sized>(
+    value: &T,
+) -> Result<Zeroizing<Vec<u8>>, serde_json::Error> {
+    let mut writer = ZeroizingWriter(Zeroizing::new(Vec::with_capacity(1024)));
+    serde_json::to_writer(&mut writer, value)?;
+    Ok(writer.0)
+}
+
+/// A growable buffer whose every allocation is zeroized before it is freed.
+struct ZeroizingWriter(Zeroizing<Vec<u8>>);
+
+impl io::Write for ZeroizingWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let needed = self.0.len() + buf.len();
+        if needed > self.0.capacity() {
+            let mut bigger = Zeroizing::new(Vec::with_capacity(needed.max(2 * self.0.capacity())));
+            bigger.extend_from_slice(&self.0);
+            // The old buffer is zeroized as it is dropped here.
+            self.0 = bigger;
+        }
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 

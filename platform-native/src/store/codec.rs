@@ -2,11 +2,10 @@
 //! associated data binding the value to its table and key. Plaintext buffers are zeroized.
 
 use std::fmt;
-use std::io;
 use std::sync::{Mutex, MutexGuard};
 
 use quickchat_core::store::StoreError;
-use quickchat_core::store::sealing::SealingKey;
+use quickchat_core::store::sealing::{SealingKey, to_json_zeroizing};
 use rand_chacha::ChaCha20Rng;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -73,39 +72,16 @@ impl Sealer {
     }
 }
 
-/// Serializes into a buffer that is zeroized on drop; when it must grow, the old buffer is
-/// zeroized too, so no copy of the plaintext is left behind in freed memory.
+/// Serializes into a buffer that is zeroized on drop (core's
+/// [`to_json_zeroizing`](quickchat_core::store::sealing::to_json_zeroizing)).
 pub(crate) fn to_json<T: Serialize>(
     what: &str,
     value: &T,
 ) -> Result<Zeroizing<Vec<u8>>, StoreError> {
-    let mut writer = ZeroizingWriter(Zeroizing::new(Vec::with_capacity(1024)));
-    serde_json::to_writer(&mut writer, value).map_err(|e| StoreError::Backend {
+    to_json_zeroizing(value).map_err(|e| StoreError::Backend {
         context: format!("serializing {what}"),
         detail: e.to_string(),
-    })?;
-    Ok(writer.0)
-}
-
-/// A growable buffer whose every allocation is zeroized before it is freed.
-struct ZeroizingWriter(Zeroizing<Vec<u8>>);
-
-impl io::Write for ZeroizingWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let needed = self.0.len() + buf.len();
-        if needed > self.0.capacity() {
-            let mut bigger = Zeroizing::new(Vec::with_capacity(needed.max(2 * self.0.capacity())));
-            bigger.extend_from_slice(&self.0);
-            // The old buffer is zeroized as it is dropped here.
-            self.0 = bigger;
-        }
-        self.0.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
+    })
 }
 
 #[cfg(test)]

@@ -3,10 +3,9 @@
 //! a sealed value moved to another record does not open.
 
 use std::fmt;
-use std::io;
 
 use quickchat_core::store::StoreError;
-use quickchat_core::store::sealing::SealingKey;
+use quickchat_core::store::sealing::{SealingKey, to_json_zeroizing};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
@@ -75,32 +74,11 @@ impl Sealer {
     }
 }
 
-/// Serializes into a buffer that is zeroized on drop, also when it has to grow.
+/// Serializes into a buffer that is zeroized on drop (core's
+/// [`to_json_zeroizing`](quickchat_core::store::sealing::to_json_zeroizing)).
 fn to_json<T: Serialize>(what: &str, value: &T) -> Result<Zeroizing<Vec<u8>>, StoreError> {
-    let mut writer = ZeroizingWriter(Zeroizing::new(Vec::with_capacity(1024)));
-    serde_json::to_writer(&mut writer, value).map_err(|e| StoreError::Backend {
+    to_json_zeroizing(value).map_err(|e| StoreError::Backend {
         context: format!("serializing a {what} record"),
         detail: e.to_string(),
-    })?;
-    Ok(writer.0)
-}
-
-/// A growable buffer whose every allocation is zeroized before it is freed.
-struct ZeroizingWriter(Zeroizing<Vec<u8>>);
-
-impl io::Write for ZeroizingWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let needed = self.0.len() + buf.len();
-        if needed > self.0.capacity() {
-            let mut bigger = Zeroizing::new(Vec::with_capacity(needed.max(2 * self.0.capacity())));
-            bigger.extend_from_slice(&self.0);
-            self.0 = bigger;
-        }
-        self.0.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
+    })
 }
