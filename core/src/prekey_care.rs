@@ -190,14 +190,7 @@ impl<'s, S: Store> PrekeyCare<'s, S> {
         }
         let mut meta = self.meta().await?;
         let mut batch = WriteBatch::new();
-        for _ in 0..wanted {
-            let id = meta.next_prekey_id;
-            meta.next_prekey_id += 1;
-            batch.push(StoreOp::PutOneTimePrekey(OneTimePrekeyRecord {
-                prekey: OneTimePrekey::generate(id, rng),
-                uploaded: false,
-            }));
-        }
+        push_new_one_time(&mut meta, &mut batch, wanted, rng);
         // Forget the oldest uploaded secrets beyond the cap (ids grow with age).
         let total = local.len() + wanted as usize;
         let excess = total.saturating_sub(self.policy.max_local_one_time);
@@ -209,12 +202,46 @@ impl<'s, S: Store> PrekeyCare<'s, S> {
         Ok(wanted)
     }
 
+    /// Makes `count` more one-time prekeys (`count` draws), to go out with the next
+    /// uploads, whatever the backend holds (the reference client's `queueOneTimePrekeys`).
+    pub async fn add_one_time<R: CryptoRng + ?Sized>(
+        &self,
+        count: u32,
+        rng: &mut R,
+    ) -> Result<(), PrekeyCareError> {
+        let mut meta = self.meta().await?;
+        let mut batch = WriteBatch::new();
+        push_new_one_time(&mut meta, &mut batch, count, rng);
+        batch.push(StoreOp::PutAccountMeta(meta));
+        self.store.commit(batch).await?;
+        Ok(())
+    }
+
     /// Replaces the signed prekey when it is older than `signed_prekey_lifetime_ms` (one
     /// draw), keeping the old secret `retired_signed_prekey_keep_ms` longer, and forgets
     /// retired secrets past that. Returns whether a new one was made.
     pub async fn rotate_if_due<R: CryptoRng + ?Sized>(
         &self,
         now: i64,
+        rng: &mut R,
+    ) -> Result<bool, PrekeyCareError> {
+        self.rotate(now, false, rng).await
+    }
+
+    /// Replaces the signed prekey now, whatever its age (one draw); otherwise as
+    /// [`PrekeyCare::rotate_if_due`].
+    pub async fn rotate_now<R: CryptoRng + ?Sized>(
+        &self,
+        now: i64,
+        rng: &mut R,
+    ) -> Result<(), PrekeyCareError> {
+        self.rotate(now, true, rng).await.map(|_| ())
+    }
+
+    async fn rotate<R: CryptoRng + ?Sized>(
+        &self,
+        now: i64,
+        force: bool,
         rng: &mut R,
     ) -> Result<bool, PrekeyCareError> {
         let identity = self
@@ -234,8 +261,10 @@ impl<'s, S: Store> PrekeyCare<'s, S> {
         }) {
             batch.push(StoreOp::DeleteSignedPrekey(expired.prekey.id()));
         }
-        let due = current
-            .is_none_or(|c| now - c.prekey.created_at() > self.policy.signed_prekey_lifetime_ms);
+        let due = force
+            || current.is_none_or(|c| {
+                now - c.prekey.created_at() > self.policy.signed_prekey_lifetime_ms
+            });
         if due {
             if let Some(current) = current {
                 let mut retired = current.clone();
@@ -256,5 +285,22 @@ impl<'s, S: Store> PrekeyCare<'s, S> {
             self.store.commit(batch).await?;
         }
         Ok(due)
+    }
+}
+
+/// Adds `count` new one-time prekeys, numbered on from `meta`, to `batch`.
+fn push_new_one_time<R: CryptoRng + ?Sized>(
+    meta: &mut AccountMeta,
+    batch: &mut WriteBatch,
+    count: u32,
+    rng: &mut R,
+) {
+    for _ in 0..count {
+        let id = meta.next_prekey_id;
+        meta.next_prekey_id += 1;
+        batch.push(StoreOp::PutOneTimePrekey(OneTimePrekeyRecord {
+            prekey: OneTimePrekey::generate(id, rng),
+            uploaded: false,
+        }));
     }
 }

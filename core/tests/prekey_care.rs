@@ -157,3 +157,26 @@ fn signed_prekey_rotates_after_seven_days_and_old_secrets_serve_late_first_messa
     assert!(block_on(bob_store.signed_prekey(1)).unwrap().is_none());
     assert!(block_on(bob_store.signed_prekey(102)).unwrap().is_some());
 }
+
+#[test]
+fn rotation_on_demand_and_queued_one_time_prekeys_go_out_with_the_next_upload() {
+    let mut rng = ChaCha20Rng::seed_from_u64(9);
+    let store = account("bob", &mut rng);
+    let care = PrekeyCare::new(&store, PrekeyPolicy::default());
+    upload_all(&care, T0);
+    // A fresh signed prekey is not due, but rotate_now replaces it anyway.
+    assert!(!block_on(care.rotate_if_due(T0 + DAY, &mut rng)).unwrap());
+    block_on(care.rotate_now(T0 + DAY, &mut rng)).unwrap();
+    let meta = block_on(store.account_meta()).unwrap().unwrap();
+    assert_eq!(meta.current_signed_prekey_id, Some(102));
+    let old = block_on(store.signed_prekey(1)).unwrap().unwrap();
+    assert_eq!(
+        old.retired_at,
+        Some(T0 + DAY),
+        "the old secret is kept, retired"
+    );
+    // Queued one-time prekeys are numbered on and uploaded with the new signed prekey.
+    block_on(care.add_one_time(3, &mut rng)).unwrap();
+    let uploads = upload_all(&care, T0 + DAY);
+    assert_eq!(uploads, vec![(Some(102), vec![103, 104, 105])]);
+}

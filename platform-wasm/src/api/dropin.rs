@@ -15,16 +15,13 @@ use std::sync::Arc;
 
 use quickchat_core::account::create_account;
 use quickchat_core::encoding::EncodingError;
-use quickchat_core::keys::{OneTimePrekey, SignedPrekey};
 use quickchat_core::prekey_care::{PendingUpload, PrekeyCare, PrekeyPolicy};
 use quickchat_core::protocol::Api;
 use quickchat_core::protocol::rest::{BundleResponse, UploadPrekeysRequest};
 use quickchat_core::session::{
     IdentityChange, PeerSessions, SessionConfig, SessionEngine, SessionError, SessionOrigin,
 };
-use quickchat_core::store::{
-    MemoryStore, OneTimePrekeyRecord, SignedPrekeyRecord, Store, StoreOp, WriteBatch,
-};
+use quickchat_core::store::{MemoryStore, Store, StoreOp, WriteBatch};
 use rexie::{ObjectStore, Rexie, TransactionMode};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
@@ -349,22 +346,7 @@ impl KeyManagerCore {
                 return Err(Error::invalid("count", "at most 1000 prekeys at once"));
             }
             let mut crypto = shared.crypto.lock().await;
-            let mut meta = shared
-                .store
-                .account_meta()
-                .await?
-                .ok_or(Error::NotInitialized("KeyManager"))?;
-            let mut batch = WriteBatch::new();
-            for _ in 0..count {
-                let id = meta.next_prekey_id;
-                meta.next_prekey_id += 1;
-                batch.push(StoreOp::PutOneTimePrekey(OneTimePrekeyRecord {
-                    prekey: OneTimePrekey::generate(id, &mut crypto.rng),
-                    uploaded: false,
-                }));
-            }
-            batch.push(StoreOp::PutAccountMeta(meta));
-            shared.store.commit(batch).await?;
+            shared.care().add_one_time(count, &mut crypto.rng).await?;
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -375,33 +357,11 @@ impl KeyManagerCore {
     pub fn rotate_signed_prekey(&self) -> js_sys::Promise {
         let shared = Rc::clone(&self.shared);
         promise(async move {
-            let identity = shared.identity().await?;
+            shared.identity().await?;
             let mut crypto = shared.crypto.lock().await;
-            let mut meta = shared
-                .store
-                .account_meta()
-                .await?
-                .ok_or(Error::NotInitialized("KeyManager"))?;
-            let now = now();
-            let mut batch = WriteBatch::new();
-            if let Some(current) = meta.current_signed_prekey_id
-                && let Some(mut record) = shared.store.signed_prekey(current).await?
-            {
-                record.retired_at = Some(now);
-                batch.push(StoreOp::PutSignedPrekey(record));
-            }
-            let id = meta.next_prekey_id;
-            meta.next_prekey_id += 1;
-            meta.current_signed_prekey_id = Some(id);
-            batch.push(StoreOp::PutSignedPrekey(SignedPrekeyRecord {
-                prekey: SignedPrekey::generate(&identity.identity, id, now, &mut crypto.rng),
-                uploaded: false,
-                retired_at: None,
-            }));
-            batch.push(StoreOp::PutAccountMeta(meta));
-            shared.store.commit(batch).await?;
-            // Retired secrets past their keeping time go.
-            shared.care().rotate_if_due(now, &mut crypto.rng).await?;
+            // The old secret is kept for late first messages; retired secrets past their
+            // keeping time go.
+            shared.care().rotate_now(now(), &mut crypto.rng).await?;
             Ok(JsValue::UNDEFINED)
         })
     }
