@@ -771,7 +771,7 @@ export class ChatApp {
       return;
     }
     try {
-      const records = await this.client.history(open, null, 200);
+      const records = await this.client.history(open, undefined, 200);
       if (this.open !== open) {
         return;
       }

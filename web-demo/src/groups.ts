@@ -50,7 +50,7 @@ export function newGroupForm(ctx: GroupContext, created: (group: GroupInfo) => v
       .filter((box) => box.checked)
       .map((box) => box.value);
     void ctx.run(async () => {
-      const group = await ctx.client.createGroup(name.value.trim(), memberIds, description.value.trim() || null, null);
+      const group = await ctx.client.createGroup(name.value.trim(), memberIds, description.value.trim() || undefined);
       // Tell the members now (they are members already, so the server relays it to them).
       await ctx.client.sendGroupEvent(group.id, 'group_created', { name: group.name }).catch(() => undefined);
       created(group);
@@ -168,7 +168,7 @@ export function membersPanel(ctx: GroupContext, group: GroupInfo, members: Group
           'data-testid': 'create-invite',
           onclick: () =>
             ctx.run(async () => {
-              const invite = await ctx.client.createInvite(group.id, 7 * 24 * 3600 * 1000, null);
+              const invite = await ctx.client.createInvite(group.id, 7 * 24 * 3600 * 1000);
               invites.set(group.id, invite.link_code);
               showInvite(invite.link_code);
             }),
