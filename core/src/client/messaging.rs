@@ -4,6 +4,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use futures::channel::oneshot;
+use futures::future::Either;
 use rand_core::CryptoRng;
 
 use super::account::with_jwt;
@@ -71,15 +72,27 @@ where
             encrypted,
             done,
         });
-        {
-            let mut guard = self.crypto.lock().await;
-            // An earlier caller may already have sent ours along with its own.
-            if let Ok(Some(sent)) = result.try_recv() {
-                return sent;
+        // Wait for our answer or the engine, whichever comes first. A caller whose request
+        // went out in someone else's batch returns at once instead of queueing for the lock
+        // only to find it done: queued behind such callers, the next batch would hold one
+        // or two messages, and every message would cost a disk sync of its own.
+        let mut guard = {
+            let lock = self.crypto.lock();
+            futures::pin_mut!(lock);
+            match futures::future::select(&mut result, lock).await {
+                Either::Left((answer, _)) => {
+                    return answer.unwrap_or(Err(ClientError::Interrupted));
+                }
+                Either::Right((guard, _)) => guard,
             }
-            let requests = std::mem::take(&mut self.lock_state().send_queue);
-            self.process_sends(&mut guard, requests).await;
+        };
+        // Our batch may have been answered just as the lock came free.
+        if let Ok(Some(sent)) = result.try_recv() {
+            return sent;
         }
+        let requests = std::mem::take(&mut self.lock_state().send_queue);
+        self.process_sends(&mut guard, requests).await;
+        drop(guard);
         result.await.unwrap_or(Err(ClientError::Interrupted))
     }
 
