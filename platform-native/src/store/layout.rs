@@ -4,10 +4,17 @@
 //! new format version.
 
 use quickchat_core::store::{Conversation, MessageRecord};
-use redb::TableDefinition;
+use redb::{TableDefinition, TableHandle};
 
 /// Value of [`META_FORMAT`]: names the file as a quickchat store and its layout version.
-pub(crate) const FORMAT: &[u8] = b"quickchat-store/1";
+///
+/// Version 2 keeps a pending message's wire (ciphertext already meant for the backend) in
+/// its [`OUTBOX`] entry instead of inside the sealed record ([`outbox_value`]): every message
+/// sent costs less to seal and to rewrite when the backend confirms it.
+pub(crate) const FORMAT: &[u8] = b"quickchat-store/2";
+/// The previous layout version. Its files are valid version-2 files (no outbox entry of
+/// theirs holds a wire), so opening one only rewrites the marker.
+pub(crate) const FORMAT_1: &[u8] = b"quickchat-store/1";
 
 /// Clear header: the format, the KDF parameters and the passphrase check.
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -45,7 +52,8 @@ pub(crate) const BY_CONVERSATION: TableDefinition<&[u8], ()> =
     TableDefinition::new("messages_by_conversation");
 /// Index: timestamp ‖ message id → nothing (all conversations, in time order).
 pub(crate) const BY_TIME: TableDefinition<&[u8], ()> = TableDefinition::new("messages_by_time");
-/// Index of the outbox: timestamp ‖ message id → conversation key, for `Pending` messages only.
+/// Index of the outbox: timestamp ‖ message id → [`outbox_value`], for `Pending` messages
+/// only.
 pub(crate) const OUTBOX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("outbox");
 
 /// The tables [`StoreOp::ClearKeys`](quickchat_core::store::StoreOp::ClearKeys) empties.
@@ -125,6 +133,49 @@ pub(crate) fn above_all(prefix: &[u8]) -> Vec<u8> {
     key
 }
 
+/// Marks the wire after the conversation key in an [`OUTBOX`] value.
+const OUTBOX_WIRE: u8 = 1;
+
+/// An outbox entry's value: the conversation key, then, for a message with a wire,
+/// [`OUTBOX_WIRE`] and the wire's bytes. The wire is kept in the clear: it is the end-to-end
+/// ciphertext the backend receives, and the sealed record is bound to it ([`message_aad`]).
+pub(crate) fn outbox_value(conversation: &[u8], wire: Option<&str>) -> Vec<u8> {
+    let wire = wire.map(str::as_bytes).unwrap_or_default();
+    let mut value = Vec::with_capacity(conversation.len() + 1 + wire.len());
+    value.extend_from_slice(conversation);
+    if !wire.is_empty() {
+        value.push(OUTBOX_WIRE);
+        value.extend_from_slice(wire);
+    }
+    value
+}
+
+/// An [`OUTBOX`] value split into its conversation key and wire; `None` if malformed.
+pub(crate) fn split_outbox_value(value: &[u8]) -> Option<(&[u8], Option<&str>)> {
+    let len = u32::from_be_bytes(value.get(1..5)?.try_into().ok()?);
+    let end = 5usize.checked_add(usize::try_from(len).ok()?)?;
+    let conversation = value.get(..end)?;
+    match value.get(end..)? {
+        [] => Some((conversation, None)),
+        [OUTBOX_WIRE, wire @ ..] if !wire.is_empty() => {
+            Some((conversation, Some(std::str::from_utf8(wire).ok()?)))
+        }
+        _ => None,
+    }
+}
+
+/// The associated data of a sealed message: [`aad`] for its id, then, when its wire is
+/// kept in the outbox, the byte 0xFF (never part of UTF-8, so no id can run into it) and the
+/// wire. A wire changed or swapped in the outbox makes the record refuse to open.
+pub(crate) fn message_aad(id: &str, wire: Option<&str>) -> Vec<u8> {
+    let mut aad = aad(MESSAGES.name(), id.as_bytes());
+    if let Some(wire) = wire {
+        aad.push(0xFF);
+        aad.extend_from_slice(wire.as_bytes());
+    }
+    aad
+}
+
 /// The associated data a record is sealed with: table name, a zero byte, the record's key.
 /// A sealed value copied under another key, or into another table, does not open.
 pub(crate) fn aad(table: &str, key: &[u8]) -> Vec<u8> {
@@ -165,6 +216,27 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn outbox_values_round_trip_and_malformed_ones_are_refused() {
+        for conversation in [
+            Conversation::Direct("peer".into()),
+            Conversation::Group(String::new()),
+        ] {
+            let key = conversation_key(&conversation);
+            for wire in [None, Some("{\"header\":{}}")] {
+                let value = outbox_value(&key, wire);
+                assert_eq!(split_outbox_value(&value), Some((key.as_slice(), wire)));
+            }
+            // A version-1 value is the conversation key alone.
+            assert_eq!(split_outbox_value(&key), Some((key.as_slice(), None)));
+            let mut unknown = key.clone();
+            unknown.extend_from_slice(&[2, b'x']);
+            assert_eq!(split_outbox_value(&unknown), None);
+            assert_eq!(split_outbox_value(&key[..key.len() - 1]), None);
+        }
+        assert_eq!(split_outbox_value(&[0, 0xFF, 0xFF, 0xFF, 0xFF]), None);
     }
 
     #[test]

@@ -25,10 +25,11 @@ use zeroize::Zeroizing;
 
 use super::codec::{Sealer, to_json};
 use super::layout::{
-    ACCOUNT, ACCOUNT_IDENTITY, ACCOUNT_META, BY_CONVERSATION, BY_TIME, FORMAT, KEY_TABLES_STR,
-    KEY_TABLES_U32, KNOWN_IDENTITIES, MESSAGES, META, META_CHECK, META_FORMAT, META_KDF,
-    ONE_TIME_PREKEYS, OUTBOX, SESSIONS, SIGNED_PREKEYS, TS_LEN, aad, above_all,
-    conversation_index_key, conversation_key, encode_ts, locator, split_locator, time_index_key,
+    ACCOUNT, ACCOUNT_IDENTITY, ACCOUNT_META, BY_CONVERSATION, BY_TIME, FORMAT, FORMAT_1,
+    KEY_TABLES_STR, KEY_TABLES_U32, KNOWN_IDENTITIES, MESSAGES, META, META_CHECK, META_FORMAT,
+    META_KDF, ONE_TIME_PREKEYS, OUTBOX, SESSIONS, SIGNED_PREKEYS, TS_LEN, aad, above_all,
+    conversation_index_key, conversation_key, encode_ts, locator, message_aad, outbox_value,
+    split_locator, split_outbox_value, time_index_key,
 };
 use super::overlay::Overlay;
 use super::run::{blocking, catch_panic};
@@ -259,6 +260,7 @@ fn open_inner(path: &Path, passphrase: &str, options: &StoreOptions) -> Result<I
 /// The clear header of a store.
 #[derive(PartialEq, Eq)]
 struct Header {
+    format: Vec<u8>,
     kdf: Vec<u8>,
     check: Vec<u8>,
 }
@@ -281,8 +283,8 @@ fn read_header(txn: &ReadTransaction) -> Result<Header, StoreError> {
             .map_err(|e| storage_error("reading the store header", e))?
             .map(|v| v.value().to_vec()))
     };
-    match get(META_FORMAT)? {
-        Some(format) if format == FORMAT => {}
+    let format = match get(META_FORMAT)? {
+        Some(format) if format == FORMAT || format == FORMAT_1 => format,
         Some(format) if format.starts_with(b"quickchat-store/") => {
             return Err(StoreError::Corrupt {
                 what: "store file".into(),
@@ -293,10 +295,10 @@ fn read_header(txn: &ReadTransaction) -> Result<Header, StoreError> {
             });
         }
         _ => return Err(not_ours("no quickchat format marker")),
-    }
+    };
     let kdf = get(META_KDF)?.ok_or_else(|| not_ours("no key-derivation parameters"))?;
     let check = get(META_CHECK)?.ok_or_else(|| not_ours("no passphrase check"))?;
-    Ok(Header { kdf, check })
+    Ok(Header { format, kdf, check })
 }
 
 fn parse_kdf(bytes: &[u8]) -> Result<KdfParams, StoreError> {
@@ -407,6 +409,9 @@ fn open_existing(
         });
     }
     verify(&key, &now.check)?;
+    if now.format != FORMAT {
+        upgrade_format(&db, &opening)?;
+    }
     Ok(Inner {
         db,
         sealer: Sealer::new(key, nonce_rng()?),
@@ -417,6 +422,20 @@ fn open_existing(
         #[cfg(test)]
         fail_after_ops: Mutex::new(None),
     })
+}
+
+/// Marks a version-1 file as version 2 (whose reader reads version 1 as it is), so that an
+/// older build refuses it clearly instead of misreading the outbox entries written from now
+/// on.
+fn upgrade_format(db: &Database, opening: &str) -> Result<(), StoreError> {
+    let txn = db
+        .begin_write()
+        .map_err(|e| transaction_error(opening, e))?;
+    txn.open_table(META)
+        .map_err(|e| table_error(opening, e))?
+        .insert(META_FORMAT, FORMAT)
+        .map_err(|e| storage_error(opening, e))?;
+    txn.commit().map_err(|e| commit_error(opening, e))
 }
 
 /// Opens the file on an [`Overlay`] (reads from the file, writes to memory) with redb's
@@ -599,6 +618,7 @@ fn read_table<K: redb::Key + 'static, V: redb::Value + 'static>(
 }
 
 type MessagesTable = redb::ReadOnlyTable<&'static str, (&'static [u8], &'static [u8])>;
+type OutboxTable = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
 
 /// What the index entry that led to a message says about it.
 enum Expect<'a> {
@@ -700,14 +720,17 @@ impl Inner {
         let Some(messages) = read_table(&txn, MESSAGES)? else {
             return Ok(None);
         };
-        self.open_message(&messages, id, Expect::Nothing)
+        let outbox = read_table(&txn, OUTBOX)?;
+        self.open_message(&messages, outbox.as_ref(), id, Expect::Nothing)
     }
 
     /// Reads message `id`, checking that the index entry that led here (if any) agrees with
     /// the clear locator beside the record, and the locator with the sealed record.
+    /// A pending message's wire comes from its outbox entry.
     fn open_message(
         &self,
         messages: &MessagesTable,
+        outbox: Option<&OutboxTable>,
         id: &str,
         expect: Expect<'_>,
     ) -> Result<Option<MessageRecord>, StoreError> {
@@ -729,9 +752,27 @@ impl Inner {
         if !agrees {
             return Err(index_damaged("an index entry does not match its message"));
         }
-        let record: MessageRecord =
+        let (_, ts) = split_locator(loc).ok_or_else(|| index_damaged("short message locator"))?;
+        let entry = match outbox {
+            Some(outbox) => outbox
+                .get(time_index_key(ts, id).as_slice())
+                .map_err(|e| storage_error("reading a message", e))?,
+            None => None,
+        };
+        let wire = match &entry {
+            Some(entry) => {
+                split_outbox_value(entry.value())
+                    .ok_or_else(|| index_damaged("malformed outbox entry"))?
+                    .1
+            }
+            None => None,
+        };
+        let mut record: MessageRecord =
             self.sealer
-                .open("message", &aad(MESSAGES.name(), id.as_bytes()), sealed)?;
+                .open("message", &message_aad(id, wire), sealed)?;
+        if let Some(wire) = wire {
+            record.wire = Some(wire.to_string());
+        }
         if locator(&record) != loc || record.id != id {
             return Err(index_damaged(
                 "the clear locator does not match the sealed message",
@@ -750,12 +791,13 @@ impl Inner {
         };
         let context = "querying messages";
         let limit = query.limit.unwrap_or(usize::MAX);
+        let outbox = read_table(&txn, OUTBOX)?;
         let mut found = Vec::new();
         // Candidates come newest first from an index that already applies the conversation
         // and `before`; each is opened and checked against the whole query, until `limit`
         // match.
         let mut consider = |id: &str, expect: Expect<'_>| -> Result<bool, StoreError> {
-            if let Some(record) = self.open_message(&messages, id, expect)?
+            if let Some(record) = self.open_message(&messages, outbox.as_ref(), id, expect)?
                 && query.matches(&record)
             {
                 found.push(record);
@@ -780,15 +822,16 @@ impl Inner {
         let conversation = query.conversation.as_ref().map(conversation_key);
         if query.status == Some(MessageStatus::Pending) {
             // The outbox holds only pending messages: only those are opened.
-            let Some(outbox) = read_table(&txn, OUTBOX)? else {
+            let Some(outbox) = outbox.as_ref() else {
                 return Ok(Vec::new());
             };
             let range = outbox
                 .range::<&[u8]>(time_range)
                 .map_err(|e| storage_error(context, e))?;
             for entry in range.rev() {
-                let (key, conv) = entry.map_err(|e| storage_error(context, e))?;
-                let conv = conv.value();
+                let (key, value) = entry.map_err(|e| storage_error(context, e))?;
+                let (conv, _) = split_outbox_value(value.value())
+                    .ok_or_else(|| index_damaged("malformed outbox entry"))?;
                 if conversation.as_ref().is_some_and(|c| c.as_slice() != conv) {
                     continue;
                 }
@@ -914,6 +957,8 @@ enum Prepared {
         loc: Vec<u8>,
         sealed: Vec<u8>,
         pending: bool,
+        /// A pending message's wire, kept in its outbox entry rather than sealed.
+        wire: Option<String>,
     },
     DeleteMessage(String),
     ClearKeys,
@@ -962,14 +1007,22 @@ impl Inner {
                 let sealed = s.seal("known identity", &aad, &r)?;
                 Prepared::KnownIdentity(r.peer_id.clone(), sealed)
             }
-            StoreOp::PutMessage(r) => {
-                let aad = aad(MESSAGES.name(), r.id.as_bytes());
-                let sealed = s.seal("message", &aad, &r)?;
+            StoreOp::PutMessage(mut r) => {
+                let pending = r.status == MessageStatus::Pending;
+                // Only a pending message's wire is ever sent again; it leaves the record with
+                // its outbox entry when the backend confirms the message.
+                let wire = if pending && r.wire.as_deref().is_some_and(|w| !w.is_empty()) {
+                    r.wire.take()
+                } else {
+                    None
+                };
+                let sealed = s.seal("message", &message_aad(&r.id, wire.as_deref()), &r)?;
                 Prepared::Message {
                     loc: locator(&r),
-                    pending: r.status == MessageStatus::Pending,
-                    id: r.id.clone(),
+                    pending,
+                    id: r.id,
                     sealed,
+                    wire,
                 }
             }
             StoreOp::DeleteMessage(id) => Prepared::DeleteMessage(id),
@@ -1203,10 +1256,12 @@ impl<'t> WriteTables<'t> {
                 loc,
                 sealed,
                 pending,
+                wire,
             } => {
                 let tables = self.messages()?;
                 tables.unindex(id)?;
-                tables.put(id, loc, sealed, *pending)?;
+                let outbox_wire = pending.then_some(wire.as_deref());
+                tables.put(id, loc, sealed, outbox_wire)?;
             }
             Prepared::DeleteMessage(id) => {
                 let tables = self.messages()?;
@@ -1258,12 +1313,13 @@ impl MessageTables<'_> {
     }
 
     /// Writes message `id` and its index entries (its old ones must be gone).
+    /// `outbox` is `Some` for a pending message, with its wire if it has one.
     fn put(
         &mut self,
         id: &str,
         loc: &[u8],
         sealed: &[u8],
-        pending: bool,
+        outbox: Option<Option<&str>>,
     ) -> Result<(), StoreError> {
         let e = |e| storage_error("committing a message", e);
         let (conversation, ts) =
@@ -1274,9 +1330,12 @@ impl MessageTables<'_> {
             .map_err(e)?;
         let time_key = time_index_key(ts, id);
         self.by_time.insert(time_key.as_slice(), ()).map_err(e)?;
-        if pending {
+        if let Some(wire) = outbox {
             self.outbox
-                .insert(time_key.as_slice(), conversation)
+                .insert(
+                    time_key.as_slice(),
+                    outbox_value(conversation, wire).as_slice(),
+                )
                 .map_err(e)?;
         }
         Ok(())

@@ -12,7 +12,9 @@ use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::behaviour::{Model, check_contents, check_store};
 use super::fixtures::*;
-use crate::store::layout::{BY_CONVERSATION, KNOWN_IDENTITIES, MESSAGES, META, SESSIONS};
+use crate::store::layout::{
+    BY_CONVERSATION, FORMAT, KNOWN_IDENTITIES, MESSAGES, META, META_FORMAT, OUTBOX, SESSIONS,
+};
 use crate::store::{Durability, KdfStrength, RedbStore, StoreOptions};
 
 const PASSPHRASE: &str = "correct horse battery staple";
@@ -440,7 +442,7 @@ async fn secrets_and_contents_are_not_in_the_file_in_the_clear() {
         assert!(!contains(needle), "{name} found in the clear");
     }
     // What is meant to be visible: the format marker and index keys.
-    assert!(contains(b"quickchat-store/1"));
+    assert!(contains(b"quickchat-store/2"));
     assert!(contains(b"alice"));
 }
 
@@ -547,6 +549,193 @@ async fn a_tampered_index_is_reported_not_believed() {
     );
     // Direct reads do not depend on the index.
     assert!(store.message("m1").await.expect("m1").is_some());
+}
+
+/// The one outbox entry's raw value, or `None` when the outbox is empty.
+fn raw_outbox_value(path: &Path) -> Option<Vec<u8>> {
+    let db = redb::Database::open(path).expect("raw open");
+    let txn = db.begin_read().expect("read");
+    let outbox = txn.open_table(OUTBOX).expect("table");
+    let mut entries = outbox.iter().expect("iter");
+    let value = entries.next().map(|e| e.expect("entry").1.value().to_vec());
+    assert!(entries.next().is_none(), "one outbox entry at most");
+    value
+}
+
+#[tokio::test]
+async fn a_pending_wire_lives_in_its_outbox_entry_bound_to_the_sealed_record() {
+    let dir = temp_dir();
+    let path = dir.path().join("outbox.redb");
+    let pending = message("p1", direct("bob"), 10, MessageStatus::Pending, "hello");
+    let wire = pending.wire.clone().expect("a pending fixture has a wire");
+    let store = open(&path).await;
+    commit(&store, vec![StoreOp::PutMessage(pending.clone())])
+        .await
+        .expect("commit");
+    assert_eq!(
+        store.message("p1").await.expect("read"),
+        Some(pending.clone())
+    );
+    let outbox_query = MessageQuery {
+        status: Some(MessageStatus::Pending),
+        ..Default::default()
+    };
+    assert_eq!(
+        store.messages(&outbox_query).await.expect("outbox"),
+        vec![pending.clone()]
+    );
+    store.close().expect("close");
+
+    // The wire is in the outbox entry (the end-to-end ciphertext, already meant for the
+    // backend), the record sealed without it.
+    let value = raw_outbox_value(&path).expect("an outbox entry");
+    assert!(value.ends_with(wire.as_bytes()));
+
+    // A changed wire is refused, not sent.
+    let mut tampered = value.clone();
+    *tampered.last_mut().expect("bytes") ^= 0x01;
+    let write_outbox = |value: &[u8]| {
+        let db = redb::Database::open(&path).expect("raw open");
+        let txn = db.begin_write().expect("write");
+        {
+            let mut outbox = txn.open_table(OUTBOX).expect("table");
+            let key = outbox
+                .iter()
+                .expect("iter")
+                .next()
+                .expect("entry")
+                .expect("entry")
+                .0
+                .value()
+                .to_vec();
+            outbox.insert(key.as_slice(), value).expect("insert");
+        }
+        txn.commit().expect("commit");
+    };
+    write_outbox(&tampered);
+    let store = open(&path).await;
+    for result in [
+        store.message("p1").await.map(|_| ()),
+        store.messages(&outbox_query).await.map(|_| ()),
+    ] {
+        assert!(
+            matches!(result, Err(StoreError::Corrupt { .. })),
+            "{result:?}"
+        );
+    }
+    store.close().expect("close");
+    write_outbox(&value);
+
+    // Confirmed by the backend: out of the outbox, and the wire with it.
+    let store = open(&path).await;
+    let mut sent = pending.clone();
+    sent.status = MessageStatus::Sent;
+    sent.wire = None;
+    commit(&store, vec![StoreOp::PutMessage(sent.clone())])
+        .await
+        .expect("commit");
+    assert_eq!(store.message("p1").await.expect("read"), Some(sent));
+    store.close().expect("close");
+    assert_eq!(raw_outbox_value(&path), None);
+
+    // A failed message keeps its wire inside its sealed record.
+    let store = open(&path).await;
+    let mut failed = pending;
+    failed.status = MessageStatus::Failed;
+    commit(&store, vec![StoreOp::PutMessage(failed.clone())])
+        .await
+        .expect("commit");
+    assert_eq!(store.message("p1").await.expect("read"), Some(failed));
+}
+
+/// A store written by the previous release (format 1: a pending message's wire inside its
+/// sealed record), made by `RedbStore` at commit 081682b.
+const FORMAT_1_FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/store-format-1.redb"
+);
+
+#[tokio::test]
+async fn a_format_1_store_is_read_as_it_is_and_marked_format_2() {
+    let dir = temp_dir();
+    let path = dir.path().join("format-1.redb");
+    std::fs::copy(FORMAT_1_FIXTURE, &path).expect("copy the fixture");
+    let passphrase = "format-1 fixture";
+    let old_wire = r#"{"header":{"ratchetKey":"v1"},"ciphertext":"AAAA","authTag":""}"#;
+    let store = RedbStore::open_with(&path, passphrase, options())
+        .await
+        .expect("a format-1 store opens");
+    let outbox_query = MessageQuery {
+        status: Some(MessageStatus::Pending),
+        ..Default::default()
+    };
+    let outbox = store.messages(&outbox_query).await.expect("outbox");
+    let summary: Vec<(&str, Option<&str>)> = outbox
+        .iter()
+        .map(|m| (m.id.as_str(), m.wire.as_deref()))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("m-pending-encrypted", Some(old_wire)),
+            ("m-pending-plain", None)
+        ]
+    );
+    let failed = store
+        .message("m-failed")
+        .await
+        .expect("read")
+        .expect("kept");
+    assert_eq!(failed.wire.as_deref(), Some(r#"{"failed":true}"#));
+    assert_eq!(
+        store
+            .messages(&MessageQuery::default())
+            .await
+            .expect("history")
+            .len(),
+        4
+    );
+    // Old and new entries side by side: the old pending message confirmed, a new one
+    // queued the new way.
+    let mut confirmed = outbox[0].clone();
+    confirmed.status = MessageStatus::Sent;
+    confirmed.wire = None;
+    let new = message(
+        "m-new",
+        direct("bob-id"),
+        5_000,
+        MessageStatus::Pending,
+        "new",
+    );
+    commit(
+        &store,
+        vec![
+            StoreOp::PutMessage(confirmed),
+            StoreOp::PutMessage(new.clone()),
+        ],
+    )
+    .await
+    .expect("commit");
+    store.close().expect("close");
+    {
+        let db = redb::Database::open(&path).expect("raw open");
+        let txn = db.begin_read().expect("read");
+        let meta = txn.open_table(META).expect("meta");
+        let format = meta.get(META_FORMAT).expect("get").expect("format");
+        assert_eq!(format.value(), FORMAT);
+    }
+    let store = RedbStore::open_with(&path, passphrase, options())
+        .await
+        .expect("reopen");
+    let ids: Vec<String> = store
+        .messages(&outbox_query)
+        .await
+        .expect("outbox")
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(ids, vec!["m-pending-plain", "m-new"]);
+    assert_eq!(store.message("m-new").await.expect("read"), Some(new));
 }
 
 // ---------------------------------------------------------------------------------------
