@@ -5,8 +5,8 @@
 //! memory of a connected client (in a child process, against a baseline child that only
 //! starts the runtime).
 //!
-//! Run: `cargo bench -p quickchat --bench e2e` (`QC_BENCH_MESSAGES` sets the count, 2000 by
-//! default). Prints a table; exits non-zero when a target of the native issue is missed.
+//! Run: `cargo bench -p quickchat --bench e2e` (`QC_BENCH_MESSAGES` sets the count, 4000 by
+//! default: about a second a run). Prints a table; exits non-zero when a target of the native issue is missed.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -175,7 +175,7 @@ async fn bench() -> bool {
     let count: usize = std::env::var("QC_BENCH_MESSAGES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(2000);
+        .unwrap_or(4000);
     let server = TestServer::start(Config::default().with_bcrypt_cost(4))
         .await
         .expect("server");

@@ -620,6 +620,30 @@ fn read_table<K: redb::Key + 'static, V: redb::Value + 'static>(
 type MessagesTable = redb::ReadOnlyTable<&'static str, (&'static [u8], &'static [u8])>;
 type OutboxTable = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
 
+/// The outbox of a read transaction, opened when first needed: a lookup of a message this
+/// store does not have (the receiver's duplicate check) never opens it.
+struct LazyOutbox<'t> {
+    txn: &'t ReadTransaction,
+    table: std::cell::OnceCell<Option<OutboxTable>>,
+}
+
+impl<'t> LazyOutbox<'t> {
+    fn new(txn: &'t ReadTransaction) -> Self {
+        Self {
+            txn,
+            table: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn get(&self) -> Result<Option<&OutboxTable>, StoreError> {
+        if let Some(table) = self.table.get() {
+            return Ok(table.as_ref());
+        }
+        let table = read_table(self.txn, OUTBOX)?;
+        Ok(self.table.get_or_init(|| table).as_ref())
+    }
+}
+
 /// What the index entry that led to a message says about it.
 enum Expect<'a> {
     /// Nothing: a direct lookup by id.
@@ -720,8 +744,7 @@ impl Inner {
         let Some(messages) = read_table(&txn, MESSAGES)? else {
             return Ok(None);
         };
-        let outbox = read_table(&txn, OUTBOX)?;
-        self.open_message(&messages, outbox.as_ref(), id, Expect::Nothing)
+        self.open_message(&messages, &LazyOutbox::new(&txn), id, Expect::Nothing)
     }
 
     /// Reads message `id`, checking that the index entry that led here (if any) agrees with
@@ -730,7 +753,7 @@ impl Inner {
     fn open_message(
         &self,
         messages: &MessagesTable,
-        outbox: Option<&OutboxTable>,
+        outbox: &LazyOutbox<'_>,
         id: &str,
         expect: Expect<'_>,
     ) -> Result<Option<MessageRecord>, StoreError> {
@@ -753,7 +776,7 @@ impl Inner {
             return Err(index_damaged("an index entry does not match its message"));
         }
         let (_, ts) = split_locator(loc).ok_or_else(|| index_damaged("short message locator"))?;
-        let entry = match outbox {
+        let entry = match outbox.get()? {
             Some(outbox) => outbox
                 .get(time_index_key(ts, id).as_slice())
                 .map_err(|e| storage_error("reading a message", e))?,
@@ -791,13 +814,13 @@ impl Inner {
         };
         let context = "querying messages";
         let limit = query.limit.unwrap_or(usize::MAX);
-        let outbox = read_table(&txn, OUTBOX)?;
+        let outbox = LazyOutbox::new(&txn);
         let mut found = Vec::new();
         // Candidates come newest first from an index that already applies the conversation
         // and `before`; each is opened and checked against the whole query, until `limit`
         // match.
         let mut consider = |id: &str, expect: Expect<'_>| -> Result<bool, StoreError> {
-            if let Some(record) = self.open_message(&messages, outbox.as_ref(), id, expect)?
+            if let Some(record) = self.open_message(&messages, &outbox, id, expect)?
                 && query.matches(&record)
             {
                 found.push(record);
@@ -822,10 +845,10 @@ impl Inner {
         let conversation = query.conversation.as_ref().map(conversation_key);
         if query.status == Some(MessageStatus::Pending) {
             // The outbox holds only pending messages: only those are opened.
-            let Some(outbox) = outbox.as_ref() else {
+            let Some(outbox_table) = outbox.get()? else {
                 return Ok(Vec::new());
             };
-            let range = outbox
+            let range = outbox_table
                 .range::<&[u8]>(time_range)
                 .map_err(|e| storage_error(context, e))?;
             for entry in range.rev() {
