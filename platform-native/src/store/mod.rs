@@ -30,7 +30,7 @@
 //!
 //! | table | key (clear) | value |
 //! |---|---|---|
-//! | `meta` | `format`, `kdf`, `check` | **clear**: the format marker `quickchat-store/1`; the KDF parameters as JSON (salt, memory, passes, lanes); the passphrase check value (a constant sealed under the key) |
+//! | `meta` | `format`, `kdf`, `check` | **clear**: the format marker `quickchat-store/2`; the KDF parameters as JSON (salt, memory, passes, lanes); the passphrase check value (a constant sealed under the key) |
 //! | `account` | `identity`, `meta` | sealed `IdentityRecord` (user id, identity key pair) and `AccountMeta` (prekey counters, saved login and its JWT) |
 //! | `signed_prekeys`, `one_time_prekeys` | prekey id (u32) | sealed record (key pair, upload state) |
 //! | `sessions` | peer's user id | sealed `PeerSessions` (ratchet states) |
@@ -38,14 +38,15 @@
 //! | `messages` | message id | a clear *locator* (conversation kind and id, timestamp) and the sealed `MessageRecord` |
 //! | `messages_by_conversation` | conversation ‖ timestamp ‖ message id | nothing |
 //! | `messages_by_time` | timestamp ‖ message id | nothing |
-//! | `outbox` | timestamp ‖ message id | conversation (clear), for messages with status `Pending` only |
+//! | `outbox` | timestamp ‖ message id | conversation and, for an encrypted message, its wire (the end-to-end ciphertext the backend receives), both clear, for messages with status `Pending` only; the sealed record is bound to that wire through its associated data |
 //!
 //! So someone with the file but not the passphrase learns: the KDF parameters; whether an
 //! account exists; the prekey ids; the user ids of the peers with sessions or known
 //! identities; every message's id, conversation (peer or group id, and which kind) and
 //! timestamp; which messages are still pending; the size of every sealed record (plaintext
 //! length + 28 bytes) and the number of records. Everything else is sealed: message bodies,
-//! images, senders, direction, other statuses, read times, wire strings, decrypt errors,
+//! images, senders, direction, other statuses, read times, the wire strings of failed and
+//! undecryptable messages, decrypt errors,
 //! every private key and ratchet state, the login token, peers' identity keys and whether
 //! they were verified, the account's own user id.
 //!
@@ -54,6 +55,10 @@
 //! [`StoreError::Corrupt`], never return another record. Not protected: someone who can
 //! write the file can delete records, or put back an older sealed value of the same key
 //! (rollback); they cannot read or forge one.
+//!
+//! Format 1 (before version 2 kept the pending wire in the outbox entry) is read as it is:
+//! opening such a file marks it format 2, so an older build refuses it instead of misreading
+//! the new outbox entries.
 //!
 //! # Opening
 //!
