@@ -154,27 +154,19 @@ impl Envelope {
             }
         })?;
         let header = required(raw.header, "header")?;
-        let header = Header {
-            ratchet_key: PublicKey::from_base64(
-                "header.ratchetKey",
-                &required(header.ratchet_key, "header.ratchetKey")?,
-            )?,
-            previous_chain_length: required(
-                header.previous_chain_length,
-                "header.previousChainLength",
-            )?,
-            message_number: required(header.message_number, "header.messageNumber")?,
-        };
-        let ciphertext = b64_decode("ciphertext", &required(raw.ciphertext, "ciphertext")?)?;
+        let ratchet_key = required(header.ratchet_key, "header.ratchetKey")?;
+        let previous_chain_length =
+            required(header.previous_chain_length, "header.previousChainLength")?;
+        let message_number = required(header.message_number, "header.messageNumber")?;
+        let ciphertext = required(raw.ciphertext, "ciphertext")?;
+        let mut envelope = Self::from_fields(
+            &ratchet_key,
+            previous_chain_length,
+            message_number,
+            &ciphertext,
+        )?;
         required(raw.auth_tag, "authTag")?;
-        let min = NONCE_LEN + TAG_LEN;
-        if ciphertext.len() < min {
-            return Err(EnvelopeError::CiphertextTooShort {
-                len: ciphertext.len(),
-                min,
-            });
-        }
-        let x3dh = match raw.x3dh {
+        envelope.x3dh = match raw.x3dh {
             None => None,
             Some(x) => Some(X3dhHeader {
                 sender_identity_key: PublicKey::from_base64(
@@ -192,10 +184,42 @@ impl Envelope {
                 used_one_time_prekey_id: x.used_one_time_prekey_id,
             }),
         };
+        Ok(envelope)
+    }
+
+    /// A message without an X3DH header, from the fields of its wire object, checked as
+    /// [`Envelope::parse`] checks them. For callers that hold the fields already (the
+    /// drop-in's JavaScript has the wire object): no JSON is written or parsed.
+    pub fn from_fields(
+        ratchet_key: &str,
+        previous_chain_length: u32,
+        message_number: u32,
+        ciphertext: &str,
+    ) -> Result<Self, EnvelopeError> {
+        let len = ratchet_key.len().saturating_add(ciphertext.len());
+        if len > MAX_ENVELOPE_LEN {
+            return Err(EnvelopeError::TooLarge {
+                len,
+                max: MAX_ENVELOPE_LEN,
+            });
+        }
+        let header = Header {
+            ratchet_key: PublicKey::from_base64("header.ratchetKey", ratchet_key)?,
+            previous_chain_length,
+            message_number,
+        };
+        let ciphertext = b64_decode("ciphertext", ciphertext)?;
+        let min = NONCE_LEN + TAG_LEN;
+        if ciphertext.len() < min {
+            return Err(EnvelopeError::CiphertextTooShort {
+                len: ciphertext.len(),
+                min,
+            });
+        }
         Ok(Self {
             header,
             ciphertext,
-            x3dh,
+            x3dh: None,
         })
     }
 
@@ -335,6 +359,33 @@ mod tests {
         let big = "x".repeat(MAX_ENVELOPE_LEN + 1);
         assert!(matches!(
             Envelope::parse(&big),
+            Err(EnvelopeError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn from_fields_checks_as_parse_does() {
+        let env = sample(false);
+        let key = b64_encode(env.header.ratchet_key.as_bytes());
+        let ct = b64_encode(&env.ciphertext);
+        let pn = env.header.previous_chain_length;
+        let n = env.header.message_number;
+        assert_eq!(Envelope::from_fields(&key, pn, n, &ct), Ok(env.clone()));
+        for (key, ct) in [
+            ("AQI=", ct.as_str()),
+            (key.as_str(), "@@@@"),
+            (key.as_str(), "AAAA"),
+        ] {
+            let json = format!(
+                r#"{{"header":{{"ratchetKey":"{key}","previousChainLength":{pn},"messageNumber":{n}}},"ciphertext":"{ct}","authTag":""}}"#
+            );
+            let from_fields = Envelope::from_fields(key, pn, n, ct);
+            assert!(from_fields.is_err());
+            assert_eq!(from_fields, Envelope::parse(&json));
+        }
+        let big = "A".repeat(MAX_ENVELOPE_LEN);
+        assert!(matches!(
+            Envelope::from_fields(&key, pn, n, &big),
             Err(EnvelopeError::TooLarge { .. })
         ));
     }

@@ -210,17 +210,41 @@ export class SessionManager {
     } catch (error) {
       return Promise.reject(error);
     }
-    // The wire string is made here: JSON.stringify in JavaScript and the string passed in
-    // costs less than WebAssembly calling out for it.
+    // A wire object of the usual shape (no x3dh) goes as its fields: no JSON to write here
+    // or to parse in WebAssembly. Anything else goes as a wire string (JSON.stringify here
+    // costs less than WebAssembly calling out for it), or as it is, to be refused with the
+    // package's own error; the engine checks every field either way.
+    const header = typeof message === 'object' && message !== null ? message.header : undefined;
+    const fields =
+      header !== undefined &&
+      message.x3dh == null &&
+      typeof message.ciphertext === 'string' &&
+      typeof message.authTag === 'string' &&
+      typeof header === 'object' &&
+      header !== null &&
+      typeof header.ratchetKey === 'string' &&
+      typeof header.previousChainLength === 'number' &&
+      typeof header.messageNumber === 'number';
     let wire;
-    try {
-      wire = typeof message === 'string' ? message : JSON.stringify(message);
-    } catch {
-      wire = undefined;
+    if (!fields) {
+      try {
+        wire = typeof message === 'string' ? message : JSON.stringify(message);
+      } catch {
+        wire = undefined;
+      }
     }
-    // Anything else goes as it is, to be refused with the package's own error.
-    const decrypt = (core) =>
-      typeof wire === 'string' ? core.decryptWire(peerId, wire) : core.decryptMessage(peerId, message);
+    const decrypt = (core) => {
+      if (fields) {
+        return core.decryptFields(
+          peerId,
+          header.ratchetKey,
+          header.previousChainLength,
+          header.messageNumber,
+          message.ciphertext,
+        );
+      }
+      return typeof wire === 'string' ? core.decryptWire(peerId, wire) : core.decryptMessage(peerId, message);
+    };
     if (this.#ready) return decrypt(this.#ready);
     return this.#open().then(decrypt);
   }

@@ -527,9 +527,21 @@ impl<S: Store> SessionEngine<S> {
         now: i64,
         rng: &mut R,
     ) -> Result<Prepared<'_, S, Incoming>, SessionError> {
+        let envelope = parse_envelope(peer_id, wire)?;
+        self.decrypt_envelope(peer_id, envelope, now, rng).await
+    }
+
+    /// As [`SessionEngine::decrypt`], for a message already parsed.
+    pub async fn decrypt_envelope<R: CryptoRng + ?Sized>(
+        &mut self,
+        peer_id: &str,
+        envelope: Envelope,
+        now: i64,
+        rng: &mut R,
+    ) -> Result<Prepared<'_, S, Incoming>, SessionError> {
         let mut overlay = Overlay::default();
         let value = self
-            .decrypt_one(&mut overlay, peer_id, wire, now, rng)
+            .decrypt_one(&mut overlay, peer_id, envelope, now, rng)
             .await?;
         Ok(self.prepared(overlay, value))
     }
@@ -547,8 +559,15 @@ impl<S: Store> SessionEngine<S> {
         let mut overlay = Overlay::default();
         let mut results = Vec::with_capacity(messages.len());
         for (peer_id, wire) in messages {
+            let envelope = match parse_envelope(peer_id, wire) {
+                Ok(envelope) => envelope,
+                Err(e) => {
+                    results.push(Err(e));
+                    continue;
+                }
+            };
             match self
-                .decrypt_one(&mut overlay, peer_id, wire, now, rng)
+                .decrypt_one(&mut overlay, peer_id, envelope, now, rng)
                 .await
             {
                 // A store failure is not the message's fault: nothing of the batch is saved.
@@ -575,14 +594,10 @@ impl<S: Store> SessionEngine<S> {
         &mut self,
         overlay: &mut Overlay,
         peer_id: &str,
-        wire: &str,
+        envelope: Envelope,
         now: i64,
         rng: &mut R,
     ) -> Result<Incoming, SessionError> {
-        let envelope = Envelope::parse(wire).map_err(|source| SessionError::Envelope {
-            peer_id: peer_id.to_string(),
-            source,
-        })?;
         let existing = match overlay.sessions.get(peer_id) {
             Some(sessions) => Some(sessions.clone()),
             None => self.take_peer_sessions(peer_id).await?,
@@ -825,4 +840,12 @@ fn decrypt_in<R: CryptoRng + ?Sized>(
         },
         sessions,
     ))
+}
+
+/// A peer's wire string as an [`Envelope`], or the error that names the peer.
+fn parse_envelope(peer_id: &str, wire: &str) -> Result<Envelope, SessionError> {
+    Envelope::parse(wire).map_err(|source| SessionError::Envelope {
+        peer_id: peer_id.to_string(),
+        source,
+    })
 }

@@ -154,6 +154,35 @@ test('decryptMessage accepts the wire object or its string, and a forgery change
   cyclic.self = cyclic;
   await assert.rejects(bobSessions.decryptMessage('alice', cyclic), { code: 'invalid_argument' });
   assert.equal(await bobSessions.decryptMessage('alice', await aliceSessions.encryptMessage('bob', 'still')), 'still');
+
+  // A wire object goes to the engine as its fields, its string as JSON: both are checked
+  // alike, and a bad field changes nothing.
+  const next = await aliceSessions.encryptMessage('bob', 'next');
+  const mutations = {
+    'fractional number': (w) => (w.header.messageNumber = 1.5),
+    'negative number': (w) => (w.header.previousChainLength = -1),
+    'number over u32': (w) => (w.header.messageNumber = 2 ** 32),
+    'NaN': (w) => (w.header.messageNumber = NaN),
+    'key not base64': (w) => (w.header.ratchetKey = 'not base64!'),
+    'short key': (w) => (w.header.ratchetKey = Buffer.alloc(16).toString('base64')),
+    'short ciphertext': (w) => (w.ciphertext = 'AAAA'),
+    'no authTag': (w) => delete w.authTag,
+    'wrong message number': (w) => (w.header.messageNumber += 1),
+  };
+  for (const [name, mutate] of Object.entries(mutations)) {
+    const bad = structuredClone(next);
+    mutate(bad);
+    const codes = [];
+    for (const form of [bad, JSON.stringify(bad)]) {
+      await assert.rejects(bobSessions.decryptMessage('alice', form), (e) => {
+        assert.equal(e.name, 'QuickChatError', name);
+        codes.push(e.code);
+        return true;
+      });
+    }
+    assert.equal(codes[0], codes[1], `${name}: the same error for the object and its string`);
+  }
+  assert.equal(await bobSessions.decryptMessage('alice', next), 'next');
 });
 
 test('prekey care: uploads in batches of 50, queued prekeys, rotation and reset', async () => {

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use quickchat_core::account::create_account;
 use quickchat_core::encoding::EncodingError;
+use quickchat_core::envelope::{Envelope, EnvelopeError};
 use quickchat_core::prekey_care::{PendingUpload, PrekeyCare, PrekeyPolicy};
 use quickchat_core::protocol::Api;
 use quickchat_core::protocol::rest::{BundleResponse, UploadPrekeysRequest};
@@ -564,6 +565,45 @@ impl SessionState {
     }
 }
 
+/// A header number from JavaScript, held to what the JSON parser accepts for it.
+fn header_number(field: &str, value: f64) -> std::result::Result<u32, EnvelopeError> {
+    if value.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&value) {
+        // An integer in range: the conversion is exact.
+        Ok(value as u32)
+    } else {
+        Err(EnvelopeError::InvalidShape {
+            detail: format!("{field}: {value} is not an integer in 0..=4294967295"),
+        })
+    }
+}
+
+impl SessionState {
+    /// Decrypts and commits a message from `peer_id`; resolves to its text.
+    async fn decrypt_envelope(
+        &self,
+        peer_id: String,
+        envelope: std::result::Result<Envelope, EnvelopeError>,
+    ) -> Result<JsValue> {
+        let envelope = envelope.map_err(|source| SessionError::Envelope {
+            peer_id: peer_id.clone(),
+            source,
+        })?;
+        let mut guard = self.shared.crypto.lock().await;
+        let crypto = &mut *guard;
+        let engine = crypto
+            .engine
+            .as_mut()
+            .ok_or(Error::NotInitialized("KeyManager"))?;
+        let incoming = engine
+            .decrypt_envelope(&peer_id, envelope, now(), &mut crypto.rng)
+            .await?
+            .commit()
+            .await?;
+        self.report(incoming.identity_change);
+        Ok(JsValue::from_str(&incoming.plaintext))
+    }
+}
+
 #[wasm_bindgen]
 impl SessionManagerCore {
     /// A session manager over `keyManager`'s keys; `token` is the JWT for bundle fetches.
@@ -677,19 +717,34 @@ impl SessionManagerCore {
     pub fn decrypt_wire(&self, peer_id: String, wire: String) -> js_sys::Promise {
         let this = Rc::clone(&self.state);
         promise(async move {
-            let mut guard = this.shared.crypto.lock().await;
-            let crypto = &mut *guard;
-            let engine = crypto
-                .engine
-                .as_mut()
-                .ok_or(Error::NotInitialized("KeyManager"))?;
-            let incoming = engine
-                .decrypt(&peer_id, &wire, now(), &mut crypto.rng)
-                .await?
-                .commit()
-                .await?;
-            this.report(incoming.identity_change);
-            Ok(JsValue::from_str(&incoming.plaintext))
+            let envelope = Envelope::parse(&wire);
+            this.decrypt_envelope(peer_id, envelope).await
+        })
+    }
+
+    /// As `decryptMessage`, from the fields of a wire object without `x3dh`, which the
+    /// package's JavaScript passes when it holds such an object: no JSON is written in
+    /// JavaScript or parsed here. The numbers must be integers in 0..=2^32-1, as in JSON.
+    #[wasm_bindgen(js_name = decryptFields)]
+    pub fn decrypt_fields(
+        &self,
+        peer_id: String,
+        ratchet_key: String,
+        previous_chain_length: f64,
+        message_number: f64,
+        ciphertext: String,
+    ) -> js_sys::Promise {
+        let this = Rc::clone(&self.state);
+        promise(async move {
+            let envelope = (|| {
+                Envelope::from_fields(
+                    &ratchet_key,
+                    header_number("header.previousChainLength", previous_chain_length)?,
+                    header_number("header.messageNumber", message_number)?,
+                    &ciphertext,
+                )
+            })();
+            this.decrypt_envelope(peer_id, envelope).await
         })
     }
 
