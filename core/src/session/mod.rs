@@ -13,6 +13,7 @@
 //!   ([`IdentityChange`]); if the user had verified the old key, sending is refused until
 //!   the new key is accepted or verified.
 
+pub mod binary;
 mod engine;
 mod record;
 mod trust;

@@ -51,6 +51,11 @@ impl Sealer {
         Ok(self.key.seal(aad, &plain, &mut *self.rng()))
     }
 
+    /// Seals bytes already encoded, bound to `aad`.
+    pub(crate) fn seal_bytes(&self, aad: &[u8], plain: &[u8]) -> Vec<u8> {
+        self.key.seal(aad, plain, &mut *self.rng())
+    }
+
     /// Opens a value sealed with `aad` and deserializes it.
     pub(crate) fn open<T: DeserializeOwned>(
         &self,
@@ -58,17 +63,29 @@ impl Sealer {
         aad: &[u8],
         sealed: &[u8],
     ) -> Result<T, StoreError> {
-        let plain = self
-            .key
-            .open(aad, sealed)
-            .map_err(|_| StoreError::Corrupt {
-                what: what.to_string(),
-                detail: "sealed value does not open: damaged, or moved from another record".into(),
-            })?;
-        serde_json::from_slice(&plain).map_err(|e| StoreError::Corrupt {
+        let plain = self.open_bytes(what, aad, sealed)?;
+        serde_json::from_slice(&plain).map_err(|e| unreadable(what, e))
+    }
+
+    /// Opens a value sealed with `aad`: its bytes, in a buffer zeroized on drop.
+    pub(crate) fn open_bytes(
+        &self,
+        what: &str,
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+        self.key.open(aad, sealed).map_err(|_| StoreError::Corrupt {
             what: what.to_string(),
-            detail: format!("opened but not readable: {e}"),
+            detail: "sealed value does not open: damaged, or moved from another record".into(),
         })
+    }
+}
+
+/// The error for a value that opened but does not decode.
+pub(crate) fn unreadable(what: &str, e: impl fmt::Display) -> StoreError {
+    StoreError::Corrupt {
+        what: what.to_string(),
+        detail: format!("opened but not readable: {e}"),
     }
 }
 

@@ -33,7 +33,7 @@
 //! | `meta` | `format`, `kdf`, `check` | **clear**: the format marker `quickchat-store/2`; the KDF parameters as JSON (salt, memory, passes, lanes); the passphrase check value (a constant sealed under the key) |
 //! | `account` | `identity`, `meta` | sealed `IdentityRecord` (user id, identity key pair) and `AccountMeta` (prekey counters, saved login and its JWT) |
 //! | `signed_prekeys`, `one_time_prekeys` | prekey id (u32) | sealed record (key pair, upload state) |
-//! | `sessions` | peer's user id | sealed `PeerSessions` (ratchet states) |
+//! | `sessions` | peer's user id | sealed `PeerSessions` (ratchet states) in core's binary form (`quickchat_core::session::binary`, a third of the JSON; records written as JSON by format 1 are still read) |
 //! | `known_identities` | peer's user id | sealed `KnownIdentity` (identity keys, verification) |
 //! | `messages` | message id | a clear *locator* (conversation kind and id, timestamp) and the sealed `MessageRecord` |
 //! | `messages_by_conversation` | conversation ‖ timestamp ‖ message id | nothing |

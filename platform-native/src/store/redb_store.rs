@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use quickchat_core::rand_core::SeedableRng;
 use quickchat_core::session::PeerSessions;
+use quickchat_core::session::binary as session_binary;
 use quickchat_core::store::sealing::{KdfParams, SealError, SealingKey};
 use quickchat_core::store::{
     AccountMeta, BatchDurability, IdentityRecord, KnownIdentity, MessageQuery, MessageRecord,
@@ -23,7 +24,7 @@ use redb::{
 };
 use zeroize::Zeroizing;
 
-use super::codec::{Sealer, to_json};
+use super::codec::{Sealer, to_json, unreadable};
 use super::layout::{
     ACCOUNT, ACCOUNT_IDENTITY, ACCOUNT_META, BY_CONVERSATION, BY_TIME, FORMAT, FORMAT_1,
     KEY_TABLES_STR, KEY_TABLES_U32, KNOWN_IDENTITIES, MESSAGES, META, META_CHECK, META_FORMAT,
@@ -667,6 +668,18 @@ impl Inner {
         key: &str,
         what: &str,
     ) -> Result<Option<T>, StoreError> {
+        self.get_str_bytes(table, key, what)?
+            .map(|plain| serde_json::from_slice(&plain).map_err(|e| unreadable(what, e)))
+            .transpose()
+    }
+
+    /// The opened bytes of the value under `key`.
+    fn get_str_bytes(
+        &self,
+        table: TableDefinition<&'static str, &'static [u8]>,
+        key: &str,
+        what: &str,
+    ) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
         let txn = self.begin_read()?;
         let Some(t) = read_table(&txn, table)? else {
             return Ok(None);
@@ -678,8 +691,15 @@ impl Inner {
             return Ok(None);
         };
         self.sealer
-            .open(what, &aad(table.name(), key.as_bytes()), value.value())
+            .open_bytes(what, &aad(table.name(), key.as_bytes()), value.value())
             .map(Some)
+    }
+
+    /// A peer's sessions, in the binary form or (written before it) JSON.
+    fn sessions(&self, peer_id: &str) -> Result<Option<PeerSessions>, StoreError> {
+        self.get_str_bytes(SESSIONS, peer_id, "sessions")?
+            .map(|plain| session_binary::decode(&plain).map_err(|e| unreadable("sessions", e)))
+            .transpose()
     }
 
     fn get_u32<T: serde::de::DeserializeOwned>(
@@ -1021,7 +1041,8 @@ impl Inner {
             StoreOp::DeleteOneTimePrekey(id) => Prepared::DeleteOneTimePrekey(id),
             StoreOp::PutSessions(r) => {
                 let aad = aad(SESSIONS.name(), r.peer_id.as_bytes());
-                let sealed = s.seal("sessions", &aad, &r)?;
+                // The record rewritten with every message: binary, a third of its JSON.
+                let sealed = s.seal_bytes(&aad, &session_binary::encode(&r));
                 Prepared::Sessions(r.peer_id.clone(), sealed)
             }
             StoreOp::DeleteSessions(peer) => Prepared::DeleteSessions(peer),
@@ -1398,8 +1419,7 @@ impl Store for RedbStore {
 
     async fn peer_sessions(&self, peer_id: &str) -> Result<Option<PeerSessions>, StoreError> {
         let peer = peer_id.to_string();
-        self.offload(move |i| i.get_str(SESSIONS, &peer, "sessions"))
-            .await
+        self.offload(move |i| i.sessions(&peer)).await
     }
 
     async fn session_peer_ids(&self) -> Result<Vec<String>, StoreError> {

@@ -649,7 +649,7 @@ async fn a_pending_wire_lives_in_its_outbox_entry_bound_to_the_sealed_record() {
 }
 
 /// A store written by the previous release (format 1: a pending message's wire inside its
-/// sealed record), made by `RedbStore` at commit 081682b.
+/// sealed record, sessions as JSON), made by `RedbStore` at commit 081682b.
 const FORMAT_1_FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/data/store-format-1.redb"
@@ -680,6 +680,26 @@ async fn a_format_1_store_is_read_as_it_is_and_marked_format_2() {
             ("m-pending-encrypted", Some(old_wire)),
             ("m-pending-plain", None)
         ]
+    );
+    // Sessions written as JSON are read, and written again in the binary form.
+    let sessions = store
+        .peer_sessions("bob-id")
+        .await
+        .expect("format-1 sessions read")
+        .expect("kept");
+    assert_eq!(sessions.current.created_at, 10);
+    assert_eq!(
+        sessions.current.origin,
+        quickchat_core::session::SessionOrigin::Initiated {
+            remote_signed_prekey_id: 4
+        }
+    );
+    commit(&store, vec![StoreOp::PutSessions(sessions.clone())])
+        .await
+        .expect("commit");
+    assert_eq!(
+        store.peer_sessions("bob-id").await.expect("read"),
+        Some(sessions)
     );
     let failed = store
         .message("m-failed")
