@@ -303,3 +303,33 @@ async fn concurrent_sends_all_arrive_once_and_in_each_senders_order() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_given_up_before_it_was_taken_is_neither_saved_nor_sent_later() {
+    let server = server().await;
+    let dir = tempfile::tempdir().unwrap();
+    // Offline (never connected), plaintext: nothing to wait for but the store.
+    let alice = client_in(&server, &dir, "alice").await;
+    alice
+        .register(&unique("alice"), "secret123", None)
+        .await
+        .unwrap();
+    let peer = "some-peer-id";
+    let mut first = Box::pin(alice.send_plaintext(peer, "first"));
+    // Its first poll takes the engine and starts the commit (on a blocking thread).
+    assert!(futures::poll!(&mut first).is_pending());
+    let mut given_up = Box::pin(alice.send_plaintext(peer, "given up"));
+    // Queued behind the first, then dropped: the caller gave up on it.
+    assert!(futures::poll!(&mut given_up).is_pending());
+    drop(given_up);
+    first.await.unwrap();
+    alice.send_plaintext(peer, "last").await.unwrap();
+    let bodies: Vec<String> = alice
+        .history(&Conversation::Direct(peer.into()), None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.body)
+        .collect();
+    assert_eq!(bodies, ["first", "last"]);
+}

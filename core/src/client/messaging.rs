@@ -90,7 +90,10 @@ where
         if let Ok(Some(sent)) = result.try_recv() {
             return sent;
         }
-        let requests = std::mem::take(&mut self.lock_state().send_queue);
+        let mut requests = std::mem::take(&mut self.lock_state().send_queue);
+        // A caller that gave up (its future dropped) before its text was taken: the text is
+        // not saved or sent, rather than going out later with someone else's.
+        requests.retain(|r| !r.done.is_canceled());
         self.process_sends(&mut guard, requests).await;
         drop(guard);
         result.await.unwrap_or(Err(ClientError::Interrupted))
