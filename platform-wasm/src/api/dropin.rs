@@ -62,6 +62,18 @@ struct Crypto {
     rng: WebRng,
 }
 
+impl Crypto {
+    /// The engine (there once `KeyManager.initialize()` has run) and the generator, borrowed
+    /// together.
+    fn engine(&mut self) -> Result<(&mut SessionEngine<SharedStore>, &mut WebRng)> {
+        let engine = self
+            .engine
+            .as_mut()
+            .ok_or(Error::NotInitialized("KeyManager"))?;
+        Ok((engine, &mut self.rng))
+    }
+}
+
 impl Shared {
     fn care(&self) -> PrekeyCare<'_, SharedStore> {
         let policy = PrekeyPolicy {
@@ -516,18 +528,13 @@ impl SessionState {
 
     /// Starts a session with the peer if there is none.
     async fn ensure(&self, crypto: &mut Crypto, peer_id: &str) -> Result<()> {
-        let engine = crypto
-            .engine
-            .as_mut()
-            .ok_or(Error::NotInitialized("KeyManager"))?;
+        let (engine, rng) = crypto.engine()?;
         if !engine.has_session(peer_id).await? {
             let bundle = self.bundle(peer_id).await?;
             let bundle = bundle
                 .to_bundle()
                 .map_err(|e: EncodingError| Error::Encoding(e))?;
-            let change = engine
-                .start_session(peer_id, &bundle, now(), &mut crypto.rng)
-                .await?;
+            let change = engine.start_session(peer_id, &bundle, now(), rng).await?;
             self.report(change);
         }
         Ok(())
@@ -536,32 +543,44 @@ impl SessionState {
     async fn encrypt_wire(&self, peer_id: &str, plaintext: &str) -> Result<String> {
         let mut guard = self.shared.crypto.lock().await;
         let crypto = &mut *guard;
-        let engine = crypto
-            .engine
-            .as_mut()
-            .ok_or(Error::NotInitialized("KeyManager"))?;
+        let (engine, rng) = crypto.engine()?;
         // Straight to the session (no separate existence check, which would copy the
         // session); only a peer without one gets a session first. A missing session is
         // found before any random draw.
-        match engine
-            .encrypt(peer_id, plaintext, now(), &mut crypto.rng)
-            .await
-        {
+        match engine.encrypt(peer_id, plaintext, now(), rng).await {
             Ok(prepared) => return Ok(prepared.commit().await?.wire),
             Err(SessionError::NoSession { .. }) => {}
             Err(e) => return Err(e.into()),
         }
         self.ensure(crypto, peer_id).await?;
-        let engine = crypto
-            .engine
-            .as_mut()
-            .ok_or(Error::NotInitialized("KeyManager"))?;
+        let (engine, rng) = crypto.engine()?;
         let outgoing = engine
-            .encrypt(peer_id, plaintext, now(), &mut crypto.rng)
+            .encrypt(peer_id, plaintext, now(), rng)
             .await?
             .commit()
             .await?;
         Ok(outgoing.wire)
+    }
+
+    /// Decrypts and commits a message from `peer_id`; resolves to its text.
+    async fn decrypt_envelope(
+        &self,
+        peer_id: String,
+        envelope: std::result::Result<Envelope, EnvelopeError>,
+    ) -> Result<JsValue> {
+        let envelope = envelope.map_err(|source| SessionError::Envelope {
+            peer_id: peer_id.clone(),
+            source,
+        })?;
+        let mut guard = self.shared.crypto.lock().await;
+        let (engine, rng) = guard.engine()?;
+        let incoming = engine
+            .decrypt_envelope(&peer_id, envelope, now(), rng)
+            .await?
+            .commit()
+            .await?;
+        self.report(incoming.identity_change);
+        Ok(JsValue::from_str(&incoming.plaintext))
     }
 }
 
@@ -574,33 +593,6 @@ fn header_number(field: &str, value: f64) -> std::result::Result<u32, EnvelopeEr
         Err(EnvelopeError::InvalidShape {
             detail: format!("{field}: {value} is not an integer in 0..=4294967295"),
         })
-    }
-}
-
-impl SessionState {
-    /// Decrypts and commits a message from `peer_id`; resolves to its text.
-    async fn decrypt_envelope(
-        &self,
-        peer_id: String,
-        envelope: std::result::Result<Envelope, EnvelopeError>,
-    ) -> Result<JsValue> {
-        let envelope = envelope.map_err(|source| SessionError::Envelope {
-            peer_id: peer_id.clone(),
-            source,
-        })?;
-        let mut guard = self.shared.crypto.lock().await;
-        let crypto = &mut *guard;
-        let engine = crypto
-            .engine
-            .as_mut()
-            .ok_or(Error::NotInitialized("KeyManager"))?;
-        let incoming = engine
-            .decrypt_envelope(&peer_id, envelope, now(), &mut crypto.rng)
-            .await?
-            .commit()
-            .await?;
-        self.report(incoming.identity_change);
-        Ok(JsValue::from_str(&incoming.plaintext))
     }
 }
 
