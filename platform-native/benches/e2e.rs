@@ -5,6 +5,12 @@
 //! memory of a connected client (in a child process, against a baseline child that only
 //! starts the runtime).
 //!
+//! A third mode tells what no encryption code can save: it sends, in plaintext, a text that
+//! *is* the wire string of an encrypted 100-byte message. Its frames, the server's work and
+//! rows, and the clients' records are as large as in the encrypted mode, but nothing is
+//! encrypted, decrypted or stored as ratchet state. Its extra time over plaintext is what the
+//! wire format costs by its size alone.
+//!
 //! Run: `cargo bench -p quickchat --bench e2e` (`QC_BENCH_MESSAGES` sets the count, 4000 by
 //! default: about a second a run; `QC_BENCH_ROUNDS` the rounds, 8). Prints a table; exits
 //! non-zero when a target of the native issue is missed.
@@ -30,8 +36,12 @@ const ROUNDS: usize = 8;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Mode {
+    /// 100-byte texts in plaintext.
     Plaintext,
+    /// 100-byte texts encrypted.
     Encrypted,
+    /// In plaintext, a text that is the wire string of an encrypted 100-byte text.
+    WireSized,
 }
 
 struct Run {
@@ -97,13 +107,18 @@ async fn one_run(server: &TestServer, mode: Mode, count: usize, round: usize) ->
     let bob = client(server, &dir, &format!("bob{round}")).await;
     let bob_id = bob.current_user().expect("bob").user_id;
     let mut events = bob.events();
-    if mode == Mode::Encrypted {
-        // The session exists before timing starts (X3DH is measured by core's benches).
-        alice.send_text(&bob_id, "warm-up").await.expect("warm-up");
+    let mut text = "x".repeat(100);
+    if mode != Mode::Plaintext {
+        // The session exists before timing starts (X3DH is measured by core's benches). It
+        // is encrypted 100-byte text, to give the wire-sized mode a real wire string.
+        let warm_up = alice.send_text(&bob_id, &text).await.expect("warm-up");
         while let Some(event) = events.next().await {
             if matches!(event, Event::Message { .. }) {
                 break;
             }
+        }
+        if mode == Mode::WireSized {
+            text = warm_up.wire.expect("an encrypted message has its wire");
         }
     }
     let sent_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
@@ -124,7 +139,6 @@ async fn one_run(server: &TestServer, mode: Mode, count: usize, round: usize) ->
     });
     // Several concurrent senders, as a bot answering many chats would run: the client
     // combines concurrent sends into one commit (one disk sync).
-    let text = "x".repeat(100);
     let start = Instant::now();
     let mut senders = Vec::new();
     for sender in 0..SENDERS {
@@ -138,7 +152,7 @@ async fn one_run(server: &TestServer, mode: Mode, count: usize, round: usize) ->
                 let before = Instant::now();
                 let record = match mode {
                     Mode::Encrypted => alice.send_text(&bob_id, &text).await,
-                    Mode::Plaintext => alice.send_plaintext(&bob_id, &text).await,
+                    Mode::Plaintext | Mode::WireSized => alice.send_plaintext(&bob_id, &text).await,
                 }
                 .expect("send");
                 sent_at.lock().expect("lock").insert(record.id, before);
@@ -183,33 +197,24 @@ async fn bench() -> bool {
         .expect("server");
     // Alternate the modes so that drift in the machine's load hits both alike.
     let mut runs = Vec::new();
-    // QC_BENCH_MODE=encrypted|plaintext runs one mode only (for profiling it).
+    // QC_BENCH_MODE=encrypted|plaintext|wire-sized runs one mode only (for profiling it).
     let modes: Vec<Mode> = match std::env::var("QC_BENCH_MODE").as_deref() {
         Ok("encrypted") => vec![Mode::Encrypted],
         Ok("plaintext") => vec![Mode::Plaintext],
-        _ => vec![Mode::Plaintext, Mode::Encrypted],
+        Ok("wire-sized") => vec![Mode::WireSized],
+        _ => vec![Mode::Plaintext, Mode::Encrypted, Mode::WireSized],
     };
     let rounds: usize = std::env::var("QC_BENCH_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(ROUNDS);
     for round in 0..rounds {
-        // Which mode goes first alternates: the server's database grows with every run, so
-        // the second run of a round is a little slower.
+        // Which mode goes first rotates: the server's database grows with every run, so a
+        // round's later runs are a little slower.
         let mut order = modes.clone();
-        if round % 2 == 1 {
-            order.reverse();
-        }
-        for mode in order {
-            runs.push(
-                one_run(
-                    &server,
-                    mode,
-                    count,
-                    round * 2 + usize::from(mode == Mode::Encrypted),
-                )
-                .await,
-            );
+        order.rotate_left(round % modes.len());
+        for (i, mode) in order.into_iter().enumerate() {
+            runs.push(one_run(&server, mode, count, round * modes.len() + i).await);
         }
     }
     println!("| mode | messages/s | total | sender busy | p50 latency | p99 latency |");
@@ -239,20 +244,25 @@ async fn bench() -> bool {
     let (plain, encrypted) = (best(Mode::Plaintext), best(Mode::Encrypted));
     let best_share = 1.0 - plain.as_secs_f64() / encrypted.as_secs_f64();
     let encrypted_rate = count as f64 / encrypted.as_secs_f64();
-    // Each round's pair of runs.
-    let mut shares: Vec<f64> = runs
-        .chunks(2)
-        .map(|pair| {
-            let time = |mode| {
-                pair.iter()
-                    .find(|r| r.mode == mode)
-                    .map(|r| r.elapsed.as_secs_f64())
-                    .expect("both modes in a round")
-            };
-            1.0 - time(Mode::Plaintext) / time(Mode::Encrypted)
-        })
-        .collect();
-    shares.sort_by(f64::total_cmp);
+    // Per round (its runs ran close together in time): 1 - time(base) / time(mode), sorted.
+    let round_shares = |base: Mode, mode: Mode| -> Vec<f64> {
+        let mut shares: Vec<f64> = runs
+            .chunks(modes.len())
+            .map(|round| {
+                let time = |mode| {
+                    round
+                        .iter()
+                        .find(|r| r.mode == mode)
+                        .map(|r| r.elapsed.as_secs_f64())
+                        .expect("every mode in a round")
+                };
+                1.0 - time(base) / time(mode)
+            })
+            .collect();
+        shares.sort_by(f64::total_cmp);
+        shares
+    };
+    let shares = round_shares(Mode::Plaintext, Mode::Encrypted);
     let share = shares[shares.len() / 2];
     println!(
         "\nencryption's share of the end-to-end time: median of {} rounds {:.1} % (rounds {:.1} to {:.1} %); best run against best run {:.1} %",
@@ -262,6 +272,20 @@ async fn bench() -> bool {
         shares[shares.len() - 1] * 100.0,
         best_share * 100.0
     );
+    if modes.contains(&Mode::WireSized) {
+        let size = round_shares(Mode::Plaintext, Mode::WireSized);
+        let rest = round_shares(Mode::WireSized, Mode::Encrypted);
+        println!(
+            "of which the wire's size alone (plaintext of the wire's bytes against 100-byte plaintext): median {:.1} % (rounds {:.1} to {:.1} %); \
+             the rest (encrypted against the wire-sized plaintext): median {:.1} % (rounds {:.1} to {:.1} %)",
+            size[size.len() / 2] * 100.0,
+            size[0] * 100.0,
+            size[size.len() - 1] * 100.0,
+            rest[rest.len() / 2] * 100.0,
+            rest[0] * 100.0,
+            rest[rest.len() - 1] * 100.0,
+        );
+    }
 
     let (baseline_rss, client_rss) = idle_memory(&server).await;
     println!(
