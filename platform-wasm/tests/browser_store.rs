@@ -11,6 +11,9 @@ mod support;
 
 use js_sys::{Object, Reflect, Uint8Array};
 use quickchat_core::account::create_account;
+use quickchat_core::keys::IdentityKeyPair;
+use quickchat_core::ratchet::RatchetState;
+use quickchat_core::session::{PeerSessions, Session, SessionOrigin, binary};
 use quickchat_core::store::sealing::{KdfParams, SealingKey};
 use quickchat_core::store::{
     Conversation, MemoryStore, MessageQuery, MessageStatus, Store, StoreError, StoreOp, WriteBatch,
@@ -407,12 +410,67 @@ async fn queries_agree_with_the_memory_store() {
     IdbStore::delete(&name).await.unwrap();
 }
 
+/// A peer's sessions as the engine leaves them after a message: a ratchet that has sent one.
+fn peer_sessions(peer: &str) -> PeerSessions {
+    let mut ratchet = RatchetState::initiator(&[7; 32], &mut WebRng::System);
+    ratchet.encrypt(b"first", &mut WebRng::System).unwrap();
+    PeerSessions {
+        peer_id: peer.into(),
+        current: Session {
+            ratchet,
+            remote_identity_key: IdentityKeyPair::generate(&mut WebRng::System).public().dh,
+            pending_x3dh: None,
+            origin: SessionOrigin::Initiated {
+                remote_signed_prekey_id: 3,
+            },
+            created_at: 1_000,
+            updated_at: 2_000,
+        },
+        previous: Vec::new(),
+    }
+}
+
+/// The opened bytes of the session record of `peer` in the database `name`.
+async fn raw_session(name: &str, passphrase: &str, peer: &str) -> Vec<u8> {
+    let db = Rexie::builder(name).build().await.unwrap();
+    let tx = db
+        .transaction(&[schema::META, schema::SESSIONS], TransactionMode::ReadOnly)
+        .unwrap();
+    let params: KdfParams = serde_json::from_str(
+        &tx.store(schema::META)
+            .unwrap()
+            .get("kdf".into())
+            .await
+            .unwrap()
+            .unwrap()
+            .as_string()
+            .unwrap(),
+    )
+    .unwrap();
+    let sealed = tx
+        .store(schema::SESSIONS)
+        .unwrap()
+        .get(peer.into())
+        .await
+        .unwrap()
+        .unwrap()
+        .dyn_into::<Uint8Array>()
+        .unwrap()
+        .to_vec();
+    db.close();
+    let key = SealingKey::derive(passphrase, &params).unwrap();
+    let mut aad = b"sessions\0".to_vec();
+    aad.extend_from_slice(peer.as_bytes());
+    key.open(&aad, &sealed).unwrap().to_vec()
+}
+
 /// Writes a database as version 1 of the schema made it: no `by_time` and `outbox` indexes,
-/// messages without the `o` field, layout 1 in the header.
+/// messages without the `o` field, layout 1 in the header, session records in JSON.
 async fn write_version_1(
     name: &str,
     passphrase: &str,
     records: &[quickchat_core::store::MessageRecord],
+    sessions: &[PeerSessions],
 ) {
     let params = KdfParams::insecure_for_tests(&mut WebRng::System);
     let key = SealingKey::derive(passphrase, &params).unwrap();
@@ -420,7 +478,7 @@ async fn write_version_1(
     assert_eq!(db.version().unwrap(), 1);
     let tx = db
         .transaction(
-            &[schema::META, schema::MESSAGES],
+            &[schema::META, schema::MESSAGES, schema::SESSIONS],
             TransactionMode::ReadWrite,
         )
         .unwrap();
@@ -464,6 +522,23 @@ async fn write_version_1(
         Reflect::set(&value, &"s".into(), &Uint8Array::from(sealed.as_slice())).unwrap();
         messages.put(&value, None).await.unwrap();
     }
+    let store = tx.store(schema::SESSIONS).unwrap();
+    for sessions in sessions {
+        let mut aad = b"sessions\0".to_vec();
+        aad.extend_from_slice(sessions.peer_id.as_bytes());
+        let sealed = key.seal(
+            &aad,
+            serde_json::to_string(sessions).unwrap().as_bytes(),
+            &mut WebRng::System,
+        );
+        store
+            .put(
+                &Uint8Array::from(sealed.as_slice()).into(),
+                Some(&sessions.peer_id.as_str().into()),
+            )
+            .await
+            .unwrap();
+    }
     tx.done().await.unwrap();
     db.close();
 }
@@ -478,7 +553,8 @@ async fn a_version_1_database_is_upgraded_and_keeps_everything() {
         pending.clone(),
         message("g1", Conversation::Group("team".into()), 20, "group"),
     ];
-    write_version_1(&name, "pw", &records).await;
+    let bob = peer_sessions("bob");
+    write_version_1(&name, "pw", &records, std::slice::from_ref(&bob)).await;
 
     // A wrong passphrase is refused, and the data stays at layout 1 for the right one.
     assert_eq!(
@@ -499,6 +575,19 @@ async fn a_version_1_database_is_upgraded_and_keeps_everything() {
     let mut by_time = records.clone();
     by_time.sort_by_key(|m| m.timestamp);
     assert_eq!(all, by_time);
+    // The JSON session record of layout 1 reads as it is; written again, it takes core's
+    // binary form and reads back the same.
+    assert_eq!(store.peer_sessions("bob").await.unwrap(), Some(bob.clone()));
+    assert_eq!(raw_session(&name, "pw", "bob").await.first(), Some(&b'{'));
+    store
+        .commit(put(StoreOp::PutSessions(bob.clone())))
+        .await
+        .unwrap();
+    assert_eq!(
+        raw_session(&name, "pw", "bob").await.first(),
+        Some(&binary::VERSION)
+    );
+    assert_eq!(store.peer_sessions("bob").await.unwrap(), Some(bob));
     store.close();
     drop(store);
 
@@ -516,6 +605,43 @@ async fn a_version_1_database_is_upgraded_and_keeps_everything() {
         .unwrap();
     assert_eq!(layout.as_f64(), Some(f64::from(schema::LAYOUT)));
     db.close();
+    IdbStore::delete(&name).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn session_records_are_binary_bound_to_their_peer_and_checked() {
+    let name = unique("sessions");
+    let store = open(&name, "pw").await.unwrap();
+    let (alice, carol) = (peer_sessions("alice"), peer_sessions("carol"));
+    let mut batch = WriteBatch::new();
+    batch.push(StoreOp::PutSessions(alice.clone()));
+    batch.push(StoreOp::PutSessions(carol.clone()));
+    store.commit(batch).await.unwrap();
+    let opened = raw_session(&name, "pw", "alice").await;
+    assert_eq!(opened.first(), Some(&binary::VERSION));
+    assert_eq!(binary::decode(&opened).unwrap(), alice);
+    // A fraction of the JSON form.
+    assert!(opened.len() * 2 < serde_json::to_vec(&alice).unwrap().len());
+    store.close();
+    drop(store);
+
+    // Carol's sealed record put under Alice's key does not open there.
+    let db = Rexie::builder(&name).build().await.unwrap();
+    let tx = db
+        .transaction(&[schema::SESSIONS], TransactionMode::ReadWrite)
+        .unwrap();
+    let sessions = tx.store(schema::SESSIONS).unwrap();
+    let carols = sessions.get("carol".into()).await.unwrap().unwrap();
+    sessions.put(&carols, Some(&"alice".into())).await.unwrap();
+    tx.done().await.unwrap();
+    db.close();
+    let store = open(&name, "pw").await.unwrap();
+    assert_eq!(store.peer_sessions("carol").await.unwrap(), Some(carol));
+    assert!(matches!(
+        store.peer_sessions("alice").await,
+        Err(StoreError::Corrupt { .. })
+    ));
+    store.close();
     IdbStore::delete(&name).await.unwrap();
 }
 

@@ -48,6 +48,12 @@ impl Sealer {
         Ok(self.key.seal(&aad(store, key), &plain, &mut WebRng::System))
     }
 
+    /// Seals bytes already in their stored form (a session record in core's binary form)
+    /// for `store`/`key`.
+    pub(crate) fn seal_bytes(&self, store: &str, key: &str, plain: &[u8]) -> Vec<u8> {
+        self.key.seal(&aad(store, key), plain, &mut WebRng::System)
+    }
+
     /// Opens a value sealed for `store`/`key` and deserializes it.
     pub(crate) fn open<T: DeserializeOwned>(
         &self,
@@ -55,22 +61,39 @@ impl Sealer {
         key: &str,
         sealed: &[u8],
     ) -> Result<T, StoreError> {
-        let what = || format!("{store} record {key:?}");
-        let plain = self
-            .key
-            .open(&aad(store, key), sealed)
-            .map_err(|_| StoreError::Corrupt {
-                what: what(),
-                detail: "sealed value does not open: damaged, or moved from another record".into(),
-            })?;
+        let plain = self.open_bytes(store, key, sealed)?;
         let text = std::str::from_utf8(&plain).map_err(|e| StoreError::Corrupt {
-            what: what(),
+            what: what(store, key),
             detail: format!("opened but not text: {e}"),
         })?;
-        serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
-            what: what(),
-            detail: format!("opened but not readable: {e}"),
-        })
+        serde_json::from_str(text).map_err(|e| unreadable(store, key, e))
+    }
+
+    /// Opens a value sealed for `store`/`key`: its bytes, in a buffer zeroized on drop.
+    pub(crate) fn open_bytes(
+        &self,
+        store: &str,
+        key: &str,
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+        self.key
+            .open(&aad(store, key), sealed)
+            .map_err(|_| StoreError::Corrupt {
+                what: what(store, key),
+                detail: "sealed value does not open: damaged, or moved from another record".into(),
+            })
+    }
+}
+
+fn what(store: &str, key: &str) -> String {
+    format!("{store} record {key:?}")
+}
+
+/// The error for a record that opened but does not decode.
+pub(crate) fn unreadable(store: &str, key: &str, e: impl fmt::Display) -> StoreError {
+    StoreError::Corrupt {
+        what: what(store, key),
+        detail: format!("opened but not readable: {e}"),
     }
 }
 

@@ -7,7 +7,8 @@
 //!
 //! The key is derived from the passphrase the application supplies with Argon2id (core's
 //! [`KdfParams::generate`]: 19 MiB, 2 passes, 1 lane, a fresh 16-byte salt per database);
-//! each record is serialized to JSON in a buffer that is zeroized on drop and sealed with
+//! each record is serialized to JSON (session records, rewritten with every message, to
+//! core's compact binary form) in a buffer that is zeroized on drop and sealed with
 //! AES-256-GCM ([`SealingKey::seal`], a random 96-bit nonce per write) with associated data
 //! `store name ‖ 0x00 ‖ key`, so a sealed value copied to another key or store does not open.
 //! The `meta` store keeps, in the clear, the format marker, the value layout, the KDF
@@ -47,7 +48,7 @@ use std::collections::BTreeSet;
 
 use async_trait::async_trait;
 use js_sys::{Array, Object, Reflect, Uint8Array};
-use quickchat_core::session::PeerSessions;
+use quickchat_core::session::{PeerSessions, binary};
 use quickchat_core::store::sealing::{KdfParams, SealingKey};
 use quickchat_core::store::{
     AccountMeta, Conversation, IdentityRecord, KnownIdentity, MessageQuery, MessageRecord,
@@ -59,7 +60,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use zeroize::Zeroizing;
 
 use crate::rng::WebRng;
-use codec::Sealer;
+use codec::{Sealer, unreadable};
 use schema::{
     ACCOUNT, BY_CONVERSATION, BY_TIME, KEY_STORES, KNOWN_IDENTITIES, MESSAGES, META,
     ONE_TIME_PREKEYS, OUTBOX, SESSIONS, SIGNED_PREKEYS,
@@ -301,6 +302,8 @@ impl IdbStore {
                     }
                 }
             }
+            // Layout 3 rewrites nothing: session records stay JSON until their next write,
+            // and both forms are read.
             let meta = tx.store(META).map_err(&err)?;
             meta.put(&JsValue::from(schema::LAYOUT), Some(&"layout".into()))
                 .await
@@ -317,6 +320,19 @@ impl IdbStore {
         key: JsValue,
         key_text: &str,
     ) -> Result<Option<T>, StoreError> {
+        match self.get_raw(store, key, key_text).await? {
+            None => Ok(None),
+            Some(sealed) => self.sealer.open(store, key_text, &sealed).map(Some),
+        }
+    }
+
+    /// The sealed bytes stored under `key`, if any.
+    async fn get_raw(
+        &self,
+        store: &'static str,
+        key: JsValue,
+        key_text: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         let context = format!("reading {store}");
         let tx = self.transaction(&[store], TransactionMode::ReadOnly)?;
         let value = tx
@@ -325,13 +341,10 @@ impl IdbStore {
             .get(key)
             .await
             .map_err(backend(&context))?;
-        match value.filter(|v| !v.is_undefined()) {
-            None => Ok(None),
-            Some(value) => {
-                let sealed = bytes_of(&value, &format!("{store} record {key_text:?}"))?;
-                self.sealer.open(store, key_text, &sealed).map(Some)
-            }
-        }
+        value
+            .filter(|v| !v.is_undefined())
+            .map(|value| bytes_of(&value, &format!("{store} record {key_text:?}")))
+            .transpose()
     }
 
     async fn all_sealed<T: DeserializeOwned>(
@@ -576,7 +589,14 @@ impl Store for IdbStore {
     }
 
     async fn peer_sessions(&self, peer_id: &str) -> Result<Option<PeerSessions>, StoreError> {
-        self.get_sealed(SESSIONS, peer_id.into(), peer_id).await
+        let Some(sealed) = self.get_raw(SESSIONS, peer_id.into(), peer_id).await? else {
+            return Ok(None);
+        };
+        let plain = self.sealer.open_bytes(SESSIONS, peer_id, &sealed)?;
+        // Core's binary form since layout 3; JSON before (both are read).
+        binary::decode(&plain)
+            .map(Some)
+            .map_err(|e| unreadable(SESSIONS, peer_id, e))
     }
 
     async fn session_peer_ids(&self) -> Result<Vec<String>, StoreError> {
@@ -722,7 +742,11 @@ impl Store for IdbStore {
                 StoreOp::PutSessions(r) => writes.push(Write::Put {
                     store: SESSIONS,
                     key: Some(JsValue::from_str(&r.peer_id)),
-                    value: bytes(&self.sealer.seal(SESSIONS, &r.peer_id, &r)?),
+                    value: bytes(&self.sealer.seal_bytes(
+                        SESSIONS,
+                        &r.peer_id,
+                        &binary::encode(&r),
+                    )),
                 }),
                 StoreOp::DeleteSessions(peer) => writes.push(Write::Delete {
                     store: SESSIONS,
