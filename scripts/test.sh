@@ -16,6 +16,9 @@ cargo fmt --all --check
 step "clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
+step "docs (every public item documented, every intra-doc link resolves)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+
 step "tests"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
