@@ -459,9 +459,20 @@ async fn raw_session(name: &str, passphrase: &str, peer: &str) -> Vec<u8> {
         .to_vec();
     db.close();
     let key = SealingKey::derive(passphrase, &params).unwrap();
-    let mut aad = b"sessions\0".to_vec();
-    aad.extend_from_slice(peer.as_bytes());
-    key.open(&aad, &sealed).unwrap().to_vec()
+    key.open(&aad(schema::SESSIONS, peer), &sealed)
+        .unwrap()
+        .to_vec()
+}
+
+/// A record's associated data as the store makes it: store name, a zero byte, the key.
+fn aad(store: &str, key: &str) -> Vec<u8> {
+    [store.as_bytes(), b"\0", key.as_bytes()].concat()
+}
+
+/// A record in JSON, sealed as every layout before 3 wrote it.
+fn seal_json(key: &SealingKey, store: &str, id: &str, value: &impl serde::Serialize) -> Vec<u8> {
+    let json = serde_json::to_string(value).unwrap();
+    key.seal(&aad(store, id), json.as_bytes(), &mut WebRng::System)
 }
 
 /// Writes a database as version 1 of the schema made it: no `by_time` and `outbox` indexes,
@@ -504,13 +515,7 @@ async fn write_version_1(
     .unwrap();
     let messages = tx.store(schema::MESSAGES).unwrap();
     for record in records {
-        let mut aad = b"messages\0".to_vec();
-        aad.extend_from_slice(record.id.as_bytes());
-        let sealed = key.seal(
-            &aad,
-            serde_json::to_string(record).unwrap().as_bytes(),
-            &mut WebRng::System,
-        );
+        let sealed = seal_json(&key, schema::MESSAGES, &record.id, record);
         let value = Object::new();
         let conversation = match &record.conversation {
             Conversation::Direct(id) => format!("d:{id}"),
@@ -524,13 +529,7 @@ async fn write_version_1(
     }
     let store = tx.store(schema::SESSIONS).unwrap();
     for sessions in sessions {
-        let mut aad = b"sessions\0".to_vec();
-        aad.extend_from_slice(sessions.peer_id.as_bytes());
-        let sealed = key.seal(
-            &aad,
-            serde_json::to_string(sessions).unwrap().as_bytes(),
-            &mut WebRng::System,
-        );
+        let sealed = seal_json(&key, schema::SESSIONS, &sessions.peer_id, sessions);
         store
             .put(
                 &Uint8Array::from(sealed.as_slice()).into(),
