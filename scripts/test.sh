@@ -51,13 +51,17 @@ npm --prefix web-demo test
 
 seconds=${QC_FUZZ_SECONDS:-20}
 if [ "$seconds" -gt 0 ]; then
-    step "fuzzing smoke run (${seconds}s)"
+    step "fuzzing smoke run (${seconds}s per target)"
     (
         cd core
-        mkdir -p fuzz/corpus/envelope_decrypt
-        RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none envelope_decrypt \
-            fuzz/corpus/envelope_decrypt fuzz/corpus-seed/envelope_decrypt \
-            -- -max_total_time="$seconds" 2>&1 | tail -n 3
+        # envelope_decrypt: messages from peers; server_frame: what the backend sends;
+        # session_record: the stored session records.
+        for target in envelope_decrypt server_frame session_record; do
+            mkdir -p "fuzz/corpus/$target"
+            RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none "$target" \
+                "fuzz/corpus/$target" "fuzz/corpus-seed/$target" \
+                -- -max_total_time="$seconds" 2>&1 | tail -n 3
+        done
     )
 fi
 

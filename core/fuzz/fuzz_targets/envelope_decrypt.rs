@@ -59,6 +59,9 @@ fuzz_target!(|data: &[u8]| {
         .decrypt(&envelope.header, &envelope.ciphertext, &mut rng)
         .is_err()
     {
-        assert!(state == *session(), "a failed decryption changed the session");
+        assert!(
+            state == *session(),
+            "a failed decryption changed the session"
+        );
     }
 });
