@@ -56,6 +56,15 @@ impl SkippedKeys {
     }
 }
 
+/// Collects keys as [`SkippedKeys::extend`] adds them (the oldest evicted beyond the bound).
+impl FromIterator<((PublicKey, u32), MessageKey)> for SkippedKeys {
+    fn from_iter<I: IntoIterator<Item = ((PublicKey, u32), MessageKey)>>(keys: I) -> Self {
+        let mut skipped = SkippedKeys::default();
+        skipped.extend(keys);
+        skipped
+    }
+}
+
 impl std::fmt::Debug for SkippedKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "SkippedKeys({} keys)", self.keys.len())

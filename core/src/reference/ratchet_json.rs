@@ -154,18 +154,19 @@ impl RatchetState {
             .as_deref()
             .map(|t| PublicKey::from_base64("dhRatchetRemoteKey", t))
             .transpose()?;
-        let mut entries = Vec::with_capacity(json.skipped_message_keys.len());
-        for (name, key) in &json.skipped_message_keys {
-            let bad_name = || RatchetJsonError::SkippedKeyName { name: name.clone() };
-            let (ratchet_key, number) = name.rsplit_once(':').ok_or_else(bad_name)?;
-            let ratchet_key = PublicKey::from_base64("skippedMessageKeys.key", ratchet_key)
-                .map_err(|_| bad_name())?;
-            let number: u32 = number.parse().map_err(|_| bad_name())?;
-            let message_key = MessageKey::from_bytes(*key32("skippedMessageKeys.value", key)?);
-            entries.push(((ratchet_key, number), message_key));
-        }
-        let mut skipped = SkippedKeys::default();
-        skipped.extend(entries);
+        let skipped = json
+            .skipped_message_keys
+            .iter()
+            .map(|(name, key)| {
+                let bad_name = || RatchetJsonError::SkippedKeyName { name: name.clone() };
+                let (ratchet_key, number) = name.rsplit_once(':').ok_or_else(bad_name)?;
+                let ratchet_key = PublicKey::from_base64("skippedMessageKeys.key", ratchet_key)
+                    .map_err(|_| bad_name())?;
+                let number: u32 = number.parse().map_err(|_| bad_name())?;
+                let message_key = MessageKey::from_bytes(*key32("skippedMessageKeys.value", key)?);
+                Ok(((ratchet_key, number), message_key))
+            })
+            .collect::<Result<SkippedKeys, RatchetJsonError>>()?;
         Ok(Self {
             root_key,
             sending_chain_key,

@@ -320,15 +320,14 @@ impl<'a> Reader<'a> {
         if count.saturating_mul(2 * KEY + 4) > self.0.len() {
             return Err(SessionCodecError::Truncated);
         }
-        let mut entries = Vec::with_capacity(count);
-        for _ in 0..count {
-            let ratchet_key = self.public()?;
-            let number = self.u32()?;
-            let message_key = MessageKey::from_bytes(*self.key()?);
-            entries.push(((ratchet_key, number), message_key));
-        }
-        let mut skipped = SkippedKeys::default();
-        skipped.extend(entries);
+        let skipped = (0..count)
+            .map(|_| {
+                let ratchet_key = self.public()?;
+                let number = self.u32()?;
+                let message_key = MessageKey::from_bytes(*self.key()?);
+                Ok(((ratchet_key, number), message_key))
+            })
+            .collect::<Result<SkippedKeys, SessionCodecError>>()?;
         Ok(RatchetState {
             root_key,
             sending_chain_key,
