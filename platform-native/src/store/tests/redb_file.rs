@@ -240,21 +240,16 @@ async fn files_that_are_not_quickchat_stores_are_refused_untouched() {
     // A redb database whose header names a future format.
     let future = dir.path().join("future.qcstore");
     std::fs::copy(&real, &future).expect("copy");
-    {
-        let db = redb::Database::open(&future).expect("open");
-        let txn = db.begin_write().expect("write");
+    edit_raw(&future, |txn| {
         txn.open_table(META)
             .expect("meta")
             .insert("format", b"quickchat-store/99".as_slice())
             .expect("insert");
-        txn.commit().expect("commit");
-    }
+    });
     // Absurd KDF costs in the clear header must not be attempted.
     let greedy = dir.path().join("greedy.qcstore");
     std::fs::copy(&real, &greedy).expect("copy");
-    {
-        let db = redb::Database::open(&greedy).expect("open");
-        let txn = db.begin_write().expect("write");
+    edit_raw(&greedy, |txn| {
         let params = KdfParams {
             salt: vec![1; 16],
             memory_kib: u32::MAX,
@@ -266,8 +261,7 @@ async fn files_that_are_not_quickchat_stores_are_refused_untouched() {
             .expect("meta")
             .insert("kdf", json.as_slice())
             .expect("insert");
-        txn.commit().expect("commit");
-    }
+    });
     let cases: Vec<(&str, PathBuf, Option<Vec<u8>>)> = vec![
         (
             "text",
@@ -446,6 +440,45 @@ async fn secrets_and_contents_are_not_in_the_file_in_the_clear() {
     assert!(contains(b"alice"));
 }
 
+/// Changes a closed store's file below the store, in one redb write transaction.
+fn edit_raw(path: &Path, edit: impl FnOnce(&redb::WriteTransaction)) {
+    let db = redb::Database::open(path).expect("raw open");
+    let txn = db.begin_write().expect("write");
+    edit(&txn);
+    txn.commit().expect("commit");
+}
+
+/// The key of the first entry of a table keyed by bytes.
+fn first_key<V: redb::Value + 'static>(table: &impl ReadableTable<&'static [u8], V>) -> Vec<u8> {
+    table
+        .iter()
+        .expect("iter")
+        .next()
+        .expect("an entry")
+        .expect("entry")
+        .0
+        .value()
+        .to_vec()
+}
+
+/// Replaces message `id`'s clear locator with garbage, keeping its sealed record: any write
+/// that replaces the message then fails (in the middle of its batch).
+fn damage_locator(path: &Path, id: &str) {
+    edit_raw(path, |txn| {
+        let mut messages = txn.open_table(MESSAGES).expect("table");
+        let sealed = messages
+            .get(id)
+            .expect("get")
+            .expect("message")
+            .value()
+            .1
+            .to_vec();
+        messages
+            .insert(id, (b"x".as_slice(), sealed.as_slice()))
+            .expect("insert");
+    });
+}
+
 /// Copies the raw value of `key` in `from` to `to_key` in `to`.
 fn copy_raw(
     path: &Path,
@@ -454,9 +487,7 @@ fn copy_raw(
     to: TableDefinition<&str, &[u8]>,
     to_key: &str,
 ) {
-    let db = redb::Database::open(path).expect("raw open");
-    let txn = db.begin_write().expect("write");
-    {
+    edit_raw(path, |txn| {
         let source = txn.open_table(from).expect("table");
         let value = source
             .get(key)
@@ -469,8 +500,7 @@ fn copy_raw(
             .expect("table")
             .insert(to_key, value.as_slice())
             .expect("insert");
-    }
-    txn.commit().expect("commit");
+    });
 }
 
 #[tokio::test]
@@ -479,21 +509,16 @@ async fn a_record_moved_to_another_key_or_table_does_not_open() {
     let path = small_store(dir.path()).await;
     copy_raw(&path, SESSIONS, "alice", SESSIONS, "mallory");
     copy_raw(&path, SESSIONS, "alice", KNOWN_IDENTITIES, "alice");
-    {
-        let db = redb::Database::open(&path).expect("raw open");
-        let txn = db.begin_write().expect("write");
-        {
-            let mut messages = txn.open_table(MESSAGES).expect("table");
-            let (loc, sealed) = {
-                let v = messages.get("m1").expect("get").expect("m1");
-                (v.value().0.to_vec(), v.value().1.to_vec())
-            };
-            messages
-                .insert("m9", (loc.as_slice(), sealed.as_slice()))
-                .expect("insert");
-        }
-        txn.commit().expect("commit");
-    }
+    edit_raw(&path, |txn| {
+        let mut messages = txn.open_table(MESSAGES).expect("table");
+        let (loc, sealed) = {
+            let v = messages.get("m1").expect("get").expect("m1");
+            (v.value().0.to_vec(), v.value().1.to_vec())
+        };
+        messages
+            .insert("m9", (loc.as_slice(), sealed.as_slice()))
+            .expect("insert");
+    });
     let store = open(&path).await;
     assert!(store.peer_sessions("alice").await.expect("alice").is_some());
     for result in [
@@ -513,29 +538,16 @@ async fn a_record_moved_to_another_key_or_table_does_not_open() {
 async fn a_tampered_index_is_reported_not_believed() {
     let dir = temp_dir();
     let path = small_store(dir.path()).await;
-    {
-        // Point an index entry of m1 at another time: the entry no longer matches m1.
-        let db = redb::Database::open(&path).expect("raw open");
-        let txn = db.begin_write().expect("write");
-        {
-            let mut index = txn.open_table(BY_CONVERSATION).expect("table");
-            let key = index
-                .iter()
-                .expect("iter")
-                .next()
-                .expect("an entry")
-                .expect("entry")
-                .0
-                .value()
-                .to_vec();
-            index.remove(key.as_slice()).expect("remove");
-            let mut moved = key.clone();
-            let ts_at = moved.len() - "m1".len() - 1;
-            moved[ts_at] ^= 1;
-            index.insert(moved.as_slice(), ()).expect("insert");
-        }
-        txn.commit().expect("commit");
-    }
+    // Point an index entry of m1 at another time: the entry no longer matches m1.
+    edit_raw(&path, |txn| {
+        let mut index = txn.open_table(BY_CONVERSATION).expect("table");
+        let key = first_key(&index);
+        index.remove(key.as_slice()).expect("remove");
+        let mut moved = key.clone();
+        let ts_at = moved.len() - "m1".len() - 1;
+        moved[ts_at] ^= 1;
+        index.insert(moved.as_slice(), ()).expect("insert");
+    });
     let store = open(&path).await;
     let result = store
         .messages(&MessageQuery {
@@ -595,22 +607,11 @@ async fn a_pending_wire_lives_in_its_outbox_entry_bound_to_the_sealed_record() {
     let mut tampered = value.clone();
     *tampered.last_mut().expect("bytes") ^= 0x01;
     let write_outbox = |value: &[u8]| {
-        let db = redb::Database::open(&path).expect("raw open");
-        let txn = db.begin_write().expect("write");
-        {
+        edit_raw(&path, |txn| {
             let mut outbox = txn.open_table(OUTBOX).expect("table");
-            let key = outbox
-                .iter()
-                .expect("iter")
-                .next()
-                .expect("entry")
-                .expect("entry")
-                .0
-                .value()
-                .to_vec();
+            let key = first_key(&outbox);
             outbox.insert(key.as_slice(), value).expect("insert");
-        }
-        txn.commit().expect("commit");
+        });
     };
     write_outbox(&tampered);
     let store = open(&path).await;
@@ -846,24 +847,7 @@ async fn a_commit_that_fails_halfway_writes_nothing() {
     // A real failure in the middle: message m1's clear locator is damaged on disk, so
     // replacing it fails after earlier ops of the batch were applied in the transaction.
     store.close().expect("close");
-    {
-        let db = redb::Database::open(&path).expect("raw open");
-        let txn = db.begin_write().expect("write");
-        {
-            let mut messages = txn.open_table(MESSAGES).expect("table");
-            let sealed = messages
-                .get("m1")
-                .expect("get")
-                .expect("m1")
-                .value()
-                .1
-                .to_vec();
-            messages
-                .insert("m1", (b"x".as_slice(), sealed.as_slice()))
-                .expect("insert");
-        }
-        txn.commit().expect("commit");
-    }
+    damage_locator(&path, "m1");
     let store = open(&path).await;
     let result = commit(&store, batch()).await;
     assert!(
@@ -891,24 +875,7 @@ async fn concurrent_commits_are_each_all_or_nothing() {
     let dir = temp_dir();
     let path = small_store(dir.path()).await;
     // Damage m1's clear locator so that any batch replacing m1 fails in the middle.
-    {
-        let db = redb::Database::open(&path).expect("raw open");
-        let txn = db.begin_write().expect("write");
-        {
-            let mut messages = txn.open_table(MESSAGES).expect("table");
-            let sealed = messages
-                .get("m1")
-                .expect("get")
-                .expect("m1")
-                .value()
-                .1
-                .to_vec();
-            messages
-                .insert("m1", (b"x".as_slice(), sealed.as_slice()))
-                .expect("insert");
-        }
-        txn.commit().expect("commit");
-    }
+    damage_locator(&path, "m1");
     let store = std::sync::Arc::new(open(&path).await);
     let mut tasks = Vec::new();
     for t in 0..24u64 {
