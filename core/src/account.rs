@@ -25,6 +25,9 @@ pub enum AccountError {
         /// Whose.
         user_id: String,
     },
+    /// The store holds no account to reset.
+    #[error("the store holds no account: register or log in first")]
+    NoAccount,
 }
 
 /// Makes the keys of a new account exactly as the reference client does — identity (one
@@ -41,8 +44,51 @@ pub async fn create_account<S: Store, R: CryptoRng + ?Sized>(
             user_id: existing.user_id,
         });
     }
+    let (identity, batch) = new_keys(user_id, 1, None, now, rng);
+    store.commit(batch).await?;
+    Ok(identity)
+}
+
+/// Replaces the account's identity, prekeys and sessions with new ones in **one** commit
+/// (a crash leaves either the old account or the new one), as the web client's
+/// `resetE2EE` does: the prekey id counter carries on, so the new signed prekey gets the
+/// next free id and no id is ever published twice. Peers that follow the web client's
+/// policy notice a reset only through a new signed-prekey id (PROTOCOL §8), so reusing id
+/// 1 would leave them on the dead session. The saved login is kept.
+pub async fn reset_account<S: Store, R: CryptoRng + ?Sized>(
+    store: &S,
+    now: i64,
+    rng: &mut R,
+) -> Result<IdentityKeyPair, AccountError> {
+    let existing = store.identity().await?.ok_or(AccountError::NoAccount)?;
+    let meta = store.account_meta().await?.unwrap_or_default();
+    let (identity, keys) = new_keys(
+        &existing.user_id,
+        meta.next_prekey_id.max(1),
+        meta.login,
+        now,
+        rng,
+    );
+    let mut batch = WriteBatch::new();
+    batch.push(StoreOp::ClearKeys);
+    for op in keys.into_ops() {
+        batch.push(op);
+    }
+    store.commit(batch).await?;
+    Ok(identity)
+}
+
+/// The writes that make a fresh identity, a signed prekey with id `first_id` and one-time
+/// prekeys with the ids after it.
+fn new_keys<R: CryptoRng + ?Sized>(
+    user_id: &str,
+    first_id: u32,
+    login: Option<crate::store::SavedLogin>,
+    now: i64,
+    rng: &mut R,
+) -> (IdentityKeyPair, WriteBatch) {
     let identity = IdentityKeyPair::generate(rng);
-    let signed_prekey = SignedPrekey::generate(&identity, 1, now, rng);
+    let signed_prekey = SignedPrekey::generate(&identity, first_id, now, rng);
     let mut batch = WriteBatch::new();
     batch.push(StoreOp::PutIdentity(IdentityRecord {
         user_id: user_id.to_string(),
@@ -54,20 +100,20 @@ pub async fn create_account<S: Store, R: CryptoRng + ?Sized>(
         uploaded: false,
         retired_at: None,
     }));
-    for id in 2..2 + INITIAL_ONE_TIME_PREKEYS {
+    let first_one_time = first_id.saturating_add(1);
+    for id in first_one_time..first_one_time.saturating_add(INITIAL_ONE_TIME_PREKEYS) {
         batch.push(StoreOp::PutOneTimePrekey(OneTimePrekeyRecord {
             prekey: OneTimePrekey::generate(id, rng),
             uploaded: false,
         }));
     }
     batch.push(StoreOp::PutAccountMeta(AccountMeta {
-        next_prekey_id: 2 + INITIAL_ONE_TIME_PREKEYS,
-        current_signed_prekey_id: Some(1),
+        next_prekey_id: first_one_time.saturating_add(INITIAL_ONE_TIME_PREKEYS),
+        current_signed_prekey_id: Some(first_id),
         last_upload_at: None,
-        login: None,
+        login,
     }));
-    store.commit(batch).await?;
-    Ok(identity)
+    (identity, batch)
 }
 
 /// Saves an account read from the reference client's storage, with its prekeys (and their

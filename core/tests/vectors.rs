@@ -361,6 +361,7 @@ fn party(user_id: &str, spec: &Value) -> Party {
     };
     let config = SessionConfig {
         one_time_prekey_use: OneTimePrekeyUse::Never,
+        ..SessionConfig::default()
     };
     let engine = block_on(SessionEngine::open(store, config)).expect("open engine");
     Party { engine, bundle }

@@ -150,3 +150,64 @@ async fn one_time_prekeys_are_kept_topped_up() {
         "no bundle fetch per message"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_publishes_the_next_free_prekey_ids_never_one_again() {
+    let server = server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let bob = registered(&server, &dir, "bob").await;
+    let bob_jwt = token_of(&bob).await;
+    let first = bob.api().prekey_status(&bob_jwt).await.unwrap();
+    assert_eq!(first.signed_prekey_key_id, Some(1));
+
+    // As the web client's resetE2EE: ids 1..=101 were used, so the new signed prekey is 102
+    // and its one-time prekeys 103..=202; a second reset carries on from there.
+    bob.reset_e2ee().await.unwrap();
+    let after = bob
+        .api()
+        .prekey_status(&token_of(&bob).await)
+        .await
+        .unwrap();
+    assert_eq!(after.signed_prekey_key_id, Some(102));
+    bob.reset_e2ee().await.unwrap();
+    let again = bob
+        .api()
+        .prekey_status(&token_of(&bob).await)
+        .await
+        .unwrap();
+    assert_eq!(again.signed_prekey_key_id, Some(203));
+
+    // A peer that fetches the bundle (as the web client does before every send) sees the new
+    // id and a one-time prekey from the new range.
+    let alice = registered(&server, &dir, "alice").await;
+    let bundle = alice
+        .api()
+        .fetch_bundle(&token_of(&alice).await, &id(&bob))
+        .await
+        .unwrap();
+    assert_eq!(bundle.signed_prekey.as_ref().map(|s| s.key_id), Some(203));
+    let one_time = bundle.one_time_prekey.as_ref().map(|p| p.key_id).unwrap();
+    assert!(
+        (204..=303).contains(&one_time),
+        "one-time prekey id {one_time}"
+    );
+
+    // Logging in again on the same store keeps the keys and the counter: nothing is
+    // republished under an old id, and a third reset still carries on.
+    let username = bob.current_user().unwrap().username;
+    bob.logout().await.unwrap();
+    bob.login(&username, "secret123").await.unwrap();
+    let relogged = bob
+        .api()
+        .prekey_status(&token_of(&bob).await)
+        .await
+        .unwrap();
+    assert_eq!(relogged.signed_prekey_key_id, Some(203));
+    bob.reset_e2ee().await.unwrap();
+    let third = bob
+        .api()
+        .prekey_status(&token_of(&bob).await)
+        .await
+        .unwrap();
+    assert_eq!(third.signed_prekey_key_id, Some(304));
+}

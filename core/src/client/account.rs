@@ -6,12 +6,12 @@ use std::sync::Arc;
 use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
-use super::{Client, ClientError, CurrentUser, Event, jwt};
-use crate::account::create_account;
+use super::{Client, ClientError, CurrentUser, Event, IdentityChangePolicy, jwt};
+use crate::account::{create_account, reset_account};
 use crate::platform::MaybeSend;
 use crate::prekey_care::PrekeyCare;
 use crate::protocol::rest::{AuthResponse, LoginRequest, PrekeyStatus, RegisterRequest};
-use crate::session::SessionEngine;
+use crate::session::{SessionConfig, SessionEngine};
 use crate::store::{AccountMeta, SavedLogin, Store, StoreOp, WriteBatch};
 use crate::transport::{Clock, Transport};
 
@@ -154,9 +154,18 @@ where
         let mut crypto = self.crypto.lock().await;
         if crypto.engine.is_none() {
             crypto.engine =
-                Some(SessionEngine::open(Arc::clone(&self.store), self.config.session).await?);
+                Some(SessionEngine::open(Arc::clone(&self.store), self.session_config()).await?);
         }
         Ok(())
+    }
+
+    /// The engine's settings: the session settings with the identity-change policy.
+    fn session_config(&self) -> SessionConfig {
+        SessionConfig {
+            hold_unverified_changes: self.config.identity_changes
+                == IdentityChangePolicy::HoldUntilAccepted,
+            ..self.config.session
+        }
     }
 
     /// A valid JWT, renewed first when it is about to expire.
@@ -266,20 +275,15 @@ where
     }
 
     /// Throws away this device's keys and sessions and publishes a new identity (history
-    /// stays). Peers will see an identity change.
+    /// stays). Peers will see an identity change. The prekey id counter carries on, as the
+    /// web client's reset does: the new signed prekey has a new id, which is how web peers
+    /// notice the reset (PROTOCOL §8).
     pub async fn reset_e2ee(&self) -> Result<(), ClientError> {
-        let me = self.me()?;
-        let login = self.store.account_meta().await?.and_then(|m| m.login);
+        self.me()?;
         {
             let mut crypto = self.crypto.lock().await;
             crypto.engine = None;
-            let mut batch = WriteBatch::new();
-            batch.push(StoreOp::ClearKeys);
-            self.store.commit(batch).await?;
-            create_account(&*self.store, &me.user_id, self.now(), &mut crypto.rng).await?;
-        }
-        if let Some(login) = login {
-            self.save_login(login).await?;
+            reset_account(&*self.store, self.now(), &mut crypto.rng).await?;
         }
         self.open_engine().await?;
         self.publish_keys(false).await

@@ -94,6 +94,7 @@ where
                     continue;
                 }
             };
+
             let mut incoming = Vec::new();
             let mut was_sent = std::collections::HashSet::new();
             for message in messages {
@@ -124,6 +125,9 @@ where
                 new += new_ids.len();
                 delivered.extend(new_ids.into_iter().filter(|id| was_sent.contains(id)));
             }
+            // What the backend holds of ours is settled: what is still pending for this
+            // peer may go out on this connection.
+            self.lock_state().flight.mark_checked(&peer);
         }
         for chunk in delivered.chunks(100) {
             self.api
@@ -148,6 +152,12 @@ where
                     self.update_status(&record.id, status, message.read_at)
                         .await?;
                 }
+            }
+            // Plaintext "from this account" that this device did not send proves nothing:
+            // the backend stores whatever anyone sends as anyone (PROTOCOL §7). Only
+            // encrypted ones are shown (as sent from another device, content unknown).
+            None if !message.encrypted.0 => {
+                tracing::debug!(message = %message.id, "not importing plaintext this device did not send");
             }
             None => {
                 let encrypted = message.encrypted.0;
@@ -180,8 +190,11 @@ where
     }
 
     /// Sends everything still pending (written before `written_before`, ms, when given),
-    /// oldest first; stops at the first failure (the rest waits for the next try). Returns
-    /// how many went out.
+    /// oldest first, through the flight (so nothing goes out twice on a connection, and
+    /// messages to one peer are paced). A message saved before this connection is sent only
+    /// once its peer's history was read on this connection and does not hold it: an echo
+    /// lost with the old socket does not mean the message was lost, and the backend relays
+    /// duplicates. Returns how many went out now (paced ones follow).
     pub(crate) async fn flush_outbox(
         &self,
         written_before: Option<i64>,
@@ -191,16 +204,23 @@ where
             before: written_before,
             ..MessageQuery::default()
         };
-        // Group messages have no client-chosen id: settle the ones the backend already has
-        // (sent before a disconnect, echo lost) from group history before resending.
-        let groups: BTreeSet<String> = self
+        let pending: Vec<MessageRecord> = self
             .store
             .messages(&query)
             .await?
             .into_iter()
-            .filter_map(|m| match m.conversation {
-                Conversation::Group(g) if m.direction == Direction::Outgoing => Some(g),
-                _ => None,
+            .filter(|m| m.direction == Direction::Outgoing)
+            .collect();
+        if pending.is_empty() {
+            return Ok(0);
+        }
+        // Group messages have no client-chosen id: settle the ones the backend already has
+        // (sent before a disconnect, echo lost) from group history before resending.
+        let groups: BTreeSet<String> = pending
+            .iter()
+            .filter_map(|m| match &m.conversation {
+                Conversation::Group(g) => Some(g.clone()),
+                Conversation::Direct(_) => None,
             })
             .collect();
         for group in groups {
@@ -208,20 +228,36 @@ where
                 tracing::warn!(%group, error = %e, "could not check group history before resending");
             }
         }
-        let mut sent = 0;
-        for record in self.store.messages(&query).await? {
-            if record.direction != Direction::Outgoing {
-                continue;
+        // Peers whose history this connection has not read yet: read it now.
+        let unchecked: BTreeSet<String> = {
+            let state = self.lock_state();
+            pending
+                .iter()
+                .filter_map(|m| match &m.conversation {
+                    Conversation::Direct(peer) if !state.flight.is_checked(peer) => {
+                        Some(peer.clone())
+                    }
+                    _ => None,
+                })
+                .collect()
+        };
+        for peer in unchecked {
+            if let Err(e) = self.catch_up_with(&peer).await {
+                tracing::warn!(%peer, error = %e, "could not check history before resending");
             }
-            let ok = match record.conversation {
-                Conversation::Direct(_) => self.transmit(&record).await,
-                Conversation::Group(_) => self.transmit_group(&record).await,
-            };
-            if !ok {
-                break;
-            }
-            sent += 1;
         }
-        Ok(sent)
+        // Read again: the checks settled what the backend already had.
+        let pending: Vec<MessageRecord> = self
+            .store
+            .messages(&query)
+            .await?
+            .into_iter()
+            .filter(|m| m.direction == Direction::Outgoing)
+            .filter(|m| match &m.conversation {
+                Conversation::Direct(peer) => self.lock_state().flight.is_checked(peer),
+                Conversation::Group(_) => true,
+            })
+            .collect();
+        Ok(self.send_saved(pending).await)
     }
 }

@@ -53,6 +53,81 @@ pub enum CatchUpScope {
     KnownPeers,
 }
 
+/// How messages to one peer are paced, so that a peer handling messages the way the web app
+/// does (PROTOCOL §8) reads them all: its handlers run concurrently and race on the chain
+/// state, and the handler of a first message awaits a bundle fetch before it decrypts, so
+/// a burst sent at once loses messages there. Pacing is per peer: conversations with other
+/// peers are not slowed down, and nothing is lost by it (a waiting message is already saved
+/// in the outbox).
+///
+/// The default costs throughput **per peer** only: at most 10 messages a second to one peer
+/// (one per 100 ms), and after a session's first message the next waits until the backend
+/// relayed the first one plus one second (about 1.1 s, once per session). A bot talking to
+/// many peers at once is not slowed down by it. Use [`Pacing::off`] when every peer is an SDK
+/// client (they decrypt in order) or for benchmarks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pacing {
+    /// Least time between two messages to the same peer, ms (0: no spacing).
+    pub min_interval_ms: u64,
+    /// After a first message (`x3dh`) was relayed to the peer, the next message to that peer
+    /// waits this much longer, ms: the web app decrypts a first message only after a bundle
+    /// fetch. A first message the backend only stored (the peer is offline) holds nothing,
+    /// and an answer from the peer ends the hold at once. 0 turns the hold off.
+    pub after_first_message_ms: u64,
+    /// The longest a first message holds the next ones when no echo comes, ms.
+    pub first_message_max_hold_ms: u64,
+}
+
+impl Default for Pacing {
+    fn default() -> Self {
+        Self {
+            min_interval_ms: 100,
+            after_first_message_ms: 1_000,
+            first_message_max_hold_ms: 5_000,
+        }
+    }
+}
+
+impl Pacing {
+    /// No pacing: everything goes out as soon as it is saved.
+    pub fn off() -> Self {
+        Self {
+            min_interval_ms: 0,
+            after_first_message_ms: 0,
+            first_message_max_hold_ms: 0,
+        }
+    }
+
+    /// Whether a first message holds the ones after it.
+    pub(crate) fn holds_after_first_message(&self) -> bool {
+        self.after_first_message_ms > 0 && self.first_message_max_hold_ms > 0
+    }
+}
+
+/// What happens when a peer's identity key changes (a first message or a bundle with a key
+/// other than the one known). In every case the new key is accepted only if it is the key
+/// the peer **publishes** (its bundle, which only the peer's own login can change): a first
+/// message built on any other key is refused and changes nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum IdentityChangePolicy {
+    /// The default. A change to a key the user had not verified is accepted once the
+    /// published bundle confirms it (an [`Event::IdentityChanged`](super::Event) reports
+    /// it, and replies go through the new session); a change to a verified key holds
+    /// sending until the app accepts or verifies the new key.
+    ///
+    /// Why this default: the web app (the peer most users have) gets a new identity on every
+    /// reset or re-install and accepts every change silently; holding every unverified
+    /// change would stop a bot's conversations with those users until its code reacts,
+    /// while the bundle check already refuses what the backend's holes allow anyone to send
+    /// (a socket authenticated as any user, an unauthenticated history). What is left is an
+    /// attacker who holds the peer's password, which is what verification protects against.
+    #[default]
+    AcceptPublishedUnverified,
+    /// Every change holds sending to the peer until the app accepts
+    /// ([`Client::accept_identity`](super::Client::accept_identity)) or verifies the new key.
+    HoldUntilAccepted,
+}
+
 /// How a client behaves.
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
@@ -76,6 +151,24 @@ pub struct ClientConfig {
     /// Keep the password in memory to log in again when the token expires; without it an
     /// expired token gives [`ClientError::SessionExpired`](super::ClientError::SessionExpired).
     pub remember_password: bool,
+    /// How messages to one peer are paced (for web peers; see [`Pacing`]).
+    pub pacing: Pacing,
+    /// What a peer's changed identity key does to sending.
+    pub identity_changes: IdentityChangePolicy,
+    /// A peer's bundle is fetched again to look for a reset (after a message from the peer
+    /// fails to decrypt, or before sending on a session the peer never answered or has not
+    /// used for [`ClientConfig::stale_session_ms`]) at most this often per peer, ms. Each
+    /// fetch uses up one of the peer's one-time prekeys on the backend, so the default (10
+    /// minutes) bounds that to 6 an hour per peer, and only while one of those conditions
+    /// holds.
+    pub bundle_recheck_interval_ms: u64,
+    /// A session not used for this long is checked against the peer's bundle before the
+    /// next send, ms.
+    pub stale_session_ms: u64,
+    /// The reconnection backoff starts again from its first delay only after a connection
+    /// stayed up this long, ms: a server that drops every connection gets ever longer
+    /// pauses, not a reconnect and a full catch-up every few seconds.
+    pub healthy_connection_ms: u64,
 }
 
 impl Default for ClientConfig {
@@ -90,6 +183,11 @@ impl Default for ClientConfig {
             catch_up: CatchUpScope::default(),
             plaintext_allowed: HashSet::new(),
             remember_password: true,
+            pacing: Pacing::default(),
+            identity_changes: IdentityChangePolicy::default(),
+            bundle_recheck_interval_ms: 10 * 60 * 1000,
+            stale_session_ms: 24 * 60 * 60 * 1000,
+            healthy_connection_ms: 60_000,
         }
     }
 }

@@ -124,6 +124,7 @@ where
         state.connected = false;
         state.online.clear();
         state.images_in_flight.clear();
+        state.flight.close();
     }
 
     async fn connect_and_serve(
@@ -140,6 +141,8 @@ where
             Err(e) => return Ended::Retry(e.to_string()),
         };
         *self.sink.lock().await = Some(sink);
+        // Nothing learnt between connections counts for this one.
+        self.lock_state().flight.close();
         let auth = ClientFrame::Auth {
             user_id: me.user_id.clone(),
             username: me.username.clone(),
@@ -186,7 +189,6 @@ where
             Next::Stopped => return Ended::Stopped,
         }
         self.lock_state().connected = true;
-        *attempt = 0;
         self.events.emit(Event::Connected);
 
         // Catch up while frames that arrive meanwhile wait their turn.
@@ -217,6 +219,8 @@ where
             }
         }
         self.handle_frames(buffered, true).await;
+        // Caught up: messages may go out now, each once on this connection.
+        self.lock_state().flight.open();
         if let Err(e) = self.flush_outbox(None).await {
             tracing::warn!(error = %e, "outbox flush failed");
         }
@@ -226,7 +230,7 @@ where
                 message: format!("prekey upkeep failed: {e}"),
             });
         }
-        self.serve(&mut *stream, stop, &me.user_id).await
+        self.serve(&mut *stream, stop, &me.user_id, attempt).await
     }
 
     async fn serve(
@@ -234,7 +238,13 @@ where
         stream: &mut dyn FrameStream,
         stop: &mut mpsc::UnboundedReceiver<()>,
         me: &str,
+        attempt: &mut u32,
     ) -> Ended {
+        let mut wake = self.wake_receiver.lock().await;
+        while wake.try_recv().is_ok() {}
+        let healthy_after = self
+            .now()
+            .saturating_add(i64::try_from(self.config.healthy_connection_ms).unwrap_or(i64::MAX));
         let interval = i64::try_from(self.config.keepalive_interval_ms).unwrap_or(i64::MAX);
         let timeout = i64::try_from(self.config.keepalive_timeout_ms).unwrap_or(i64::MAX);
         let check_every = i64::try_from(self.config.prekey_check_interval_ms).unwrap_or(i64::MAX);
@@ -244,6 +254,15 @@ where
         let mut next_outbox_retry = self.now().saturating_add(OUTBOX_RETRY_MS);
         loop {
             let now = self.now();
+            // The backoff starts again from its first delay only once a connection proved
+            // healthy: a server that drops every connection gets ever longer pauses.
+            if *attempt > 0 && now >= healthy_after {
+                *attempt = 0;
+            }
+            // Paced messages whose time has come.
+            if self.lock_state().flight.has_queued() {
+                self.send_ready().await;
+            }
             // A message whose hand-over was interrupted (its sender's call cancelled, a
             // write that failed) would otherwise wait for the next reconnect.
             if now >= next_outbox_retry {
@@ -258,10 +277,14 @@ where
                     tracing::warn!(error = %e, "prekey upkeep failed");
                 }
             }
-            let deadline = match heartbeat_at {
-                Some(sent) => sent.saturating_add(timeout),
-                None => last_frame.saturating_add(interval),
-            };
+            let mut deadline = deadline_of_heartbeat(heartbeat_at, last_frame, interval, timeout);
+            if *attempt > 0 {
+                deadline = deadline.min(healthy_after);
+            }
+            let paced = self.lock_state().flight.next_due();
+            if let Some(due) = paced {
+                deadline = deadline.min(due);
+            }
             let wait = u64::try_from(deadline.saturating_sub(now)).unwrap_or(0);
             let woke = {
                 let next = stream.next_frame().fuse();
@@ -270,6 +293,7 @@ where
                 select! {
                     frame = next => Wake::Frame(frame),
                     () = sleep => Wake::Timer,
+                    _ = wake.next() => Wake::Outbox,
                     _ = stop.next() => Wake::Stop,
                 }
             };
@@ -302,6 +326,10 @@ where
                 }
                 Wake::Frame(Some(Err(e))) => return Ended::Retry(e.to_string()),
                 Wake::Frame(None) => return Ended::Retry("closed by the server".into()),
+                Wake::Outbox => {}
+                Wake::Timer
+                    if self.now()
+                        < deadline_of_heartbeat(heartbeat_at, last_frame, interval, timeout) => {}
                 Wake::Timer => {
                     if heartbeat_at.is_some() {
                         return Ended::Retry("no answer to the heartbeat".into());
@@ -346,10 +374,27 @@ where
     }
 }
 
+/// When the heartbeat is due (no frame for `interval`) or overdue (no answer within
+/// `timeout`), ms.
+fn deadline_of_heartbeat(
+    heartbeat_at: Option<i64>,
+    last_frame: i64,
+    interval: i64,
+    timeout: i64,
+) -> i64 {
+    match heartbeat_at {
+        Some(sent) => sent.saturating_add(timeout),
+        None => last_frame.saturating_add(interval),
+    }
+}
+
 /// What woke the serving loop.
 enum Wake {
     Frame(Option<Result<String, crate::transport::TransportError>>),
+    /// A timer: the heartbeat's, a paced message's, or the backoff's reset.
     Timer,
+    /// A paced message started waiting.
+    Outbox,
     Stop,
 }
 

@@ -12,7 +12,7 @@ use crate::protocol::rest::{
     GroupMember, GroupMessage, GroupSettings, Invite, InviteRequest, JoinResponse, Success,
     UpdateGroupRequest,
 };
-use crate::protocol::ws::{ClientFrame, MessageType};
+use crate::protocol::ws::ClientFrame;
 use crate::store::{
     ContentKind, Conversation, Direction, MessageQuery, MessageRecord, MessageStatus, Store,
     StoreOp, WriteBatch,
@@ -240,25 +240,8 @@ where
         let mut batch = WriteBatch::new();
         batch.push(StoreOp::PutMessage(record.clone()));
         self.store.commit(batch).await?;
-        self.transmit_group(&record).await;
+        self.send_saved([record.clone()]).await;
         Ok(record)
-    }
-
-    pub(crate) async fn transmit_group(&self, record: &MessageRecord) -> bool {
-        let Conversation::Group(group_id) = &record.conversation else {
-            return false;
-        };
-        let frame = ClientFrame::GroupMessage {
-            group_id: group_id.clone(),
-            content: record.body.clone(),
-            message_type: if record.kind == ContentKind::Image {
-                MessageType::Image
-            } else {
-                MessageType::Text
-            },
-            image_data: record.image_data.clone(),
-        };
-        self.send_tracking_images(&frame, record).await
     }
 
     /// The oldest pending copy of one of our group messages that `message` is the

@@ -2,10 +2,13 @@
 
 use rand_core::CryptoRng;
 
+use super::peer_keys::Vetting;
 use super::{Client, ClientError, Event};
 use crate::platform::MaybeSend;
 use crate::protocol::rest::GroupMessage;
 use crate::protocol::ws::{MessagePayload, ServerFrame};
+use crate::ratchet::RatchetError;
+use crate::session::SessionError;
 use crate::store::{
     ContentKind, Conversation, Direction, MessageRecord, MessageStatus, Store, StoreOp, WriteBatch,
 };
@@ -116,8 +119,11 @@ where
             }
             ServerFrame::Presence(p) => {
                 {
+                    let now = self.now();
                     let mut state = self.lock_state();
                     if p.online {
+                        // A peer that reconnects may have reset its keys meanwhile.
+                        state.came_online_at.insert(p.user_id.clone(), now);
                         state.online.insert(p.user_id.clone(), p.username.clone());
                     } else {
                         state.online.remove(&p.user_id);
@@ -226,6 +232,23 @@ where
             .images_in_flight
             .retain(|id| *id != payload.id);
         let status = parse_status(&payload.status);
+        let result = self.settle_echo(&payload, status).await;
+        // Stored (or not): either way no longer in flight on this socket.
+        let now = self.now();
+        self.lock_state().flight.echoed(
+            &payload.id,
+            status >= MessageStatus::Delivered,
+            now,
+            &self.config.pacing,
+        );
+        result
+    }
+
+    async fn settle_echo(
+        &self,
+        payload: &MessagePayload,
+        status: MessageStatus,
+    ) -> Result<(), ClientError> {
         match self.store.message(&payload.id).await? {
             Some(mut record) => {
                 // The backend's time replaces the local one even when a receipt or catch-up
@@ -250,6 +273,9 @@ where
                     });
                 }
             }
+            // Plaintext "from this account" that this device did not send proves nothing
+            // (anyone can authenticate a socket as anyone): not imported.
+            None if !payload.encrypted => {}
             None => {
                 // Sent by this account from elsewhere (another client on the same login).
                 let record = MessageRecord {
@@ -334,7 +360,7 @@ where
         live: bool,
     ) -> Result<Vec<String>, ClientError> {
         let mut seen = std::collections::HashSet::new();
-        let mut fresh = Vec::with_capacity(payloads.len());
+        let mut fresh: Vec<MessagePayload> = Vec::with_capacity(payloads.len());
         for payload in payloads {
             if seen.insert(payload.id.clone()) && self.store.message(&payload.id).await?.is_none() {
                 fresh.push(payload);
@@ -343,20 +369,42 @@ where
         if fresh.is_empty() {
             return Ok(Vec::new());
         }
+        // First messages on a key new for their sender: only the key the sender publishes.
+        let vetted = self.vet_first_messages(&fresh).await;
+        fresh.retain(|p| match vetted.get(&p.id) {
+            Some(Vetting::Deferred(reason)) => {
+                tracing::warn!(message = %p.id, %reason, "first message left for the next catch-up");
+                false
+            }
+            _ => true,
+        });
         let encrypted: Vec<(String, String)> = fresh
             .iter()
-            .filter(|p| p.encrypted)
+            .filter(|p| p.encrypted && !vetted.contains_key(&p.id))
             .map(|p| (p.from.clone(), p.content.clone()))
             .collect();
         let now = self.now();
         let mut guard = self.crypto.lock().await;
         let crypto = &mut *guard;
         let engine = crypto.engine.as_mut().ok_or(ClientError::NotLoggedIn)?;
+        // Plaintext where a session exists is someone posing as the peer (the backend takes
+        // any sender on a socket), unless the app allowed plaintext from that peer.
+        let mut spoofable = std::collections::HashSet::new();
+        for payload in fresh.iter().filter(|p| !p.encrypted) {
+            if parse_kind(&payload.message_type) == ContentKind::Text
+                && !self.config.plaintext_allowed.contains(&payload.from)
+                && engine.has_session(&payload.from).await?
+            {
+                spoofable.insert(payload.id.clone());
+            }
+        }
         let mut prepared = engine
             .decrypt_batch(&encrypted, now, &mut crypto.rng)
             .await?;
         let mut outcomes = prepared.value().clone().into_iter();
         let mut events = Vec::with_capacity(fresh.len() + 1);
+        let mut answered = std::collections::BTreeSet::new();
+        let mut failed_peers = std::collections::BTreeSet::new();
         for payload in fresh.iter() {
             let mut record = MessageRecord {
                 id: payload.id.clone(),
@@ -373,15 +421,37 @@ where
                 wire: None,
                 decrypt_error: None,
             };
-            if !payload.encrypted {
+            if spoofable.contains(&payload.id) {
+                let reason = format!(
+                    "plaintext in an encrypted conversation with {}: refused (anyone can send \
+                     as anyone through the backend; allow plaintext from this peer in the \
+                     config if it really cannot encrypt)",
+                    payload.from
+                );
+                record.decrypt_error = Some(reason.clone());
+                events.push(Event::DecryptionFailed {
+                    message_id: payload.id.clone(),
+                    from: payload.from.clone(),
+                    reason,
+                });
+            } else if !payload.encrypted {
                 record.body = payload.content.clone();
                 events.push(Event::Message {
                     message: record.clone(),
                     live,
                 });
+            } else if let Some(Vetting::Refused(reason)) = vetted.get(&payload.id) {
+                // Nothing of it is kept but the reason: no session, no pinned key.
+                record.decrypt_error = Some(reason.clone());
+                events.push(Event::DecryptionFailed {
+                    message_id: payload.id.clone(),
+                    from: payload.from.clone(),
+                    reason: reason.clone(),
+                });
             } else {
                 match outcomes.next() {
                     Some(Ok(incoming)) => {
+                        answered.insert(payload.from.clone());
                         record.body = incoming.plaintext;
                         if let Some(change) = incoming.identity_change {
                             events.push(Event::IdentityChanged { change });
@@ -392,6 +462,15 @@ where
                         });
                     }
                     Some(Err(e)) => {
+                        if !matches!(
+                            e,
+                            SessionError::Decrypt {
+                                source: RatchetError::DuplicateMessage { .. },
+                                ..
+                            }
+                        ) {
+                            failed_peers.insert(payload.from.clone());
+                        }
                         // Kept as received, never shown as plaintext.
                         record.wire = Some(payload.content.clone());
                         record.decrypt_error = Some(e.to_string());
@@ -408,8 +487,18 @@ where
         }
         prepared.commit().await?;
         drop(guard);
+        {
+            let mut state = self.lock_state();
+            for peer in &answered {
+                state.flight.answered(peer);
+            }
+        }
         for event in events {
             self.events.emit(event);
+        }
+        // A peer whose messages we cannot open may have reset its keys.
+        for peer in failed_peers.difference(&answered) {
+            self.recheck_after_failure(peer).await;
         }
         Ok(fresh.into_iter().map(|p| p.id).collect())
     }
@@ -458,10 +547,14 @@ where
         batch.push(StoreOp::PutMessage(record.clone()));
         self.store.commit(batch).await?;
         if let Some(pending) = pending {
-            // Our image arrived: it is no longer waiting for a possible refusal.
-            self.lock_state()
-                .images_in_flight
-                .retain(|id| *id != pending.id);
+            // Our message arrived: no longer in flight, nor waiting for a possible refusal.
+            let now = self.now();
+            let mut state = self.lock_state();
+            state.images_in_flight.retain(|id| *id != pending.id);
+            state
+                .flight
+                .echoed(&pending.id, true, now, &self.config.pacing);
+            drop(state);
             self.events.emit(Event::MessageReplaced {
                 old_id: pending.id,
                 message: record.clone(),

@@ -8,7 +8,7 @@ use futures::future::Either;
 use rand_core::CryptoRng;
 
 use super::account::with_jwt;
-use super::{Client, ClientError, Crypto, Event};
+use super::{Client, ClientError, Crypto, Event, flight};
 use crate::platform::MaybeSend;
 use crate::protocol::rest::{BundleResponse, StatusBatchRequest};
 use crate::protocol::ws::{ClientFrame, MessageType};
@@ -130,7 +130,17 @@ where
             .collect::<BTreeSet<_>>()
         {
             match engine.has_session(&peer).await {
-                Ok(true) => continue,
+                Ok(true) => {
+                    // A session the peer may have abandoned (reset, re-install) is checked
+                    // against its bundle first (rate-limited).
+                    if let Err(e) = self
+                        .recheck_before_send(engine, &mut crypto.rng, &peer, now)
+                        .await
+                    {
+                        failed.insert(peer, e);
+                    }
+                    continue;
+                }
                 Ok(false) => {}
                 Err(e) => {
                     failed.insert(peer, e.into());
@@ -139,6 +149,7 @@ where
             }
             match self.fetch_bundle(&peer).await {
                 Ok(bundle) => {
+                    self.bundle_seen(&peer);
                     let started = match bundle.to_bundle() {
                         Ok(bundle) => engine
                             .start_session(&peer, &bundle, now, &mut crypto.rng)
@@ -228,10 +239,12 @@ where
             }
             return;
         }
+        // Saved: from here on the flight decides when each goes out (at once, or paced).
+        let saved = answers
+            .iter()
+            .filter_map(|(_, answer)| answer.as_ref().ok().cloned());
+        self.send_saved(saved).await;
         for (request, answer) in answers {
-            if let Ok(record) = &answer {
-                self.transmit(record).await;
-            }
             let _ = request.done.send(answer);
         }
     }
@@ -254,7 +267,7 @@ where
         let mut batch = WriteBatch::new();
         batch.push(StoreOp::PutMessage(record.clone()));
         self.store.commit(batch).await?;
-        self.transmit(&record).await;
+        self.send_saved([record.clone()]).await;
         Ok(record)
     }
 
@@ -284,48 +297,71 @@ where
         }
     }
 
-    /// Sends a pending 1:1 message if the socket is up (it stays pending otherwise).
-    /// Returns whether it went out.
-    pub(crate) async fn transmit(&self, record: &MessageRecord) -> bool {
-        let Conversation::Direct(peer_id) = &record.conversation else {
-            return false;
+    /// Offers saved, pending messages to the flight and writes whatever may go now (the
+    /// rest waits for its pacing, or for the next connection's catch-up when the socket is
+    /// not ready). Returns how many were written.
+    pub(crate) async fn send_saved(
+        &self,
+        records: impl IntoIterator<Item = MessageRecord>,
+    ) -> usize {
+        let queued = {
+            let mut state = self.lock_state();
+            records
+                .into_iter()
+                .filter(|record| state.flight.offer(record.clone()) == flight::Offer::Queued)
+                .count()
         };
-        let frame = ClientFrame::Message {
-            to: peer_id.clone(),
-            content: record.wire.clone().unwrap_or_else(|| record.body.clone()),
-            message_type: match record.kind {
-                ContentKind::Image => MessageType::Image,
-                _ => MessageType::Text,
-            },
-            encrypted: record.encrypted,
-            message_id: Some(record.id.clone()),
-            image_data: record.image_data.clone(),
-        };
-        self.send_tracking_images(&frame, record).await
+        if queued == 0 {
+            return 0;
+        }
+        self.send_ready().await
     }
 
-    /// Sends a message frame. An image is recorded as in flight first: the backend answers
-    /// a refused image with an error frame naming no message, so refusals are matched to
-    /// images in the order they went out, and the refusal can be read before `send_frame`
-    /// returns. Taken back if the frame did not go out.
-    pub(crate) async fn send_tracking_images(
-        &self,
-        frame: &ClientFrame,
-        record: &MessageRecord,
-    ) -> bool {
-        let image = record.kind == ContentKind::Image;
-        if image {
-            self.lock_state()
-                .images_in_flight
-                .push_back(record.id.clone());
+    /// Writes every queued message that may go now. The socket is held throughout, so the
+    /// flight's decision and the write are one step: nobody else writes in between, and a
+    /// new connection cannot start under a write of the old one.
+    pub(crate) async fn send_ready(&self) -> usize {
+        let mut sink = self.sink.lock().await;
+        let mut written = 0;
+        loop {
+            let now = self.now();
+            let next = self
+                .lock_state()
+                .flight
+                .next_ready(now, &self.config.pacing);
+            let Some(record) = next else { break };
+            let Some(socket) = sink.as_mut() else {
+                self.lock_state().flight.unsent(&record.id);
+                break;
+            };
+            let image = record.kind == ContentKind::Image;
+            // An image is recorded as in flight first: the backend answers a refused image
+            // with an error frame naming no message, so refusals are matched to images in
+            // the order they went out, and the refusal can be read before the write returns.
+            if image {
+                self.lock_state()
+                    .images_in_flight
+                    .push_back(record.id.clone());
+            }
+            match socket.send(message_frame(&record).to_json()).await {
+                Ok(()) => written += 1,
+                Err(e) => {
+                    tracing::debug!(error = %e, "socket write failed");
+                    let mut state = self.lock_state();
+                    state.flight.unsent(&record.id);
+                    if image {
+                        state.images_in_flight.retain(|id| *id != record.id);
+                    }
+                    break;
+                }
+            }
         }
-        let sent = self.send_frame(frame).await.is_ok();
-        if image && !sent {
-            self.lock_state()
-                .images_in_flight
-                .retain(|id| *id != record.id);
+        drop(sink);
+        if self.lock_state().flight.has_queued() {
+            // The serving loop sleeps until the next one is due.
+            self.wake_serving_loop();
         }
-        sent
+        written
     }
 
     /// Tells `peer_id` this user is (or stopped) typing. Not queued: fails when offline.
@@ -393,6 +429,33 @@ where
             return Err(e.into());
         }
         Ok(())
+    }
+}
+
+/// The frame that carries a pending message.
+fn message_frame(record: &MessageRecord) -> ClientFrame {
+    match &record.conversation {
+        Conversation::Direct(peer_id) => ClientFrame::Message {
+            to: peer_id.clone(),
+            content: record.wire.clone().unwrap_or_else(|| record.body.clone()),
+            message_type: match record.kind {
+                ContentKind::Image => MessageType::Image,
+                _ => MessageType::Text,
+            },
+            encrypted: record.encrypted,
+            message_id: Some(record.id.clone()),
+            image_data: record.image_data.clone(),
+        },
+        Conversation::Group(group_id) => ClientFrame::GroupMessage {
+            group_id: group_id.clone(),
+            content: record.body.clone(),
+            message_type: if record.kind == ContentKind::Image {
+                MessageType::Image
+            } else {
+                MessageType::Text
+            },
+            image_data: record.image_data.clone(),
+        },
     }
 }
 

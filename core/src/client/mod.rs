@@ -16,11 +16,13 @@ mod connection;
 mod directory;
 mod error;
 mod events;
+mod flight;
 mod groups;
 mod history;
 mod inbound;
 mod jwt;
 mod messaging;
+mod peer_keys;
 mod trust;
 
 use std::sync::atomic::AtomicBool;
@@ -30,7 +32,7 @@ use futures::channel::mpsc;
 use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
-pub use config::{Backoff, CatchUpScope, ClientConfig};
+pub use config::{Backoff, CatchUpScope, ClientConfig, IdentityChangePolicy, Pacing};
 pub use directory::OnlineUser;
 pub use error::ClientError;
 pub use events::{Event, EventStream};
@@ -75,6 +77,12 @@ pub(crate) struct State {
     send_queue: Vec<messaging::SendRequest>,
     /// Where the last message id left off.
     ids: IdSequence,
+    /// What goes out on the current socket, and when.
+    flight: flight::Flight,
+    /// When each peer's bundle was last fetched to look for a reset, ms.
+    bundle_checks: std::collections::HashMap<String, i64>,
+    /// When each peer last came online, ms (a reconnect may follow a reset of its keys).
+    came_online_at: std::collections::HashMap<String, i64>,
 }
 
 /// A Quick Chat client over platform I/O.
@@ -90,6 +98,10 @@ pub struct Client<T, S, C, R> {
     running: AtomicBool,
     stop_sender: mpsc::UnboundedSender<()>,
     stop_receiver: futures::lock::Mutex<mpsc::UnboundedReceiver<()>>,
+    /// Wakes the serving loop when a paced message starts waiting (its timer may be due
+    /// before the loop's next wake-up). One slot: wake-ups that find it full are redundant.
+    wake_sender: mpsc::Sender<()>,
+    wake_receiver: futures::lock::Mutex<mpsc::Receiver<()>>,
 }
 
 impl<T, S, C, R> Client<T, S, C, R> {
@@ -122,6 +134,7 @@ where
     /// [`Client::restore`] to pick up a saved login, or register / log in.
     pub fn new(transport: T, store: S, clock: C, rng: R, config: ClientConfig) -> Self {
         let (stop_sender, stop_receiver) = mpsc::unbounded();
+        let (wake_sender, wake_receiver) = mpsc::channel(1);
         Self {
             api: Api::new(transport),
             store: Arc::new(store),
@@ -134,6 +147,8 @@ where
             running: AtomicBool::new(false),
             stop_sender,
             stop_receiver: futures::lock::Mutex::new(stop_receiver),
+            wake_sender,
+            wake_receiver: futures::lock::Mutex::new(wake_receiver),
         }
     }
 
@@ -176,6 +191,10 @@ where
 
     fn now(&self) -> i64 {
         self.clock.now_ms()
+    }
+
+    fn wake_serving_loop(&self) {
+        let _ = self.wake_sender.clone().try_send(());
     }
 }
 

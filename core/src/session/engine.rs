@@ -17,6 +17,9 @@ use crate::x3dh::{self, OneTimePrekeyUse, PrekeyBundle, X3dhError};
 pub struct SessionConfig {
     /// Whether sessions this device starts mix in the bundle's one-time prekey.
     pub one_time_prekey_use: OneTimePrekeyUse,
+    /// Whether a change of a peer's identity key holds sending even when the user had not
+    /// verified the old key (a change to a verified key always does).
+    pub hold_unverified_changes: bool,
 }
 
 /// Why a session operation failed. Nothing was written in any case.
@@ -105,6 +108,18 @@ pub struct Outgoing {
     pub wire: String,
     /// Whether it carries the session's `x3dh` block.
     pub first_message: bool,
+}
+
+/// The current session with a peer, as a send sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSummary {
+    /// The peer's identity key the session was agreed with.
+    pub remote_identity_key: crate::keys::PublicKey,
+    /// Whether the peer has sent anything on it (a session this device started and the
+    /// peer never answered may be talking to keys the peer no longer has).
+    pub answered: bool,
+    /// When it was last used, ms.
+    pub updated_at: i64,
 }
 
 /// A decrypted message.
@@ -296,6 +311,21 @@ impl<S: Store> SessionEngine<S> {
         Ok(found)
     }
 
+    /// What a send needs to know of the current session with a peer, if there is one.
+    pub async fn session_summary(
+        &mut self,
+        peer_id: &str,
+    ) -> Result<Option<SessionSummary>, SessionError> {
+        Ok(self
+            .peer_sessions(peer_id)
+            .await?
+            .map(|sessions| SessionSummary {
+                remote_identity_key: sessions.current.remote_identity_key,
+                answered: sessions.current.ratchet.remote_ratchet_key().is_some(),
+                updated_at: sessions.current.updated_at,
+            }))
+    }
+
     /// A peer's sessions (from the cache once read).
     async fn peer_sessions(&mut self, peer_id: &str) -> Result<Option<PeerSessions>, SessionError> {
         if let Some(cached) = self.cache.sessions.get(peer_id) {
@@ -414,6 +444,7 @@ impl<S: Store> SessionEngine<S> {
             bundle.identity.dh,
             Some(bundle.identity.signing),
             now,
+            self.config.hold_unverified_changes,
         );
         let sessions = match self.peer_sessions(peer_id).await? {
             Some(mut existing) => {
@@ -699,6 +730,7 @@ impl<S: Store> SessionEngine<S> {
             x3dh.sender_identity_key,
             known.as_ref().and_then(|k| k.signing_key),
             now,
+            self.config.hold_unverified_changes,
         );
         if let Some(prekey) = &one_time_prekey {
             overlay.used_one_time_prekeys.insert(prekey.prekey.id());

@@ -18,6 +18,8 @@ mod engine;
 mod record;
 mod trust;
 
-pub use engine::{Incoming, Outgoing, Prepared, SessionConfig, SessionEngine, SessionError};
+pub use engine::{
+    Incoming, Outgoing, Prepared, SessionConfig, SessionEngine, SessionError, SessionSummary,
+};
 pub use record::{MAX_PREVIOUS_SESSIONS, PeerSessions, Session, SessionOrigin};
 pub use trust::IdentityChange;

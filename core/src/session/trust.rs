@@ -80,6 +80,7 @@ pub(crate) fn observe(
     key: PublicKey,
     signing_key: Option<SigningPublicKey>,
     now: i64,
+    hold_unverified: bool,
 ) -> Observation {
     match known {
         None => Observation::FirstSeen(KnownIdentity {
@@ -98,11 +99,14 @@ pub(crate) fn observe(
                 signing_key,
                 first_seen: now,
                 verified: false,
-                // Keep pointing at the key the user verified, across further changes.
+                // Keep pointing at the key the user verified (or, when every change holds
+                // sending, the key last accepted), across further changes.
                 unaccepted_change_from: if known.verified {
                     Some(known.identity_key)
                 } else {
-                    known.unaccepted_change_from
+                    known
+                        .unaccepted_change_from
+                        .or(hold_unverified.then_some(known.identity_key))
                 },
             };
             let change = IdentityChange {
@@ -133,7 +137,7 @@ mod tests {
 
     #[test]
     fn first_use_is_trusted_and_recorded() {
-        let o = observe(None, "p", PublicKey::from_bytes([1; 32]), None, 5);
+        let o = observe(None, "p", PublicKey::from_bytes([1; 32]), None, 5, false);
         assert!(matches!(o, Observation::FirstSeen(ref r) if r.first_seen == 5 && !r.verified));
     }
 
@@ -141,7 +145,14 @@ mod tests {
     fn same_key_changes_nothing() {
         let k = known(1, true);
         assert!(matches!(
-            observe(Some(&k), "p", PublicKey::from_bytes([1; 32]), None, 5),
+            observe(
+                Some(&k),
+                "p",
+                PublicKey::from_bytes([1; 32]),
+                None,
+                5,
+                false
+            ),
             Observation::Unchanged
         ));
     }
@@ -149,16 +160,41 @@ mod tests {
     #[test]
     fn change_of_unverified_key_is_reported_not_blocking() {
         let k = known(1, false);
-        let o = observe(Some(&k), "p", PublicKey::from_bytes([2; 32]), None, 5);
+        let o = observe(
+            Some(&k),
+            "p",
+            PublicKey::from_bytes([2; 32]),
+            None,
+            5,
+            false,
+        );
         let change = o.change().unwrap();
         assert!(!change.was_verified);
         assert_eq!(o.record().unwrap().unaccepted_change_from, None);
     }
 
     #[test]
+    fn with_the_hold_policy_an_unverified_change_blocks_too() {
+        let k = known(1, false);
+        let o = observe(Some(&k), "p", PublicKey::from_bytes([2; 32]), None, 5, true);
+        assert!(!o.change().unwrap().was_verified);
+        assert_eq!(
+            o.record().unwrap().unaccepted_change_from,
+            Some(PublicKey::from_bytes([1; 32]))
+        );
+    }
+
+    #[test]
     fn change_of_verified_key_blocks_until_accepted() {
         let k = known(1, true);
-        let o = observe(Some(&k), "p", PublicKey::from_bytes([2; 32]), None, 5);
+        let o = observe(
+            Some(&k),
+            "p",
+            PublicKey::from_bytes([2; 32]),
+            None,
+            5,
+            false,
+        );
         assert!(o.change().unwrap().was_verified);
         let record = o.record().unwrap().clone();
         assert_eq!(
@@ -167,7 +203,14 @@ mod tests {
         );
         assert!(!record.verified);
         // A further change still points at the verified key.
-        let o2 = observe(Some(&record), "p", PublicKey::from_bytes([3; 32]), None, 6);
+        let o2 = observe(
+            Some(&record),
+            "p",
+            PublicKey::from_bytes([3; 32]),
+            None,
+            6,
+            false,
+        );
         assert_eq!(
             o2.record().unwrap().unaccepted_change_from,
             Some(PublicKey::from_bytes([1; 32]))

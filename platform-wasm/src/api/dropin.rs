@@ -13,7 +13,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use quickchat_core::account::create_account;
+use quickchat_core::account::{create_account, reset_account};
 use quickchat_core::encoding::EncodingError;
 use quickchat_core::envelope::{Envelope, EnvelopeError};
 use quickchat_core::prekey_care::{PendingUpload, PrekeyCare, PrekeyPolicy};
@@ -216,6 +216,7 @@ impl KeyManagerCore {
             };
             let config = SessionConfig {
                 one_time_prekey_use: parsed.one_time_prekeys()?,
+                ..SessionConfig::default()
             };
             Ok(KeyManagerCore {
                 shared: Rc::new(Shared {
@@ -405,10 +406,8 @@ impl KeyManagerCore {
         promise(async move {
             let mut crypto = shared.crypto.lock().await;
             crypto.engine = None;
-            let mut batch = WriteBatch::new();
-            batch.push(StoreOp::ClearKeys);
-            shared.store.commit(batch).await?;
-            create_account(&shared.store, &shared.user_id, now(), &mut crypto.rng).await?;
+            // One commit, and the prekey id counter carries on (as the web client's reset).
+            reset_account(&shared.store, now(), &mut crypto.rng).await?;
             crypto.engine =
                 Some(SessionEngine::open(Arc::clone(&shared.store), shared.config).await?);
             Ok(JsValue::UNDEFINED)
