@@ -30,10 +30,14 @@ pub struct PrekeyBundle {
 pub enum OneTimePrekeyUse {
     /// Use it when the bundle carries one (DH4); the reference client accepts this as a
     /// responder, and it gives the first message forward secrecy against a later theft of
-    /// the signed prekey.
-    #[default]
+    /// the signed prekey. **Unreliable against this backend**: a peer that resets its keys
+    /// (the web app's reset, a re-install) leaves its unused old one-time prekeys on the
+    /// backend, which hands them out first; the peer no longer holds their private keys, so
+    /// a first message mixing one in cannot be decrypted.
     WhenAvailable,
-    /// Never use it, exactly as the reference client initiates.
+    /// Never use it, exactly as the reference client initiates. The default, because of the
+    /// stale one-time prekeys described above.
+    #[default]
     Never,
 }
 

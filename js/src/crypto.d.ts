@@ -130,7 +130,11 @@ export interface KeyManagerOptions {
    * IndexedDB database (`'quick-chat-e2ee'` by default), or `false` not to look.
    */
   importFrom?: string | false;
-  /** Whether sessions this device starts mix in the bundle's one-time prekey (default). */
+  /**
+   * Whether sessions this device starts mix in the bundle's one-time prekey. Default
+   * `'never'`, as the web client: a peer that reset its keys leaves old one-time prekeys on
+   * the backend that it can no longer use, so a first message mixing one in would be lost.
+   */
   oneTimePrekeys?: 'when-available' | 'never';
   /** Deterministic randomness for replaying test vectors — never in an application. */
   randomSource?: (length: number) => Uint8Array;

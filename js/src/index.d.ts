@@ -281,6 +281,7 @@ export interface ClientOptions {
   allowPlaintextTo?: string[];
   /** Keep the password in memory to renew the login (default true). */
   rememberPassword?: boolean;
+  /** Whether sessions this device starts mix in one-time prekeys (default `'never'`, as the web client). */
   oneTimePrekeys?: 'when-available' | 'never';
   /** Deterministic randomness for tests only. */
   randomSource?: (length: number) => Uint8Array;

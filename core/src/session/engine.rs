@@ -79,6 +79,17 @@ pub enum SessionError {
         /// The prekey id.
         id: u32,
     },
+    /// A first message names a one-time prekey this device does not hold (used up, or left
+    /// on the backend from before a reset of this account).
+    #[error(
+        "first message from {peer_id} names one-time prekey {id}, which this device does not hold (used up, or from before a key reset)"
+    )]
+    UnknownOneTimePrekey {
+        /// The peer.
+        peer_id: String,
+        /// The prekey id.
+        id: u32,
+    },
     /// The peer's verified identity key changed and the change was not accepted yet.
     #[error(
         "the identity key of {peer_id} changed after it was verified: accept or verify the new key before sending"
@@ -674,11 +685,22 @@ impl<S: Store> SessionEngine<S> {
                 peer_id: peer_id.to_string(),
                 id: x3dh.used_signed_prekey_id,
             })?;
+        // A first message that names a one-time prekey mixed it in: without its private key
+        // the secret cannot be computed (it was used up, or it is one the backend still held
+        // from before a reset of this account), so say so instead of failing authentication.
         let one_time_prekey = match x3dh.used_one_time_prekey_id {
-            Some(id) if !overlay.used_one_time_prekeys.contains(&id) => {
-                self.store.one_time_prekey(id).await?
+            Some(id) => {
+                let held = if overlay.used_one_time_prekeys.contains(&id) {
+                    None
+                } else {
+                    self.store.one_time_prekey(id).await?
+                };
+                Some(held.ok_or_else(|| SessionError::UnknownOneTimePrekey {
+                    peer_id: peer_id.to_string(),
+                    id,
+                })?)
             }
-            _ => None,
+            None => None,
         };
         let shared_secret = x3dh::respond(
             &self.identity,

@@ -158,8 +158,8 @@ impl ParsedOptions {
     /// Whether sessions this device starts mix in one-time prekeys.
     pub fn one_time_prekeys(&self) -> Result<OneTimePrekeyUse> {
         match self.options.one_time_prekeys.as_deref() {
-            None | Some("when-available") => Ok(OneTimePrekeyUse::WhenAvailable),
-            Some("never") => Ok(OneTimePrekeyUse::Never),
+            Some("when-available") => Ok(OneTimePrekeyUse::WhenAvailable),
+            None | Some("never") => Ok(OneTimePrekeyUse::Never),
             Some(other) => Err(Error::invalid(
                 "oneTimePrekeys",
                 format!("{other:?} is not \"when-available\" or \"never\""),
