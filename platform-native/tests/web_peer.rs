@@ -6,6 +6,7 @@ mod support;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use futures::future::join_all;
 use quickchat::Client;
@@ -17,7 +18,8 @@ use quickchat_core::rng::ReplayRng;
 use quickchat_core::x3dh::PrekeyBundle;
 use serde_json::Value;
 use support::web_peer::{
-    Failure, WebFailure, WebPeer, WebPeerOptions, WebRatchetError, WebSession, assert_all_decrypted,
+    Failure, SessionAccess, WebFailure, WebPeer, WebPeerOptions, WebRatchetError, WebSession,
+    assert_all_decrypted,
 };
 use support::*;
 
@@ -399,6 +401,11 @@ async fn two_web_peers_chat_both_ways_sequential() {
     web_peers_chat(WebPeerOptions::sequential()).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_web_peers_chat_both_ways_on_shared_sessions() {
+    web_peers_chat(shared_sessions(false)).await;
+}
+
 /// `resetE2EE` keeps the id counter: the new signed prekey is 102, and the peer notices
 /// only through that id on its next send, which starts a new session.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -496,6 +503,7 @@ fn describe(failures: &[Failure]) -> String {
 /// A first message and nine more at once: the concurrent web app handles the nine while
 /// the first still waits for its bundle fetch, finds no session, and loses them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "fails until the SDK paces sends to web peers (issue 11 part 4)"]
 async fn burst_after_a_first_message_reaches_a_web_peer_whole() {
     let server = server().await;
     let dir = tempfile::tempdir().unwrap();
@@ -522,8 +530,20 @@ async fn burst_after_a_first_message_reaches_a_web_peer_whole() {
     web.close().await;
 }
 
-/// Thirty at once in an established session: concurrent handlers race on the saved chain
-/// state. `sequential` is the control.
+/// The web app's race model the loss test below needs: handlers share the in-memory
+/// session and each awaited KDF lets another handler in (see `SessionAccess`).
+fn shared_sessions(sequential: bool) -> WebPeerOptions {
+    WebPeerOptions {
+        sequential,
+        access: SessionAccess::SharedAwaitingKdf {
+            kdf_delay: Duration::from_millis(1),
+        },
+        ..WebPeerOptions::default()
+    }
+}
+
+/// Thirty at once in an established session (the SDK's sends start a new chain, so the
+/// web peer takes a DH step on the first of them).
 async fn burst_of_thirty(options: WebPeerOptions) {
     let server = server().await;
     let dir = tempfile::tempdir().unwrap();
@@ -555,12 +575,23 @@ async fn burst_of_thirty(options: WebPeerOptions) {
     web.close().await;
 }
 
+/// Concurrent handlers on the shared session overlap in the ratchet's awaited KDF steps:
+/// keys get filed under the wrong number and the chain falls out of step.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "fails until the SDK paces sends to web peers (issue 11 part 4)"]
 async fn burst_of_thirty_reaches_a_concurrent_web_peer_whole() {
-    burst_of_thirty(WebPeerOptions::default()).await;
+    burst_of_thirty(shared_sessions(false)).await;
 }
 
+/// The control: the same peer handling one message at a time decrypts all thirty.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn burst_of_thirty_reaches_a_sequential_web_peer_whole() {
-    burst_of_thirty(WebPeerOptions::sequential()).await;
+    burst_of_thirty(shared_sessions(true)).await;
+}
+
+/// Load-copy / save-whole handlers (last save wins) race too, but that alone loses no
+/// message of one chain: a message's key leaves the state only through its own handler.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn burst_of_thirty_survives_last_save_wins_alone() {
+    burst_of_thirty(WebPeerOptions::default()).await;
 }

@@ -44,7 +44,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub use keys::WebKeys;
-pub use ratchet::WebRatchetError;
+pub use ratchet::{WebRatchet, WebRatchetError};
 pub use session::{WebFailure, WebSession};
 
 /// The password every web peer registers with.
@@ -65,6 +65,27 @@ pub struct WebPeerOptions {
     /// Await each incoming message's handler before reading the next frame (the control:
     /// the web app does not do this).
     pub sequential: bool,
+    /// How handlers reach the session state.
+    pub access: SessionAccess,
+}
+
+/// How concurrent handlers share a session's ratchet state: the two ways a web app that
+/// loads and saves sessions around each decryption can race.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SessionAccess {
+    /// Each handler loads a copy, decrypts it, and saves it back whole: last save wins.
+    /// This alone never loses a message of one chain (a message's key only leaves the
+    /// state through that message's own handler); it leaves stale skipped keys behind.
+    #[default]
+    Snapshot,
+    /// Handlers work on the one in-memory session object, and every chain-key step of the
+    /// ratchet awaits between reading the chain key and writing the next one, as a ratchet
+    /// whose HMAC is an awaited WebCrypto promise does. Overlapping handlers then file a
+    /// key under the wrong number or reuse a chain key, and messages fail to authenticate.
+    SharedAwaitingKdf {
+        /// How long each awaited KDF takes.
+        kdf_delay: Duration,
+    },
 }
 
 impl Default for WebPeerOptions {
@@ -74,6 +95,7 @@ impl Default for WebPeerOptions {
             save_delay: Duration::from_millis(5),
             first_message_delay: Duration::from_millis(200),
             sequential: false,
+            access: SessionAccess::Snapshot,
         }
     }
 }
@@ -417,27 +439,45 @@ impl WebPeer {
                 })?;
         let mut rng = rng();
         tokio::time::sleep(inner.options.load_delay).await;
-        let loaded = lock(&inner.sessions).get(peer_id).cloned();
-        let mut session = match loaded {
-            Some(session) if session.remote_signed_prekey_id() == signed_id => session,
-            _ => {
+        let encrypted = {
+            let mut sessions = lock(&inner.sessions);
+            let reusable = sessions
+                .get(peer_id)
+                .is_some_and(|s| s.remote_signed_prekey_id() == signed_id);
+            if !reusable {
                 let identity = lock(&inner.keys).identity().clone();
-                WebSession::initiate(&identity, &bundle, &mut rng).map_err(|source| {
-                    WebPeerError::X3dh {
-                        peer: peer_id.to_string(),
-                        source,
-                    }
-                })?
+                let session =
+                    WebSession::initiate(&identity, &bundle, &mut rng).map_err(|source| {
+                        WebPeerError::X3dh {
+                            peer: peer_id.to_string(),
+                            source,
+                        }
+                    })?;
+                sessions.insert(peer_id.to_string(), session);
+            }
+            match inner.options.access {
+                // Encrypt a copy and save it after the write delay (last save wins).
+                SessionAccess::Snapshot => sessions.get(peer_id).cloned().map(|mut copy| {
+                    let envelope = copy.encrypt(text, &mut rng);
+                    (envelope, Some(copy))
+                }),
+                // Encrypt the shared session in place.
+                SessionAccess::SharedAwaitingKdf { .. } => sessions
+                    .get_mut(peer_id)
+                    .map(|session| (session.encrypt(text, &mut rng), None)),
             }
         };
-        let envelope = session
-            .encrypt(text, &mut rng)
-            .map_err(|source| WebPeerError::Encrypt {
-                peer: peer_id.to_string(),
-                source,
-            })?;
+        let Some((envelope, copy)) = encrypted else {
+            return Err(WebPeerError::Socket("session vanished".into()));
+        };
+        let envelope = envelope.map_err(|source| WebPeerError::Encrypt {
+            peer: peer_id.to_string(),
+            source,
+        })?;
         tokio::time::sleep(inner.options.save_delay).await;
-        lock(&inner.sessions).insert(peer_id.to_string(), session);
+        if let Some(copy) = copy {
+            lock(&inner.sessions).insert(peer_id.to_string(), copy);
+        }
         let message_id = uuid_v4();
         inner
             .send_frame(&ClientFrame::Message {
@@ -661,6 +701,19 @@ impl Inner {
     /// Any other message: load the session, decrypt in place, save what the ratchet left,
     /// whether or not the message opened.
     async fn next_message(&self, from: &str, envelope: &Envelope) -> Result<String, WebFailure> {
+        match self.options.access {
+            SessionAccess::Snapshot => self.next_message_snapshot(from, envelope).await,
+            SessionAccess::SharedAwaitingKdf { kdf_delay } => {
+                self.next_message_shared(from, envelope, kdf_delay).await
+            }
+        }
+    }
+
+    async fn next_message_snapshot(
+        &self,
+        from: &str,
+        envelope: &Envelope,
+    ) -> Result<String, WebFailure> {
         tokio::time::sleep(self.options.load_delay).await;
         let mut session = lock(&self.sessions)
             .get(from)
@@ -670,6 +723,59 @@ impl Inner {
         tokio::time::sleep(self.options.save_delay).await;
         lock(&self.sessions).insert(from.to_string(), session);
         result
+    }
+
+    /// The ratchet's decryption steps (as [`WebRatchet::decrypt`] runs them) on the shared
+    /// session, with an await wherever the web client awaits a KDF: the chain key is read
+    /// before the await and the result written after it, whatever happened meanwhile.
+    async fn next_message_shared(
+        &self,
+        from: &str,
+        envelope: &Envelope,
+        kdf_delay: Duration,
+    ) -> Result<String, WebFailure> {
+        let header = &envelope.header;
+        tokio::time::sleep(self.options.load_delay).await;
+        self.on_session(from, |r| {
+            if r.needs_dh_step(header) {
+                r.dh_step(&header.ratchet_key, &mut rng())?;
+            }
+            r.check_skip(header)
+        })?;
+        while let Some(chain_key) = self.on_session(from, |r| r.chain_key_to_skip(header))? {
+            tokio::time::sleep(kdf_delay).await;
+            let (message_key, next) = chain_key.step();
+            self.on_session(from, |r| r.store_skipped(message_key, next))?;
+        }
+        let message_key = match self.on_session(from, |r| Ok(r.take_skipped(header)))? {
+            Some(key) => key,
+            None => {
+                let chain_key = self.on_session(from, |r| r.receiving_chain_key())?;
+                tokio::time::sleep(kdf_delay).await;
+                let (message_key, next) = chain_key.step();
+                self.on_session(from, |r| {
+                    r.advance_receiving(next);
+                    Ok(())
+                })?;
+                message_key
+            }
+        };
+        let result = ratchet::open(&message_key, &envelope.ciphertext)
+            .map_err(WebFailure::from)
+            .and_then(session::text);
+        tokio::time::sleep(self.options.save_delay).await;
+        result
+    }
+
+    /// Runs `f` on the shared session with `peer`.
+    fn on_session<T>(
+        &self,
+        peer: &str,
+        f: impl FnOnce(&mut WebRatchet) -> Result<T, WebRatchetError>,
+    ) -> Result<T, WebFailure> {
+        let mut sessions = lock(&self.sessions);
+        let session = sessions.get_mut(peer).ok_or(WebFailure::NoSession)?;
+        Ok(f(session.ratchet_mut())?)
     }
 }
 

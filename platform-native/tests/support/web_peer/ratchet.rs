@@ -149,41 +149,103 @@ impl WebRatchet {
 
     /// Opens a message the web client's way: every change to the state happens before the
     /// box is opened and stays when it does not open.
+    ///
+    /// The steps are public so that [`super::WebPeer`] can also run them the way a
+    /// JavaScript engine interleaves them when each KDF is an awaited promise; this method
+    /// runs them back to back.
     pub fn decrypt<R: CryptoRng + ?Sized>(
         &mut self,
         header: &Header,
         sealed: &[u8],
         rng: &mut R,
     ) -> Result<Vec<u8>, WebRatchetError> {
-        if self.remote_ratchet_key != Some(header.ratchet_key) {
+        if self.needs_dh_step(header) {
             self.dh_step(&header.ratchet_key, rng)?;
         }
-        let n = header.message_number;
-        if u64::from(self.receiving_chain_length) + u64::from(MAX_SKIP) < u64::from(n) {
-            return Err(WebRatchetError::TooManySkipped);
+        self.check_skip(header)?;
+        while let Some(chain_key) = self.chain_key_to_skip(header)? {
+            let (message_key, next) = chain_key.step();
+            self.store_skipped(message_key, next)?;
         }
-        let remote = self
-            .remote_ratchet_key
-            .ok_or(WebRatchetError::Authentication)?;
-        while self.receiving_chain_length < n {
-            let message_key = self.next_receiving_key()?;
-            let name = format!("{}:{}", remote.to_base64(), self.receiving_chain_length);
-            self.remember(name, message_key);
-            self.receiving_chain_length += 1;
-        }
-        let name = format!("{}:{n}", header.ratchet_key.to_base64());
-        let message_key = match self.skipped.iter().position(|(k, _)| *k == name) {
-            Some(index) => self.skipped.remove(index).1,
+        let message_key = match self.take_skipped(header) {
+            Some(key) => key,
             None => {
-                let key = self.next_receiving_key()?;
-                self.receiving_chain_length += 1;
-                key
+                let (message_key, next) = self.receiving_chain_key()?.step();
+                self.advance_receiving(next);
+                message_key
             }
         };
         open(&message_key, sealed)
     }
 
-    fn dh_step<R: CryptoRng + ?Sized>(
+    /// Step 1: the header's ratchet key is not the one the receiving chain follows.
+    pub fn needs_dh_step(&self, header: &Header) -> bool {
+        self.remote_ratchet_key != Some(header.ratchet_key)
+    }
+
+    /// Step 2: the skip limit (`Nr + 1000 < n` fails).
+    pub fn check_skip(&self, header: &Header) -> Result<(), WebRatchetError> {
+        if u64::from(self.receiving_chain_length) + u64::from(MAX_SKIP)
+            < u64::from(header.message_number)
+        {
+            return Err(WebRatchetError::TooManySkipped);
+        }
+        Ok(())
+    }
+
+    /// Step 3, the loop's test and read: while `Nr < n`, the chain key to derive the next
+    /// skipped key from.
+    pub fn chain_key_to_skip(&self, header: &Header) -> Result<Option<ChainKey>, WebRatchetError> {
+        if self.receiving_chain_length < header.message_number {
+            Ok(Some(self.receiving_chain_key()?))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Step 3, the loop's write: stash the key under `"<DHr>:<Nr>"` (as they are now),
+    /// move the chain to `next`, `Nr += 1`.
+    pub fn store_skipped(
+        &mut self,
+        message_key: MessageKey,
+        next: ChainKey,
+    ) -> Result<(), WebRatchetError> {
+        let remote = self
+            .remote_ratchet_key
+            .ok_or(WebRatchetError::Authentication)?;
+        let name = format!("{}:{}", remote.to_base64(), self.receiving_chain_length);
+        self.remember(name, message_key);
+        self.receiving_chain_key = Some(next);
+        self.receiving_chain_length += 1;
+        Ok(())
+    }
+
+    /// Step 4: the stashed key for the header's `(ratchetKey, n)`, removed, if there is one.
+    pub fn take_skipped(&mut self, header: &Header) -> Option<MessageKey> {
+        let name = format!(
+            "{}:{}",
+            header.ratchet_key.to_base64(),
+            header.message_number
+        );
+        let index = self.skipped.iter().position(|(k, _)| *k == name)?;
+        Some(self.skipped.remove(index).1)
+    }
+
+    /// Step 5, the read: the receiving chain key the message key is taken from.
+    pub fn receiving_chain_key(&self) -> Result<ChainKey, WebRatchetError> {
+        self.receiving_chain_key
+            .clone()
+            .ok_or(WebRatchetError::Authentication)
+    }
+
+    /// Step 5, the write: the chain moves to `next`, `Nr += 1`.
+    pub fn advance_receiving(&mut self, next: ChainKey) {
+        self.receiving_chain_key = Some(next);
+        self.receiving_chain_length += 1;
+    }
+
+    /// A DH ratchet step on a new peer ratchet key (one 32-byte draw).
+    pub fn dh_step<R: CryptoRng + ?Sized>(
         &mut self,
         remote: &PublicKey,
         rng: &mut R,
@@ -204,17 +266,6 @@ impl WebRatchet {
         self.ratchet_key_pair = Some(pair);
         self.sending_chain_length = 0;
         Ok(())
-    }
-
-    /// The receiving chain's next message key; the chain key moves on.
-    fn next_receiving_key(&mut self) -> Result<MessageKey, WebRatchetError> {
-        let chain_key = self
-            .receiving_chain_key
-            .as_ref()
-            .ok_or(WebRatchetError::Authentication)?;
-        let (message_key, next) = chain_key.step();
-        self.receiving_chain_key = Some(next);
-        Ok(message_key)
     }
 
     /// `Map.set`: a known name keeps its place and takes the new key.
@@ -295,7 +346,8 @@ fn seal(key: &MessageKey, nonce: &[u8; NONCE_LEN], plaintext: &[u8]) -> Vec<u8> 
     out
 }
 
-fn open(key: &MessageKey, sealed: &[u8]) -> Result<Vec<u8>, WebRatchetError> {
+/// Opens `nonce ‖ tag ‖ box` (step 6 of a decryption).
+pub fn open(key: &MessageKey, sealed: &[u8]) -> Result<Vec<u8>, WebRatchetError> {
     if sealed.len() < NONCE_LEN {
         return Err(WebRatchetError::TooShort);
     }

@@ -117,7 +117,7 @@ impl WebSession {
         let plaintext = self
             .ratchet
             .decrypt(&envelope.header, &envelope.ciphertext, rng)?;
-        String::from_utf8(plaintext).map_err(|_| WebFailure::NotUtf8)
+        text(plaintext)
     }
 
     /// The peer's signed-prekey id this session was built on.
@@ -129,4 +129,14 @@ impl WebSession {
     pub fn ratchet(&self) -> &WebRatchet {
         &self.ratchet
     }
+
+    /// The ratchet, to run its decryption steps one at a time.
+    pub fn ratchet_mut(&mut self) -> &mut WebRatchet {
+        &mut self.ratchet
+    }
+}
+
+/// The decrypted bytes as the text the app shows.
+pub fn text(plaintext: Vec<u8>) -> Result<String, WebFailure> {
+    String::from_utf8(plaintext).map_err(|_| WebFailure::NotUtf8)
 }
