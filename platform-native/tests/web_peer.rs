@@ -335,6 +335,42 @@ fn a_failed_decryption_breaks_the_rest_of_the_chain() {
     assert!(receiver.decrypt(&sent[2], &mut rng).is_err());
 }
 
+/// The web client ignores `previousChainLength` and looks up skipped keys only after a DH
+/// step (PROTOCOL §4 weakness 1): a message of an older chain that arrives after the
+/// peer's next chain is lost, and its stale ratchet key sends the session through a bogus
+/// DH step that breaks the current chain too.
+#[test]
+fn a_late_message_from_an_old_chain_is_lost_and_breaks_the_session() {
+    let alice = IdentityKeyPair::from_seed([3; 32]);
+    let bob = IdentityKeyPair::from_seed([4; 32]);
+    let mut rng = quickchat_core::rand_core::UnwrapErr(getrandom::SysRng);
+    let spk = quickchat_core::keys::SignedPrekey::generate(&bob, 1, 0, &mut rng);
+    let bundle = PrekeyBundle {
+        identity: *bob.public(),
+        signed_prekey: Some(spk.public()),
+        one_time_prekey: None,
+    };
+    let mut a = WebSession::initiate(&alice, &bundle, &mut rng).unwrap();
+    let m0 = a.encrypt("m0", &mut rng).unwrap();
+    let late = a.encrypt("late", &mut rng).unwrap();
+    let x3dh = m0.x3dh.expect("x3dh");
+    let mut b = WebSession::accept(&bob, spk.pair().secret(), None, &x3dh, &m0.header, 1);
+    assert_eq!(b.decrypt(&m0, &mut rng).unwrap(), "m0");
+    let reply = b.encrypt("reply", &mut rng).unwrap();
+    assert_eq!(a.decrypt(&reply, &mut rng).unwrap(), "reply");
+    let next_chain = a.encrypt("next chain", &mut rng).unwrap();
+    let after = a.encrypt("after", &mut rng).unwrap();
+    assert_eq!(b.decrypt(&next_chain, &mut rng).unwrap(), "next chain");
+    assert_eq!(
+        b.decrypt(&late, &mut rng),
+        Err(WebFailure::Ratchet(WebRatchetError::Authentication))
+    );
+    assert!(
+        b.decrypt(&after, &mut rng).is_err(),
+        "the current chain is broken too"
+    );
+}
+
 // ---------------------------------------------------------------- web peer ↔ web peer
 
 /// One message and its outcome at the receiver, as a person types: one at a time.
@@ -427,6 +463,45 @@ async fn reset_keeps_the_counter_and_the_peer_starts_over() {
     bob.close().await;
 }
 
+/// An unchanged signed-prekey id means "same session" to the web app, whatever the
+/// identity key: after a reinstall (ids from 1 again) the peer keeps its old session, and
+/// the new install cannot read it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reinstall_with_the_same_signed_prekey_id_goes_unnoticed() {
+    let server = server().await;
+    let alice = WebPeer::register(&server, "web_alice").await.unwrap();
+    let bob = WebPeer::register(&server, "web_bob").await.unwrap();
+    assert!(web_says(&alice, &bob, "before").await);
+    bob.reinstall().await.unwrap();
+    assert_eq!(bob.signed_prekey_id(), 1);
+    alice
+        .send_text(bob.user_id(), "after reinstall")
+        .await
+        .unwrap();
+    bob.wait_for_outcomes(2, WAIT).await.unwrap();
+    let failures = bob.failures();
+    assert_eq!(failures.len(), 1);
+    assert_eq!(failures[0].reason, WebFailure::NoSession);
+
+    // A login on a new browser is a fresh install of the same account.
+    bob.close().await;
+    let carol = WebPeer::register(&server, "web_carol").await.unwrap();
+    let bob_again = WebPeer::login_with(
+        &server,
+        bob.username(),
+        support::web_peer::PASSWORD,
+        WebPeerOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(bob_again.user_id(), bob.user_id());
+    assert_eq!(bob_again.signed_prekey_id(), 1);
+    assert!(web_says(&carol, &bob_again, "hello new browser").await);
+    alice.close().await;
+    carol.close().await;
+    bob_again.close().await;
+}
+
 // ---------------------------------------------------------------- SDK ↔ web peer
 
 async fn sdk_says(client: &Client, web: &WebPeer, text: &str) -> bool {
@@ -500,15 +575,14 @@ fn describe(failures: &[Failure]) -> String {
     format!("{counts:?}")
 }
 
-/// A first message and nine more at once: the concurrent web app handles the nine while
-/// the first still waits for its bundle fetch, finds no session, and loses them.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fails until the SDK paces sends to web peers (issue 11 part 4)"]
-async fn burst_after_a_first_message_reaches_a_web_peer_whole() {
+/// A first message and nine more at once.
+async fn first_then_nine(options: WebPeerOptions) {
     let server = server().await;
     let dir = tempfile::tempdir().unwrap();
     let alice = registered(&server, &dir, "alice").await;
-    let web = WebPeer::register(&server, "web").await.unwrap();
+    let web = WebPeer::register_with(&server, "web", options)
+        .await
+        .unwrap();
     let peer = web.user_id().to_string();
     alice.send_text(&peer, "first").await.unwrap();
     let sends = (2..=10).map(|i| {
@@ -528,6 +602,20 @@ async fn burst_after_a_first_message_reaches_a_web_peer_whole() {
     assert_all_decrypted(&web, 10).await;
     alice.close().await;
     web.close().await;
+}
+
+/// The concurrent web app handles the nine while the first still waits for its bundle
+/// fetch; they find no session and are lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "fails until the SDK paces sends to web peers (issue 11 part 4)"]
+async fn burst_after_a_first_message_reaches_a_web_peer_whole() {
+    first_then_nine(WebPeerOptions::default()).await;
+}
+
+/// The control: handled one at a time, all ten decrypt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn burst_after_a_first_message_reaches_a_sequential_web_peer_whole() {
+    first_then_nine(WebPeerOptions::sequential()).await;
 }
 
 /// The web app's race model the loss test below needs: handlers share the in-memory

@@ -26,6 +26,7 @@ pub mod ratchet;
 pub mod session;
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -439,36 +440,33 @@ impl WebPeer {
                 })?;
         let mut rng = rng();
         tokio::time::sleep(inner.options.load_delay).await;
-        let encrypted = {
+        let (envelope, copy) = {
             let mut sessions = lock(&inner.sessions);
-            let reusable = sessions
-                .get(peer_id)
-                .is_some_and(|s| s.remote_signed_prekey_id() == signed_id);
-            if !reusable {
-                let identity = lock(&inner.keys).identity().clone();
-                let session =
-                    WebSession::initiate(&identity, &bundle, &mut rng).map_err(|source| {
-                        WebPeerError::X3dh {
-                            peer: peer_id.to_string(),
-                            source,
-                        }
-                    })?;
-                sessions.insert(peer_id.to_string(), session);
-            }
+            let session = match sessions.entry(peer_id.to_string()) {
+                Entry::Occupied(entry) if entry.get().remote_signed_prekey_id() == signed_id => {
+                    entry.into_mut()
+                }
+                entry => {
+                    let identity = lock(&inner.keys).identity().clone();
+                    let session =
+                        WebSession::initiate(&identity, &bundle, &mut rng).map_err(|source| {
+                            WebPeerError::X3dh {
+                                peer: peer_id.to_string(),
+                                source,
+                            }
+                        })?;
+                    entry.insert_entry(session).into_mut()
+                }
+            };
             match inner.options.access {
-                // Encrypt a copy and save it after the write delay (last save wins).
-                SessionAccess::Snapshot => sessions.get(peer_id).cloned().map(|mut copy| {
-                    let envelope = copy.encrypt(text, &mut rng);
-                    (envelope, Some(copy))
-                }),
+                // Encrypt a copy; it is saved after the write delay (last save wins).
+                SessionAccess::Snapshot => {
+                    let mut copy = session.clone();
+                    (copy.encrypt(text, &mut rng), Some(copy))
+                }
                 // Encrypt the shared session in place.
-                SessionAccess::SharedAwaitingKdf { .. } => sessions
-                    .get_mut(peer_id)
-                    .map(|session| (session.encrypt(text, &mut rng), None)),
+                SessionAccess::SharedAwaitingKdf { .. } => (session.encrypt(text, &mut rng), None),
             }
-        };
-        let Some((envelope, copy)) = encrypted else {
-            return Err(WebPeerError::Socket("session vanished".into()));
         };
         let envelope = envelope.map_err(|source| WebPeerError::Encrypt {
             peer: peer_id.to_string(),
