@@ -13,9 +13,11 @@
 //!   (`x3dh`) waits for a bundle fetch (and [`WebPeerOptions::first_message_delay`]) before
 //!   it decrypts; every other message loads the session, decrypts, and saves it, with
 //!   IndexedDB-like delays around the load and the save, over one shared session map, so
-//!   concurrent handlers race as the web app's do (last save wins, a failed decryption's
-//!   mutated state is saved too). [`WebPeerOptions::sequential`] awaits handlers in order
-//!   instead, as a control;
+//!   concurrent handlers race (a failed decryption's mutated state is saved too). How they
+//!   race is [`SessionAccess`]: whole copies, last save wins (the default, which alone
+//!   loses nothing within one chain), or the one shared session with awaited KDF steps
+//!   (which loses bursts). [`WebPeerOptions::sequential`] awaits handlers in order instead,
+//!   as a control;
 //! - no history fetch, no `status` frames; it can send `read` and `typing`.
 //!
 //! Every incoming message ends as one outcome: [`WebPeer::received`] or
