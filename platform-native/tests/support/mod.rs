@@ -10,6 +10,8 @@ use quickchat::{Client, ClientConfig, Event, EventStream};
 use quickchat_testserver::{Config, TestServer};
 use tempfile::TempDir;
 
+pub mod web_peer;
+
 /// How long any single wait may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(20);
 
