@@ -607,7 +607,6 @@ async fn first_then_nine(options: WebPeerOptions) {
 /// The concurrent web app handles the nine while the first still waits for its bundle
 /// fetch; they find no session and are lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fails until the SDK paces sends to web peers (issue 11 part 4)"]
 async fn burst_after_a_first_message_reaches_a_web_peer_whole() {
     first_then_nine(WebPeerOptions::default()).await;
 }
@@ -666,7 +665,6 @@ async fn burst_of_thirty(options: WebPeerOptions) {
 /// Concurrent handlers on the shared session overlap in the ratchet's awaited KDF steps:
 /// keys get filed under the wrong number and the chain falls out of step.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fails until the SDK paces sends to web peers (issue 11 part 4)"]
 async fn burst_of_thirty_reaches_a_concurrent_web_peer_whole() {
     burst_of_thirty(shared_sessions(false)).await;
 }
