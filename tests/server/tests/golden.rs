@@ -9,7 +9,7 @@
 
 mod support;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -39,23 +39,11 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// Whose token a recorded `Bearer <jwt>` was.
-fn token_owner(label: &str) -> &'static str {
-    if label.starts_with("upload prekeys bob") || label.starts_with("prekey status bob") {
-        "bob"
-    } else if label.contains("admin") {
-        "admin"
-    } else {
-        "alice"
-    }
-}
-
 struct Replay {
     http: Http,
     ws_url: String,
     /// Placeholder (`<aliceId>`) → this run's value.
     bound: BTreeMap<String, String>,
-    tokens: HashMap<&'static str, String>,
     sockets: BTreeMap<String, Ws>,
     started: i64,
     failures: Vec<String>,
@@ -202,9 +190,6 @@ impl Replay {
         let method = request.get("method").and_then(V::as_str).expect("method");
         let path = self.fill(request.get("path").and_then(V::as_str).expect("path"));
         let auth = match request.get("auth") {
-            Some(V::Str(a)) if a == "Bearer <jwt>" => {
-                Some(format!("Bearer {}", self.tokens[token_owner(&label)]))
-            }
             Some(V::Str(a)) => Some(self.fill(a)),
             _ => None,
         };
@@ -292,18 +277,17 @@ impl Replay {
         // Values later exchanges and frames refer to.
         let Ok(actual) = actual else { return };
         let field = |key: &str| actual.get(key).and_then(V::as_str).map(str::to_owned);
-        if let Some(who) = label.strip_prefix("register ")
-            && let ("alice" | "bob" | "carol" | "admin", Some(id), Some(token)) =
-                (who, field("id"), field("token"))
-        {
-            let who: &'static str = match who {
-                "alice" => "alice",
-                "bob" => "bob",
-                "carol" => "carol",
-                _ => "admin",
-            };
-            self.bind(&format!("<{who}Id>"), &id);
-            self.tokens.insert(who, token);
+        // A register or login answer binds the user named `<xName>` in the request to its
+        // id `<xId>` and its latest token `<xJwt>`.
+        let role = request
+            .get("body")
+            .and_then(|b| b.get("username"))
+            .and_then(V::as_str)
+            .and_then(|name| name.strip_prefix('<')?.strip_suffix("Name>"))
+            .map(str::to_owned);
+        if let (Some(role), Some(id), Some(token)) = (role, field("id"), field("token")) {
+            self.bind(&format!("<{role}Id>"), &id);
+            self.bind(&format!("<{role}Jwt>"), &token);
         }
         if label == "create group"
             && let Some(id) = field("id")
@@ -419,7 +403,6 @@ async fn replay_matches_the_recorded_backend() {
         http: Http::new(&server.base_url()),
         ws_url: server.ws_url(),
         bound: BTreeMap::new(),
-        tokens: HashMap::new(),
         sockets: BTreeMap::new(),
         started,
         failures: Vec::new(),
