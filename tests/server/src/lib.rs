@@ -30,8 +30,10 @@ mod clock;
 mod config;
 mod db;
 mod error;
+mod hooks;
 mod http;
 mod json;
+pub mod limits;
 mod routes;
 mod server;
 mod state;
@@ -39,8 +41,8 @@ mod ws;
 
 pub use auth::password::DEFAULT_BCRYPT_COST;
 pub use config::{
-    Config, DEFAULT_JWT_SECRET, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_WS_MESSAGE_BYTES, Database,
-    Quirks,
+    Config, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_WS_MESSAGE_BYTES, DEFAULT_MAX_WS_QUEUE_BYTES,
+    DEFAULT_MAX_WS_QUEUE_FRAMES, Database, Quirks,
 };
 pub use error::{DbError, ServerError};
 pub use server::{TestServer, make_admin_in};
