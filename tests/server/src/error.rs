@@ -35,6 +35,9 @@ pub enum ServerError {
         /// What went wrong.
         source: DbError,
     },
+    /// The operating system could not provide randomness for the JWT secret.
+    #[error("cannot draw a random JWT secret: {0}")]
+    Random(getrandom::Error),
     /// [`make_admin`](crate::TestServer::make_admin) was given a user name nobody has.
     #[error("no user is named {0:?}")]
     UnknownUser(String),
@@ -61,6 +64,15 @@ pub(crate) enum ApiError {
     /// 400.
     #[error("{0}")]
     BadRequest(&'static str),
+    /// 400: a body field over its cap (see [`crate::limits`]); not a backend answer, the
+    /// backend has no caps.
+    #[error("{field} must be at most {max} characters")]
+    FieldTooLong {
+        /// The member name, or a description of the kind of field.
+        field: &'static str,
+        /// Its cap, in UTF-16 code units.
+        max: usize,
+    },
     /// 401 `Unauthorized`: no or no valid credentials.
     #[error("Unauthorized")]
     Unauthorized,
@@ -87,7 +99,7 @@ pub(crate) enum ApiError {
 impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
-            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest(_) | ApiError::FieldTooLong { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized | ApiError::BadCredentials => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,

@@ -143,9 +143,12 @@ pub(crate) fn created(body: Json) -> ApiResult {
 }
 
 /// Parses a request body as JSON; text that is not JSON is a 500 carrying the parser's
-/// message, as `await request.json()` failing inside the backend's catch-all.
+/// message, as `await request.json()` failing inside the backend's catch-all. A field over
+/// its cap ([`crate::limits`]) is a 400.
 pub(crate) fn parse_json(body: &[u8]) -> Result<Json, ApiError> {
-    Json::parse(body).map_err(|e| ApiError::InvalidJson(e.to_string()))
+    let json = Json::parse(body).map_err(|e| ApiError::InvalidJson(e.to_string()))?;
+    crate::limits::check_body(&json)?;
+    Ok(json)
 }
 
 /// The raw request body, within the configured size limit (413 beyond it). Reading it

@@ -23,6 +23,21 @@
 //! # }
 //! ```
 
+//! # Hooks for tests
+//!
+//! [`TestServer::message_frame_counts`] and [`TestServer::duplicate_message_frames`] count
+//! the `message` frames each user sent per `messageId` (exactly-once checks);
+//! [`TestServer::disconnect_user`] drops a user's sockets as a network failure would;
+//! [`Config::with_history_delay`] and [`TestServer::set_history_delay`] hold history answers
+//! back to widen races.
+//!
+//! # Defences the backend lacks
+//!
+//! Each socket's send queue is bounded ([`Config::with_max_ws_queue_frames`],
+//! [`Config::with_max_ws_queue_bytes`]): a peer that stops reading is dropped instead of
+//! buffered for without limit. REST body fields are capped ([`limits`]). Tokens are signed
+//! with a random secret per [`TestServer`] unless [`Config::with_jwt_secret`] gives one.
+
 #![warn(missing_docs)]
 
 mod auth;
@@ -30,8 +45,10 @@ mod clock;
 mod config;
 mod db;
 mod error;
+mod hooks;
 mod http;
 mod json;
+pub mod limits;
 mod routes;
 mod server;
 mod state;
@@ -39,8 +56,8 @@ mod ws;
 
 pub use auth::password::DEFAULT_BCRYPT_COST;
 pub use config::{
-    Config, DEFAULT_JWT_SECRET, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_WS_MESSAGE_BYTES, Database,
-    Quirks,
+    Config, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_WS_MESSAGE_BYTES, DEFAULT_MAX_WS_QUEUE_BYTES,
+    DEFAULT_MAX_WS_QUEUE_FRAMES, Database, Quirks,
 };
 pub use error::{DbError, ServerError};
 pub use server::{TestServer, make_admin_in};

@@ -11,8 +11,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use quickchat_testserver::{
-    Config, DEFAULT_BCRYPT_COST, DEFAULT_JWT_SECRET, DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_MAX_WS_MESSAGE_BYTES, Quirks, TestServer, make_admin_in,
+    Config, DEFAULT_BCRYPT_COST, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_WS_MESSAGE_BYTES,
+    DEFAULT_MAX_WS_QUEUE_BYTES, DEFAULT_MAX_WS_QUEUE_FRAMES, Quirks, TestServer, make_admin_in,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -32,7 +32,8 @@ struct Cli {
     #[arg(long, default_value_t = 8787, env = "QUICKCHAT_PORT")]
     port: u16,
 
-    /// Secret that signs the HS256 tokens (the backend's JWT_SECRET).
+    /// Secret that signs the HS256 tokens (the backend's JWT_SECRET). Without one, a random
+    /// secret is drawn at each start: tokens then do not outlive the process.
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
     jwt_secret: Option<String>,
 
@@ -47,6 +48,14 @@ struct Cli {
     /// Largest accepted WebSocket message in bytes (the socket is closed with 1009 beyond it).
     #[arg(long, default_value_t = DEFAULT_MAX_WS_MESSAGE_BYTES)]
     max_ws_message_bytes: usize,
+
+    /// Most frames waiting to be written to one WebSocket; one more drops that connection.
+    #[arg(long, default_value_t = DEFAULT_MAX_WS_QUEUE_FRAMES)]
+    max_ws_queue_frames: usize,
+
+    /// Most bytes of frames waiting to be written to one WebSocket; more drops it.
+    #[arg(long, default_value_t = DEFAULT_MAX_WS_QUEUE_BYTES)]
+    max_ws_queue_bytes: usize,
 
     /// Fix the reconnect race instead of reproducing it (PROTOCOL §7 quirk 1).
     #[arg(long)]
@@ -91,23 +100,27 @@ fn main() -> ExitCode {
 fn serve(cli: Cli) -> Result<(), String> {
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     runtime.block_on(async move {
-        let secret = cli.jwt_secret.unwrap_or_else(|| {
-            tracing::warn!("no --jwt-secret or JWT_SECRET given; using the insecure default");
-            DEFAULT_JWT_SECRET.to_owned()
-        });
         let quirks = if cli.no_reconnect_race {
             Quirks::fixed()
         } else {
             Quirks::faithful()
         };
-        let config = Config::default()
+        let mut config = Config::default()
             .with_bind(SocketAddr::new(cli.host, cli.port))
             .with_database_file(cli.db)
-            .with_jwt_secret(secret)
             .with_bcrypt_cost(cli.bcrypt_cost)
             .with_max_body_bytes(cli.max_body_bytes)
             .with_max_ws_message_bytes(cli.max_ws_message_bytes)
+            .with_max_ws_queue_frames(cli.max_ws_queue_frames)
+            .with_max_ws_queue_bytes(cli.max_ws_queue_bytes)
             .with_quirks(quirks);
+        match cli.jwt_secret {
+            Some(secret) => config = config.with_jwt_secret(secret),
+            None => tracing::info!(
+                "no --jwt-secret or JWT_SECRET given: tokens are signed with a random secret \
+                 and do not survive a restart"
+            ),
+        }
         let mut server = TestServer::start(config).await.map_err(|e| e.to_string())?;
         println!("listening on {}", server.base_url());
         wait_for_stop_signal().await;

@@ -1,10 +1,14 @@
 //! [`TestServer`]: start, stop and restart the server in-process.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::serve::ListenerExt;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -15,8 +19,9 @@ use crate::auth::jwt::JwtKey;
 use crate::config::{Config, Database};
 use crate::db::{self, Db, users};
 use crate::error::{DbError, ServerError};
+use crate::hooks::Hooks;
 use crate::state::{AppState, Shared};
-use crate::ws::hub::Hub;
+use crate::ws::hub::{Hub, QueueLimits};
 
 /// How long stopping waits for open requests and sockets before cutting them off.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -27,6 +32,9 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 /// [`stop`](TestServer::stop) to wait until every socket is closed and the port is free.
 pub struct TestServer {
     config: Config,
+    /// The configured secret, or the random one drawn at start; kept across restarts.
+    jwt_secret: String,
+    hooks: Arc<Hooks>,
     addr: SocketAddr,
     db_path: PathBuf,
     running: Option<Running>,
@@ -52,9 +60,16 @@ impl TestServer {
             }
             Database::File(path) => (path.clone(), None),
         };
-        let (running, addr) = launch(&config, config.bind, &db_path).await?;
+        let jwt_secret = match &config.jwt_secret {
+            Some(secret) => secret.clone(),
+            None => random_secret()?,
+        };
+        let hooks = Arc::new(Hooks::new(config.history_delay));
+        let (running, addr) = launch(&config, &jwt_secret, &hooks, config.bind, &db_path).await?;
         Ok(TestServer {
             config,
+            jwt_secret,
+            hooks,
             addr,
             db_path,
             running: Some(running),
@@ -107,7 +122,14 @@ impl TestServer {
     /// their data.
     pub async fn restart(&mut self) -> Result<(), ServerError> {
         self.stop().await;
-        let (running, _) = launch(&self.config, self.addr, &self.db_path).await?;
+        let (running, _) = launch(
+            &self.config,
+            &self.jwt_secret,
+            &self.hooks,
+            self.addr,
+            &self.db_path,
+        )
+        .await?;
         self.running = Some(running);
         Ok(())
     }
@@ -134,6 +156,48 @@ impl TestServer {
             return Err(ServerError::UnknownUser(username.to_owned()));
         }
         Ok(())
+    }
+
+    /// How many WebSocket `message` frames carrying a `messageId` each sender's
+    /// authenticated sockets sent, by (sender user id, `messageId`), since the server was
+    /// first started (restarts included). Every frame counts, including duplicates the
+    /// database refused (which the backend still relays, PROTOCOL §7 quirk 5) and frames
+    /// refused for other reasons; REST `POST /api/messages` does not count.
+    pub fn message_frame_counts(&self) -> HashMap<(String, String), usize> {
+        self.hooks.message_frame_counts()
+    }
+
+    /// The `(sender user id, messageId, count)` of every message sent more than once over
+    /// WebSocket (see [`message_frame_counts`](TestServer::message_frame_counts)), sorted.
+    /// Empty when every message id went out exactly once.
+    pub fn duplicate_message_frames(&self) -> Vec<(String, String, usize)> {
+        let mut duplicates: Vec<_> = self
+            .hooks
+            .message_frame_counts()
+            .into_iter()
+            .filter(|(_, count)| *count > 1)
+            .map(|((sender, id), count)| (sender, id, count))
+            .collect();
+        duplicates.sort();
+        duplicates
+    }
+
+    /// Drops every open socket authenticated as `user_id` at once, as a network failure
+    /// seen from the server: no close frame, nothing queued is written. Returns once each
+    /// socket's close handler has run (the user is offline, as announced to the others).
+    /// Does nothing for a user with no socket or a stopped server.
+    pub async fn disconnect_user(&self, user_id: &str) {
+        let Some(running) = &self.running else { return };
+        for done in running.state.hub.drop_user(user_id) {
+            done.cancelled().await;
+        }
+    }
+
+    /// Holds back each `GET /api/messages/{peer}` answer by `delay` after the history was
+    /// read, from now on (zero turns it off); kept across restarts. See
+    /// [`Config::with_history_delay`].
+    pub fn set_history_delay(&self, delay: Duration) {
+        self.hooks.set_history_delay(delay);
     }
 
     fn database_error(&self, source: DbError) -> ServerError {
@@ -169,9 +233,18 @@ pub fn make_admin_in(db_path: &Path, username: &str) -> Result<(), ServerError> 
     Ok(())
 }
 
+/// A 256-bit secret from the operating system's CSPRNG.
+fn random_secret() -> Result<String, ServerError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(ServerError::Random)?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
 /// Binds, opens the database and spawns the server.
 async fn launch(
     config: &Config,
+    jwt_secret: &str,
+    hooks: &Arc<Hooks>,
     bind: SocketAddr,
     db_path: &Path,
 ) -> Result<(Running, SocketAddr), ServerError> {
@@ -188,11 +261,16 @@ async fn launch(
     let state = AppState::new(Shared {
         db,
         hub: Hub::default(),
-        jwt: JwtKey::new(&config.jwt_secret),
+        jwt: JwtKey::new(jwt_secret),
         bcrypt_cost: config.bcrypt_cost,
         quirks: config.quirks.clone(),
         max_body_bytes: config.max_body_bytes,
         max_ws_message_bytes: config.max_ws_message_bytes,
+        ws_queue_limits: QueueLimits {
+            frames: config.max_ws_queue_frames,
+            bytes: config.max_ws_queue_bytes,
+        },
+        hooks: hooks.clone(),
         shutdown: CancellationToken::new(),
         connections: TaskTracker::new(),
     });

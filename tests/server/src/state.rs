@@ -10,7 +10,8 @@ use tokio_util::task::TaskTracker;
 use crate::auth::jwt::JwtKey;
 use crate::config::Quirks;
 use crate::db::Db;
-use crate::ws::hub::Hub;
+use crate::hooks::Hooks;
+use crate::ws::hub::{Hub, QueueLimits};
 
 /// Shared server state; cheap to clone.
 #[derive(Clone)]
@@ -25,6 +26,10 @@ pub(crate) struct Shared {
     pub quirks: Quirks,
     pub max_body_bytes: usize,
     pub max_ws_message_bytes: usize,
+    /// How much may wait for one socket before it is dropped.
+    pub ws_queue_limits: QueueLimits,
+    /// Test observations and knobs, owned by the `TestServer` across restarts.
+    pub hooks: Arc<Hooks>,
     /// Cancelled when the server stops: every WebSocket closes.
     pub shutdown: CancellationToken,
     /// The running WebSocket connections, awaited on stop.

@@ -27,6 +27,10 @@ pub(crate) async fn history(
         .db
         .call(move |c| messages::conversation(c, &me, &peer).map_err(ApiError::from))
         .await?;
+    let delay = state.hooks.history_delay();
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     ok(Json::Array(rows.iter().map(message_json).collect()))
 }
 

@@ -6,12 +6,11 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
 
 use crate::state::AppState;
 use crate::ws::handlers::{self, Session};
-use crate::ws::hub::{Outbox, Outgoing};
+use crate::ws::hub::{Outbox, OutboxReceiver, Outgoing};
 
 /// How long a socket the server closed may take to answer the close frame before it is
 /// dropped anyway.
@@ -19,15 +18,20 @@ const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs a socket until it closes, then runs the close handler.
 pub(super) async fn run(socket: WebSocket, state: AppState) {
-    let (outbox, outgoing, close_requested) = Outbox::new();
+    let (outbox, outgoing, close_requested) = Outbox::new(state.ws_queue_limits);
     let (sink, mut stream) = socket.split();
     let writer_done = CancellationToken::new();
-    let writer = tokio::spawn(write(sink, outgoing, writer_done.clone()));
+    let mut writer = tokio::spawn(write(sink, outgoing, writer_done.clone()));
     let mut session = Session {
         connection: state.hub.next_connection_id(),
         outbox,
         user: None,
     };
+    let finished = CancellationToken::new();
+    state
+        .hub
+        .open_socket(session.connection, &session.outbox, finished.clone());
+    let dropped_outbox = session.outbox.clone();
     // Once the server has asked for a close, the peer has CLOSE_GRACE to answer it.
     let close_timeout = async {
         close_requested.notified().await;
@@ -35,8 +39,13 @@ pub(super) async fn run(socket: WebSocket, state: AppState) {
     };
     tokio::pin!(close_timeout);
     let mut stopping = false;
+    let mut dropped = false;
     loop {
         tokio::select! {
+            () = dropped_outbox.dropped() => {
+                dropped = true;
+                break;
+            }
             () = state.shutdown.cancelled() => {
                 session.outbox.close(1001, "Server shutting down");
                 stopping = true;
@@ -64,11 +73,25 @@ pub(super) async fn run(socket: WebSocket, state: AppState) {
             },
         }
     }
+    if dropped {
+        // Gone at once, as after a network failure: nothing more is written, and the
+        // socket closes when both halves are dropped.
+        writer.abort();
+        drop(stream);
+    }
     if !stopping && let Some(user) = &session.user {
         handlers::disconnected(&state, session.connection, user).await;
     }
     writer_done.cancel();
-    let _ = writer.await;
+    // A peer that does not read can hold the writer in a flush: it gets the grace period.
+    if tokio::time::timeout(CLOSE_GRACE, &mut writer)
+        .await
+        .is_err()
+    {
+        writer.abort();
+    }
+    state.hub.close_socket(session.connection);
+    finished.cancel();
 }
 
 /// Whether a read failed because the peer sent a message over the configured limit.
@@ -81,7 +104,7 @@ fn is_too_large(err: &axum::Error) -> bool {
 /// Drains the outbox into the socket, batching what is queued into one flush.
 async fn write(
     mut sink: SplitSink<WebSocket, Message>,
-    mut outgoing: UnboundedReceiver<Outgoing>,
+    mut outgoing: OutboxReceiver,
     done: CancellationToken,
 ) {
     loop {
@@ -108,8 +131,8 @@ async fn write(
                 }
             }
             match outgoing.try_recv() {
-                Ok(more) => item = more,
-                Err(_) => break,
+                Some(more) => item = more,
+                None => break,
             }
         }
         if sink.flush().await.is_err() {

@@ -3,7 +3,7 @@
 use crate::clock::now_ms;
 use crate::db::groups::{self, GroupMessage};
 use crate::db::messages::{self, Message};
-use crate::db::users;
+use crate::db::{self, users};
 use crate::error::DbError;
 use crate::json::{Json, JsonObject, json_map};
 use crate::routes::groups::{is_manager, parse_settings};
@@ -238,6 +238,9 @@ async fn direct_message(
     ) else {
         return Err(FrameError::InvalidFormat);
     };
+    if let Some(id) = payload.str_field("messageId") {
+        state.hooks.count_message_frame(&user.id, id);
+    }
     let message = Message {
         id: payload
             .str_field("messageId")
@@ -256,6 +259,7 @@ async fn direct_message(
         encrypted: payload.truthy_field("encrypted") && looks_encrypted(content),
     };
     let shared = state.clone();
+    let relay_duplicates = state.quirks.duplicate_relay;
     let (message, relayed) = state
         .db
         .call(move |c| {
@@ -266,7 +270,17 @@ async fn direct_message(
             if message.kind == "image" && !sender.may_send_images() {
                 return Err(FrameError::NoImages);
             }
-            messages::insert(c, &message)?;
+            match messages::insert(c, &message) {
+                Ok(()) => {}
+                // Quirk 5: the backend relays a message whose id is taken, then fails.
+                Err(e) if relay_duplicates && db::is_unique_violation(&e) => {
+                    shared
+                        .hub
+                        .send_to(&message.to_user, frames::message(&message, "sent"));
+                    return Err(e.into());
+                }
+                Err(e) => return Err(e.into()),
+            }
             // Relayed with status `sent`; stored as `delivered` once relayed.
             let relayed = shared
                 .hub
