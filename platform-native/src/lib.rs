@@ -11,7 +11,9 @@ pub mod transport;
 
 pub use client::{Client, ClientBuilder, CoreClient, Error, SystemRng};
 pub use quickchat_core;
-pub use quickchat_core::client::{ClientConfig, ClientError, Event, EventStream};
+pub use quickchat_core::client::{
+    ClientConfig, ClientError, Event, EventStream, IdentityChangePolicy, Pacing,
+};
 pub use quickchat_core::store::{
     ContentKind, Conversation, Direction, MessageRecord, MessageStatus,
 };

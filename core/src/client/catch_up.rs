@@ -244,6 +244,8 @@ where
         for peer in unchecked {
             if let Err(e) = self.catch_up_with(&peer).await {
                 tracing::warn!(%peer, error = %e, "could not check history before resending");
+                // Its older messages wait for the next try; so do newer ones, to keep order.
+                self.lock_state().flight.block(&peer);
             }
         }
         // Read again: the checks settled what the backend already had.

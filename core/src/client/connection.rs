@@ -219,11 +219,15 @@ where
             }
         }
         self.handle_frames(buffered, true).await;
-        // Caught up: messages may go out now, each once on this connection.
+        // Caught up: messages may go out now, each once on this connection, what was
+        // pending before the connection first.
         self.lock_state().flight.open();
-        if let Err(e) = self.flush_outbox(None).await {
+        let flushed = self.flush_outbox(None).await;
+        self.lock_state().flight.flushed();
+        if let Err(e) = flushed {
             tracing::warn!(error = %e, "outbox flush failed");
         }
+        self.send_ready().await;
         if let Err(e) = self.maintain_prekeys().await {
             tracing::warn!(error = %e, "prekey upkeep failed");
             self.events.emit(Event::ServerError {

@@ -24,8 +24,16 @@ use crate::store::{Conversation, MessageRecord};
 /// The gate, the per-connection record of what was written, and the paced queues.
 #[derive(Default)]
 pub(crate) struct Flight {
-    /// Whether messages may go out: set once the connection caught up, cleared when it ends.
+    /// Whether messages may be offered: set once the connection caught up, cleared when it
+    /// ends.
     open: bool,
+    /// Set while the connection's first flush offers what was pending before it: nothing is
+    /// written meanwhile, so a message saved now cannot overtake an older one to the same
+    /// peer (a peer reading a later message before the session's first cannot open it).
+    flushing: bool,
+    /// Peers whose history could not be read on this connection: their older pending
+    /// messages wait, so newer ones wait too (in order, for the next try).
+    blocked: HashSet<String>,
     /// Ids written on the current socket and not yet echoed.
     sent: HashSet<String>,
     /// Ids waiting in `queues`.
@@ -67,9 +75,21 @@ pub(crate) enum Offer {
 }
 
 impl Flight {
-    /// Lets messages out: the connection caught up.
+    /// The connection caught up: messages may be offered, and go out once the first flush
+    /// has offered what was pending before ([`Flight::flushed`]).
     pub(crate) fn open(&mut self) {
         self.open = true;
+        self.flushing = true;
+    }
+
+    /// The first flush offered everything pending: messages go out, in order.
+    pub(crate) fn flushed(&mut self) {
+        self.flushing = false;
+    }
+
+    /// `peer`'s history could not be read on this connection: hold its messages.
+    pub(crate) fn block(&mut self, peer: &str) {
+        self.blocked.insert(peer.to_string());
     }
 
     /// The connection ended: forget everything about it. What was queued stays pending in
@@ -80,6 +100,7 @@ impl Flight {
 
     /// Records that `peer`'s history was read on this connection.
     pub(crate) fn mark_checked(&mut self, peer: &str) {
+        self.blocked.remove(peer);
         self.checked.insert(peer.to_string());
     }
 
@@ -97,11 +118,15 @@ impl Flight {
             return Offer::Duplicate;
         }
         let key = match &record.conversation {
+            Conversation::Direct(peer) if self.blocked.contains(peer) => return Offer::Closed,
             Conversation::Direct(peer) => QueueKey::Peer(peer.clone()),
             Conversation::Group(group) => QueueKey::Group(group.clone()),
         };
         self.queued.insert(record.id.clone());
-        self.queues.entry(key).or_default().push_back(record);
+        // In the order the messages were written (ids increase), whoever offers them first.
+        let queue = self.queues.entry(key).or_default();
+        let at = queue.partition_point(|queued| queued.id < record.id);
+        queue.insert(at, record);
         Offer::Queued
     }
 
@@ -109,7 +134,7 @@ impl Flight {
     /// written (the caller writes it right away, holding the socket). `None` when nothing
     /// may go yet.
     pub(crate) fn next_ready(&mut self, now: i64, pacing: &Pacing) -> Option<MessageRecord> {
-        if !self.open {
+        if !self.open || self.flushing {
             return None;
         }
         let key = self
@@ -260,6 +285,7 @@ mod tests {
         let mut flight = Flight::default();
         assert_eq!(flight.offer(record("a", "p", false)), Offer::Closed);
         flight.open();
+        flight.flushed();
         assert_eq!(flight.offer(record("a", "p", false)), Offer::Queued);
         // The flush and the send path both offer it: one copy.
         assert_eq!(flight.offer(record("a", "p", false)), Offer::Duplicate);
@@ -269,14 +295,44 @@ mod tests {
         // A new connection may send it again (after its catch-up found it missing).
         flight.close();
         flight.open();
+        flight.flushed();
         assert_eq!(flight.offer(record("a", "p", false)), Offer::Queued);
         assert_eq!(drain(&mut flight, 20_000), ["a"]);
+    }
+
+    #[test]
+    fn nothing_overtakes_what_the_first_flush_offers() {
+        let mut flight = Flight::default();
+        flight.open();
+        // Saved during the flush (a newer id) and offered first...
+        flight.offer(record("b-new", "alice", false));
+        assert_eq!(drain(&mut flight, 0), Vec::<String>::new(), "held while flushing");
+        // ...then the flush offers what was pending before the connection.
+        flight.offer(record("a-first", "alice", true));
+        flight.flushed();
+        assert_eq!(drain(&mut flight, 0), ["a-first"]);
+        flight.echoed("a-first", false, 0, &pacing());
+        assert_eq!(drain(&mut flight, 100), ["b-new"]);
+    }
+
+    #[test]
+    fn a_peer_whose_history_could_not_be_read_is_held_until_it_is() {
+        let mut flight = Flight::default();
+        flight.open();
+        flight.flushed();
+        flight.block("alice");
+        assert_eq!(flight.offer(record("a", "alice", false)), Offer::Closed);
+        assert_eq!(flight.offer(record("b", "bob", false)), Offer::Queued);
+        flight.mark_checked("alice");
+        assert_eq!(flight.offer(record("a", "alice", false)), Offer::Queued);
+        assert_eq!(drain(&mut flight, 0), ["a", "b"]);
     }
 
     #[test]
     fn messages_to_one_peer_are_spaced_and_other_peers_are_not_held() {
         let mut flight = Flight::default();
         flight.open();
+        flight.flushed();
         for id in ["a1", "a2", "a3"] {
             flight.offer(record(id, "alice", false));
         }
@@ -293,6 +349,7 @@ mod tests {
     fn a_first_message_holds_the_rest_until_delivered_plus_the_margin() {
         let mut flight = Flight::default();
         flight.open();
+        flight.flushed();
         flight.offer(record("f", "alice", true));
         flight.offer(record("m2", "alice", false));
         assert_eq!(drain(&mut flight, 0), ["f"]);
@@ -307,6 +364,7 @@ mod tests {
     fn a_first_message_to_an_offline_peer_or_an_answer_releases_the_hold() {
         let mut flight = Flight::default();
         flight.open();
+        flight.flushed();
         flight.offer(record("f", "alice", true));
         flight.offer(record("m2", "alice", false));
         drain(&mut flight, 0);
@@ -324,13 +382,14 @@ mod tests {
     fn pacing_off_sends_everything_at_once() {
         let mut flight = Flight::default();
         flight.open();
-        for id in ["f", "2", "3"] {
-            flight.offer(record(id, "alice", id == "f"));
+        flight.flushed();
+        for id in ["1", "2", "3"] {
+            flight.offer(record(id, "alice", id == "1"));
         }
         let off = Pacing::off();
         let ids: Vec<String> = std::iter::from_fn(|| flight.next_ready(0, &off))
             .map(|r| r.id)
             .collect();
-        assert_eq!(ids, ["f", "2", "3"]);
+        assert_eq!(ids, ["1", "2", "3"]);
     }
 }
