@@ -2,7 +2,7 @@
 
 use rand_core::CryptoRng;
 
-use super::{Client, ClientError, Event};
+use super::{Client, ClientError, Event, limits};
 use crate::platform::MaybeSend;
 use crate::protocol::rest::GroupMessage;
 use crate::protocol::ws::{MessagePayload, ServerFrame};
@@ -252,7 +252,7 @@ where
             }
             None => {
                 // Sent by this account from elsewhere (another client on the same login).
-                let record = MessageRecord {
+                let mut record = MessageRecord {
                     id: payload.id.clone(),
                     conversation: Conversation::Direct(payload.to.clone()),
                     sender_id: payload.from.clone(),
@@ -273,6 +273,7 @@ where
                         .encrypted
                         .then(|| "sent from another device: not readable here".to_string()),
                 };
+                limits::enforce(&mut record);
                 let mut batch = WriteBatch::new();
                 batch.push(StoreOp::PutMessage(record));
                 self.store.commit(batch).await?;
@@ -345,7 +346,7 @@ where
         }
         let encrypted: Vec<(String, String)> = fresh
             .iter()
-            .filter(|p| p.encrypted)
+            .filter(|p| p.encrypted && limits::refusal_of(p).is_none())
             .map(|p| (p.from.clone(), p.content.clone()))
             .collect();
         let now = self.now();
@@ -373,7 +374,14 @@ where
                 wire: None,
                 decrypt_error: None,
             };
-            if !payload.encrypted {
+            if let Some(reason) = limits::refusal_of(payload) {
+                limits::refuse(&mut record, &payload.content, reason.clone());
+                events.push(Event::DecryptionFailed {
+                    message_id: payload.id.clone(),
+                    from: payload.from.clone(),
+                    reason,
+                });
+            } else if !payload.encrypted {
                 record.body = payload.content.clone();
                 events.push(Event::Message {
                     message: record.clone(),
@@ -432,7 +440,7 @@ where
         } else {
             None
         };
-        let record = MessageRecord {
+        let mut record = MessageRecord {
             id: message.id.clone(),
             conversation: Conversation::Group(message.group_id.clone()),
             sender_id: message.from_user.clone(),
@@ -451,6 +459,7 @@ where
             wire: None,
             decrypt_error: None,
         };
+        limits::enforce(&mut record);
         let mut batch = WriteBatch::new();
         if let Some(pending) = &pending {
             batch.push(StoreOp::DeleteMessage(pending.id.clone()));

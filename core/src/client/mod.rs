@@ -20,6 +20,7 @@ mod groups;
 mod history;
 mod inbound;
 mod jwt;
+pub mod limits;
 mod messaging;
 mod trust;
 
