@@ -32,6 +32,15 @@ pub const FRAME_QUEUE: usize = 256;
 /// 32 MiB (room for two messages of [`MAX_FRAME`]). See [`FRAME_QUEUE`].
 pub const MAX_QUEUED_BYTES: usize = 2 * MAX_FRAME;
 
+// Lists get more room than single objects, history more than lists, and the queue always
+// has room for one message of the largest size (the native reader relies on it).
+const _: () = assert!(
+    MAX_SMALL_RESPONSE < MAX_LIST_RESPONSE
+        && MAX_LIST_RESPONSE < MAX_HISTORY_RESPONSE
+        && MAX_FRAME <= MAX_QUEUED_BYTES
+        && MAX_QUEUED_BYTES <= u32::MAX as usize
+);
+
 /// The answer size allowed for the endpoint with this path template (as in
 /// [`ApiError`](super::ApiError)'s `path`).
 pub(crate) fn max_response(template: &str) -> usize {
@@ -56,7 +65,5 @@ mod tests {
             MAX_HISTORY_RESPONSE
         );
         assert_eq!(max_response("/api/users/{id}/prekeys"), MAX_SMALL_RESPONSE);
-        assert!(MAX_SMALL_RESPONSE < MAX_LIST_RESPONSE);
-        assert!(MAX_LIST_RESPONSE < MAX_HISTORY_RESPONSE);
     }
 }

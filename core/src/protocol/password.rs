@@ -47,4 +47,13 @@ mod tests {
         assert_eq!(back.expose(), "hunter22");
         assert_eq!(format!("{password:?}"), "Password(<redacted>)");
     }
+
+    #[test]
+    fn is_wiped_on_drop_and_on_demand() {
+        fn wiped_on_drop<T: ZeroizeOnDrop>() {}
+        wiped_on_drop::<Password>();
+        let mut password = Password::from(String::from("hunter22"));
+        password.zeroize();
+        assert_eq!(password.expose(), "");
+    }
 }
