@@ -471,3 +471,36 @@ impl FrameStream for WebStream {
         frame
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    use super::*;
+
+    #[wasm_bindgen_test]
+    fn the_queue_overflows_once_then_drops_until_the_socket_is_gone() {
+        let backlog = Backlog::default();
+        for _ in 0..limits::FRAME_QUEUE {
+            assert!(matches!(backlog.admit(10), Admit::Queued));
+        }
+        // Taking one makes room for one.
+        backlog.taken(10);
+        assert!(matches!(backlog.admit(10), Admit::Queued));
+        assert!(matches!(backlog.admit(10), Admit::Overflow));
+        assert!(matches!(backlog.admit(1), Admit::Dropped));
+    }
+
+    #[wasm_bindgen_test]
+    fn bytes_and_single_message_size_are_bounded_too() {
+        let backlog = Backlog::default();
+        assert!(matches!(backlog.admit(limits::MAX_FRAME), Admit::Queued));
+        assert!(matches!(backlog.admit(limits::MAX_FRAME), Admit::Queued));
+        assert!(matches!(backlog.admit(1), Admit::Overflow));
+        let fresh = Backlog::default();
+        assert!(matches!(
+            fresh.admit(limits::MAX_FRAME + 1),
+            Admit::Overflow
+        ));
+    }
+}
