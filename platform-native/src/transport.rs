@@ -247,11 +247,17 @@ impl Transport for NativeTransport {
         let mut ping_closed = closed_rx.clone();
         let mut ping_abandoned = abandoned_rx;
         let interval = self.ping_interval;
+        let send_timeout = self.timeouts.websocket_send;
         tokio::spawn(async move {
             loop {
                 tokio::select! {
                     () = tokio::time::sleep(interval) => {
-                        if ping_writer.lock().await.send(Message::Ping(Vec::new().into())).await.is_err() {
+                        // A ping stuck on a full socket would hold the writer (and this
+                        // task) for as long as the server keeps the connection open.
+                        let ping = async {
+                            ping_writer.lock().await.send(Message::Ping(Vec::new().into())).await
+                        };
+                        if !matches!(tokio::time::timeout(send_timeout, ping).await, Ok(Ok(()))) {
                             break;
                         }
                     }

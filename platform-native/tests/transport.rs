@@ -342,3 +342,66 @@ async fn the_client_reconnects_when_the_websocket_upgrade_hangs() {
     );
     client.close().await;
 }
+
+/// A WebSocket server that completes the upgrade and then neither reads nor answers
+/// anything (it holds the socket until the test ends).
+async fn deaf_websocket_server() -> String {
+    let (listener, origin) = listener().await;
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((tcp, _)) = listener.accept().await {
+            if let Ok(socket) = tokio_tungstenite::accept_async(tcp).await {
+                held.push(socket);
+            }
+        }
+    });
+    origin
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sending_to_a_server_that_stops_reading_times_out() {
+    let origin = deaf_websocket_server().await;
+    let transport = NativeTransport::new(&origin)
+        .unwrap()
+        .with_timeouts(short_timeouts())
+        .unwrap();
+    let mut socket = transport.connect_websocket().await.unwrap();
+    let big = "z".repeat(1 << 20);
+    let error = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Err(e) = socket.sink.send(big.clone()).await {
+                return e;
+            }
+        }
+    })
+    .await
+    .expect("a send fails once the buffers are full");
+    assert_eq!(
+        error,
+        TransportError::Timeout {
+            step: "sending a WebSocket frame",
+            millis: 500,
+        }
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_with_a_server_that_never_answers_times_out() {
+    let origin = deaf_websocket_server().await;
+    let transport = NativeTransport::new(&origin)
+        .unwrap()
+        .with_timeouts(short_timeouts())
+        .unwrap();
+    let mut socket = transport.connect_websocket().await.unwrap();
+    let error = tokio::time::timeout(WAIT, socket.sink.close())
+        .await
+        .expect("the close's own timeout ends it")
+        .unwrap_err();
+    assert_eq!(
+        error,
+        TransportError::Timeout {
+            step: "closing the WebSocket",
+            millis: 500,
+        }
+    );
+}
