@@ -41,6 +41,10 @@ pub struct HttpRequest {
     pub bearer: Option<String>,
     /// JSON body (sent with `Content-Type: application/json`).
     pub body: Option<String>,
+    /// The longest answer body accepted, bytes (see
+    /// [`protocol::limits`](crate::protocol::limits)): the transport stops reading past it
+    /// and fails with [`TransportError::ResponseTooLarge`].
+    pub max_response_bytes: usize,
 }
 
 impl std::fmt::Debug for HttpRequest {
@@ -51,17 +55,28 @@ impl std::fmt::Debug for HttpRequest {
             .field("path", &self.path)
             .field("bearer", &self.bearer.as_ref().map(|_| "<redacted>"))
             .field("body_len", &self.body.as_ref().map(String::len))
+            .field("max_response_bytes", &self.max_response_bytes)
             .finish()
     }
 }
 
-/// A REST response.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A REST response. `Debug` shows the body's length only.
+#[derive(Clone, PartialEq, Eq)]
 pub struct HttpResponse {
     /// Status code.
     pub status: u16,
     /// Body text.
     pub body: String,
+}
+
+impl std::fmt::Debug for HttpResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A login answer's body holds the token.
+        f.debug_struct("HttpResponse")
+            .field("status", &self.status)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
 }
 
 /// A network failure (as opposed to an error answer from the backend).
@@ -82,6 +97,22 @@ pub enum TransportError {
     /// The socket is closed.
     #[error("connection closed")]
     Closed,
+    /// The answer's body was longer than the request allowed; it was not read further.
+    #[error("the answer to {path} is larger than its {limit}-byte limit")]
+    ResponseTooLarge {
+        /// The request's path (without the server).
+        path: String,
+        /// The limit, bytes.
+        limit: usize,
+    },
+    /// A network step took longer than its timeout.
+    #[error("{step} timed out after {millis} ms")]
+    Timeout {
+        /// What was being done, e.g. `"opening the WebSocket"`.
+        step: &'static str,
+        /// The timeout, ms.
+        millis: u64,
+    },
 }
 
 /// The sending half of a WebSocket.

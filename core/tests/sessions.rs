@@ -5,9 +5,11 @@ use futures_executor::block_on;
 use quickchat_core::account::create_account;
 use quickchat_core::encoding::b64_encode;
 use quickchat_core::keys::OneTimePrekeyPublic;
+use quickchat_core::protocol::rest::{AuthResponse, LoginRequest, RegisterRequest};
 use quickchat_core::ratchet::RatchetError;
 use quickchat_core::session::{Incoming, SessionConfig, SessionEngine, SessionError};
 use quickchat_core::store::{MemoryStore, Store};
+use quickchat_core::transport::HttpResponse;
 use quickchat_core::x3dh::PrekeyBundle;
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
@@ -298,14 +300,40 @@ fn debug_output_never_contains_secrets() {
         .unwrap()
         .unwrap();
     let identity = block_on(bob.store().identity()).unwrap().unwrap();
+    // The login's password and token, as the REST layer carries them.
+    let (password, token) = ("pw-hunter2-secret", "eyJ.token-secret.sig");
+    let register = RegisterRequest {
+        username: "bob".into(),
+        password: password.into(),
+        avatar: None,
+    };
+    let login = LoginRequest {
+        username: "bob".into(),
+        password: password.into(),
+    };
+    let answer = AuthResponse {
+        user: serde_json::from_value(serde_json::json!({"id": "u1", "username": "bob"})).unwrap(),
+        token: token.into(),
+    };
+    let response = HttpResponse {
+        status: 200,
+        body: serde_json::to_string(&answer).unwrap(),
+    };
     let shown = format!(
-        "{:?} {:?} {:?} {:?} {:?}",
+        "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
         sessions,
         identity,
         bob,
         block_on(bob.store().signed_prekeys()).unwrap(),
-        block_on(bob.store().one_time_prekeys()).unwrap()
+        block_on(bob.store().one_time_prekeys()).unwrap(),
+        register,
+        login,
+        answer,
+        response
     );
+    assert!(!shown.contains(password), "Debug printed a password");
+    assert!(!shown.contains(token), "Debug printed a token");
+    assert!(shown.contains("Password(<redacted>)"), "{shown}");
     // Every secret this account holds, in the two forms it could leak in.
     let ratchet = serde_json::to_value(&sessions.current.ratchet).unwrap();
     let mut secrets = vec![

@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 
 use crate::clock::TokioClock;
 use crate::store::{RedbStore, StoreOptions};
+use crate::timeouts::NetworkTimeouts;
 use crate::transport::{NativeTransport, ServerUrlError};
 
 /// How long [`Client::close`] lets the connection loop stop by itself.
@@ -63,6 +64,7 @@ pub struct ClientBuilder {
     passphrase: Option<String>,
     options: StoreOptions,
     config: ClientConfig,
+    timeouts: NetworkTimeouts,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -120,6 +122,12 @@ impl ClientBuilder {
         self
     }
 
+    /// Timeouts of the network steps (defaults: [`NetworkTimeouts::default`]).
+    pub fn network_timeouts(mut self, timeouts: NetworkTimeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
     /// Allows plaintext to a peer that has published no keys.
     pub fn allow_plaintext_to(mut self, peer_id: impl Into<String>) -> Self {
         self.config.plaintext_allowed.insert(peer_id.into());
@@ -129,7 +137,7 @@ impl ClientBuilder {
     /// Opens the store and restores a saved login, if any.
     pub async fn build(self) -> Result<Client, Error> {
         let server = self.server.ok_or(Error::Missing("server URL"))?;
-        let mut transport = NativeTransport::new(&server)?;
+        let mut transport = NativeTransport::new(&server)?.with_timeouts(self.timeouts)?;
         if let Some(url) = self.websocket_url {
             transport = transport.with_websocket_url(url);
         }
@@ -222,6 +230,7 @@ impl Client {
             passphrase: None,
             options: StoreOptions::default(),
             config: ClientConfig::default(),
+            timeouts: NetworkTimeouts::default(),
         }
     }
 

@@ -4,9 +4,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod body;
 pub mod client;
 pub mod clock;
 pub mod store;
+pub mod timeouts;
 pub mod transport;
 
 pub use client::{Client, ClientBuilder, CoreClient, Error, SystemRng};
@@ -17,3 +19,4 @@ pub use quickchat_core::client::{
 pub use quickchat_core::store::{
     ContentKind, Conversation, Direction, MessageRecord, MessageStatus,
 };
+pub use timeouts::NetworkTimeouts;

@@ -16,6 +16,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+mod body;
 pub mod clock;
 pub mod error;
 pub mod import;

@@ -5,6 +5,15 @@
 //! has dropped the old socket before the client authenticates a new one (the reconnect race,
 //! PROTOCOL §7).
 //!
+//! Resource bounds (see [`quickchat_core::protocol::limits`]): a REST answer is read chunk
+//! by chunk up to its endpoint's cap. The browser cannot pause a socket (its `onmessage`
+//! fires whether or not anyone reads), so received messages wait in a queue of at most
+//! [`FRAME_QUEUE`](limits::FRAME_QUEUE) messages and
+//! [`MAX_QUEUED_BYTES`](limits::MAX_QUEUED_BYTES); a message that does not fit (or is longer
+//! than [`MAX_FRAME`](limits::MAX_FRAME)) closes the socket with an error, and the client
+//! reconnects and catches up from history. Opening the socket, each REST request and the
+//! closing handshake have timeouts.
+//!
 //! Outside a browser (Node), pass a WebSocket constructor such as the `ws` package's; the
 //! transport uses only the standard browser API on it (`onopen`, `onmessage`, `onerror`,
 //! `onclose`, `send`, `close`, `readyState`).
@@ -15,16 +24,24 @@ use std::rc::Rc;
 use async_trait::async_trait;
 use futures::channel::{mpsc, oneshot};
 use futures::{FutureExt, StreamExt, pin_mut, select};
+use quickchat_core::protocol::limits;
 use quickchat_core::transport::{
     FrameSink, FrameStream, HttpRequest, HttpResponse, Method, Transport, TransportError, WebSocket,
 };
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
 
+use crate::body::read_capped;
 use crate::error::Error;
 
 /// How long [`FrameSink::close`] waits for the closing handshake, ms.
 const CLOSE_WAIT_MS: u32 = 5_000;
+
+/// How long opening the WebSocket (the handshake and the HTTP upgrade) may take, ms.
+const OPEN_TIMEOUT_MS: u32 = 15_000;
+
+/// How long one REST request may take, its answer's body included, ms.
+const REQUEST_TIMEOUT_MS: u32 = 30_000;
 
 /// REST and WebSocket access to one server.
 #[derive(Clone)]
@@ -148,9 +165,9 @@ pub(crate) fn js_error_text(value: &JsValue) -> String {
         .unwrap_or_else(|| "unknown error".into())
 }
 
-#[async_trait(?Send)]
-impl Transport for WebTransport {
-    async fn request(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+impl WebTransport {
+    /// One request and its answer, without the timeout.
+    async fn exchange(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
         let url = format!("{}{}", self.base, request.path);
         let mut builder = match request.method {
             Method::Get => gloo_net::http::Request::get(&url),
@@ -174,16 +191,32 @@ impl Transport for WebTransport {
             detail: e.to_string(),
         })?;
         let status = response.status();
-        let body = response.text().await.map_err(|e| TransportError::Io {
-            detail: e.to_string(),
-        })?;
+        let body = read_capped(&response, request.max_response_bytes, &request.path).await?;
         Ok(HttpResponse { status, body })
+    }
+}
+
+#[async_trait(?Send)]
+impl Transport for WebTransport {
+    async fn request(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        // Dropping the exchange stops waiting for it; the browser ends the fetch itself.
+        let exchange = self.exchange(request).fuse();
+        let timeout = gloo_timers::future::TimeoutFuture::new(REQUEST_TIMEOUT_MS).fuse();
+        pin_mut!(exchange, timeout);
+        select! {
+            result = exchange => result,
+            () = timeout => Err(TransportError::Timeout {
+                step: "the REST request",
+                millis: u64::from(REQUEST_TIMEOUT_MS),
+            }),
+        }
     }
 
     async fn connect_websocket(&self) -> Result<WebSocket, TransportError> {
         let socket = self.new_socket()?;
         socket.set_binary_type(web_sys::BinaryType::Arraybuffer);
         let state = Rc::new(SocketState::default());
+        let backlog = Rc::new(Backlog::default());
         let (frames_tx, frames_rx) = mpsc::unbounded();
         let (opened_tx, opened_rx) = oneshot::channel();
         let opened_tx = Rc::new(RefCell::new(Some(opened_tx)));
@@ -198,11 +231,29 @@ impl Transport for WebTransport {
         };
         let on_message = {
             let frames_tx = frames_tx.clone();
+            let backlog = Rc::clone(&backlog);
+            let socket = socket.clone();
             Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
                 let data = js_sys::Reflect::get(&event, &"data".into()).unwrap_or_default();
                 // Binary frames are not part of the protocol: skipped.
-                if let Some(text) = data.as_string() {
-                    let _ = frames_tx.unbounded_send(Ok(text));
+                let Some(text) = data.as_string() else { return };
+                match backlog.admit(text.len()) {
+                    Admit::Queued => {
+                        let _ = frames_tx.unbounded_send(Ok(text));
+                    }
+                    Admit::Overflow => {
+                        let _ = frames_tx.unbounded_send(Err(TransportError::Io {
+                            detail: format!(
+                                "more than {} messages or {} bytes waiting to be handled, or \
+                                 one message over {} bytes: closing the socket",
+                                limits::FRAME_QUEUE,
+                                limits::MAX_QUEUED_BYTES,
+                                limits::MAX_FRAME
+                            ),
+                        }));
+                        let _ = socket.close();
+                    }
+                    Admit::Dropped => {}
                 }
             })
         };
@@ -239,12 +290,28 @@ impl Transport for WebTransport {
             state,
             _handlers: [on_open, on_message, on_error, on_close],
         });
-        match opened_rx.await {
-            Ok(Ok(())) => {}
-            Ok(Err(detail)) => return Err(TransportError::Connect { detail }),
-            Err(_) => {
+        let opened = {
+            let opened = opened_rx.fuse();
+            let timeout = gloo_timers::future::TimeoutFuture::new(OPEN_TIMEOUT_MS).fuse();
+            pin_mut!(opened, timeout);
+            select! {
+                opened = opened => Some(opened),
+                () = timeout => None,
+            }
+        };
+        // On any failure `connection` is dropped here, which closes the socket.
+        match opened {
+            Some(Ok(Ok(()))) => {}
+            Some(Ok(Err(detail))) => return Err(TransportError::Connect { detail }),
+            Some(Err(_)) => {
                 return Err(TransportError::Connect {
                     detail: "the socket went away before opening".into(),
+                });
+            }
+            None => {
+                return Err(TransportError::Timeout {
+                    step: "opening the WebSocket",
+                    millis: u64::from(OPEN_TIMEOUT_MS),
                 });
             }
         }
@@ -254,9 +321,56 @@ impl Transport for WebTransport {
             }),
             stream: Box::new(WebStream {
                 frames: frames_rx,
+                backlog,
                 _connection: connection,
             }),
         })
+    }
+}
+
+/// What a received message found in the queue.
+enum Admit {
+    /// Room for it: queued.
+    Queued,
+    /// No room: the socket must close (reported once).
+    Overflow,
+    /// The queue overflowed before: dropped.
+    Dropped,
+}
+
+/// How many received messages (and bytes) wait for the client, and whether the queue ever
+/// overflowed.
+#[derive(Default)]
+struct Backlog {
+    frames: Cell<usize>,
+    bytes: Cell<usize>,
+    overflowed: Cell<bool>,
+}
+
+impl Backlog {
+    /// Counts a message of `len` bytes in if it fits.
+    fn admit(&self, len: usize) -> Admit {
+        if self.overflowed.get() {
+            return Admit::Dropped;
+        }
+        let frames = self.frames.get().saturating_add(1);
+        let bytes = self.bytes.get().saturating_add(len);
+        if len > limits::MAX_FRAME
+            || frames > limits::FRAME_QUEUE
+            || bytes > limits::MAX_QUEUED_BYTES
+        {
+            self.overflowed.set(true);
+            return Admit::Overflow;
+        }
+        self.frames.set(frames);
+        self.bytes.set(bytes);
+        Admit::Queued
+    }
+
+    /// Counts a message of `len` bytes out: the client took it.
+    fn taken(&self, len: usize) {
+        self.frames.set(self.frames.get().saturating_sub(1));
+        self.bytes.set(self.bytes.get().saturating_sub(len));
     }
 }
 
@@ -340,7 +454,9 @@ impl FrameSink for WebSink {
 }
 
 struct WebStream {
+    /// Unbounded as a channel, bounded by `backlog`.
     frames: mpsc::UnboundedReceiver<Result<String, TransportError>>,
+    backlog: Rc<Backlog>,
     _connection: Rc<Connection>,
 }
 
@@ -348,6 +464,43 @@ struct WebStream {
 impl FrameStream for WebStream {
     async fn next_frame(&mut self) -> Option<Result<String, TransportError>> {
         // Cancel-safe: nothing is lost when this future is dropped before it completes.
-        self.frames.next().await
+        let frame = self.frames.next().await;
+        if let Some(Ok(text)) = &frame {
+            self.backlog.taken(text.len());
+        }
+        frame
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    use super::*;
+
+    #[wasm_bindgen_test]
+    fn the_queue_overflows_once_then_drops_until_the_socket_is_gone() {
+        let backlog = Backlog::default();
+        for _ in 0..limits::FRAME_QUEUE {
+            assert!(matches!(backlog.admit(10), Admit::Queued));
+        }
+        // Taking one makes room for one.
+        backlog.taken(10);
+        assert!(matches!(backlog.admit(10), Admit::Queued));
+        assert!(matches!(backlog.admit(10), Admit::Overflow));
+        assert!(matches!(backlog.admit(1), Admit::Dropped));
+    }
+
+    #[wasm_bindgen_test]
+    fn bytes_and_single_message_size_are_bounded_too() {
+        let backlog = Backlog::default();
+        assert!(matches!(backlog.admit(limits::MAX_FRAME), Admit::Queued));
+        assert!(matches!(backlog.admit(limits::MAX_FRAME), Admit::Queued));
+        assert!(matches!(backlog.admit(1), Admit::Overflow));
+        let fresh = Backlog::default();
+        assert!(matches!(
+            fresh.admit(limits::MAX_FRAME + 1),
+            Admit::Overflow
+        ));
     }
 }

@@ -62,7 +62,7 @@ where
             .api
             .register(&RegisterRequest {
                 username: username.to_string(),
-                password: password.to_string(),
+                password: password.into(),
                 avatar: avatar.map(str::to_string),
             })
             .await?;
@@ -76,7 +76,7 @@ where
             .api
             .login(&LoginRequest {
                 username: username.to_string(),
-                password: password.to_string(),
+                password: password.into(),
             })
             .await?;
         self.signed_in(response, password).await
@@ -199,7 +199,7 @@ where
             .api
             .login(&LoginRequest {
                 username: username.clone(),
-                password: password.to_string(),
+                password: password.as_str().into(),
             })
             .await
         {

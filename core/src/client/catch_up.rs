@@ -14,7 +14,7 @@ use futures::StreamExt;
 use rand_core::CryptoRng;
 
 use super::inbound::{parse_kind, parse_status};
-use super::{CatchUpScope, Client, ClientError};
+use super::{CatchUpScope, Client, ClientError, limits};
 use crate::platform::MaybeSend;
 use crate::protocol::rest::{StatusBatchRequest, StoredMessage};
 use crate::protocol::ws::MessagePayload;
@@ -161,7 +161,7 @@ where
             }
             None => {
                 let encrypted = message.encrypted.0;
-                let record = MessageRecord {
+                let mut record = MessageRecord {
                     id: message.id,
                     conversation: Conversation::Direct(message.to_user),
                     sender_id: message.from_user,
@@ -181,6 +181,7 @@ where
                     decrypt_error: encrypted
                         .then(|| "sent from another device: not readable here".to_string()),
                 };
+                limits::enforce(&mut record);
                 let mut batch = WriteBatch::new();
                 batch.push(StoreOp::PutMessage(record));
                 self.store.commit(batch).await?;

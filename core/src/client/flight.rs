@@ -306,7 +306,11 @@ mod tests {
         flight.open();
         // Saved during the flush (a newer id) and offered first...
         flight.offer(record("b-new", "alice", false));
-        assert_eq!(drain(&mut flight, 0), Vec::<String>::new(), "held while flushing");
+        assert_eq!(
+            drain(&mut flight, 0),
+            Vec::<String>::new(),
+            "held while flushing"
+        );
         // ...then the flush offers what was pending before the connection.
         flight.offer(record("a-first", "alice", true));
         flight.flushed();

@@ -3,7 +3,7 @@
 use rand_core::CryptoRng;
 
 use super::peer_keys::Vetting;
-use super::{Client, ClientError, Event};
+use super::{Client, ClientError, Event, limits};
 use crate::platform::MaybeSend;
 use crate::protocol::rest::GroupMessage;
 use crate::protocol::ws::{MessagePayload, ServerFrame};
@@ -278,7 +278,7 @@ where
             None if !payload.encrypted => {}
             None => {
                 // Sent by this account from elsewhere (another client on the same login).
-                let record = MessageRecord {
+                let mut record = MessageRecord {
                     id: payload.id.clone(),
                     conversation: Conversation::Direct(payload.to.clone()),
                     sender_id: payload.from.clone(),
@@ -299,6 +299,7 @@ where
                         .encrypted
                         .then(|| "sent from another device: not readable here".to_string()),
                 };
+                limits::enforce(&mut record);
                 let mut batch = WriteBatch::new();
                 batch.push(StoreOp::PutMessage(record));
                 self.store.commit(batch).await?;
@@ -380,7 +381,9 @@ where
         });
         let encrypted: Vec<(String, String)> = fresh
             .iter()
-            .filter(|p| p.encrypted && !vetted.contains_key(&p.id))
+            .filter(|p| {
+                p.encrypted && !vetted.contains_key(&p.id) && limits::refusal_of(p).is_none()
+            })
             .map(|p| (p.from.clone(), p.content.clone()))
             .collect();
         let now = self.now();
@@ -421,7 +424,14 @@ where
                 wire: None,
                 decrypt_error: None,
             };
-            if spoofable.contains(&payload.id) {
+            if let Some(reason) = limits::refusal_of(payload) {
+                limits::refuse(&mut record, &payload.content, reason.clone());
+                events.push(Event::DecryptionFailed {
+                    message_id: payload.id.clone(),
+                    from: payload.from.clone(),
+                    reason,
+                });
+            } else if spoofable.contains(&payload.id) {
                 let reason = format!(
                     "plaintext in an encrypted conversation with {}: refused (anyone can send \
                      as anyone through the backend; allow plaintext from this peer in the \
@@ -521,7 +531,7 @@ where
         } else {
             None
         };
-        let record = MessageRecord {
+        let mut record = MessageRecord {
             id: message.id.clone(),
             conversation: Conversation::Group(message.group_id.clone()),
             sender_id: message.from_user.clone(),
@@ -540,6 +550,7 @@ where
             wire: None,
             decrypt_error: None,
         };
+        limits::enforce(&mut record);
         let mut batch = WriteBatch::new();
         if let Some(pending) = &pending {
             batch.push(StoreOp::DeleteMessage(pending.id.clone()));

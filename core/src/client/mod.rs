@@ -21,6 +21,7 @@ mod groups;
 mod history;
 mod inbound;
 mod jwt;
+pub mod limits;
 mod messaging;
 mod peer_keys;
 mod trust;

@@ -63,7 +63,10 @@ where
         let mut published: HashMap<String, Result<Published, String>> = HashMap::new();
         for payload in payloads {
             // Cheap test first: only first messages carry `x3dh`.
-            if !payload.encrypted || !payload.content.contains("\"x3dh\"") {
+            if !payload.encrypted
+                || super::limits::refusal_of(payload).is_some()
+                || !payload.content.contains("\"x3dh\"")
+            {
                 continue;
             }
             let Ok(envelope) = Envelope::parse(&payload.content) else {

@@ -117,6 +117,7 @@ impl<T: Transport> Api<T> {
                 path,
                 bearer: bearer.map(str::to_string),
                 body,
+                max_response_bytes: super::limits::max_response(endpoint.template),
             })
             .await?;
         if !(200..300).contains(&response.status) {

@@ -7,8 +7,11 @@
 
 mod api;
 mod flag;
+pub mod limits;
+mod password;
 pub mod rest;
 pub mod ws;
 
 pub use api::{Api, ApiError};
 pub use flag::IntFlag;
+pub use password::Password;

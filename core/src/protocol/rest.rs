@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::IntFlag;
+use super::{IntFlag, Password};
 use crate::encoding::{EncodingError, b64_decode_array, b64_encode};
 use crate::keys::{
     IdentityPublic, OneTimePrekeyPublic, PublicKey, SignedPrekeyPublic, SigningPublicKey,
@@ -23,25 +23,25 @@ pub struct Success {
     pub success: bool,
 }
 
-/// `POST /auth/register`.
+/// `POST /auth/register`. `Debug` shows the password as `<redacted>`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterRequest {
     /// At least 3 characters.
     pub username: String,
-    /// At least 6 characters.
-    pub password: String,
+    /// At least 6 characters; wiped from memory when the request is dropped.
+    pub password: Password,
     /// Optional avatar (an emoji in the web client).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub avatar: Option<String>,
 }
 
-/// `POST /auth/login`.
+/// `POST /auth/login`. `Debug` shows the password as `<redacted>`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginRequest {
     /// User name.
     pub username: String,
-    /// Password.
-    pub password: String,
+    /// Password; wiped from memory when the request is dropped.
+    pub password: Password,
 }
 
 /// A user as register and login return it.
@@ -72,14 +72,24 @@ pub struct AccountUser {
     pub created_at: Option<i64>,
 }
 
-/// Register and login answer: the user and a JWT valid 24 h.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Register and login answer: the user and a JWT valid 24 h. `Debug` leaves the token out.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthResponse {
     /// The user.
     #[serde(flatten)]
     pub user: AccountUser,
     /// The JWT for `Authorization: Bearer`.
     pub token: String,
+}
+
+impl std::fmt::Debug for AuthResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token is a bearer credential for 24 h.
+        f.debug_struct("AuthResponse")
+            .field("user", &self.user)
+            .field("token", &"<redacted>")
+            .finish()
+    }
 }
 
 /// An entry of `GET /users`.

@@ -290,7 +290,7 @@ impl WebPeer {
         let username = super::unique(name);
         let request = RegisterRequest {
             username: username.clone(),
-            password: PASSWORD.to_string(),
+            password: PASSWORD.into(),
             avatar: None,
         };
         Self::sign_in(server, "register", "/auth/register", &request, options).await
@@ -306,7 +306,7 @@ impl WebPeer {
     ) -> Result<Self, WebPeerError> {
         let request = LoginRequest {
             username: username.to_string(),
-            password: password.to_string(),
+            password: password.into(),
         };
         Self::sign_in(server, "login", "/auth/login", &request, options).await
     }
