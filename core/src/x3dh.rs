@@ -8,7 +8,7 @@ use sha2::Sha256;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::keys::{
-    IdentityKeyPair, IdentityPublic, KeyPair, OneTimePrekeyPublic, PublicKey, SecretKey,
+    DhOutput, IdentityKeyPair, IdentityPublic, KeyPair, OneTimePrekeyPublic, PublicKey, SecretKey,
     SignedPrekeyPublic, verify_signed_prekey,
 };
 
@@ -46,6 +46,44 @@ pub enum X3dhError {
     /// The signed prekey's signature does not verify.
     #[error("Invalid signed prekey signature")]
     InvalidSignature,
+    /// A public key in the agreement is of low order, so one of the DHs gave the all-zero
+    /// secret anyone can compute (RFC 7748 §6.1).
+    #[error("refused a low-order {key} in the key agreement")]
+    LowOrderKey {
+        /// Which key.
+        key: X3dhKey,
+    },
+}
+
+/// The public keys X3DH does DH with, to name the one refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum X3dhKey {
+    /// The peer's identity DH key.
+    IdentityKey,
+    /// The signed prekey.
+    SignedPrekey,
+    /// The one-time prekey.
+    OneTimePrekey,
+    /// The initiator's ephemeral key.
+    EphemeralKey,
+}
+
+impl fmt::Display for X3dhKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::IdentityKey => "identity key",
+            Self::SignedPrekey => "signed prekey",
+            Self::OneTimePrekey => "one-time prekey",
+            Self::EphemeralKey => "ephemeral key",
+        })
+    }
+}
+
+/// X25519 that names the key when the output is all zeros.
+fn dh(secret: &SecretKey, public: &PublicKey, key: X3dhKey) -> Result<DhOutput, X3dhError> {
+    secret
+        .diffie_hellman(public)
+        .map_err(|_| X3dhError::LowOrderKey { key })
 }
 
 /// The 32-byte secret both sides derive.
@@ -93,15 +131,44 @@ pub fn initiate<R: CryptoRng + ?Sized>(
     verify_signed_prekey(&bundle.identity.signing, signed_prekey)
         .map_err(|_| X3dhError::InvalidSignature)?;
 
-    let ephemeral = KeyPair::generate(rng);
     let one_time = match one_time_prekey_use {
         OneTimePrekeyUse::WhenAvailable => bundle.one_time_prekey,
         OneTimePrekeyUse::Never => None,
     };
-    let dh1 = identity.dh().secret().diffie_hellman(&signed_prekey.public);
-    let dh2 = ephemeral.secret().diffie_hellman(&bundle.identity.dh);
-    let dh3 = ephemeral.secret().diffie_hellman(&signed_prekey.public);
-    let dh4 = one_time.map(|otk| ephemeral.secret().diffie_hellman(&otk.public));
+    // Refused before the ephemeral draw, so a bad bundle costs no randomness; the DH
+    // checks below stay as the RFC's own guard.
+    for (public, key) in [
+        (Some(&bundle.identity.dh), X3dhKey::IdentityKey),
+        (Some(&signed_prekey.public), X3dhKey::SignedPrekey),
+        (
+            one_time.as_ref().map(|otk| &otk.public),
+            X3dhKey::OneTimePrekey,
+        ),
+    ] {
+        if public.is_some_and(PublicKey::is_low_order) {
+            return Err(X3dhError::LowOrderKey { key });
+        }
+    }
+
+    let ephemeral = KeyPair::generate(rng);
+    let dh1 = dh(
+        identity.dh().secret(),
+        &signed_prekey.public,
+        X3dhKey::SignedPrekey,
+    )?;
+    let dh2 = dh(
+        ephemeral.secret(),
+        &bundle.identity.dh,
+        X3dhKey::IdentityKey,
+    )?;
+    let dh3 = dh(
+        ephemeral.secret(),
+        &signed_prekey.public,
+        X3dhKey::SignedPrekey,
+    )?;
+    let dh4 = one_time
+        .map(|otk| dh(ephemeral.secret(), &otk.public, X3dhKey::OneTimePrekey))
+        .transpose()?;
     let shared_secret = derive(&[
         Some(dh1.as_bytes()),
         Some(dh2.as_bytes()),
@@ -117,24 +184,31 @@ pub fn initiate<R: CryptoRng + ?Sized>(
 }
 
 /// Responder side: the secret from a first message's `x3dh` header. `one_time_prekey` is
-/// the private key named by `usedOneTimePrekeyId`, when it is still held.
+/// the private key named by `usedOneTimePrekeyId`, when it is still held. Refuses a
+/// low-order sender identity or ephemeral key.
 pub fn respond(
     identity: &IdentityKeyPair,
     signed_prekey: &SecretKey,
     one_time_prekey: Option<&SecretKey>,
     sender_identity_key: &PublicKey,
     sender_ephemeral_key: &PublicKey,
-) -> SharedSecret {
-    let dh1 = signed_prekey.diffie_hellman(sender_identity_key);
-    let dh2 = identity.dh().secret().diffie_hellman(sender_ephemeral_key);
-    let dh3 = signed_prekey.diffie_hellman(sender_ephemeral_key);
-    let dh4 = one_time_prekey.map(|otk| otk.diffie_hellman(sender_ephemeral_key));
-    derive(&[
+) -> Result<SharedSecret, X3dhError> {
+    let dh1 = dh(signed_prekey, sender_identity_key, X3dhKey::IdentityKey)?;
+    let dh2 = dh(
+        identity.dh().secret(),
+        sender_ephemeral_key,
+        X3dhKey::EphemeralKey,
+    )?;
+    let dh3 = dh(signed_prekey, sender_ephemeral_key, X3dhKey::EphemeralKey)?;
+    let dh4 = one_time_prekey
+        .map(|otk| dh(otk, sender_ephemeral_key, X3dhKey::EphemeralKey))
+        .transpose()?;
+    Ok(derive(&[
         Some(dh1.as_bytes()),
         Some(dh2.as_bytes()),
         Some(dh3.as_bytes()),
         dh4.as_ref().map(|d| d.as_bytes()),
-    ])
+    ]))
 }
 
 fn derive(parts: &[Option<&[u8; 32]>]) -> SharedSecret {

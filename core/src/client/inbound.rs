@@ -6,6 +6,7 @@ use super::{Client, ClientError, Event};
 use crate::platform::MaybeSend;
 use crate::protocol::rest::GroupMessage;
 use crate::protocol::ws::{MessagePayload, ServerFrame};
+use crate::session::SessionError;
 use crate::store::{
     ContentKind, Conversation, Direction, MessageRecord, MessageStatus, Store, StoreOp, WriteBatch,
 };
@@ -353,10 +354,11 @@ where
         let crypto = &mut *guard;
         let engine = crypto.engine.as_mut().ok_or(ClientError::NotLoggedIn)?;
         let mut prepared = engine
-            .decrypt_batch(&encrypted, now, &mut crypto.rng)
+            .decrypt_batch_gated(&encrypted, now, &mut crypto.rng, Some(&mut crypto.cooling))
             .await?;
         let mut outcomes = prepared.value().clone().into_iter();
         let mut events = Vec::with_capacity(fresh.len() + 1);
+        let mut deferred = std::collections::HashSet::new();
         for payload in fresh.iter() {
             let mut record = MessageRecord {
                 id: payload.id.clone(),
@@ -391,6 +393,16 @@ where
                             live,
                         });
                     }
+                    // Not stored: the next catch-up brings it back once the peer has cooled.
+                    Some(Err(e @ SessionError::Cooling { .. })) => {
+                        deferred.insert(payload.id.clone());
+                        events.push(Event::DecryptionFailed {
+                            message_id: payload.id.clone(),
+                            from: payload.from.clone(),
+                            reason: e.to_string(),
+                        });
+                        continue;
+                    }
                     Some(Err(e)) => {
                         // Kept as received, never shown as plaintext.
                         record.wire = Some(payload.content.clone());
@@ -411,7 +423,11 @@ where
         for event in events {
             self.events.emit(event);
         }
-        Ok(fresh.into_iter().map(|p| p.id).collect())
+        Ok(fresh
+            .into_iter()
+            .map(|p| p.id)
+            .filter(|id| !deferred.contains(id))
+            .collect())
     }
 
     /// A group message (live or from history). Returns whether it was new.

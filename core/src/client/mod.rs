@@ -40,7 +40,7 @@ pub use trust::PeerVerification;
 use crate::platform::MaybeSend;
 use crate::protocol::Api;
 use crate::protocol::rest::UserSummary;
-use crate::session::SessionEngine;
+use crate::session::{Cooling, SessionEngine};
 use crate::store::{SavedLogin, Store};
 use crate::transport::{Clock, FrameSink, Transport};
 use events::EventBus;
@@ -59,6 +59,8 @@ pub struct CurrentUser {
 pub(crate) struct Crypto<S, R> {
     engine: Option<SessionEngine<Arc<S>>>,
     rng: R,
+    /// Per-peer budgets for failed decryptions (hostile messages are costly to refuse).
+    cooling: Cooling,
 }
 
 #[derive(Default)]
@@ -127,7 +129,11 @@ where
             store: Arc::new(store),
             clock,
             config,
-            crypto: futures::lock::Mutex::new(Crypto { engine: None, rng }),
+            crypto: futures::lock::Mutex::new(Crypto {
+                engine: None,
+                rng,
+                cooling: Cooling::default(),
+            }),
             state: Mutex::new(State::default()),
             events: EventBus::default(),
             sink: futures::lock::Mutex::new(None),

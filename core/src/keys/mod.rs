@@ -9,7 +9,7 @@ mod identity;
 mod prekeys;
 mod serde_impls;
 
-pub use dh::{DhOutput, KeyPair, PublicKey, SecretKey};
+pub use dh::{DhOutput, KeyPair, LowOrderKey, PublicKey, SecretKey};
 pub use fingerprint::{Fingerprint, FingerprintError};
 pub use identity::{IdentityKeyPair, IdentityPublic, SigningPublicKey};
 pub use prekeys::{
