@@ -222,3 +222,153 @@ fn derive(parts: &[Option<&[u8; 32]>]) -> SharedSecret {
     let _ = hkdf.expand(X3DH_INFO, &mut out);
     SharedSecret(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{OneTimePrekey, SignedPrekey, test_low_order_keys};
+    use rand_chacha::ChaCha20Rng;
+    use rand_chacha::rand_core::{Rng, SeedableRng};
+
+    struct Bob {
+        identity: IdentityKeyPair,
+        signed: SignedPrekey,
+        one_time: OneTimePrekey,
+    }
+
+    fn bob(rng: &mut ChaCha20Rng) -> Bob {
+        let identity = IdentityKeyPair::generate(rng);
+        let signed = SignedPrekey::generate(&identity, 1, 0, rng);
+        let one_time = OneTimePrekey::generate(2, rng);
+        Bob {
+            identity,
+            signed,
+            one_time,
+        }
+    }
+
+    fn bundle(bob: &Bob) -> PrekeyBundle {
+        PrekeyBundle {
+            identity: *bob.identity.public(),
+            signed_prekey: Some(bob.signed.public()),
+            one_time_prekey: Some(bob.one_time.public()),
+        }
+    }
+
+    #[test]
+    fn ordinary_keys_still_agree() {
+        let mut rng = ChaCha20Rng::seed_from_u64(1);
+        for _ in 0..16 {
+            let alice = IdentityKeyPair::generate(&mut rng);
+            let bob = bob(&mut rng);
+            let init = initiate(
+                &alice,
+                &bundle(&bob),
+                OneTimePrekeyUse::WhenAvailable,
+                &mut rng,
+            )
+            .unwrap();
+            let secret = respond(
+                &bob.identity,
+                bob.signed.pair().secret(),
+                Some(bob.one_time.pair().secret()),
+                &alice.public().dh,
+                &init.ephemeral_public,
+            )
+            .unwrap();
+            assert_eq!(secret, init.shared_secret);
+        }
+    }
+
+    #[test]
+    fn a_bundle_with_a_low_order_key_is_refused_before_any_draw() {
+        let mut rng = ChaCha20Rng::seed_from_u64(2);
+        let alice = IdentityKeyPair::generate(&mut rng);
+        let bob = bob(&mut rng);
+        for key in test_low_order_keys() {
+            let mut bad_identity = bundle(&bob);
+            bad_identity.identity.dh = key;
+            // A validly signed low-order prekey: the signature is no defence.
+            let mut bad_signed = bundle(&bob);
+            bad_signed.signed_prekey = Some(SignedPrekeyPublic {
+                id: 1,
+                public: key,
+                signature: bob.identity.sign(key.as_bytes()),
+            });
+            let mut bad_one_time = bundle(&bob);
+            bad_one_time.one_time_prekey = Some(OneTimePrekeyPublic { id: 2, public: key });
+            for (bundle, which) in [
+                (&bad_identity, X3dhKey::IdentityKey),
+                (&bad_signed, X3dhKey::SignedPrekey),
+                (&bad_one_time, X3dhKey::OneTimePrekey),
+            ] {
+                let mut probe = rng.clone();
+                let result = initiate(&alice, bundle, OneTimePrekeyUse::WhenAvailable, &mut rng);
+                assert_eq!(
+                    result.err(),
+                    Some(X3dhError::LowOrderKey { key: which }),
+                    "{key:?}"
+                );
+                // Nothing was drawn.
+                assert_eq!(probe.next_u64(), rng.clone().next_u64());
+            }
+            // A one-time prekey the initiator does not use cannot hurt.
+            assert!(initiate(&alice, &bad_one_time, OneTimePrekeyUse::Never, &mut rng).is_ok());
+        }
+    }
+
+    #[test]
+    fn a_low_order_sender_key_is_refused_by_the_responder() {
+        let mut rng = ChaCha20Rng::seed_from_u64(3);
+        let alice = IdentityKeyPair::generate(&mut rng);
+        let bob = bob(&mut rng);
+        let ephemeral = *KeyPair::generate(&mut rng).public();
+        for key in test_low_order_keys() {
+            for one_time in [None, Some(bob.one_time.pair().secret())] {
+                let respond_with = |identity: &PublicKey, ephemeral: &PublicKey| {
+                    respond(
+                        &bob.identity,
+                        bob.signed.pair().secret(),
+                        one_time,
+                        identity,
+                        ephemeral,
+                    )
+                };
+                assert_eq!(
+                    respond_with(&key, &ephemeral).err(),
+                    Some(X3dhError::LowOrderKey {
+                        key: X3dhKey::IdentityKey
+                    })
+                );
+                assert_eq!(
+                    respond_with(&alice.public().dh, &key).err(),
+                    Some(X3dhError::LowOrderKey {
+                        key: X3dhKey::EphemeralKey
+                    })
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn each_dh_checks_its_own_output() {
+        // Past the up-front bundle check, DH1–DH4 each refuse a zero output themselves.
+        let mut rng = ChaCha20Rng::seed_from_u64(4);
+        let secret = SecretKey::from_bytes([9; 32]);
+        for key in test_low_order_keys() {
+            for which in [
+                X3dhKey::IdentityKey,
+                X3dhKey::SignedPrekey,
+                X3dhKey::OneTimePrekey,
+                X3dhKey::EphemeralKey,
+            ] {
+                assert_eq!(
+                    dh(&secret, &key, which).err(),
+                    Some(X3dhError::LowOrderKey { key: which })
+                );
+            }
+        }
+        let ordinary = *KeyPair::generate(&mut rng).public();
+        assert!(dh(&secret, &ordinary, X3dhKey::IdentityKey).is_ok());
+    }
+}

@@ -223,22 +223,9 @@ mod tests {
         );
     }
 
-    /// The low-order encodings written out: 0, 1, p − 1, p, p + 1 and the two order-8
-    /// points, each also with bit 255 set (14 keys).
-    pub(crate) fn low_order_keys() -> Vec<PublicKey> {
-        LOW_ORDER_MASKED
-            .iter()
-            .flat_map(|masked| {
-                let mut high = *masked;
-                high[31] |= 0x80;
-                [PublicKey(*masked), PublicKey(high)]
-            })
-            .collect()
-    }
-
     #[test]
     fn every_low_order_key_is_refused_by_its_dh_output() {
-        let keys = low_order_keys();
+        let keys = crate::keys::test_low_order_keys();
         assert_eq!(keys.len(), 14);
         for secret in [[1u8; 32], [0x42; 32], [0xff; 32]] {
             let secret = SecretKey::from_bytes(secret);

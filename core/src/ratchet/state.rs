@@ -444,6 +444,104 @@ impl fmt::Debug for RatchetState {
 mod tests {
     use super::*;
     use crate::keys::SecretKey;
+    use crate::keys::test_low_order_keys as low_order_keys;
+    use rand_chacha::ChaCha20Rng;
+    use rand_chacha::rand_core::SeedableRng;
+
+    /// Alice and Bob after one message each way.
+    fn established(rng: &mut ChaCha20Rng) -> (RatchetState, RatchetState) {
+        let mut alice = RatchetState::initiator(&[7; 32], rng);
+        let first = alice.encrypt(b"one", rng).unwrap();
+        let mut bob = RatchetState::responder(&[7; 32], first.header.ratchet_key);
+        bob.decrypt(&first.header, &first.ciphertext, rng).unwrap();
+        let reply = bob.encrypt(b"two", rng).unwrap();
+        alice
+            .decrypt(&reply.header, &reply.ciphertext, rng)
+            .unwrap();
+        (alice, bob)
+    }
+
+    #[test]
+    fn a_low_order_ratchet_key_is_refused_before_any_work() {
+        let mut rng = ChaCha20Rng::seed_from_u64(1);
+        let (mut alice, mut bob) = established(&mut rng);
+        let real = alice.encrypt(b"three", &mut rng).unwrap();
+        let before = bob.clone();
+        for key in low_order_keys() {
+            let header = Header {
+                ratchet_key: key,
+                previous_chain_length: 999,
+                message_number: 999,
+            };
+            let mut work = Work::default();
+            assert_eq!(
+                bob.decrypt_metered(&header, &real.ciphertext, &mut rng, &mut work),
+                Err(RatchetError::LowOrderKey),
+                "{key:?}"
+            );
+            assert_eq!(work, Work::default());
+            assert!(bob == before);
+        }
+        assert_eq!(
+            bob.decrypt(&real.header, &real.ciphertext, &mut rng),
+            Ok(b"three".to_vec())
+        );
+    }
+
+    #[test]
+    fn sending_to_a_low_order_ratchet_key_is_refused() {
+        let mut rng = ChaCha20Rng::seed_from_u64(2);
+        for key in low_order_keys() {
+            let mut state = RatchetState::responder(&[7; 32], key);
+            let before = state.clone();
+            assert_eq!(
+                state.encrypt(b"hi", &mut rng),
+                Err(RatchetError::LowOrderKey)
+            );
+            assert!(state == before);
+        }
+    }
+
+    #[test]
+    fn a_max_skip_forgery_reports_its_work_and_changes_nothing() {
+        let mut rng = ChaCha20Rng::seed_from_u64(3);
+        let (_, mut bob) = established(&mut rng);
+        let before = bob.clone();
+        let forged = Header {
+            ratchet_key: *KeyPair::generate(&mut rng).public(),
+            previous_chain_length: 999,
+            message_number: 999,
+        };
+        let mut work = Work::default();
+        let result = bob.decrypt_metered(&forged, &[0u8; 64], &mut rng, &mut work);
+        assert_eq!(result, Err(RatchetError::Authentication));
+        // Bob had received 1 message on Alice's chain: 998 old-chain steps, 1000 new.
+        assert_eq!(
+            work,
+            Work {
+                chain_steps: 998 + 1000,
+                dh: 3
+            }
+        );
+        assert!(bob == before);
+    }
+
+    #[test]
+    fn a_skip_beyond_the_limit_is_refused_before_any_work() {
+        let mut rng = ChaCha20Rng::seed_from_u64(4);
+        let (_, mut bob) = established(&mut rng);
+        let forged = Header {
+            ratchet_key: *KeyPair::generate(&mut rng).public(),
+            previous_chain_length: 999,
+            message_number: MAX_SKIP_PER_STEP + 1,
+        };
+        let mut work = Work::default();
+        assert!(matches!(
+            bob.decrypt_metered(&forged, &[0u8; 64], &mut rng, &mut work),
+            Err(RatchetError::TooManySkipped { .. })
+        ));
+        assert_eq!(work, Work::default());
+    }
 
     /// The whole `Debug` output of a state, pinned: counters and public keys only.
     #[test]
