@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use crate::prekey_care::PrekeyPolicy;
-use crate::session::SessionConfig;
+use crate::session::{CoolingConfig, SessionConfig};
 
 /// Reconnection delays: exponential from `initial_ms` to `max_ms`, each with up to
 /// `jitter` (a fraction) added at random, retried without limit.
@@ -76,6 +76,10 @@ pub struct ClientConfig {
     /// Keep the password in memory to log in again when the token expires; without it an
     /// expired token gives [`ClientError::SessionExpired`](super::ClientError::SessionExpired).
     pub remember_password: bool,
+    /// Per-peer budget for messages that fail to decrypt: a peer that spends it is
+    /// *cooling*, and its messages wait (unstored, so catch-up retries them) until the
+    /// budget refills. See [`Cooling`](crate::session::Cooling).
+    pub cooling: CoolingConfig,
 }
 
 impl Default for ClientConfig {
@@ -90,6 +94,7 @@ impl Default for ClientConfig {
             catch_up: CatchUpScope::default(),
             plaintext_allowed: HashSet::new(),
             remember_password: true,
+            cooling: CoolingConfig::default(),
         }
     }
 }

@@ -124,6 +124,7 @@ where
     /// [`Client::restore`] to pick up a saved login, or register / log in.
     pub fn new(transport: T, store: S, clock: C, rng: R, config: ClientConfig) -> Self {
         let (stop_sender, stop_receiver) = mpsc::unbounded();
+        let cooling = Cooling::new(config.cooling);
         Self {
             api: Api::new(transport),
             store: Arc::new(store),
@@ -132,7 +133,7 @@ where
             crypto: futures::lock::Mutex::new(Crypto {
                 engine: None,
                 rng,
-                cooling: Cooling::default(),
+                cooling,
             }),
             state: Mutex::new(State::default()),
             events: EventBus::default(),
