@@ -56,7 +56,8 @@ fn established(rng: &mut ChaCha20Rng) -> (RatchetState, RatchetState) {
         None,
         &p.alice_identity.public().dh,
         &init.ephemeral_public,
-    );
+    )
+    .expect("x3dh respond");
     let mut bob = RatchetState::responder(secret.as_bytes(), first.header.ratchet_key);
     bob.decrypt(&first.header, &first.ciphertext, rng)
         .expect("decrypt");
@@ -90,7 +91,7 @@ fn benches(c: &mut Criterion) {
     c.bench_function("baseline/x25519_scalar_mult", |b| {
         let a = KeyPair::generate(&mut rng);
         let peer = *KeyPair::generate(&mut rng).public();
-        b.iter(|| black_box(a.secret().diffie_hellman(black_box(&peer))))
+        b.iter(|| black_box(a.secret().diffie_hellman(black_box(&peer)).expect("dh")))
     });
 
     c.bench_function("keys/identity_from_seed", |b| {
@@ -138,7 +139,8 @@ fn benches(c: &mut Criterion) {
                 Some(p.bob_one_time.pair().secret()),
                 &p.alice_identity.public().dh,
                 black_box(&init.ephemeral_public),
-            );
+            )
+            .expect("x3dh respond");
             black_box(RatchetState::responder(secret.as_bytes(), ratchet_key))
         })
     });

@@ -8,7 +8,7 @@ use sha2::Sha256;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::keys::{
-    IdentityKeyPair, IdentityPublic, KeyPair, OneTimePrekeyPublic, PublicKey, SecretKey,
+    DhOutput, IdentityKeyPair, IdentityPublic, KeyPair, OneTimePrekeyPublic, PublicKey, SecretKey,
     SignedPrekeyPublic, verify_signed_prekey,
 };
 
@@ -50,6 +50,44 @@ pub enum X3dhError {
     /// The signed prekey's signature does not verify.
     #[error("Invalid signed prekey signature")]
     InvalidSignature,
+    /// A public key in the agreement is of low order, so one of the DHs gave the all-zero
+    /// secret anyone can compute (RFC 7748 §6.1).
+    #[error("refused a low-order {key} in the key agreement")]
+    LowOrderKey {
+        /// Which key.
+        key: X3dhKey,
+    },
+}
+
+/// The public keys X3DH does DH with, to name the one refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum X3dhKey {
+    /// The peer's identity DH key.
+    IdentityKey,
+    /// The signed prekey.
+    SignedPrekey,
+    /// The one-time prekey.
+    OneTimePrekey,
+    /// The initiator's ephemeral key.
+    EphemeralKey,
+}
+
+impl fmt::Display for X3dhKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::IdentityKey => "identity key",
+            Self::SignedPrekey => "signed prekey",
+            Self::OneTimePrekey => "one-time prekey",
+            Self::EphemeralKey => "ephemeral key",
+        })
+    }
+}
+
+/// X25519 that names the key when the output is all zeros.
+fn dh(secret: &SecretKey, public: &PublicKey, key: X3dhKey) -> Result<DhOutput, X3dhError> {
+    secret
+        .diffie_hellman(public)
+        .map_err(|_| X3dhError::LowOrderKey { key })
 }
 
 /// The 32-byte secret both sides derive.
@@ -97,15 +135,44 @@ pub fn initiate<R: CryptoRng + ?Sized>(
     verify_signed_prekey(&bundle.identity.signing, signed_prekey)
         .map_err(|_| X3dhError::InvalidSignature)?;
 
-    let ephemeral = KeyPair::generate(rng);
     let one_time = match one_time_prekey_use {
         OneTimePrekeyUse::WhenAvailable => bundle.one_time_prekey,
         OneTimePrekeyUse::Never => None,
     };
-    let dh1 = identity.dh().secret().diffie_hellman(&signed_prekey.public);
-    let dh2 = ephemeral.secret().diffie_hellman(&bundle.identity.dh);
-    let dh3 = ephemeral.secret().diffie_hellman(&signed_prekey.public);
-    let dh4 = one_time.map(|otk| ephemeral.secret().diffie_hellman(&otk.public));
+    // Refused before the ephemeral draw, so a bad bundle costs no randomness; the DH
+    // checks below stay as the RFC's own guard.
+    for (public, key) in [
+        (Some(&bundle.identity.dh), X3dhKey::IdentityKey),
+        (Some(&signed_prekey.public), X3dhKey::SignedPrekey),
+        (
+            one_time.as_ref().map(|otk| &otk.public),
+            X3dhKey::OneTimePrekey,
+        ),
+    ] {
+        if public.is_some_and(PublicKey::is_low_order) {
+            return Err(X3dhError::LowOrderKey { key });
+        }
+    }
+
+    let ephemeral = KeyPair::generate(rng);
+    let dh1 = dh(
+        identity.dh().secret(),
+        &signed_prekey.public,
+        X3dhKey::SignedPrekey,
+    )?;
+    let dh2 = dh(
+        ephemeral.secret(),
+        &bundle.identity.dh,
+        X3dhKey::IdentityKey,
+    )?;
+    let dh3 = dh(
+        ephemeral.secret(),
+        &signed_prekey.public,
+        X3dhKey::SignedPrekey,
+    )?;
+    let dh4 = one_time
+        .map(|otk| dh(ephemeral.secret(), &otk.public, X3dhKey::OneTimePrekey))
+        .transpose()?;
     let shared_secret = derive(&[
         Some(dh1.as_bytes()),
         Some(dh2.as_bytes()),
@@ -121,24 +188,31 @@ pub fn initiate<R: CryptoRng + ?Sized>(
 }
 
 /// Responder side: the secret from a first message's `x3dh` header. `one_time_prekey` is
-/// the private key named by `usedOneTimePrekeyId`, when it is still held.
+/// the private key named by `usedOneTimePrekeyId`, when it is still held. Refuses a
+/// low-order sender identity or ephemeral key.
 pub fn respond(
     identity: &IdentityKeyPair,
     signed_prekey: &SecretKey,
     one_time_prekey: Option<&SecretKey>,
     sender_identity_key: &PublicKey,
     sender_ephemeral_key: &PublicKey,
-) -> SharedSecret {
-    let dh1 = signed_prekey.diffie_hellman(sender_identity_key);
-    let dh2 = identity.dh().secret().diffie_hellman(sender_ephemeral_key);
-    let dh3 = signed_prekey.diffie_hellman(sender_ephemeral_key);
-    let dh4 = one_time_prekey.map(|otk| otk.diffie_hellman(sender_ephemeral_key));
-    derive(&[
+) -> Result<SharedSecret, X3dhError> {
+    let dh1 = dh(signed_prekey, sender_identity_key, X3dhKey::IdentityKey)?;
+    let dh2 = dh(
+        identity.dh().secret(),
+        sender_ephemeral_key,
+        X3dhKey::EphemeralKey,
+    )?;
+    let dh3 = dh(signed_prekey, sender_ephemeral_key, X3dhKey::EphemeralKey)?;
+    let dh4 = one_time_prekey
+        .map(|otk| dh(otk, sender_ephemeral_key, X3dhKey::EphemeralKey))
+        .transpose()?;
+    Ok(derive(&[
         Some(dh1.as_bytes()),
         Some(dh2.as_bytes()),
         Some(dh3.as_bytes()),
         dh4.as_ref().map(|d| d.as_bytes()),
-    ])
+    ]))
 }
 
 fn derive(parts: &[Option<&[u8; 32]>]) -> SharedSecret {
@@ -151,4 +225,154 @@ fn derive(parts: &[Option<&[u8; 32]>]) -> SharedSecret {
     // 32 bytes is far below HKDF-SHA256's 8160-byte limit, so expansion cannot fail.
     let _ = hkdf.expand(X3DH_INFO, &mut out);
     SharedSecret(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{OneTimePrekey, SignedPrekey, test_low_order_keys};
+    use rand_chacha::ChaCha20Rng;
+    use rand_chacha::rand_core::{Rng, SeedableRng};
+
+    struct Bob {
+        identity: IdentityKeyPair,
+        signed: SignedPrekey,
+        one_time: OneTimePrekey,
+    }
+
+    fn bob(rng: &mut ChaCha20Rng) -> Bob {
+        let identity = IdentityKeyPair::generate(rng);
+        let signed = SignedPrekey::generate(&identity, 1, 0, rng);
+        let one_time = OneTimePrekey::generate(2, rng);
+        Bob {
+            identity,
+            signed,
+            one_time,
+        }
+    }
+
+    fn bundle(bob: &Bob) -> PrekeyBundle {
+        PrekeyBundle {
+            identity: *bob.identity.public(),
+            signed_prekey: Some(bob.signed.public()),
+            one_time_prekey: Some(bob.one_time.public()),
+        }
+    }
+
+    #[test]
+    fn ordinary_keys_still_agree() {
+        let mut rng = ChaCha20Rng::seed_from_u64(1);
+        for _ in 0..16 {
+            let alice = IdentityKeyPair::generate(&mut rng);
+            let bob = bob(&mut rng);
+            let init = initiate(
+                &alice,
+                &bundle(&bob),
+                OneTimePrekeyUse::WhenAvailable,
+                &mut rng,
+            )
+            .unwrap();
+            let secret = respond(
+                &bob.identity,
+                bob.signed.pair().secret(),
+                Some(bob.one_time.pair().secret()),
+                &alice.public().dh,
+                &init.ephemeral_public,
+            )
+            .unwrap();
+            assert_eq!(secret, init.shared_secret);
+        }
+    }
+
+    #[test]
+    fn a_bundle_with_a_low_order_key_is_refused_before_any_draw() {
+        let mut rng = ChaCha20Rng::seed_from_u64(2);
+        let alice = IdentityKeyPair::generate(&mut rng);
+        let bob = bob(&mut rng);
+        for key in test_low_order_keys() {
+            let mut bad_identity = bundle(&bob);
+            bad_identity.identity.dh = key;
+            // A validly signed low-order prekey: the signature is no defence.
+            let mut bad_signed = bundle(&bob);
+            bad_signed.signed_prekey = Some(SignedPrekeyPublic {
+                id: 1,
+                public: key,
+                signature: bob.identity.sign(key.as_bytes()),
+            });
+            let mut bad_one_time = bundle(&bob);
+            bad_one_time.one_time_prekey = Some(OneTimePrekeyPublic { id: 2, public: key });
+            for (bundle, which) in [
+                (&bad_identity, X3dhKey::IdentityKey),
+                (&bad_signed, X3dhKey::SignedPrekey),
+                (&bad_one_time, X3dhKey::OneTimePrekey),
+            ] {
+                let mut probe = rng.clone();
+                let result = initiate(&alice, bundle, OneTimePrekeyUse::WhenAvailable, &mut rng);
+                assert_eq!(
+                    result.err(),
+                    Some(X3dhError::LowOrderKey { key: which }),
+                    "{key:?}"
+                );
+                // Nothing was drawn.
+                assert_eq!(probe.next_u64(), rng.clone().next_u64());
+            }
+            // A one-time prekey the initiator does not use cannot hurt.
+            assert!(initiate(&alice, &bad_one_time, OneTimePrekeyUse::Never, &mut rng).is_ok());
+        }
+    }
+
+    #[test]
+    fn a_low_order_sender_key_is_refused_by_the_responder() {
+        let mut rng = ChaCha20Rng::seed_from_u64(3);
+        let alice = IdentityKeyPair::generate(&mut rng);
+        let bob = bob(&mut rng);
+        let ephemeral = *KeyPair::generate(&mut rng).public();
+        for key in test_low_order_keys() {
+            for one_time in [None, Some(bob.one_time.pair().secret())] {
+                let respond_with = |identity: &PublicKey, ephemeral: &PublicKey| {
+                    respond(
+                        &bob.identity,
+                        bob.signed.pair().secret(),
+                        one_time,
+                        identity,
+                        ephemeral,
+                    )
+                };
+                assert_eq!(
+                    respond_with(&key, &ephemeral).err(),
+                    Some(X3dhError::LowOrderKey {
+                        key: X3dhKey::IdentityKey
+                    })
+                );
+                assert_eq!(
+                    respond_with(&alice.public().dh, &key).err(),
+                    Some(X3dhError::LowOrderKey {
+                        key: X3dhKey::EphemeralKey
+                    })
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn each_dh_checks_its_own_output() {
+        // Past the up-front bundle check, DH1–DH4 each refuse a zero output themselves.
+        let mut rng = ChaCha20Rng::seed_from_u64(4);
+        let secret = SecretKey::from_bytes([9; 32]);
+        for key in test_low_order_keys() {
+            for which in [
+                X3dhKey::IdentityKey,
+                X3dhKey::SignedPrekey,
+                X3dhKey::OneTimePrekey,
+                X3dhKey::EphemeralKey,
+            ] {
+                assert_eq!(
+                    dh(&secret, &key, which).err(),
+                    Some(X3dhError::LowOrderKey { key: which })
+                );
+            }
+        }
+        let ordinary = *KeyPair::generate(&mut rng).public();
+        assert!(dh(&secret, &ordinary, X3dhKey::IdentityKey).is_ok());
+    }
 }

@@ -237,7 +237,8 @@ fn check_x3dh_case(at: &str, case: &Value, identities: &[Value]) {
         None,
         &sender_identity,
         &initiated.ephemeral_public,
-    );
+    )
+    .expect("x3dh respond");
     assert_eq!(
         without.as_bytes().as_slice(),
         hex(s(case, "responderSharedSecret")),
@@ -249,7 +250,8 @@ fn check_x3dh_case(at: &str, case: &Value, identities: &[Value]) {
         Some(&otk_secret),
         &sender_identity,
         &initiated.ephemeral_public,
-    );
+    )
+    .expect("x3dh respond");
     assert_eq!(
         with.as_bytes().as_slice(),
         hex(s(case, "responderSharedSecretWithOneTimePrekey")),

@@ -130,6 +130,7 @@ fn session_code(e: &SessionError) -> &'static str {
         SessionError::UnknownSignedPrekey { .. } => "unknown_signed_prekey",
         SessionError::UnacceptedIdentityChange { .. } => "identity_change_not_accepted",
         SessionError::UnknownPeer { .. } => "unknown_peer",
+        SessionError::Cooling { .. } => "peer_cooling",
     }
 }
 

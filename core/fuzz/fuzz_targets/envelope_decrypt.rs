@@ -35,7 +35,8 @@ fn session() -> &'static RatchetState {
             None,
             &alice.public().dh,
             &init.ephemeral_public,
-        );
+        )
+        .expect("x3dh respond");
         let mut receiver = RatchetState::responder(secret.as_bytes(), first.header.ratchet_key);
         receiver
             .decrypt(&first.header, &first.ciphertext, &mut rng)

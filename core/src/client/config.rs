@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use crate::prekey_care::PrekeyPolicy;
-use crate::session::SessionConfig;
+use crate::session::{CoolingConfig, SessionConfig};
 
 /// Reconnection delays: exponential from `initial_ms` to `max_ms`, each with up to
 /// `jitter` (a fraction) added at random, retried without limit.
@@ -169,6 +169,10 @@ pub struct ClientConfig {
     /// stayed up this long, ms: a server that drops every connection gets ever longer
     /// pauses, not a reconnect and a full catch-up every few seconds.
     pub healthy_connection_ms: u64,
+    /// Per-peer budget for messages that fail to decrypt: a peer that spends it is
+    /// *cooling*, and its messages wait (unstored, so catch-up retries them) until the
+    /// budget refills. See [`Cooling`](crate::session::Cooling).
+    pub cooling: CoolingConfig,
 }
 
 impl Default for ClientConfig {
@@ -188,6 +192,7 @@ impl Default for ClientConfig {
             bundle_recheck_interval_ms: 10 * 60 * 1000,
             stale_session_ms: 24 * 60 * 60 * 1000,
             healthy_connection_ms: 60_000,
+            cooling: CoolingConfig::default(),
         }
     }
 }

@@ -402,12 +402,13 @@ where
             }
         }
         let mut prepared = engine
-            .decrypt_batch(&encrypted, now, &mut crypto.rng)
+            .decrypt_batch_gated(&encrypted, now, &mut crypto.rng, Some(&mut crypto.cooling))
             .await?;
         let mut outcomes = prepared.value().clone().into_iter();
         let mut events = Vec::with_capacity(fresh.len() + 1);
         let mut answered = std::collections::BTreeSet::new();
         let mut failed_peers = std::collections::BTreeSet::new();
+        let mut deferred = std::collections::HashSet::new();
         for payload in fresh.iter() {
             let mut record = MessageRecord {
                 id: payload.id.clone(),
@@ -471,6 +472,16 @@ where
                             live,
                         });
                     }
+                    // Not stored: the next catch-up brings it back once the peer has cooled.
+                    Some(Err(e @ SessionError::Cooling { .. })) => {
+                        deferred.insert(payload.id.clone());
+                        events.push(Event::DecryptionFailed {
+                            message_id: payload.id.clone(),
+                            from: payload.from.clone(),
+                            reason: e.to_string(),
+                        });
+                        continue;
+                    }
                     Some(Err(e)) => {
                         if !matches!(
                             e,
@@ -510,7 +521,11 @@ where
         for peer in failed_peers.difference(&answered) {
             self.recheck_after_failure(peer).await;
         }
-        Ok(fresh.into_iter().map(|p| p.id).collect())
+        Ok(fresh
+            .into_iter()
+            .map(|p| p.id)
+            .filter(|id| !deferred.contains(id))
+            .collect())
     }
 
     /// A group message (live or from history). Returns whether it was new.

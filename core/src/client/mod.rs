@@ -43,7 +43,7 @@ pub use trust::PeerVerification;
 use crate::platform::MaybeSend;
 use crate::protocol::Api;
 use crate::protocol::rest::UserSummary;
-use crate::session::SessionEngine;
+use crate::session::{Cooling, SessionEngine};
 use crate::store::{SavedLogin, Store};
 use crate::transport::{Clock, FrameSink, Transport};
 use events::EventBus;
@@ -62,6 +62,8 @@ pub struct CurrentUser {
 pub(crate) struct Crypto<S, R> {
     engine: Option<SessionEngine<Arc<S>>>,
     rng: R,
+    /// Per-peer budgets for failed decryptions (hostile messages are costly to refuse).
+    cooling: Cooling,
 }
 
 #[derive(Default)]
@@ -136,12 +138,17 @@ where
     pub fn new(transport: T, store: S, clock: C, rng: R, config: ClientConfig) -> Self {
         let (stop_sender, stop_receiver) = mpsc::unbounded();
         let (wake_sender, wake_receiver) = mpsc::channel(1);
+        let cooling = Cooling::new(config.cooling);
         Self {
             api: Api::new(transport),
             store: Arc::new(store),
             clock,
             config,
-            crypto: futures::lock::Mutex::new(Crypto { engine: None, rng }),
+            crypto: futures::lock::Mutex::new(Crypto {
+                engine: None,
+                rng,
+                cooling,
+            }),
             state: Mutex::new(State::default()),
             events: EventBus::default(),
             sink: futures::lock::Mutex::new(None),

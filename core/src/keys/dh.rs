@@ -63,12 +63,18 @@ impl SecretKey {
         PublicKey(x25519_dalek::PublicKey::from(&self.0).to_bytes())
     }
 
-    /// X25519 with the peer's public key.
-    pub fn diffie_hellman(&self, their_public: &PublicKey) -> DhOutput {
+    /// X25519 with the peer's public key. Refuses an all-zero output (RFC 7748 §6.1): it
+    /// comes from a low-order public key, and anyone can compute it. The check is constant
+    /// time.
+    pub fn diffie_hellman(&self, their_public: &PublicKey) -> Result<DhOutput, LowOrderKey> {
         let shared = self
             .0
             .diffie_hellman(&x25519_dalek::PublicKey::from(their_public.0));
-        DhOutput(shared.to_bytes())
+        if shared.was_contributory() {
+            Ok(DhOutput(shared.to_bytes()))
+        } else {
+            Err(LowOrderKey)
+        }
     }
 }
 
@@ -86,6 +92,60 @@ impl PartialEq for SecretKey {
 }
 
 impl Eq for SecretKey {}
+
+/// An X25519 public key of low order: every DH with it gives the all-zero secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("low-order X25519 public key: the shared secret would be all zeros")]
+pub struct LowOrderKey;
+
+/// The masked (bit 255 cleared) encodings whose X25519 output is all zeros for every
+/// private key: the u-coordinates 0, 1 and p − 1, the two order-8 points, and p and p + 1
+/// (non-canonical for 0 and 1). X25519 ignores bit 255, so the keys with it set are low
+/// order too.
+const LOW_ORDER_MASKED: [[u8; 32]; 7] = {
+    let mut p_minus_1 = [0xff; 32];
+    p_minus_1[0] = 0xec;
+    p_minus_1[31] = 0x7f;
+    let mut p = p_minus_1;
+    p[0] = 0xed;
+    let mut p_plus_1 = p_minus_1;
+    p_plus_1[0] = 0xee;
+    let mut one = [0u8; 32];
+    one[0] = 1;
+    [
+        [0u8; 32],
+        one,
+        p_minus_1,
+        p,
+        p_plus_1,
+        [
+            0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3, 0xfa, 0xf1, 0x9f,
+            0xc4, 0x6a, 0xda, 0x09, 0x8d, 0xeb, 0x9c, 0x32, 0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16,
+            0x5f, 0x49, 0xb8, 0x00,
+        ],
+        [
+            0x5f, 0x9c, 0x95, 0xbc, 0xa3, 0x50, 0x8c, 0x24, 0xb1, 0xd0, 0xb1, 0x55, 0x9c, 0x83,
+            0xef, 0x5b, 0x04, 0x44, 0x5c, 0xc4, 0x58, 0x1c, 0x8e, 0x86, 0xd8, 0x22, 0x4e, 0xdd,
+            0xd0, 0x9f, 0x11, 0x57,
+        ],
+    ]
+};
+
+impl PublicKey {
+    /// Whether this is a low-order key (constant time), for a key that is stored before
+    /// any DH with it can show it (the ratchet key of a first message). A DH refuses such
+    /// a key by its output anyway; the tests check that both agree.
+    pub fn is_low_order(&self) -> bool {
+        use subtle::ConstantTimeEq;
+        let mut masked = self.0;
+        masked[31] &= 0x7f;
+        let mut found = subtle::Choice::from(0);
+        for bad in &LOW_ORDER_MASKED {
+            found |= masked.ct_eq(bad);
+        }
+        found.into()
+    }
+}
 
 /// The 32-byte output of an X25519 operation; zeroized on drop.
 #[derive(Zeroize, ZeroizeOnDrop)]
@@ -158,9 +218,46 @@ mod tests {
         let a = KeyPair::from_secret(SecretKey::from_bytes([1; 32]));
         let b = KeyPair::from_secret(SecretKey::from_bytes([2; 32]));
         assert_eq!(
-            a.secret().diffie_hellman(b.public()).as_bytes(),
-            b.secret().diffie_hellman(a.public()).as_bytes()
+            a.secret().diffie_hellman(b.public()).unwrap().as_bytes(),
+            b.secret().diffie_hellman(a.public()).unwrap().as_bytes()
         );
+    }
+
+    #[test]
+    fn every_low_order_key_is_refused_by_its_dh_output() {
+        let keys = crate::keys::test_low_order_keys();
+        assert_eq!(keys.len(), 14);
+        for secret in [[1u8; 32], [0x42; 32], [0xff; 32]] {
+            let secret = SecretKey::from_bytes(secret);
+            for key in &keys {
+                // The bytes are right only if X25519 itself maps them to zero.
+                let raw = secret
+                    .0
+                    .diffie_hellman(&x25519_dalek::PublicKey::from(key.0))
+                    .to_bytes();
+                assert_eq!(raw, [0u8; 32], "{key:?} is not low order");
+                assert_eq!(secret.diffie_hellman(key).err(), Some(LowOrderKey));
+                assert!(key.is_low_order(), "{key:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn ordinary_keys_are_not_low_order() {
+        for seed in 0..=255u8 {
+            let key = *KeyPair::from_secret(SecretKey::from_bytes([seed; 32])).public();
+            assert!(!key.is_low_order());
+            // p + 2 .. 2^255 − 1 reduce to 2 .. 18: not low order.
+            let mut near_p = [0xff; 32];
+            near_p[0] = 0xef + (seed % 0x10);
+            near_p[31] = 0x7f;
+            assert!(!PublicKey(near_p).is_low_order());
+            assert!(
+                SecretKey::from_bytes([seed; 32])
+                    .diffie_hellman(&PublicKey(near_p))
+                    .is_ok()
+            );
+        }
     }
 
     #[test]

@@ -7,8 +7,10 @@ mod keys;
 mod secretbox;
 mod skipped;
 mod state;
+mod work;
 
 pub use keys::{ChainKey, MessageKey, RootKey};
 pub use secretbox::{NONCE_LEN, TAG_LEN};
 pub use skipped::{MAX_SKIP_PER_STEP, MAX_SKIPPED_TOTAL, SkippedKeys};
 pub use state::{Encrypted, Header, RatchetError, RatchetState};
+pub use work::{DH_IN_CHAIN_STEPS, Work};

@@ -5,7 +5,7 @@ use std::fmt;
 use rand_core::CryptoRng;
 
 use super::secretbox::{self, NONCE_LEN, OpenError};
-use super::{ChainKey, MAX_SKIP_PER_STEP, MessageKey, RootKey, SkippedKeys};
+use super::{ChainKey, MAX_SKIP_PER_STEP, MessageKey, RootKey, SkippedKeys, Work};
 use crate::keys::{KeyPair, PublicKey};
 
 /// The ratchet header sent with every message.
@@ -71,6 +71,10 @@ pub enum RatchetError {
     /// A chain counter would overflow.
     #[error("chain counter overflow")]
     CounterOverflow,
+    /// The peer's ratchet key is of low order: the DH step would give the all-zero secret
+    /// anyone can compute (RFC 7748 §6.1).
+    #[error("refused a low-order ratchet key")]
+    LowOrderKey,
 }
 
 /// The full ratchet state of one session, field for field the reference client's.
@@ -157,9 +161,11 @@ impl RatchetState {
         if self.sending_chain_key.is_none() {
             let remote = self.remote_ratchet_key.ok_or(RatchetError::CannotSend)?;
             let pair = KeyPair::generate(rng);
-            let (root_key, chain_key) = self
-                .root_key
-                .ratchet(&pair.secret().diffie_hellman(&remote));
+            let dh = pair
+                .secret()
+                .diffie_hellman(&remote)
+                .map_err(|_| RatchetError::LowOrderKey)?;
+            let (root_key, chain_key) = self.root_key.ratchet(&dh);
             self.previous_sending_chain_length = self.sending_chain_length;
             self.root_key = root_key;
             self.sending_chain_key = Some(chain_key);
@@ -197,12 +203,25 @@ impl RatchetState {
         ciphertext: &[u8],
         rng: &mut R,
     ) -> Result<Vec<u8>, RatchetError> {
+        self.decrypt_metered(header, ciphertext, rng, &mut Work::default())
+    }
+
+    /// As [`RatchetState::decrypt`], adding to `work` what the attempt derived, whether it
+    /// succeeds or not. Headers that would skip too far, and low-order ratchet keys, are
+    /// refused before anything is derived.
+    pub fn decrypt_metered<R: CryptoRng + ?Sized>(
+        &mut self,
+        header: &Header,
+        ciphertext: &[u8],
+        rng: &mut R,
+        work: &mut Work,
+    ) -> Result<Vec<u8>, RatchetError> {
         if ciphertext.len() < NONCE_LEN + secretbox::TAG_LEN {
             return Err(RatchetError::CiphertextTooShort {
                 len: ciphertext.len(),
             });
         }
-        let (message_key, change) = self.plan(header, rng)?;
+        let (message_key, change) = self.plan(header, rng, work)?;
         let plaintext = secretbox::open(&message_key, ciphertext).map_err(|e| match e {
             OpenError::TooShort => RatchetError::CiphertextTooShort {
                 len: ciphertext.len(),
@@ -219,6 +238,7 @@ impl RatchetState {
         &self,
         header: &Header,
         rng: &mut R,
+        work: &mut Work,
     ) -> Result<(MessageKey, Change), RatchetError> {
         let n = header.message_number;
         if let Some(key) = self.skipped.get(&header.ratchet_key, n) {
@@ -233,7 +253,7 @@ impl RatchetState {
                 return Err(RatchetError::DuplicateMessage { message_number: n });
             }
             let (message_key, chain_key, skipped) =
-                walk_chain(chain_key, remote, self.receiving_chain_length, n)?;
+                walk_chain(chain_key, remote, self.receiving_chain_length, n, work)?;
             let length = n.checked_add(1).ok_or(RatchetError::CounterOverflow)?;
             return Ok((
                 message_key,
@@ -245,7 +265,17 @@ impl RatchetState {
             ));
         }
 
-        // A new peer ratchet key. First keep the old chain's keys the peer says it used.
+        // A new peer ratchet key. Everything that can refuse it without deriving comes
+        // first: a hostile header then costs no work.
+        let own_pair = self
+            .ratchet_key_pair
+            .as_ref()
+            .ok_or(RatchetError::NoRatchetKeyPair)?;
+        if header.ratchet_key.is_low_order() {
+            return Err(RatchetError::LowOrderKey);
+        }
+        check_skip(n, 0)?;
+        // Keep the old chain's keys the peer says it used.
         let mut skipped = Vec::new();
         if let (Some(remote), Some(chain_key)) =
             (&self.remote_ratchet_key, &self.receiving_chain_key)
@@ -255,22 +285,28 @@ impl RatchetState {
             let mut key = chain_key.clone();
             for i in self.receiving_chain_length..header.previous_chain_length {
                 let (message_key, next) = key.step();
+                work.add_steps(1);
                 skipped.push(((*remote, i), message_key));
                 key = next;
             }
         }
-        let own_pair = self
-            .ratchet_key_pair
-            .as_ref()
-            .ok_or(RatchetError::NoRatchetKeyPair)?;
-        let (root_key, receiving_chain_key) = self
-            .root_key
-            .ratchet(&own_pair.secret().diffie_hellman(&header.ratchet_key));
+        let low_order = |_| RatchetError::LowOrderKey;
+        work.add_dh();
+        let receiving_dh = own_pair
+            .secret()
+            .diffie_hellman(&header.ratchet_key)
+            .map_err(low_order)?;
+        let (root_key, receiving_chain_key) = self.root_key.ratchet(&receiving_dh);
+        work.add_dh();
         let new_pair = KeyPair::generate(rng);
-        let (root_key, sending_chain_key) =
-            root_key.ratchet(&new_pair.secret().diffie_hellman(&header.ratchet_key));
+        work.add_dh();
+        let sending_dh = new_pair
+            .secret()
+            .diffie_hellman(&header.ratchet_key)
+            .map_err(low_order)?;
+        let (root_key, sending_chain_key) = root_key.ratchet(&sending_dh);
         let (message_key, receiving_chain_key, new_skipped) =
-            walk_chain(&receiving_chain_key, &header.ratchet_key, 0, n)?;
+            walk_chain(&receiving_chain_key, &header.ratchet_key, 0, n, work)?;
         skipped.extend(new_skipped);
         let receiving_chain_length = n.checked_add(1).ok_or(RatchetError::CounterOverflow)?;
         Ok((
@@ -369,16 +405,19 @@ fn walk_chain(
     ratchet_key: &PublicKey,
     from: u32,
     to: u32,
+    work: &mut Work,
 ) -> Result<Walked, RatchetError> {
     check_skip(to, from)?;
     let mut skipped = Vec::with_capacity((to - from) as usize);
     let mut key = chain_key.clone();
     for i in from..to {
         let (message_key, next) = key.step();
+        work.add_steps(1);
         skipped.push(((*ratchet_key, i), message_key));
         key = next;
     }
     let (message_key, next) = key.step();
+    work.add_steps(1);
     Ok((message_key, next, skipped))
 }
 
@@ -405,6 +444,104 @@ impl fmt::Debug for RatchetState {
 mod tests {
     use super::*;
     use crate::keys::SecretKey;
+    use crate::keys::test_low_order_keys as low_order_keys;
+    use rand_chacha::ChaCha20Rng;
+    use rand_chacha::rand_core::SeedableRng;
+
+    /// Alice and Bob after one message each way.
+    fn established(rng: &mut ChaCha20Rng) -> (RatchetState, RatchetState) {
+        let mut alice = RatchetState::initiator(&[7; 32], rng);
+        let first = alice.encrypt(b"one", rng).unwrap();
+        let mut bob = RatchetState::responder(&[7; 32], first.header.ratchet_key);
+        bob.decrypt(&first.header, &first.ciphertext, rng).unwrap();
+        let reply = bob.encrypt(b"two", rng).unwrap();
+        alice
+            .decrypt(&reply.header, &reply.ciphertext, rng)
+            .unwrap();
+        (alice, bob)
+    }
+
+    #[test]
+    fn a_low_order_ratchet_key_is_refused_before_any_work() {
+        let mut rng = ChaCha20Rng::seed_from_u64(1);
+        let (mut alice, mut bob) = established(&mut rng);
+        let real = alice.encrypt(b"three", &mut rng).unwrap();
+        let before = bob.clone();
+        for key in low_order_keys() {
+            let header = Header {
+                ratchet_key: key,
+                previous_chain_length: 999,
+                message_number: 999,
+            };
+            let mut work = Work::default();
+            assert_eq!(
+                bob.decrypt_metered(&header, &real.ciphertext, &mut rng, &mut work),
+                Err(RatchetError::LowOrderKey),
+                "{key:?}"
+            );
+            assert_eq!(work, Work::default());
+            assert!(bob == before);
+        }
+        assert_eq!(
+            bob.decrypt(&real.header, &real.ciphertext, &mut rng),
+            Ok(b"three".to_vec())
+        );
+    }
+
+    #[test]
+    fn sending_to_a_low_order_ratchet_key_is_refused() {
+        let mut rng = ChaCha20Rng::seed_from_u64(2);
+        for key in low_order_keys() {
+            let mut state = RatchetState::responder(&[7; 32], key);
+            let before = state.clone();
+            assert_eq!(
+                state.encrypt(b"hi", &mut rng),
+                Err(RatchetError::LowOrderKey)
+            );
+            assert!(state == before);
+        }
+    }
+
+    #[test]
+    fn a_max_skip_forgery_reports_its_work_and_changes_nothing() {
+        let mut rng = ChaCha20Rng::seed_from_u64(3);
+        let (_, mut bob) = established(&mut rng);
+        let before = bob.clone();
+        let forged = Header {
+            ratchet_key: *KeyPair::generate(&mut rng).public(),
+            previous_chain_length: 999,
+            message_number: 999,
+        };
+        let mut work = Work::default();
+        let result = bob.decrypt_metered(&forged, &[0u8; 64], &mut rng, &mut work);
+        assert_eq!(result, Err(RatchetError::Authentication));
+        // Bob had received 1 message on Alice's chain: 998 old-chain steps, 1000 new.
+        assert_eq!(
+            work,
+            Work {
+                chain_steps: 998 + 1000,
+                dh: 3
+            }
+        );
+        assert!(bob == before);
+    }
+
+    #[test]
+    fn a_skip_beyond_the_limit_is_refused_before_any_work() {
+        let mut rng = ChaCha20Rng::seed_from_u64(4);
+        let (_, mut bob) = established(&mut rng);
+        let forged = Header {
+            ratchet_key: *KeyPair::generate(&mut rng).public(),
+            previous_chain_length: 999,
+            message_number: MAX_SKIP_PER_STEP + 1,
+        };
+        let mut work = Work::default();
+        assert!(matches!(
+            bob.decrypt_metered(&forged, &[0u8; 64], &mut rng, &mut work),
+            Err(RatchetError::TooManySkipped { .. })
+        ));
+        assert_eq!(work, Work::default());
+    }
 
     /// The whole `Debug` output of a state, pinned: counters and public keys only.
     #[test]

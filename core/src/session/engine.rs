@@ -4,11 +4,12 @@ use std::collections::HashMap;
 
 use rand_core::CryptoRng;
 
+use super::cooling::Cooling;
 use super::record::{PeerSessions, Session, SessionOrigin};
 use super::trust::{self, IdentityChange, Observation};
 use crate::envelope::{Envelope, EnvelopeError};
 use crate::keys::IdentityKeyPair;
-use crate::ratchet::{RatchetError, RatchetState};
+use crate::ratchet::{RatchetError, RatchetState, Work};
 use crate::store::{KnownIdentity, Store, StoreError, StoreOp, WriteBatch};
 use crate::x3dh::{self, OneTimePrekeyUse, PrekeyBundle, X3dhError};
 
@@ -109,6 +110,17 @@ pub enum SessionError {
     UnknownPeer {
         /// The peer.
         peer_id: String,
+    },
+    /// The message was not looked at: too many of the peer's messages failed to decrypt
+    /// lately, and its budget for failed work is spent (see [`Cooling`]).
+    #[error(
+        "message from {peer_id} not decrypted yet: too many of its messages failed to decrypt; retry in {retry_after_ms} ms"
+    )]
+    Cooling {
+        /// The peer.
+        peer_id: String,
+        /// When its budget allows a decryption again.
+        retry_after_ms: u64,
     },
 }
 
@@ -583,7 +595,14 @@ impl<S: Store> SessionEngine<S> {
     ) -> Result<Prepared<'_, S, Incoming>, SessionError> {
         let mut overlay = Overlay::default();
         let value = self
-            .decrypt_one(&mut overlay, peer_id, envelope, now, rng)
+            .decrypt_one(
+                &mut overlay,
+                peer_id,
+                envelope,
+                now,
+                rng,
+                &mut Work::default(),
+            )
             .await?;
         Ok(self.prepared(overlay, value))
     }
@@ -598,24 +617,48 @@ impl<S: Store> SessionEngine<S> {
         now: i64,
         rng: &mut R,
     ) -> Result<Prepared<'_, S, Vec<Result<Incoming, SessionError>>>, SessionError> {
+        self.decrypt_batch_gated(messages, now, rng, None).await
+    }
+
+    /// As [`SessionEngine::decrypt_batch`], with each peer's failed decryptions charged to
+    /// its budget in `cooling` (`now` is its clock, in milliseconds): a message from a peer
+    /// whose budget is spent is not parsed nor decrypted, and gets
+    /// [`SessionError::Cooling`]. Other peers are unaffected.
+    pub async fn decrypt_batch_gated<R: CryptoRng + ?Sized>(
+        &mut self,
+        messages: &[(String, String)],
+        now: i64,
+        rng: &mut R,
+        mut cooling: Option<&mut Cooling>,
+    ) -> Result<Prepared<'_, S, Vec<Result<Incoming, SessionError>>>, SessionError> {
         let mut overlay = Overlay::default();
         let mut results = Vec::with_capacity(messages.len());
         for (peer_id, wire) in messages {
-            let envelope = match parse_envelope(peer_id, wire) {
-                Ok(envelope) => envelope,
-                Err(e) => {
-                    results.push(Err(e));
-                    continue;
-                }
-            };
-            match self
-                .decrypt_one(&mut overlay, peer_id, envelope, now, rng)
-                .await
+            if let Some(cooling) = cooling.as_deref_mut()
+                && let Err(retry_after_ms) = cooling.admit(peer_id, now)
             {
-                // A store failure is not the message's fault: nothing of the batch is saved.
-                Err(SessionError::Store(e)) => return Err(SessionError::Store(e)),
-                result => results.push(result),
+                results.push(Err(SessionError::Cooling {
+                    peer_id: peer_id.clone(),
+                    retry_after_ms,
+                }));
+                continue;
             }
+            let mut work = Work::default();
+            let result = match parse_envelope(peer_id, wire) {
+                Ok(envelope) => {
+                    self.decrypt_one(&mut overlay, peer_id, envelope, now, rng, &mut work)
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            // A store failure is not the message's fault: nothing of the batch is saved.
+            if let Err(SessionError::Store(e)) = result {
+                return Err(SessionError::Store(e));
+            }
+            if let Some(cooling) = cooling.as_deref_mut() {
+                cooling.settle(peer_id, now, result.is_ok(), work);
+            }
+            results.push(result);
         }
         Ok(self.prepared(overlay, results))
     }
@@ -631,7 +674,8 @@ impl<S: Store> SessionEngine<S> {
     }
 
     /// Decrypts one message against the overlay (the uncommitted results of earlier
-    /// messages of the same batch) and records its effects there.
+    /// messages of the same batch) and records its effects there; adds to `work` what the
+    /// attempt derived.
     async fn decrypt_one<R: CryptoRng + ?Sized>(
         &mut self,
         overlay: &mut Overlay,
@@ -639,6 +683,7 @@ impl<S: Store> SessionEngine<S> {
         envelope: Envelope,
         now: i64,
         rng: &mut R,
+        work: &mut Work,
     ) -> Result<Incoming, SessionError> {
         let existing = match overlay.sessions.get(peer_id) {
             Some(sessions) => Some(sessions.clone()),
@@ -652,10 +697,12 @@ impl<S: Store> SessionEngine<S> {
         };
         let (incoming, sessions) = match (envelope.x3dh, existing) {
             (Some(x3dh), existing) if !begun_here => {
-                self.accept_first_message(overlay, peer_id, &envelope, x3dh, existing, now, rng)
-                    .await?
+                self.accept_first_message(
+                    overlay, peer_id, &envelope, x3dh, existing, now, rng, work,
+                )
+                .await?
             }
-            (_, Some(sessions)) => decrypt_in(peer_id, &envelope, sessions, now, rng)?,
+            (_, Some(sessions)) => decrypt_in(peer_id, &envelope, sessions, now, rng, work)?,
             (_, None) => {
                 return Err(SessionError::NoSession {
                     peer_id: peer_id.to_string(),
@@ -676,7 +723,17 @@ impl<S: Store> SessionEngine<S> {
         existing: Option<PeerSessions>,
         now: i64,
         rng: &mut R,
+        work: &mut Work,
     ) -> Result<(Incoming, PeerSessions), SessionError> {
+        let decrypt_error = |source| SessionError::Decrypt {
+            peer_id: peer_id.to_string(),
+            source,
+        };
+        // The responder derives nothing from this key before it first sends: refuse it
+        // now rather than keep a session that could never answer.
+        if envelope.header.ratchet_key.is_low_order() {
+            return Err(decrypt_error(RatchetError::LowOrderKey));
+        }
         let signed_prekey = self
             .store
             .signed_prekey(x3dh.used_signed_prekey_id)
@@ -702,21 +759,25 @@ impl<S: Store> SessionEngine<S> {
             }
             None => None,
         };
+        work.dh = work
+            .dh
+            .saturating_add(if one_time_prekey.is_some() { 4 } else { 3 });
         let shared_secret = x3dh::respond(
             &self.identity,
             signed_prekey.prekey.pair().secret(),
             one_time_prekey.as_ref().map(|p| p.prekey.pair().secret()),
             &x3dh.sender_identity_key,
             &x3dh.sender_ephemeral_key,
-        );
+        )
+        .map_err(|source| SessionError::X3dh {
+            peer_id: peer_id.to_string(),
+            source,
+        })?;
         let mut ratchet =
             RatchetState::responder(shared_secret.as_bytes(), envelope.header.ratchet_key);
         let plaintext = ratchet
-            .decrypt(&envelope.header, &envelope.ciphertext, rng)
-            .map_err(|source| SessionError::Decrypt {
-                peer_id: peer_id.to_string(),
-                source,
-            })?;
+            .decrypt_metered(&envelope.header, &envelope.ciphertext, rng, work)
+            .map_err(decrypt_error)?;
         let plaintext = String::from_utf8(plaintext).map_err(|_| SessionError::NotText {
             peer_id: peer_id.to_string(),
         })?;
@@ -848,41 +909,43 @@ fn decrypt_in<R: CryptoRng + ?Sized>(
     mut sessions: PeerSessions,
     now: i64,
     rng: &mut R,
+    work: &mut Work,
 ) -> Result<(Incoming, PeerSessions), SessionError> {
     let decrypt_error = |source| SessionError::Decrypt {
         peer_id: peer_id.to_string(),
         source,
     };
-    let plaintext =
-        match sessions
-            .current
-            .ratchet
-            .decrypt(&envelope.header, &envelope.ciphertext, rng)
-        {
-            Ok(plaintext) => {
-                sessions.current.updated_at = now;
-                plaintext
-            }
-            // A duplicate of the current chain belongs to no other session.
-            Err(e @ RatchetError::DuplicateMessage { .. }) => return Err(decrypt_error(e)),
-            Err(first_error) => {
-                let mut opened = None;
-                for (index, session) in sessions.previous.iter_mut().enumerate() {
-                    if let Ok(plaintext) =
-                        session
-                            .ratchet
-                            .decrypt(&envelope.header, &envelope.ciphertext, rng)
-                    {
-                        session.updated_at = now;
-                        opened = Some((index, plaintext));
-                        break;
-                    }
+    let plaintext = match sessions.current.ratchet.decrypt_metered(
+        &envelope.header,
+        &envelope.ciphertext,
+        rng,
+        work,
+    ) {
+        Ok(plaintext) => {
+            sessions.current.updated_at = now;
+            plaintext
+        }
+        // A duplicate of the current chain belongs to no other session.
+        Err(e @ RatchetError::DuplicateMessage { .. }) => return Err(decrypt_error(e)),
+        Err(first_error) => {
+            let mut opened = None;
+            for (index, session) in sessions.previous.iter_mut().enumerate() {
+                if let Ok(plaintext) = session.ratchet.decrypt_metered(
+                    &envelope.header,
+                    &envelope.ciphertext,
+                    rng,
+                    work,
+                ) {
+                    session.updated_at = now;
+                    opened = Some((index, plaintext));
+                    break;
                 }
-                let (index, plaintext) = opened.ok_or_else(|| decrypt_error(first_error))?;
-                sessions.promote(index);
-                plaintext
             }
-        };
+            let (index, plaintext) = opened.ok_or_else(|| decrypt_error(first_error))?;
+            sessions.promote(index);
+            plaintext
+        }
+    };
     let plaintext = String::from_utf8(plaintext).map_err(|_| SessionError::NotText {
         peer_id: peer_id.to_string(),
     })?;

@@ -14,10 +14,12 @@
 //!   the new key is accepted or verified.
 
 pub mod binary;
+mod cooling;
 mod engine;
 mod record;
 mod trust;
 
+pub use cooling::{Cooling, CoolingConfig};
 pub use engine::{
     Incoming, Outgoing, Prepared, SessionConfig, SessionEngine, SessionError, SessionSummary,
 };

@@ -146,7 +146,11 @@ impl Ratchet {
             one_time.as_ref(),
             &x3dh.sender_identity_key,
             &x3dh.sender_ephemeral_key,
-        );
+        )
+        .map_err(|e| Error::invalid("first message", e.to_string()))?;
+        if envelope.header.ratchet_key.is_low_order() {
+            return Err(Error::invalid("first message", "low-order ratchet key").into());
+        }
         Ok(Ratchet {
             state: RatchetState::responder(shared.as_bytes(), envelope.header.ratchet_key),
             pending_x3dh: None,

@@ -40,6 +40,10 @@ pub enum WebRatchetError {
     /// The ciphertext cannot hold a nonce.
     #[error("ciphertext shorter than a nonce")]
     TooShort,
+    /// A low-order ratchet key (the web client would compute an all-zero secret; core's
+    /// X25519 refuses it, and no test sends one to this peer).
+    #[error("low-order ratchet key")]
+    LowOrderKey,
 }
 
 /// One session's ratchet state, field for field the web client's `RatchetEngine`.
@@ -121,9 +125,12 @@ impl WebRatchet {
             let remote = self.remote_ratchet_key.ok_or(WebRatchetError::CannotSend)?;
             self.previous_sending_chain_length = self.sending_chain_length;
             let pair = KeyPair::generate(rng);
-            let (root_key, chain_key) = self
-                .root_key
-                .ratchet(&pair.secret().diffie_hellman(&remote));
+            let (root_key, chain_key) = self.root_key.ratchet(
+                &pair
+                    .secret()
+                    .diffie_hellman(&remote)
+                    .map_err(|_| WebRatchetError::LowOrderKey)?,
+            );
             self.root_key = root_key;
             self.sending_chain_key = Some(chain_key);
             self.ratchet_key_pair = Some(pair);
@@ -255,12 +262,21 @@ impl WebRatchet {
             .as_ref()
             .ok_or(WebRatchetError::NoRatchetKeyPair)?;
         self.previous_sending_chain_length = self.sending_chain_length;
-        let (root_key, receiving) = self.root_key.ratchet(&own.secret().diffie_hellman(remote));
+        let (root_key, receiving) = self.root_key.ratchet(
+            &own.secret()
+                .diffie_hellman(remote)
+                .map_err(|_| WebRatchetError::LowOrderKey)?,
+        );
         self.receiving_chain_key = Some(receiving);
         self.receiving_chain_length = 0;
         self.remote_ratchet_key = Some(*remote);
         let pair = KeyPair::generate(rng);
-        let (root_key, sending) = root_key.ratchet(&pair.secret().diffie_hellman(remote));
+        let (root_key, sending) = root_key.ratchet(
+            &pair
+                .secret()
+                .diffie_hellman(remote)
+                .map_err(|_| WebRatchetError::LowOrderKey)?,
+        );
         self.root_key = root_key;
         self.sending_chain_key = Some(sending);
         self.ratchet_key_pair = Some(pair);

