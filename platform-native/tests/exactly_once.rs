@@ -55,6 +55,9 @@ async fn sends_survive_reconnects(pacing: Pacing, seed: u64, per_sender: usize) 
     )
     .await
     .unwrap();
+    // Echoes that come back late (a loaded backend) leave messages pending across the end
+    // of catch-up and across drops, where a second writer could pick them up.
+    server.set_echo_delay(Duration::from_millis(25));
     let dir = tempfile::tempdir().unwrap();
     let config = ClientConfig {
         pacing,
@@ -162,8 +165,9 @@ async fn sends_survive_reconnects(pacing: Pacing, seed: u64, per_sender: usize) 
     let duplicates = server.duplicate_message_frames();
     assert!(
         duplicates.is_empty(),
-        "{} message ids written more than once after {drops} reconnects: {duplicates:?}",
-        duplicates.len()
+        "{} message ids written more than once after {drops} reconnects, e.g. {:?}",
+        duplicates.len(),
+        &duplicates[..duplicates.len().min(3)]
     );
     let from_alice = server
         .message_frame_counts()

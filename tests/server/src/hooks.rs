@@ -12,6 +12,7 @@ pub(crate) struct Hooks {
     /// `message` frames received from authenticated sockets, by (sender id, `messageId`).
     message_frames: Mutex<HashMap<(String, String), usize>>,
     history_delay: Mutex<Duration>,
+    echo_delay: Mutex<Duration>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -24,6 +25,7 @@ impl Hooks {
         Hooks {
             message_frames: Mutex::default(),
             history_delay: Mutex::new(history_delay),
+            echo_delay: Mutex::default(),
         }
     }
 
@@ -42,6 +44,16 @@ impl Hooks {
     /// How long history answers are held back.
     pub(crate) fn history_delay(&self) -> Duration {
         *lock(&self.history_delay)
+    }
+
+    /// How long the echo of a `message` frame to its sender is held back.
+    pub(crate) fn echo_delay(&self) -> Duration {
+        *lock(&self.echo_delay)
+    }
+
+    /// Changes how long echoes are held back.
+    pub(crate) fn set_echo_delay(&self, delay: Duration) {
+        *lock(&self.echo_delay) = delay;
     }
 
     /// Changes how long history answers are held back.

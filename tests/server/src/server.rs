@@ -200,6 +200,13 @@ impl TestServer {
         self.hooks.set_history_delay(delay);
     }
 
+    /// Holds back the echo of each `message` frame to its sender by `delay` (the message is
+    /// stored and relayed first), as a loaded backend or a slow network would; zero turns it
+    /// off. The socket's next frames wait behind it. Kept across restarts.
+    pub fn set_echo_delay(&self, delay: Duration) {
+        self.hooks.set_echo_delay(delay);
+    }
+
     fn database_error(&self, source: DbError) -> ServerError {
         ServerError::Database {
             path: self.db_path.clone(),

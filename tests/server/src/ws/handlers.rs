@@ -291,6 +291,10 @@ async fn direct_message(
             Ok((message, relayed))
         })
         .await?;
+    let delay = state.hooks.echo_delay();
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     outbox.send(frames::message(
         &message,
         if relayed { "delivered" } else { "sent" },
