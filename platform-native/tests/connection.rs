@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use quickchat::{Conversation, Event, MessageStatus};
+use quickchat::{ClientConfig, Conversation, Event, MessageStatus};
 use support::*;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -415,4 +415,48 @@ async fn dropping_a_client_without_closing_it_releases_its_socket() {
         }
     };
     assert_eq!(again.current_user().map(|u| u.user_id), Some(bob_id));
+}
+
+/// A server that drops every connection right after it is made gets ever longer pauses
+/// (the backoff starts again only after a connection stayed healthy), not a reconnect and a
+/// full catch-up every few seconds forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_backoff_resets_only_after_a_healthy_connection() {
+    let server = server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = ClientConfig {
+        healthy_connection_ms: 1_500,
+        ..fast_config()
+    };
+    let alice = client_with(&server, &dir, "alice", config).await;
+    alice
+        .register(&unique("alice"), "secret123", None)
+        .await
+        .unwrap();
+    let mut events = alice.events();
+    alice.connect_and_wait(WAIT).await.unwrap();
+    let alice_id = id(&alice);
+    let mut attempts = Vec::new();
+    for _ in 0..4 {
+        server.disconnect_user(&alice_id).await;
+        attempts.push(
+            wait_for(&mut events, |e| match e {
+                Event::Reconnecting { attempt, .. } => Some(attempt),
+                _ => None,
+            })
+            .await,
+        );
+        wait_for(&mut events, |e| matches!(e, Event::Connected).then_some(())).await;
+    }
+    assert_eq!(attempts, [1, 2, 3, 4]);
+
+    // Healthy for longer than `healthy_connection_ms`: the next drop starts from 1 again.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    server.disconnect_user(&alice_id).await;
+    let attempt = wait_for(&mut events, |e| match e {
+        Event::Reconnecting { attempt, .. } => Some(attempt),
+        _ => None,
+    })
+    .await;
+    assert_eq!(attempt, 1);
 }
