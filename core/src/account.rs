@@ -65,6 +65,7 @@ pub async fn create_account<S: Store, R: CryptoRng + ?Sized>(
         current_signed_prekey_id: Some(1),
         last_upload_at: None,
         login: None,
+        ..AccountMeta::default()
     }));
     store.commit(batch).await?;
     Ok(identity)
@@ -108,6 +109,7 @@ pub async fn import_account<S: Store>(
         current_signed_prekey_id: account.current_signed_prekey_id,
         last_upload_at: account.last_upload_at,
         login: None,
+        ..AccountMeta::default()
     }));
     for imported in &account.sessions {
         let origin = if imported.responded {
