@@ -118,6 +118,7 @@ pub async fn listen(
                 if !types.is_empty() && !types.contains(&event_type(&event)) {
                     continue;
                 }
+                remember_sender(&ctx.client, &event).await;
                 if mark_read {
                     mark_read_if_incoming(ctx, &event).await;
                 }
@@ -135,6 +136,22 @@ pub async fn listen(
                 }
             }
         }
+    }
+}
+
+/// Saves the sender of an incoming 1:1 message as a contact (its name then resolves
+/// without the server, e.g. for `history --local`, and look-alikes of it are flagged).
+/// A failure (the server cannot be reached) is ignored: the next message tries again.
+pub async fn remember_sender(client: &quickchat::Client, event: &Event) {
+    if let Event::Message { message, .. } = event
+        && message.direction == quickchat::Direction::Incoming
+        && client
+            .contacts()
+            .await
+            .is_ok_and(|contacts| !contacts.contains_key(&message.sender_id))
+        && let Ok(user) = client.find_user(&message.sender_id).await
+    {
+        let _ = client.remember_contact(&user).await;
     }
 }
 

@@ -152,6 +152,10 @@ pub async fn history(
         if !as_group {
             return match ctx.client.find_known_user(target).await? {
                 Some(user) => peer_history(ctx, &user.id, &user.username, query).await,
+                // A user id the store has a conversation with.
+                None if has_direct_history(ctx, target).await? => {
+                    peer_history(ctx, target, target, query).await
+                }
                 None => Err(CliError::Invalid(format!(
                     "no contact named {target:?} in this store (--local looks only at the \
                      store: name a user you have dealt with, or a group by its id with --group)"
@@ -176,6 +180,20 @@ pub async fn history(
         other => other?,
     };
     group_history(ctx, &group.id, &group.name, query).await
+}
+
+async fn has_direct_history(ctx: &Ctx, peer_id: &str) -> Result<bool, CliError> {
+    let found = ctx
+        .client
+        .store()
+        .messages(&MessageQuery {
+            conversation: Some(Conversation::Direct(peer_id.to_string())),
+            limit: Some(1),
+            ..MessageQuery::default()
+        })
+        .await
+        .map_err(ClientError::from)?;
+    Ok(!found.is_empty())
 }
 
 async fn peer_history(

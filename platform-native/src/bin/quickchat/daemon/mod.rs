@@ -117,10 +117,12 @@ pub async fn serve(global: &Global, out: Output, stdio: bool) -> Result<(), CliE
     Ok(())
 }
 
-/// Tells the person running the daemon when the connection comes and goes.
+/// Tells the person running the daemon when the connection comes and goes, and saves the
+/// senders of incoming messages as contacts.
 async fn report_status(client: Client, out: Output) {
     let mut events = client.events();
     while let Some(event) = events.next().await {
+        commands::listen::remember_sender(&client, &event).await;
         match event {
             Event::CaughtUp { new_messages } => out.note(format!(
                 "Connected and caught up ({}).",
