@@ -10,6 +10,10 @@
 //!
 //! Results go to stdout as JSON (one value per line); notes for people and errors go to
 //! stderr; the exit status is non-zero on failure. `quickchat --help` lists every command.
+//!
+//! `quickchat daemon` keeps the store and the connection open and serves every command as
+//! JSON-RPC 2.0 on the Unix socket `<store>.sock` (and with `--stdio` on stdin/stdout);
+//! while it runs, the other commands on that store go through it (see `daemon`).
 #![forbid(unsafe_code)]
 
 mod cli;
@@ -84,6 +88,11 @@ async fn run(cli: Cli, out: Output) -> Result<(), error::CliError> {
         mode: Mode::Alone,
     };
     let result = commands::run(&ctx, command).await;
-    ctx.client.close().await;
+    // Everything the command did is committed; closing only lets the socket go politely,
+    // and must not keep a stopped `listen` from exiting within a second.
+    let _ = tokio::time::timeout(CLOSE_WAIT, ctx.client.close()).await;
     result
 }
+
+/// How long a command waits for the connection to close when it is done.
+const CLOSE_WAIT: Duration = Duration::from_millis(700);

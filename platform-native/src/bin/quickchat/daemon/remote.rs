@@ -88,8 +88,8 @@ impl Remote {
         }
     }
 
-    /// Waits for the answer to request `id`.
-    async fn answer(&mut self, id: u64) -> Result<Value, CliError> {
+    /// Waits for the answer to request `id`: its result, or the error the daemon sent.
+    async fn answer(&mut self, id: u64) -> Result<Result<Value, ErrorObject>, CliError> {
         loop {
             let mut message = self.next().await?;
             if message.get("id") != Some(&json!(id)) {
@@ -99,25 +99,30 @@ impl Remote {
                 let error: ErrorObject = serde_json::from_value(error.take()).map_err(|e| {
                     CliError::Daemon(format!("the daemon sent a malformed error: {e}"))
                 })?;
-                return Err(RemoteFailure(error).into());
+                return Ok(Err(error));
             }
-            return Ok(message
+            return Ok(Ok(message
                 .get_mut("result")
                 .map(Value::take)
-                .unwrap_or(Value::Null));
+                .unwrap_or(Value::Null)));
         }
     }
 }
 
-/// A failed call, with what the command printed before it failed.
-struct RemoteFailure(ErrorObject);
-
-impl From<RemoteFailure> for CliError {
-    fn from(RemoteFailure(error): RemoteFailure) -> Self {
-        CliError::Remote {
-            code: error.code,
-            message: error.message,
-        }
+/// A failed call as an error, after printing what the command printed before it failed
+/// (a warning about a look-alike name, say).
+fn failure(error: ErrorObject, out: &Output) -> CliError {
+    if let Some(printed) = error
+        .data
+        .as_ref()
+        .and_then(|data| data.get("printed"))
+        .and_then(|printed| serde_json::from_value::<Captured>(printed.clone()).ok())
+    {
+        let _ = printed.print(out);
+    }
+    CliError::Remote {
+        code: error.code,
+        message: error.message,
     }
 }
 
@@ -145,14 +150,14 @@ pub async fn run(
     let answer = tokio::time::timeout(wait * 3 + Duration::from_secs(5), remote.answer(id))
         .await
         .map_err(|_| CliError::Timeout("the daemon's answer".into()))?;
-    match answer {
+    match answer? {
         Ok(result) => {
             let printed: Captured = serde_json::from_value(result).map_err(|e| {
                 CliError::Daemon(format!("the daemon sent a malformed result: {e}"))
             })?;
             printed.print(out)
         }
-        Err(e) => Err(e),
+        Err(error) => Err(failure(error, out)),
     }
 }
 
@@ -210,7 +215,7 @@ async fn listen(
             Some(json!({ "types": types, "markRead": mark_read })),
         )
         .await?;
-    let subscribed = remote.answer(id).await?;
+    let subscribed = remote.answer(id).await?.map_err(|e| failure(e, out))?;
     let who = subscribed
         .get("username")
         .and_then(Value::as_str)
