@@ -501,3 +501,43 @@ async fn login_refuses_to_take_over_another_devices_keys_without_replace_keys() 
         "{theirs:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_that_is_not_ours_is_never_followed() {
+    let server = server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let alice = User::new(&server, &dir, "alice");
+    alice.register().await;
+    let socket = socket_of(&alice);
+
+    // A plain file where the socket would be.
+    std::fs::write(&socket, b"").unwrap();
+    let refused = alice.run(&["whoami"]).await.failed();
+    assert!(refused.stderr.contains("is not a socket"), "{refused:?}");
+    std::fs::remove_file(&socket).unwrap();
+
+    // A socket another user made (only root can give it away, so only then is this
+    // checked): refused, before anything is sent to it.
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    if std::os::unix::fs::chown(&socket, Some(65534), None).is_ok() {
+        let refused = alice.run(&["whoami"]).await.failed();
+        assert!(
+            refused.stderr.contains("belongs to another user"),
+            "{refused:?}"
+        );
+        listener.set_nonblocking(true).unwrap();
+        assert!(
+            listener.accept().is_err(),
+            "the command connected to the foreign socket"
+        );
+    } else {
+        eprintln!("not root: the foreign-owner case is not checked");
+    }
+    drop(listener);
+    std::fs::remove_file(&socket).unwrap();
+
+    // A socket of ours that nobody answers on (a daemon that died): the command runs
+    // alone.
+    drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
+    alice.run(&["whoami"]).await.ok();
+}
