@@ -155,16 +155,16 @@ where
     });
     let mut tasks = tokio::task::JoinSet::new();
     let mut reader = BufReader::new(reader);
-    let mut line = String::new();
+    let mut bytes = Vec::new();
     loop {
-        line.clear();
+        bytes.clear();
         let read = (&mut reader)
             .take(MAX_LINE as u64 + 1)
-            .read_line(&mut line)
+            .read_until(b'\n', &mut bytes)
             .await;
         match read {
             Ok(0) | Err(_) => break,
-            Ok(_) if line.len() > MAX_LINE => {
+            Ok(_) if bytes.len() > MAX_LINE => {
                 let error =
                     ErrorObject::new(codes::INVALID_REQUEST, "the request line is too long");
                 let _ = sender.send(to_line(&Response::error(Value::Null, error)));
@@ -172,7 +172,12 @@ where
             }
             Ok(_) => {}
         }
-        let text = line.trim();
+        let Ok(text) = std::str::from_utf8(&bytes) else {
+            let error = ErrorObject::new(codes::PARSE_ERROR, "the line is not UTF-8");
+            let _ = sender.send(to_line(&Response::error(Value::Null, error)));
+            continue;
+        };
+        let text = text.trim();
         if text.is_empty() {
             continue;
         }
