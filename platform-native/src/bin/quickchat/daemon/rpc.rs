@@ -212,10 +212,11 @@ pub fn command(method: &str, params: Option<Value>) -> Result<Command, ErrorObje
     let empty = params
         .as_ref()
         .is_none_or(|p| p.as_object().is_some_and(Map::is_empty));
-    let first = attempt(params.clone());
-    let result = match first {
+    // Of two failed attempts, the error that names a missing argument is the one to show:
+    // the one with an object of params.
+    let result = match attempt(params.clone()) {
         Ok(command) => Ok(command),
-        Err(_) if empty && params.is_some() => attempt(None),
+        Err(first) if empty && params.is_some() => attempt(None).map_err(|_| first),
         Err(_) if params.is_none() => attempt(Some(Value::Object(Map::new()))),
         Err(e) => Err(e),
     };
@@ -432,6 +433,11 @@ mod tests {
                 .code,
             codes::INVALID_PARAMS
         );
+        for params in [None, Some(json!({}))] {
+            let error = command("send", params).unwrap_err();
+            assert_eq!(error.code, codes::INVALID_PARAMS);
+            assert!(error.message.contains("missing field `peer`"), "{error:?}");
+        }
         let (id, error) =
             parse_call(json!({"jsonrpc": "1.0", "id": 7, "method": "x"})).unwrap_err();
         assert_eq!((id, error.code), (json!(7), codes::INVALID_REQUEST));
