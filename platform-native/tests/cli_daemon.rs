@@ -301,6 +301,12 @@ async fn listen_stops_on_sigterm_with_what_it_received_committed() {
     let mut lines = line_reader(listener.stdout.take().unwrap());
     let first: Value = serde_json::from_str(&next_line(&mut lines).await).unwrap();
     assert_eq!(first["type"], "caught_up");
+    // Without a daemon, the store is this listen's alone; the error says what to do.
+    let busy = bob.run(&["whoami"]).await.failed();
+    assert!(
+        busy.stderr.contains("already open") && busy.stderr.contains("quickchat daemon"),
+        "{busy:?}"
+    );
     alice.run(&["send", "bob", "before the signal"]).await.ok();
     let got: Value = serde_json::from_str(&next_line(&mut lines).await).unwrap();
     assert_eq!(got["message"]["body"], "before the signal");

@@ -12,7 +12,8 @@ use crate::secret::Secret;
 ///
 /// Results go to stdout (JSON, one value per line, except `fingerprint`, which prints the
 /// grouped form); messages for people and errors go to stderr. The exit status is non-zero
-/// on failure.
+/// on failure. While `quickchat daemon` runs on a store, the other commands on that store
+/// go through it.
 #[derive(Debug, Parser)]
 #[command(name = "quickchat", version, about, long_about)]
 pub struct Cli {
@@ -178,7 +179,7 @@ pub enum Command {
         state: OnOff,
     },
     /// Connect and print every event as one JSON object per line until Ctrl-C / SIGTERM,
-    /// `--count` events or `--timeout`.
+    /// `--count` events or `--timeout` (the daemon's events when one runs on the store).
     Listen {
         /// Stop after this many printed events.
         #[arg(long, value_name = "N")]

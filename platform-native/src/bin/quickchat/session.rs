@@ -70,6 +70,12 @@ pub async fn open(global: &Global, catch_up: CatchUpScope) -> Result<Client, Cli
         .build()
         .await
         .map_err(|e| match e {
+            quickchat::Error::Store(e @ quickchat_core::store::StoreError::InUse { .. }) => {
+                CliError::Daemon(format!(
+                    "{e} (to use one store from several commands at once, keep `quickchat \
+                     daemon` running on it: the other commands then go through it)"
+                ))
+            }
             e @ quickchat::Error::Store(_) => CliError::OpenStore {
                 path: global.store.clone(),
                 source: e,
