@@ -44,7 +44,7 @@ pub async fn create_account<S: Store, R: CryptoRng + ?Sized>(
             user_id: existing.user_id,
         });
     }
-    let (identity, batch) = new_keys(user_id, 1, None, now, rng);
+    let (identity, batch) = new_keys(user_id, 1, AccountMeta::default(), now, rng);
     store.commit(batch).await?;
     Ok(identity)
 }
@@ -54,7 +54,7 @@ pub async fn create_account<S: Store, R: CryptoRng + ?Sized>(
 /// `resetE2EE` does: the prekey id counter carries on, so the new signed prekey gets the
 /// next free id and no id is ever published twice. Peers that follow the web client's
 /// policy notice a reset only through a new signed-prekey id (PROTOCOL §8), so reusing id
-/// 1 would leave them on the dead session. The saved login is kept.
+/// 1 would leave them on the dead session. The saved login and the contacts are kept.
 pub async fn reset_account<S: Store, R: CryptoRng + ?Sized>(
     store: &S,
     now: i64,
@@ -62,13 +62,8 @@ pub async fn reset_account<S: Store, R: CryptoRng + ?Sized>(
 ) -> Result<IdentityKeyPair, AccountError> {
     let existing = store.identity().await?.ok_or(AccountError::NoAccount)?;
     let meta = store.account_meta().await?.unwrap_or_default();
-    let (identity, keys) = new_keys(
-        &existing.user_id,
-        meta.next_prekey_id.max(1),
-        meta.login,
-        now,
-        rng,
-    );
+    let first_id = meta.next_prekey_id.max(1);
+    let (identity, keys) = new_keys(&existing.user_id, first_id, meta, now, rng);
     let mut batch = WriteBatch::new();
     batch.push(StoreOp::ClearKeys);
     for op in keys.into_ops() {
@@ -83,7 +78,7 @@ pub async fn reset_account<S: Store, R: CryptoRng + ?Sized>(
 fn new_keys<R: CryptoRng + ?Sized>(
     user_id: &str,
     first_id: u32,
-    login: Option<crate::store::SavedLogin>,
+    kept: AccountMeta,
     now: i64,
     rng: &mut R,
 ) -> (IdentityKeyPair, WriteBatch) {
@@ -111,7 +106,8 @@ fn new_keys<R: CryptoRng + ?Sized>(
         next_prekey_id: first_one_time.saturating_add(INITIAL_ONE_TIME_PREKEYS),
         current_signed_prekey_id: Some(first_id),
         last_upload_at: None,
-        login,
+        // What is not key material carries over (the saved login, the contacts).
+        ..kept
     }));
     (identity, batch)
 }
@@ -154,6 +150,7 @@ pub async fn import_account<S: Store>(
         current_signed_prekey_id: account.current_signed_prekey_id,
         last_upload_at: account.last_upload_at,
         login: None,
+        ..AccountMeta::default()
     }));
     for imported in &account.sessions {
         let origin = if imported.responded {

@@ -15,6 +15,7 @@ pub mod client;
 pub mod encoding;
 pub mod envelope;
 pub mod keys;
+pub mod names;
 pub mod platform;
 pub mod prekey_care;
 pub mod protocol;

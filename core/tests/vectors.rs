@@ -354,6 +354,7 @@ fn party(user_id: &str, spec: &Value) -> Party {
         current_signed_prekey_id: Some(spk_id),
         last_upload_at: None,
         login: None,
+        ..AccountMeta::default()
     }));
     block_on(store.commit(batch)).expect("commit");
     let bundle = PrekeyBundle {

@@ -295,7 +295,13 @@ export declare class QuickChatClient {
 
   // account
   register(username: string, password: string, avatar?: string): Promise<User>;
+  /**
+   * Logs in. Refused with code `keys_in_use_elsewhere` when the account's published keys
+   * belong to another device (replacing them would break that device's sessions).
+   */
   login(username: string, password: string): Promise<User>;
+  /** Logs in, replacing keys another device published (its sessions stop working). */
+  loginReplacingKeys(username: string, password: string): Promise<User>;
   logout(): Promise<void>;
   currentUser(): User | null;
   /** Imports the web client's keys and sessions (before `login`); the old database is not changed. */

@@ -51,7 +51,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     common::stopped().await;
     handler.abort();
-    client.close().await;
+    common::close(&client).await;
     println!("stopped");
     Ok(())
 }

@@ -89,7 +89,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     common::stopped().await;
     pings.abort();
     greetings.abort();
-    client.close().await;
+    common::close(&client).await;
     println!("stopped");
     Ok(())
 }

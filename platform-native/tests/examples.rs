@@ -1,6 +1,7 @@
 //! The examples, run as the programs they are: `quickstart` and `key_management` end to end
 //! (exit status and transcript), and each bot against a test server for one exchange with a
-//! real client, then stopped with SIGINT as Ctrl-C would.
+//! real client, then stopped with SIGINT as Ctrl-C would (the echo bot with SIGTERM, its
+//! store reopened afterwards).
 //!
 //! The example binaries are the ones cargo puts next to this test's directory
 //! (`target/<profile>/examples`); the test runs `cargo build --examples` once first, which
@@ -254,23 +255,31 @@ impl Bot {
     }
 
     /// Stops the bot as Ctrl-C would and checks that it ended cleanly.
-    async fn interrupt(mut self) {
+    async fn interrupt(self) {
+        self.stop("INT").await;
+    }
+
+    /// Sends the signal (`INT`, `TERM`), checks that the bot ended cleanly, and returns
+    /// how long it took to exit.
+    async fn stop(mut self, signal: &str) -> Duration {
         let mut child = self.child.take().expect("running");
         let pid = child.id().to_string();
+        let started = Instant::now();
         let sent = Command::new("kill")
-            .args(["-INT", &pid])
+            .args([format!("-{signal}").as_str(), &pid])
             .status()
             .expect("kill runs");
         assert!(sent.success());
-        let status = tokio::task::spawn_blocking(move || {
+        let signal = signal.to_string();
+        let (status, took) = tokio::task::spawn_blocking(move || {
             let deadline = Instant::now() + TIMEOUT;
             loop {
                 if let Some(status) = child.try_wait().expect("wait") {
-                    return status;
+                    return (status, started.elapsed());
                 }
                 if Instant::now() > deadline {
                     let _ = child.kill();
-                    panic!("the bot did not stop on SIGINT");
+                    panic!("the bot did not stop on SIG{signal}");
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
@@ -285,6 +294,7 @@ impl Bot {
         self.wait_for_line("stopped").await;
         let stderr = self.stderr.lock().unwrap();
         assert!(stderr.is_empty(), "the bot reported errors: {stderr}");
+        took
     }
 }
 
@@ -384,8 +394,30 @@ async fn echo_bot_answers_with_the_same_text() {
     assert_eq!(reply.body, "Hello echo, ünïcode ✓");
     assert!(reply.encrypted);
 
+    // SIGTERM: a clean exit (the target is within 1 s; the bound here only guards against
+    // hanging), with what the bot received committed to its store.
     alice.close().await;
-    bot.interrupt().await;
+    let took = bot.stop("TERM").await;
+    eprintln!("echo_bot stopped {took:?} after SIGTERM");
+    assert!(took < Duration::from_secs(15), "{took:?}");
+    let reopened = Client::builder()
+        .server(server.base_url())
+        .store_path(dir.path().join("echo_bot.redb"))
+        .passphrase("bot store passphrase")
+        .build()
+        .await
+        .expect("the bot's store reopens");
+    use quickchat::quickchat_core::store::Store;
+    let kept = reopened
+        .store()
+        .messages(&quickchat::quickchat_core::store::MessageQuery::default())
+        .await
+        .unwrap();
+    assert!(
+        kept.iter()
+            .any(|m| m.direction == Direction::Incoming && m.body == "Hello echo, ünïcode ✓"),
+        "{kept:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

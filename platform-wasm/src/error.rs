@@ -149,6 +149,7 @@ fn client_code(e: &ClientError) -> String {
         ClientError::SessionExpired => "session_expired".into(),
         ClientError::NotConnected => "not_connected".into(),
         ClientError::PeerHasNoKeys { .. } => "peer_has_no_keys".into(),
+        ClientError::KeysInUseElsewhere { .. } => "keys_in_use_elsewhere".into(),
         ClientError::UnknownUser { .. } => "unknown_user".into(),
         ClientError::StoreBelongsToAnotherUser { .. } => "store_belongs_to_another_user".into(),
         ClientError::Refused { .. } => "refused".into(),

@@ -8,12 +8,22 @@ use zeroize::Zeroizing;
 
 use super::{Client, ClientError, CurrentUser, Event, IdentityChangePolicy, jwt};
 use crate::account::{create_account, reset_account};
+use crate::keys::{Fingerprint, PublicKey};
 use crate::platform::MaybeSend;
 use crate::prekey_care::PrekeyCare;
 use crate::protocol::rest::{AuthResponse, LoginRequest, PrekeyStatus, RegisterRequest};
 use crate::session::{SessionConfig, SessionEngine};
 use crate::store::{AccountMeta, SavedLogin, Store, StoreOp, WriteBatch};
 use crate::transport::{Clock, Transport};
+
+/// Whether login checks that the published identity is this store's.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum KeyCheck {
+    /// Refuse to take over another device's identity.
+    Refuse,
+    /// Publish this store's keys whatever the backend holds.
+    Replace,
+}
 
 /// Renew the JWT this long before it expires, ms.
 const RENEW_MARGIN_MS: i64 = 60_000;
@@ -70,8 +80,33 @@ where
     }
 
     /// Logs in, makes this device's keys if the store has none, and makes sure the backend
-    /// publishes them.
+    /// publishes them. Refuses with [`ClientError::KeysInUseElsewhere`] (and changes
+    /// nothing) when the backend publishes another identity for this account — the account
+    /// is in use on another device, or this store is not the one it was used with: taking
+    /// over would break that device's encryption. [`Client::login_replacing_keys`] takes
+    /// over anyway.
     pub async fn login(&self, username: &str, password: &str) -> Result<CurrentUser, ClientError> {
+        self.login_with(username, password, KeyCheck::Refuse).await
+    }
+
+    /// [`Client::login`] that publishes this store's keys even when the backend holds
+    /// another device's identity for the account: that device's sessions break (peers'
+    /// messages to it can no longer be decrypted there) until it resets its keys. For an
+    /// account whose other device is gone.
+    pub async fn login_replacing_keys(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<CurrentUser, ClientError> {
+        self.login_with(username, password, KeyCheck::Replace).await
+    }
+
+    async fn login_with(
+        &self,
+        username: &str,
+        password: &str,
+        check: KeyCheck,
+    ) -> Result<CurrentUser, ClientError> {
         let response = self
             .api
             .login(&LoginRequest {
@@ -79,7 +114,46 @@ where
                 password: password.into(),
             })
             .await?;
+        if check == KeyCheck::Refuse {
+            self.check_published_identity(&response).await?;
+        }
         self.signed_in(response, password).await
+    }
+
+    /// Fails when the backend publishes an identity for this account other than this
+    /// store's (a store without keys counts as other). Reading the bundle uses up one of the
+    /// account's one-time prekeys, so it is read only when the backend holds keys at all.
+    async fn check_published_identity(&self, response: &AuthResponse) -> Result<(), ClientError> {
+        let user_id = &response.user.id;
+        let ours = match self.store.identity().await? {
+            Some(identity) if identity.user_id != *user_id => {
+                return Err(ClientError::StoreBelongsToAnotherUser {
+                    user_id: identity.user_id,
+                });
+            }
+            Some(identity) => Some(*identity.identity.public()),
+            None => None,
+        };
+        let status = self.api.prekey_status(&response.token).await?;
+        if status.signed_prekey_key_id.is_none() && status.one_time_prekey_count == 0 {
+            // Nothing usable published (a fresh account, or one reset elsewhere without
+            // keys): publishing this store's keys breaks nobody.
+            return Ok(());
+        }
+        let bundle = match self.api.fetch_bundle(&response.token, user_id).await {
+            Ok(bundle) => bundle,
+            Err(e) if e.status() == Some(404) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        let published = PublicKey::from_base64("identityKey", &bundle.identity_key)?;
+        if ours.is_some_and(|ours| ours.dh == published) {
+            return Ok(());
+        }
+        Err(ClientError::KeysInUseElsewhere {
+            username: response.user.username.clone(),
+            published_fingerprint: Fingerprint::of(&published).grouped(),
+            this_store_has_keys: ours.is_some(),
+        })
     }
 
     /// Forgets the login (the keys and history stay in the store) and closes the socket.

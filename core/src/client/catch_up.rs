@@ -41,7 +41,7 @@ where
     /// runs it after every (re)connect.
     pub async fn catch_up(&self) -> Result<usize, ClientError> {
         let me = self.me()?.user_id;
-        let peers: Vec<String> = match self.config.catch_up {
+        let peers: Vec<String> = match &self.config.catch_up {
             CatchUpScope::AllUsers => self
                 .users()
                 .await?
@@ -59,6 +59,7 @@ where
                 }
                 peers.into_iter().collect()
             }
+            CatchUpScope::Only(peers) => peers.iter().filter(|id| **id != me).cloned().collect(),
         };
         self.catch_up_peers(&me, peers).await
     }

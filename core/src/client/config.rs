@@ -51,6 +51,11 @@ pub enum CatchUpScope {
     /// Only peers with a session or local history: cheaper, but a first message from a new
     /// peer sent while offline is only seen once that peer writes again while online.
     KnownPeers,
+    /// Only these peers (ids). An empty list catches up with nobody: for a short-lived
+    /// client (a one-shot command) that calls [`Client::catch_up_with`](super::Client::catch_up_with)
+    /// itself for the peers it needs — at least every peer it has pending messages to,
+    /// so that one whose echo was lost is recognised and not sent twice.
+    Only(Vec<String>),
 }
 
 /// How messages to one peer are paced, so that a peer handling messages the way the web app

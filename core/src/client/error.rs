@@ -61,6 +61,24 @@ pub enum ClientError {
         /// The owner.
         user_id: String,
     },
+    /// The account publishes another device's identity key (or keys this store does not
+    /// have): logging in here would replace them.
+    #[error(
+        "{username} is in use on another device: the server publishes its identity key \
+         {published_fingerprint}, {}. Logging in here would replace that device's keys: \
+         its sessions would break, it could no longer decrypt what its peers send it, and \
+         its peers would see an identity change, until it resets its own keys. Replace \
+         them only if that device is gone",
+        if *this_store_has_keys { "not this store's" } else { "and this store has no keys yet" }
+    )]
+    KeysInUseElsewhere {
+        /// The account.
+        username: String,
+        /// The fingerprint of the identity key the backend publishes (grouped form).
+        published_fingerprint: String,
+        /// Whether this store holds keys of this account (other ones) at all.
+        this_store_has_keys: bool,
+    },
     /// The backend refused the login on the WebSocket (the user no longer exists).
     #[error("the server refused the login: {message}")]
     Refused {
@@ -88,5 +106,14 @@ impl ClientError {
     /// Whether the error is the backend answering `status`.
     pub fn is_status(&self, status: u16) -> bool {
         matches!(self, ClientError::Api(e) if e.status() == Some(status))
+    }
+
+    /// Whether the server could not be reached or the connection failed (as opposed to
+    /// the server answering with an error): what working offline is for.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            ClientError::Api(crate::protocol::ApiError::Transport(_)) | ClientError::Transport(_)
+        )
     }
 }

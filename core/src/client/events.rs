@@ -158,6 +158,16 @@ pub enum Event {
     },
     /// The login expired and could not be renewed: log in again.
     SessionExpired,
+    /// A user was looked up whose name may imitate another (see [`crate::names`]): not
+    /// plain ASCII, with invisible characters, mixed scripts, or looking like a contact's.
+    SuspiciousName {
+        /// The user.
+        user_id: String,
+        /// Their name as the server has it.
+        username: String,
+        /// What is suspicious about it.
+        issues: Vec<crate::names::NameIssue>,
+    },
 }
 
 /// Fans events out to subscribers.

@@ -31,6 +31,10 @@ pub struct AccountMeta {
     /// The backend login in use, so a restarted client can reconnect without the password.
     #[serde(default)]
     pub login: Option<SavedLogin>,
+    /// Users this device has dealt with, user id → user name: resolvable without the
+    /// server, and the names look-alike names are compared with.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub contacts: std::collections::BTreeMap<String, String>,
 }
 
 /// A backend login: who, and the JWT the backend issued (valid 24 h).

@@ -81,6 +81,16 @@ pub async fn stopped() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+/// How long stopping waits for the connection to close politely.
+const CLOSE_WAIT: Duration = Duration::from_millis(700);
+
+/// Closes the connection, waiting at most [`CLOSE_WAIT`] so that the bot exits within a
+/// second of Ctrl-C / SIGTERM. Nothing is lost by not waiting longer: every message was
+/// committed to the store when it was received or sent.
+pub async fn close(client: &Client) {
+    let _ = tokio::time::timeout(CLOSE_WAIT, client.close()).await;
+}
+
 /// Logs a failed reply without stopping the bot.
 pub fn report(what: &str, result: Result<impl Sized, ClientError>) {
     if let Err(e) = result {

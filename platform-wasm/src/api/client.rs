@@ -144,6 +144,21 @@ impl QuickChatClient {
         })
     }
 
+    /// Logs in and, when the account's published keys belong to another device (which a
+    /// plain `login` refuses with `keys_in_use_elsewhere`), replaces them with this store's:
+    /// that device's sessions stop working and its peers see an identity change.
+    #[wasm_bindgen(js_name = loginReplacingKeys)]
+    pub fn login_replacing_keys(&self, username: String, password: String) -> js_sys::Promise {
+        let inner = self.core();
+        promise(async move {
+            let user = inner
+                .core
+                .login_replacing_keys(&username, &password)
+                .await?;
+            to_js(&to_user(user))
+        })
+    }
+
     /// Forgets the login (keys and history stay) and closes the connection.
     pub fn logout(&self) -> js_sys::Promise {
         let inner = self.core();

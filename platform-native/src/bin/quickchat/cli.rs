@@ -3,13 +3,17 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::{Deserialize, Serialize};
+
+use crate::secret::Secret;
 
 /// A command-line client for Quick Chat: end-to-end-encrypted messages, keys, groups and
 /// administration.
 ///
 /// Results go to stdout (JSON, one value per line, except `fingerprint`, which prints the
 /// grouped form); messages for people and errors go to stderr. The exit status is non-zero
-/// on failure.
+/// on failure. While `quickchat daemon` runs on a store, the other commands on that store
+/// go through it.
 #[derive(Debug, Parser)]
 #[command(name = "quickchat", version, about, long_about)]
 pub struct Cli {
@@ -48,7 +52,7 @@ pub struct Global {
         value_name = "TEXT",
         hide_env_values = true
     )]
-    pub passphrase: Option<String>,
+    pub passphrase: Option<Secret>,
 
     /// Print no messages for people on stderr (errors are still printed).
     #[arg(long, short, global = true)]
@@ -77,7 +81,7 @@ pub struct Global {
 }
 
 /// A password, from the flag or the environment (never prompted for).
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Serialize, Deserialize)]
 pub struct PasswordArg {
     /// The account's password (prefer the environment variable).
     #[arg(
@@ -86,11 +90,19 @@ pub struct PasswordArg {
         value_name = "TEXT",
         hide_env_values = true
     )]
-    pub password: Option<String>,
+    pub password: Option<Secret>,
 }
 
-/// Every command.
-#[derive(Debug, Subcommand)]
+/// Every command. As JSON (the daemon's JSON-RPC methods): `{"method": "<command>",
+/// "params": {<its arguments, camelCase>}}`, `groups` and `admin` commands as
+/// `groups.<command>` and `admin.<command>` (see `daemon::rpc`).
+#[derive(Debug, Subcommand, Serialize, Deserialize)]
+#[serde(
+    tag = "method",
+    content = "params",
+    rename_all = "kebab-case",
+    rename_all_fields = "camelCase"
+)]
 pub enum Command {
     /// Create an account, make this device's keys and publish them.
     Register {
@@ -98,18 +110,26 @@ pub enum Command {
         username: String,
         /// Password.
         #[command(flatten)]
+        #[serde(flatten)]
         password: PasswordArg,
         /// Avatar (an emoji in the web client).
         #[arg(long)]
         avatar: Option<String>,
     },
-    /// Log in (makes this device's keys if the store has none).
+    /// Log in (makes this device's keys if the store has none). Refuses when the account
+    /// publishes another device's keys (it is in use elsewhere), unless --replace-keys.
     Login {
         /// User name.
         username: String,
         /// Password.
         #[command(flatten)]
+        #[serde(flatten)]
         password: PasswordArg,
+        /// Publish this store's keys even if the account is in use on another device: that
+        /// device's sessions break until it resets its keys. Only if that device is gone.
+        #[arg(long)]
+        #[serde(default)]
+        replace_keys: bool,
     },
     /// Forget the saved login (keys and history stay in the store).
     Logout,
@@ -120,6 +140,7 @@ pub enum Command {
     Users {
         /// Do not connect to learn who is online (`online` is then null).
         #[arg(long)]
+        #[serde(default)]
         no_presence: bool,
     },
     /// Send an end-to-end-encrypted message (or an image) to a user.
@@ -136,10 +157,29 @@ pub enum Command {
         /// Send the text WITHOUT end-to-end encryption (the server can read it): for a
         /// peer that has published no keys.
         #[arg(long, conflicts_with = "image")]
+        #[serde(default)]
         plaintext: bool,
     },
+    /// Mark a user's messages as read (all unread ones, or those given) and tell them
+    /// (a read receipt when connected, else on the server only).
+    Read {
+        /// User name or id.
+        peer: String,
+        /// Only this message (repeat for more).
+        #[arg(long = "id", value_name = "MESSAGE_ID")]
+        #[serde(default)]
+        ids: Vec<String>,
+    },
+    /// Tell a user you are typing (on) or stopped (off). Needs the connection.
+    Typing {
+        /// User name or id.
+        peer: String,
+        /// On or off.
+        #[arg(value_enum)]
+        state: OnOff,
+    },
     /// Connect and print every event as one JSON object per line until Ctrl-C / SIGTERM,
-    /// `--count` events or `--timeout`.
+    /// `--count` events or `--timeout` (the daemon's events when one runs on the store).
     Listen {
         /// Stop after this many printed events.
         #[arg(long, value_name = "N")]
@@ -149,7 +189,13 @@ pub enum Command {
         timeout: Option<u64>,
         /// Print only events of these types (e.g. message, group_message, presence).
         #[arg(long = "type", value_name = "TYPE")]
+        #[serde(default)]
         types: Vec<String>,
+        /// Mark every incoming 1:1 message read as it is printed (the sender gets a read
+        /// receipt).
+        #[arg(long)]
+        #[serde(default)]
+        mark_read: bool,
     },
     /// Show a conversation's history (after fetching what is new from the server).
     History {
@@ -160,15 +206,19 @@ pub enum Command {
         before: Option<i64>,
         /// At most this many (the newest).
         #[arg(long, default_value_t = 50)]
+        #[serde(default = "default_limit")]
         limit: usize,
         /// Only messages containing this text (case-insensitive).
         #[arg(long, value_name = "TEXT")]
         search: Option<String>,
         /// Treat the target as a group even if a user has that name.
         #[arg(long)]
+        #[serde(default)]
         group: bool,
-        /// Do not ask the server; show only what the store holds.
+        /// Do not ask the server; show only what the store holds (a user is then found
+        /// among the contacts saved in the store).
         #[arg(long)]
+        #[serde(default)]
         local: bool,
     },
     /// Show this device's fingerprint, or a user's, as 12 groups of 5.
@@ -182,6 +232,7 @@ pub enum Command {
         peer: String,
         /// How it was compared.
         #[arg(long, value_enum, default_value_t = VerifyMethod::Manual)]
+        #[serde(default)]
         method: VerifyMethod,
         /// The fingerprint you compared: refuse to verify if the current one differs.
         #[arg(long, value_name = "FINGERPRINT")]
@@ -206,6 +257,7 @@ pub enum Command {
     ResetE2ee {
         /// Confirm: this cannot be undone.
         #[arg(long)]
+        #[serde(default)]
         yes: bool,
     },
     /// Groups.
@@ -214,15 +266,31 @@ pub enum Command {
     /// Administration (admins only).
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Own the store and the connection, and serve every command (and a subscription to
+    /// events) as JSON-RPC 2.0 over the Unix socket `<store>.sock` (mode 0600) until
+    /// Ctrl-C / SIGTERM. While it runs, the other commands on this store go through it.
+    #[serde(skip)]
+    Daemon {
+        /// Also serve JSON-RPC on stdin/stdout (one JSON value per line); the daemon stops
+        /// when stdin ends.
+        #[arg(long)]
+        stdio: bool,
+    },
+}
+
+fn default_limit() -> usize {
+    50
 }
 
 /// How a fingerprint was compared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum VerifyMethod {
     /// Scanned a QR code.
     #[value(name = "qr_code", alias = "qr-code")]
     QrCode,
     /// Compared the digits.
+    #[default]
     Manual,
 }
 
@@ -237,7 +305,13 @@ impl VerifyMethod {
 }
 
 /// `groups …`.
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Subcommand, Serialize, Deserialize)]
+#[serde(
+    tag = "method",
+    content = "params",
+    rename_all = "kebab-case",
+    rename_all_fields = "camelCase"
+)]
 pub enum GroupCommand {
     /// Create a group with you as owner.
     Create {
@@ -248,6 +322,7 @@ pub enum GroupCommand {
         description: Option<String>,
         /// A member to add (name or id); repeat for more.
         #[arg(long = "member", value_name = "USER")]
+        #[serde(default)]
         members: Vec<String>,
     },
     /// List your groups.
@@ -279,6 +354,7 @@ pub enum GroupCommand {
         /// Also tell the group's connected members, as the web client does (a
         /// `member_added` group event per new member; connects briefly).
         #[arg(long)]
+        #[serde(default)]
         announce: bool,
     },
     /// Remove a member (admins and the owner).
@@ -335,6 +411,7 @@ pub enum GroupCommand {
         before: Option<i64>,
         /// At most this many (the newest).
         #[arg(long, default_value_t = 50)]
+        #[serde(default = "default_limit")]
         limit: usize,
         /// Only messages containing this text (case-insensitive).
         #[arg(long, value_name = "TEXT")]
@@ -343,7 +420,8 @@ pub enum GroupCommand {
 }
 
 /// A role inside a group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum GroupRole {
     /// May add and remove members.
     Admin,
@@ -362,7 +440,13 @@ impl GroupRole {
 }
 
 /// `admin …`.
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Subcommand, Serialize, Deserialize)]
+#[serde(
+    tag = "method",
+    content = "params",
+    rename_all = "kebab-case",
+    rename_all_fields = "camelCase"
+)]
 pub enum AdminCommand {
     /// Every user with role, flags and timestamps.
     Users,
@@ -395,7 +479,8 @@ pub enum AdminCommand {
 }
 
 /// A switch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum OnOff {
     /// Allowed.
     On,
@@ -404,7 +489,8 @@ pub enum OnOff {
 }
 
 /// An account's role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum UserRole {
     /// A plain user.
     User,
@@ -419,5 +505,39 @@ impl UserRole {
             UserRole::User => "user",
             UserRole::Admin => "admin",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_the_passphrase_or_the_password() {
+        let cli = Cli::try_parse_from([
+            "quickchat",
+            "--passphrase",
+            "pass-phrase-s3cret",
+            "login",
+            "alice",
+            "--password",
+            "pass-word-s3cret",
+        ])
+        .unwrap();
+        let shown = format!("{cli:?} {cli:#?}");
+        assert!(!shown.contains("pass-phrase-s3cret"), "{shown}");
+        assert!(!shown.contains("pass-word-s3cret"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+        let Command::Login { password, .. } = &cli.command else {
+            panic!("parsed as login");
+        };
+        assert_eq!(
+            password.password.as_ref().map(Secret::expose),
+            Some("pass-word-s3cret")
+        );
+        assert_eq!(
+            cli.global.passphrase.as_ref().map(Secret::expose),
+            Some("pass-phrase-s3cret")
+        );
     }
 }

@@ -27,6 +27,14 @@ pub enum CliError {
     /// A client operation failed.
     #[error(transparent)]
     Client(#[from] ClientError),
+    /// A client operation failed, and the command line has a way around it.
+    #[error("{source} ({hint})")]
+    Hinted {
+        /// Why.
+        source: ClientError,
+        /// What to do.
+        hint: &'static str,
+    },
     /// No group of the user's has this name or id.
     #[error("no group named {0:?} among your groups")]
     UnknownGroup(String),
@@ -60,6 +68,17 @@ pub enum CliError {
     /// Writing the output failed.
     #[error("cannot write the output: {0}")]
     Output(std::io::Error),
+    /// The daemon or its socket.
+    #[error("{0}")]
+    Daemon(String),
+    /// The daemon ran the command, and it failed there.
+    #[error("{message}")]
+    Remote {
+        /// The JSON-RPC error code.
+        code: i64,
+        /// The message.
+        message: String,
+    },
     /// Something else.
     #[error("{0}")]
     Other(String),

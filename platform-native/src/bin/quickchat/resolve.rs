@@ -1,13 +1,36 @@
 //! Users and groups named by name or by id.
 
+use quickchat_core::names::{self, NameIssue};
 use quickchat_core::protocol::rest::{GroupInfo, UserSummary};
 
 use crate::error::CliError;
 use crate::session::Ctx;
 
-/// The user with this exact name, or with this id.
+/// The user with this exact name, or with this id: from the contacts saved in the store
+/// when known there (no server needed), else from the server's user list. The user is
+/// saved as a contact, and a suspicious name is warned about on stderr.
 pub async fn user(ctx: &Ctx, name_or_id: &str) -> Result<UserSummary, CliError> {
-    Ok(ctx.client.find_user(name_or_id).await?)
+    Ok(user_checked(ctx, name_or_id).await?.0)
+}
+
+/// [`user`], with what is suspicious about the name (for the JSON output).
+pub async fn user_checked(
+    ctx: &Ctx,
+    name_or_id: &str,
+) -> Result<(UserSummary, Vec<NameIssue>), CliError> {
+    let user = match ctx.client.find_known_user(name_or_id).await? {
+        Some(user) => user,
+        None => ctx.client.find_user(name_or_id).await?,
+    };
+    let issues = ctx.client.check_name(&user).await?;
+    if let Some(warning) = names::describe(&user.username, &issues) {
+        ctx.out.warning(&warning);
+    }
+    if let Err(e) = ctx.client.remember_contact(&user).await {
+        ctx.out
+            .note(format!("warning: could not save the contact: {e}"));
+    }
+    Ok((user, issues))
 }
 
 /// Several users.

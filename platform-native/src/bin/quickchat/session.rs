@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use quickchat::store::{KdfStrength, StoreOptions};
-use quickchat::{Client, ClientError, Event, EventStream, MessageStatus};
+use quickchat::{Client, ClientConfig, ClientError, Event, EventStream, MessageStatus};
+use quickchat_core::client::CatchUpScope;
+use quickchat_core::store::{Conversation, Direction, MessageQuery, Store};
 
 use crate::cli::Global;
 use crate::error::CliError;
@@ -19,10 +21,23 @@ pub struct Ctx {
     pub out: Output,
     /// How long to wait for the network.
     pub wait: Duration,
+    /// Run by a one-shot process, or by the daemon for a client.
+    pub mode: Mode,
 }
 
-/// Opens the store and restores the saved login.
-pub async fn open(global: &Global) -> Result<Client, CliError> {
+/// Who runs a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A one-shot process: it connects only when the command needs it, catches up only
+    /// what the command needs, and closes the connection when done.
+    Alone,
+    /// The daemon, which keeps the connection up (and caught up) for every command.
+    Daemon,
+}
+
+/// Opens the store and restores the saved login. `catch_up` is what the connection loop
+/// catches up with after connecting.
+pub async fn open(global: &Global, catch_up: CatchUpScope) -> Result<Client, CliError> {
     let server = global
         .server
         .as_deref()
@@ -30,13 +45,14 @@ pub async fn open(global: &Global) -> Result<Client, CliError> {
         .ok_or(CliError::Missing(
             "no server given: pass --server URL or set QUICKCHAT_SERVER",
         ))?;
-    let passphrase = global
-        .passphrase
-        .as_deref()
-        .filter(|p| !p.is_empty())
-        .ok_or(CliError::Missing(
-            "no passphrase for the store: pass --passphrase or set QUICKCHAT_PASSPHRASE",
-        ))?;
+    let passphrase =
+        global
+            .passphrase
+            .as_ref()
+            .filter(|p| !p.is_empty())
+            .ok_or(CliError::Missing(
+                "no passphrase for the store: pass --passphrase or set QUICKCHAT_PASSPHRASE",
+            ))?;
     let options = if global.insecure_fast_kdf {
         StoreOptions::new().kdf(KdfStrength::InsecureForTests)
     } else {
@@ -45,11 +61,21 @@ pub async fn open(global: &Global) -> Result<Client, CliError> {
     Client::builder()
         .server(server)
         .store_path(&global.store)
-        .passphrase(passphrase)
+        .passphrase(passphrase.expose())
         .store_options(options)
+        .config(ClientConfig {
+            catch_up,
+            ..ClientConfig::default()
+        })
         .build()
         .await
         .map_err(|e| match e {
+            quickchat::Error::Store(e @ quickchat_core::store::StoreError::InUse { .. }) => {
+                CliError::Daemon(format!(
+                    "{e} (to use one store from several commands at once, keep `quickchat \
+                     daemon` running on it: the other commands then go through it)"
+                ))
+            }
             e @ quickchat::Error::Store(_) => CliError::OpenStore {
                 path: global.store.clone(),
                 source: e,
@@ -68,6 +94,14 @@ pub async fn connect(ctx: &Ctx) -> Result<(), CliError> {
     if ctx.client.is_connected() {
         return Ok(());
     }
+    if ctx.mode == Mode::Daemon {
+        // The daemon's connection loop keeps retrying by itself; a command does not wait
+        // for it.
+        return Err(CliError::Connect(
+            "the daemon is not connected to the server right now (it keeps trying)".into(),
+        ));
+    }
+    catch_up_before_connecting(ctx).await?;
     let mut events = ctx.client.events();
     ctx.client.connect();
     let wait = async {
@@ -75,8 +109,8 @@ pub async fn connect(ctx: &Ctx) -> Result<(), CliError> {
         while let Some(event) = events.next().await {
             match event {
                 Event::CaughtUp { .. } => return Ok(()),
-                Event::ServerError { message } if message.starts_with("catch-up failed") => {
-                    ctx.out.note(format!("warning: {message}"));
+                Event::CatchUpFailed { reason } => {
+                    ctx.out.note(format!("warning: catch-up failed: {reason}"));
                     return Ok(());
                 }
                 Event::ServerError { message } => refused = Some(message),
@@ -95,6 +129,37 @@ pub async fn connect(ctx: &Ctx) -> Result<(), CliError> {
         ctx.client.close().await;
     }
     result
+}
+
+/// What a one-shot process catches up with before it connects (its connection loop
+/// catches up with nobody, see [`Mode::Alone`]): every peer it has messages pending to —
+/// the loop sends them once connected, and one whose echo was lost must be recognised in
+/// the history and not sent twice. Fails when the server cannot be reached.
+async fn catch_up_before_connecting(ctx: &Ctx) -> Result<(), CliError> {
+    if ctx.mode == Mode::Daemon {
+        return Ok(());
+    }
+    let pending = ctx
+        .client
+        .store()
+        .messages(&MessageQuery {
+            status: Some(MessageStatus::Pending),
+            ..MessageQuery::default()
+        })
+        .await
+        .map_err(ClientError::from)?;
+    let peers: std::collections::BTreeSet<String> = pending
+        .into_iter()
+        .filter(|m| m.direction == Direction::Outgoing)
+        .filter_map(|m| match m.conversation {
+            Conversation::Direct(peer) => Some(peer),
+            Conversation::Group(_) => None,
+        })
+        .collect();
+    for peer in peers {
+        ctx.client.catch_up_with(&peer).await?;
+    }
+    Ok(())
 }
 
 /// Waits until the message `id` (sent after `events` was subscribed) leaves `Pending`;

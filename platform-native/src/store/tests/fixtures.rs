@@ -35,6 +35,7 @@ pub fn account_meta(next: u32) -> AccountMeta {
             token: "header.payload.signature".into(),
             expires_at: NOW + 86_400_000,
         }),
+        ..AccountMeta::default()
     }
 }
 

@@ -10,7 +10,7 @@ use crate::session::{self, Ctx};
 fn password(arg: PasswordArg) -> Result<zeroize::Zeroizing<String>, CliError> {
     arg.password
         .filter(|p| !p.is_empty())
-        .map(zeroize::Zeroizing::new)
+        .map(|p| zeroize::Zeroizing::new(p.expose().to_string()))
         .ok_or(CliError::Missing(
             "no password given: pass --password or set QUICKCHAT_PASSWORD",
         ))
@@ -34,10 +34,28 @@ pub async fn register(
     Ok(())
 }
 
-/// `login <username>`.
-pub async fn login(ctx: &Ctx, username: &str, password_arg: PasswordArg) -> Result<(), CliError> {
+/// `login <username> [--replace-keys]`.
+pub async fn login(
+    ctx: &Ctx,
+    username: &str,
+    password_arg: PasswordArg,
+    replace_keys: bool,
+) -> Result<(), CliError> {
     let password = password(password_arg)?;
-    let user = ctx.client.login(username, &password).await?;
+    let user = if replace_keys {
+        ctx.client.login_replacing_keys(username, &password).await?
+    } else {
+        ctx.client
+            .login(username, &password)
+            .await
+            .map_err(|e| match e {
+                e @ quickchat::ClientError::KeysInUseElsewhere { .. } => CliError::Hinted {
+                    source: e,
+                    hint: "then pass --replace-keys; nothing was changed",
+                },
+                e => e.into(),
+            })?
+    };
     ctx.out
         .json(&json!({ "userId": user.user_id, "username": user.username }))?;
     ctx.out.note(format!(
@@ -95,8 +113,16 @@ pub async fn users(ctx: &Ctx, presence: bool) -> Result<(), CliError> {
         None
     };
     let users = ctx.client.users().await?;
+    let contacts = ctx.client.contacts().await?;
     let mut online_count = 0;
     for user in &users {
+        let issues = quickchat_core::names::check_username(
+            &user.username,
+            contacts
+                .iter()
+                .filter(|(id, _)| **id != user.id)
+                .map(|(_, name)| name.as_str()),
+        );
         let is_online = online
             .as_ref()
             .map(|list| list.iter().any(|o| o.user_id == user.id));
@@ -107,6 +133,7 @@ pub async fn users(ctx: &Ctx, presence: bool) -> Result<(), CliError> {
             "avatar": user.avatar,
             "lastSeen": user.last_seen,
             "online": is_online,
+            "nameIssues": issues,
         }))?;
     }
     match online {

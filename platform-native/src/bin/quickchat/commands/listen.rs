@@ -16,7 +16,10 @@ pub const EVENT_TYPES: &[&str] = &[
     "disconnected",
     "reconnecting",
     "caught_up",
+    "catch_up_failed",
+    "stopped",
     "message",
+    "message_replaced",
     "message_status",
     "messages_read",
     "typing",
@@ -30,18 +33,20 @@ pub const EVENT_TYPES: &[&str] = &[
     "server_error",
     "malformed_frame",
     "session_expired",
+    "suspicious_name",
 ];
 
 /// How long a `disconnected` may go without a `reconnecting` before the connection is taken
 /// as given up (the client stops retrying only when retrying cannot help).
 const GIVE_UP_GRACE: Duration = Duration::from_secs(2);
 
-/// `listen [--count N] [--timeout SECS] [--type T]...`.
+/// `listen [--count N] [--timeout SECS] [--type T]... [--mark-read]`.
 pub async fn listen(
     ctx: &Ctx,
     count: Option<u64>,
     timeout_secs: Option<u64>,
     types: &[String],
+    mark_read: bool,
 ) -> Result<(), CliError> {
     if let Some(unknown) = types.iter().find(|t| !EVENT_TYPES.contains(&t.as_str())) {
         ctx.out.note(format!(
@@ -113,6 +118,10 @@ pub async fn listen(
                 if !types.is_empty() && !types.contains(&event_type(&event)) {
                     continue;
                 }
+                remember_sender(&ctx.client, &event).await;
+                if mark_read {
+                    mark_read_if_incoming(ctx, &event).await;
+                }
                 match print_event(ctx, &event) {
                     Ok(()) => {}
                     // The reader went away (`listen | head -n 1`): a normal end.
@@ -127,6 +136,36 @@ pub async fn listen(
                 }
             }
         }
+    }
+}
+
+/// Saves the sender of an incoming 1:1 message as a contact (its name then resolves
+/// without the server, e.g. for `history --local`, and look-alikes of it are flagged).
+/// A failure (the server cannot be reached) is ignored: the next message tries again.
+pub async fn remember_sender(client: &quickchat::Client, event: &Event) {
+    if let Event::Message { message, .. } = event
+        && message.direction == quickchat::Direction::Incoming
+        && client
+            .contacts()
+            .await
+            .is_ok_and(|contacts| !contacts.contains_key(&message.sender_id))
+        && let Ok(user) = client.find_user(&message.sender_id).await
+    {
+        let _ = client.remember_contact(&user).await;
+    }
+}
+
+/// Marks an incoming 1:1 message read (`--mark-read`); a failure is only a note.
+pub async fn mark_read_if_incoming(ctx: &Ctx, event: &Event) {
+    if let Event::Message { message, .. } = event
+        && message.direction == quickchat::Direction::Incoming
+        && let Err(e) = ctx
+            .client
+            .mark_read(&message.sender_id, std::slice::from_ref(&message.id))
+            .await
+    {
+        ctx.out
+            .note(format!("warning: could not mark {} read: {e}", message.id));
     }
 }
 

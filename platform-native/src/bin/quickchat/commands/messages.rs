@@ -22,13 +22,18 @@ pub enum Content {
 }
 
 /// `send <peer> <text>` / `send <peer> --image <file>` / `send <peer> --plaintext <text>`.
+///
+/// Alone, it catches up with this peer only (and with peers it has pending messages to),
+/// then connects. When the server cannot be reached, the message is saved in the outbox
+/// (if it can be encrypted without the server: a session with the peer exists) and goes
+/// out the next time this store connects.
 pub async fn send(ctx: &Ctx, peer: &str, content: Content) -> Result<(), CliError> {
     let data_url = match &content {
         Content::Image(path) => Some(image::data_url(path)?),
         _ => None,
     };
-    let peer = resolve::user(ctx, peer).await?;
-    session::connect(ctx).await?;
+    let (peer, issues) = resolve::user_checked(ctx, peer).await?;
+    let offline = prepare(ctx, &peer.id).await?;
     let mut events = ctx.client.events();
     let sent = match (&content, &data_url) {
         (_, Some(url)) => ctx.client.send_image(&peer.id, url).await,
@@ -44,19 +49,54 @@ pub async fn send(ctx: &Ctx, peer: &str, content: Content) -> Result<(), CliErro
         )),
         e => e.into(),
     })?;
+    let encryption = if record.encrypted {
+        "end-to-end encrypted"
+    } else {
+        "not encrypted"
+    };
+    if let Some(why) = offline {
+        let mut json = sent_json(&record, &peer.username, quickchat::MessageStatus::Pending);
+        json["queued"] = true.into();
+        json["toNameIssues"] = serde_json::to_value(&issues).unwrap_or_default();
+        ctx.out.json(&json)?;
+        ctx.out.note(format!(
+            "Not sent now ({why}): the message ({encryption}) waits in this store's outbox \
+             and goes out the next time this store connects (listen, the daemon, or another \
+             command that connects)."
+        ));
+        return Ok(());
+    }
     let status = session::wait_until_sent(ctx, &mut events, &record.id).await?;
-    ctx.out.json(&sent_json(&record, &peer.username, status))?;
+    let mut json = sent_json(&record, &peer.username, status);
+    json["toNameIssues"] = serde_json::to_value(&issues).unwrap_or_default();
+    ctx.out.json(&json)?;
     ctx.out.note(format!(
-        "Sent to {} ({}{}).",
+        "Sent to {} ({}, {encryption}).",
         peer.username,
         status_name(status),
-        if record.encrypted {
-            ", end-to-end encrypted"
-        } else {
-            ", not encrypted"
-        }
     ));
     Ok(())
+}
+
+/// Gets ready to send to `peer_id`: alone, catches up with that peer and connects.
+/// `Ok(Some(reason))` when the server cannot be reached: the message then waits in the
+/// outbox.
+async fn prepare(ctx: &Ctx, peer_id: &str) -> Result<Option<CliError>, CliError> {
+    if ctx.mode == session::Mode::Alone {
+        match ctx.client.catch_up_with(peer_id).await {
+            Ok(_) => {}
+            Err(e) if e.is_unreachable() => return Ok(Some(CliError::Client(e))),
+            Err(e) => ctx.out.note(format!(
+                "warning: could not fetch new messages from the peer: {e}"
+            )),
+        }
+    }
+    match session::connect(ctx).await {
+        Ok(()) => Ok(None),
+        Err(e @ (CliError::Connect(_) | CliError::Timeout(_))) => Ok(Some(e)),
+        Err(CliError::Client(e)) if e.is_unreachable() => Ok(Some(CliError::Client(e))),
+        Err(e) => Err(e),
+    }
 }
 
 /// What `send` prints: the message without its wire form.
@@ -107,11 +147,28 @@ pub async fn history(
     as_group: bool,
     query: &HistoryQuery<'_>,
 ) -> Result<(), CliError> {
+    if query.local {
+        // Nothing from the server: a user among the saved contacts, a group by its id.
+        if !as_group {
+            return match ctx.client.find_known_user(target).await? {
+                Some(user) => peer_history(ctx, &user.id, &user.username, query).await,
+                // A user id the store has a conversation with.
+                None if has_direct_history(ctx, target).await? => {
+                    peer_history(ctx, target, target, query).await
+                }
+                None => Err(CliError::Invalid(format!(
+                    "no contact named {target:?} in this store (--local looks only at the \
+                     store: name a user you have dealt with, or a group by its id with --group)"
+                ))),
+            };
+        }
+        return print_local(ctx, Conversation::Group(target.to_string()), target, query).await;
+    }
     if !as_group {
-        match ctx.client.find_user(target).await {
+        match resolve::user(ctx, target).await {
             Ok(user) => return peer_history(ctx, &user.id, &user.username, query).await,
-            Err(quickchat::ClientError::UnknownUser { .. }) => {}
-            Err(e) => return Err(e.into()),
+            Err(CliError::Client(quickchat::ClientError::UnknownUser { .. })) => {}
+            Err(e) => return Err(e),
         }
     }
     let group = match resolve::group(ctx, target).await {
@@ -125,18 +182,35 @@ pub async fn history(
     group_history(ctx, &group.id, &group.name, query).await
 }
 
+async fn has_direct_history(ctx: &Ctx, peer_id: &str) -> Result<bool, CliError> {
+    let found = ctx
+        .client
+        .store()
+        .messages(&MessageQuery {
+            conversation: Some(Conversation::Direct(peer_id.to_string())),
+            limit: Some(1),
+            ..MessageQuery::default()
+        })
+        .await
+        .map_err(ClientError::from)?;
+    Ok(!found.is_empty())
+}
+
 async fn peer_history(
     ctx: &Ctx,
     peer_id: &str,
     name: &str,
     query: &HistoryQuery<'_>,
 ) -> Result<(), CliError> {
-    if !query.local {
-        // Catch-up reads what the server stored for this account (REST, no socket needed).
-        if let Err(e) = ctx.client.catch_up().await {
-            ctx.out
-                .note(format!("warning: could not fetch new messages: {e}"));
-        }
+    // The daemon's connection keeps it caught up; alone, this one conversation is read
+    // from the server (REST, no socket needed).
+    let caught_up = ctx.mode == session::Mode::Daemon && ctx.client.is_connected();
+    if !query.local
+        && !caught_up
+        && let Err(e) = ctx.client.catch_up_with(peer_id).await
+    {
+        ctx.out
+            .note(format!("warning: could not fetch new messages: {e}"));
     }
     let conversation = Conversation::Direct(peer_id.to_string());
     print_local(ctx, conversation, name, query).await

@@ -4,8 +4,9 @@ mod account;
 mod admin;
 mod groups;
 mod keys;
-mod listen;
+pub mod listen;
 mod messages;
+mod receipts;
 
 use crate::cli::Command;
 use crate::error::CliError;
@@ -26,7 +27,11 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), CliError> {
             password,
             avatar,
         } => account::register(ctx, &username, password, avatar.as_deref()).await,
-        Command::Login { username, password } => account::login(ctx, &username, password).await,
+        Command::Login {
+            username,
+            password,
+            replace_keys,
+        } => account::login(ctx, &username, password, replace_keys).await,
         Command::Logout => account::logout(ctx).await,
         Command::Whoami => account::whoami(ctx).await,
         Command::Users { no_presence } => account::users(ctx, !no_presence).await,
@@ -48,11 +53,14 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), CliError> {
             };
             messages::send(ctx, &peer, content).await
         }
+        Command::Read { peer, ids } => receipts::read(ctx, &peer, &ids).await,
+        Command::Typing { peer, state } => receipts::typing(ctx, &peer, state).await,
         Command::Listen {
             count,
             timeout,
             types,
-        } => listen::listen(ctx, count, timeout, &types).await,
+            mark_read,
+        } => listen::listen(ctx, count, timeout, &types, mark_read).await,
         Command::History {
             target,
             before,
@@ -81,6 +89,9 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), CliError> {
         Command::ResetE2ee { yes } => keys::reset_e2ee(ctx, yes).await,
         Command::Groups(command) => groups::run(ctx, command).await,
         Command::Admin(command) => admin::run(ctx, command).await,
+        Command::Daemon { .. } => Err(CliError::Invalid(
+            "the daemon cannot be started from inside a command".into(),
+        )),
     }
 }
 
