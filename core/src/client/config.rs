@@ -67,7 +67,9 @@ pub enum CatchUpScope {
 ///
 /// The default costs throughput **per peer** only: at most 10 messages a second to one peer
 /// (one per 100 ms), and after a session's first message the next waits until the backend
-/// relayed the first one plus one second (about 1.1 s, once per session). A bot talking to
+/// relayed the first one plus two seconds (about 2.1 s, once per session; the web app's
+/// handler fetches a bundle before it decrypts a first message, which takes longer on a slow
+/// network or device). A bot talking to
 /// many peers at once is not slowed down by it. Use [`Pacing::off`] when every peer is an SDK
 /// client (they decrypt in order) or for benchmarks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,7 +89,7 @@ impl Default for Pacing {
     fn default() -> Self {
         Self {
             min_interval_ms: 100,
-            after_first_message_ms: 1_000,
+            after_first_message_ms: 2_000,
             first_message_max_hold_ms: 5_000,
         }
     }
