@@ -425,7 +425,7 @@ async fn the_backoff_resets_only_after_a_healthy_connection() {
     let server = server().await;
     let dir = tempfile::tempdir().unwrap();
     let config = ClientConfig {
-        healthy_connection_ms: 1_500,
+        healthy_connection_ms: 3_000,
         ..fast_config()
     };
     let alice = client_with(&server, &dir, "alice", config).await;
@@ -451,7 +451,7 @@ async fn the_backoff_resets_only_after_a_healthy_connection() {
     assert_eq!(attempts, [1, 2, 3, 4]);
 
     // Healthy for longer than `healthy_connection_ms`: the next drop starts from 1 again.
-    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    tokio::time::sleep(Duration::from_millis(4_000)).await;
     server.disconnect_user(&alice_id).await;
     let attempt = wait_for(&mut events, |e| match e {
         Event::Reconnecting { attempt, .. } => Some(attempt),
