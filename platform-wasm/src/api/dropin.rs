@@ -17,16 +17,16 @@ use quickchat_core::account::{create_account, reset_account};
 use quickchat_core::encoding::EncodingError;
 use quickchat_core::envelope::{Envelope, EnvelopeError};
 use quickchat_core::prekey_care::{PendingUpload, PrekeyCare, PrekeyPolicy};
-use quickchat_core::protocol::Api;
 use quickchat_core::protocol::rest::{BundleResponse, UploadPrekeysRequest};
+use quickchat_core::protocol::{Api, ApiError};
 use quickchat_core::session::{
     IdentityChange, PeerSessions, SessionConfig, SessionEngine, SessionError, SessionOrigin,
 };
 use quickchat_core::store::{MemoryStore, Store, StoreOp, WriteBatch};
 use rexie::{ObjectStore, Rexie, TransactionMode};
 use serde::{Deserialize, Serialize};
+use wasm_bindgen::JsValue;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::{JsCast, JsValue};
 
 use super::options::{ParsedOptions, Storage};
 use super::{from_js, promise, report_callback_error, to_js};
@@ -414,11 +414,120 @@ impl KeyManagerCore {
         })
     }
 
+    /// The current signed prekey's public part, for the package's `getStorage()`:
+    /// `{keyId, publicKey, signature, createdAt, uploaded}`, or `null`.
+    #[wasm_bindgen(js_name = signedPrekeyRecord)]
+    pub fn signed_prekey_record(&self) -> js_sys::Promise {
+        let shared = Rc::clone(&self.shared);
+        promise(async move {
+            let current = shared
+                .store
+                .account_meta()
+                .await?
+                .and_then(|meta| meta.current_signed_prekey_id);
+            let record = match current {
+                Some(id) => shared.store.signed_prekey(id).await?,
+                None => None,
+            };
+            match record {
+                Some(record) => {
+                    let public = record.prekey.public();
+                    to_js(&SignedPrekeyView {
+                        key_id: public.id,
+                        public_key: public.public.to_base64(),
+                        signature: quickchat_core::encoding::b64_encode(&public.signature),
+                        created_at: record.prekey.created_at(),
+                        uploaded: record.uploaded,
+                    })
+                }
+                None => Ok(JsValue::NULL),
+            }
+        })
+    }
+
+    /// One-time prekey `keyId`'s public part, for the package's `getStorage()`: `{keyId,
+    /// publicKey, uploaded}`, or `undefined` when it is not held (never made, or used up by
+    /// a first message: the SDK deletes a used one-time prekey's secret at once).
+    #[wasm_bindgen(js_name = oneTimePrekeyRecord)]
+    pub fn one_time_prekey_record(&self, key_id: u32) -> js_sys::Promise {
+        let shared = Rc::clone(&self.shared);
+        promise(async move {
+            match shared.store.one_time_prekey(key_id).await? {
+                Some(record) => to_js(&OneTimePrekeyView {
+                    key_id,
+                    public_key: record.prekey.public().public.to_base64(),
+                    uploaded: record.uploaded,
+                }),
+                None => Ok(JsValue::UNDEFINED),
+            }
+        })
+    }
+
+    /// How many one-time prekeys are held (uploaded or not, none used).
+    #[wasm_bindgen(js_name = oneTimePrekeyCount)]
+    pub fn one_time_prekey_count(&self) -> js_sys::Promise {
+        let shared = Rc::clone(&self.shared);
+        promise(async move {
+            let count = shared.store.one_time_prekeys().await?.len();
+            Ok(JsValue::from(u32::try_from(count).unwrap_or(u32::MAX)))
+        })
+    }
+
+    /// The session with `peerId` as `listSessions()` shows it, or `null`.
+    #[wasm_bindgen(js_name = sessionRecord)]
+    pub fn session_record(&self, peer_id: String) -> js_sys::Promise {
+        let shared = Rc::clone(&self.shared);
+        promise(async move {
+            match shared.store.peer_sessions(&peer_id).await? {
+                Some(sessions) => to_js(&session_view(&shared.user_id, &sessions)),
+                None => Ok(JsValue::NULL),
+            }
+        })
+    }
+
+    /// Every session, as `listSessions()` shows them.
+    #[wasm_bindgen(js_name = sessionRecords)]
+    pub fn session_records(&self) -> js_sys::Promise {
+        let shared = Rc::clone(&self.shared);
+        promise(async move { to_js(&session_views(&shared).await?) })
+    }
+
     /// The user id.
     #[wasm_bindgen(getter, js_name = userId)]
     pub fn user_id(&self) -> String {
         self.shared.user_id.clone()
     }
+}
+
+/// A signed prekey's public part, as `getStorage().loadSignedPrekey()` shows it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SignedPrekeyView {
+    key_id: u32,
+    public_key: String,
+    signature: String,
+    created_at: i64,
+    uploaded: bool,
+}
+
+/// A one-time prekey's public part, as `getStorage().loadOneTimePrekey()` shows it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OneTimePrekeyView {
+    key_id: u32,
+    public_key: String,
+    uploaded: bool,
+}
+
+/// Every session of the store, as `listSessions()` shows them.
+async fn session_views(shared: &Shared) -> Result<Vec<SessionView>> {
+    let mut views = Vec::new();
+    for peer in shared.store.session_peer_ids().await? {
+        if let Some(sessions) = shared.store.peer_sessions(&peer).await? {
+            views.push(session_view(&shared.user_id, &sessions));
+        }
+    }
+    Ok(views)
 }
 
 fn has_indexeddb() -> bool {
@@ -454,6 +563,10 @@ struct SessionView {
     remote_fingerprint: String,
     status: &'static str,
     initiated_by_me: bool,
+    /// The `x3dh` block the first message will carry, while it is not sent (public keys
+    /// and ids only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    x3dh: Option<quickchat_core::envelope::X3dhHeader>,
     created_at: i64,
     updated_at: i64,
 }
@@ -478,6 +591,7 @@ fn session_view(user_id: &str, sessions: &PeerSessions) -> SessionView {
             .to_string(),
         status: "ready",
         initiated_by_me,
+        x3dh: session.pending_x3dh,
         created_at: session.created_at,
         updated_at: session.updated_at,
     }
@@ -504,14 +618,10 @@ impl SessionState {
             let value = fetch
                 .call1(&JsValue::NULL, &JsValue::from_str(peer_id))
                 .map_err(|e| Error::invalid("fetchBundle", crate::transport::js_error_text(&e)))?;
-            let value = match value.dyn_ref::<js_sys::Promise>() {
-                Some(pending) => wasm_bindgen_futures::JsFuture::from(pending.clone())
-                    .await
-                    .map_err(|e| {
-                        Error::invalid("fetchBundle", crate::transport::js_error_text(&e))
-                    })?,
-                None => value,
-            };
+            // `Promise.resolve`: a promise of any realm, a thenable, or the bundle itself.
+            let value = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&value))
+                .await
+                .map_err(|e| Error::invalid("fetchBundle", crate::transport::js_error_text(&e)))?;
             let bundle: Option<BundleResponse> = from_js(&value, "bundle")?;
             return bundle.ok_or_else(|| Error::invalid("bundle", "fetchBundle returned nothing"));
         }
@@ -522,7 +632,17 @@ impl SessionState {
             )
         })?;
         let token = self.token.borrow().clone();
-        Ok(Api::new(transport).fetch_bundle(&token, peer_id).await?)
+        match Api::new(transport).fetch_bundle(&token, peer_id).await {
+            Ok(bundle) => Ok(bundle),
+            Err(e) if e.status() == Some(404) => Err(Error::PeerHasNoKeys {
+                peer_id: peer_id.to_string(),
+            }),
+            Err(ApiError::Transport(e)) => Err(Error::SessionNetwork {
+                peer_id: peer_id.to_string(),
+                detail: e.to_string(),
+            }),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Starts a session with the peer if there is none.
@@ -608,11 +728,7 @@ impl SessionManagerCore {
         options: JsValue,
     ) -> Result<SessionManagerCore, JsValue> {
         let parsed = ParsedOptions::parse(&options)?;
-        let function = |name: &str| {
-            js_sys::Reflect::get(&options, &JsValue::from_str(name))
-                .ok()
-                .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
-        };
+        let function = |name: &str| crate::realm::function(&crate::realm::field(&options, name));
         let fetch_bundle = function("fetchBundle");
         let transport = if fetch_bundle.is_some() {
             parsed.transport().ok()
@@ -743,14 +859,6 @@ impl SessionManagerCore {
     #[wasm_bindgen(js_name = listSessions)]
     pub fn list_sessions(&self) -> js_sys::Promise {
         let shared = Rc::clone(&self.state.shared);
-        promise(async move {
-            let mut views = Vec::new();
-            for peer in shared.store.session_peer_ids().await? {
-                if let Some(sessions) = shared.store.peer_sessions(&peer).await? {
-                    views.push(session_view(&shared.user_id, &sessions));
-                }
-            }
-            to_js(&views)
-        })
+        promise(async move { to_js(&session_views(&shared).await?) })
     }
 }
