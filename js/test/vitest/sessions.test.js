@@ -257,6 +257,32 @@ describe('quickchat/crypto with vitest, jsdom, fake-indexeddb and a mocked fetch
     expect(await alice.keys.getStorage().countOneTimePrekeys()).toBe(ONE_TIME_PREKEY_TARGET);
   });
 
+  it('a bundle fetch that does not answer holds up only that peer', async () => {
+    const alice = await user('alice');
+    const bob = await user('bob');
+    await user('carol');
+    const first = await alice.sessions.encryptMessage('bob', 'hi');
+    expect(await bob.sessions.decryptMessage('alice', overTheWire(first))).toBe('hi');
+
+    let answer;
+    globalThis.fetch = vi.fn((url) =>
+      String(url).includes('/carol/') ? new Promise((resolve) => (answer = resolve)) : bundleEndpoint(url),
+    );
+    const toCarol = alice.sessions.encryptMessage('carol', 'waiting');
+    toCarol.catch(() => {});
+    await vi.waitFor(() => expect(answer).toBeTypeOf('function'));
+    // Meanwhile alice and bob go on, both ways.
+    const reply = await settled(bob.sessions.encryptMessage('alice', 'still there?'), "bob's encryptMessage");
+    expect(await settled(alice.sessions.decryptMessage('bob', overTheWire(reply)), "alice's decrypt")).toBe(
+      'still there?',
+    );
+    const again = await settled(alice.sessions.encryptMessage('bob', 'yes'), "alice's encryptMessage");
+    expect(await bob.sessions.decryptMessage('alice', overTheWire(again))).toBe('yes');
+
+    answer({ ok: false, status: 404, json: async () => ({ error: 'No prekeys found' }) });
+    await expect(settled(toCarol, 'the send to carol')).rejects.toMatchObject({ code: 'peer_has_no_keys' });
+  });
+
   it('junk messages are refused without stopping the module', async () => {
     const alice = await user('alice');
     const bob = await user('bob');

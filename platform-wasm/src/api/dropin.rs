@@ -53,6 +53,9 @@ struct Shared {
     user_id: String,
     store: SharedStore,
     crypto: futures::lock::Mutex<Crypto>,
+    /// Held while a session is being set up (its bundle fetched), one at a time, so that
+    /// messages to a new peer keep their order; the engine (`crypto`) stays free meanwhile.
+    setup: futures::lock::Mutex<()>,
     import_from: Option<String>,
     config: SessionConfig,
 }
@@ -226,6 +229,7 @@ impl KeyManagerCore {
                         engine: None,
                         rng: parsed.rng,
                     }),
+                    setup: futures::lock::Mutex::new(()),
                     import_from,
                     config,
                 }),
@@ -645,34 +649,50 @@ impl SessionState {
         }
     }
 
-    /// Starts a session with the peer if there is none.
-    async fn ensure(&self, crypto: &mut Crypto, peer_id: &str) -> Result<()> {
-        let (engine, rng) = crypto.engine()?;
+    /// Makes sure there is a session with the peer and hands back the engine. The peer's
+    /// bundle is fetched without holding the engine: a slow or failing network delays only
+    /// this call, never the other peers' messages. Callers hold `setup`.
+    async fn ensure(&self, peer_id: &str) -> Result<futures::lock::MutexGuard<'_, Crypto>> {
+        {
+            let mut guard = self.shared.crypto.lock().await;
+            if guard.engine()?.0.has_session(peer_id).await? {
+                return Ok(guard);
+            }
+        }
+        let bundle = self
+            .bundle(peer_id)
+            .await?
+            .to_bundle()
+            .map_err(|e: EncodingError| Error::Encoding(e))?;
+        let mut guard = self.shared.crypto.lock().await;
+        let (engine, rng) = guard.engine()?;
+        // A first message from the peer may have made one meanwhile: it is used.
         if !engine.has_session(peer_id).await? {
-            let bundle = self.bundle(peer_id).await?;
-            let bundle = bundle
-                .to_bundle()
-                .map_err(|e: EncodingError| Error::Encoding(e))?;
             let change = engine.start_session(peer_id, &bundle, now(), rng).await?;
             self.report(change);
         }
-        Ok(())
+        Ok(guard)
     }
 
     async fn encrypt_wire(&self, peer_id: &str, plaintext: &str) -> Result<String> {
-        let mut guard = self.shared.crypto.lock().await;
-        let crypto = &mut *guard;
-        let (engine, rng) = crypto.engine()?;
-        // Straight to the session (no separate existence check, which would copy the
-        // session); only a peer without one gets a session first. A missing session is
-        // found before any random draw.
-        match engine.encrypt(peer_id, plaintext, now(), rng).await {
-            Ok(prepared) => return Ok(prepared.commit().await?.wire),
-            Err(SessionError::NoSession { .. }) => {}
-            Err(e) => return Err(e.into()),
+        {
+            let mut guard = self.shared.crypto.lock().await;
+            let (engine, rng) = guard.engine()?;
+            // Straight to the session (no separate existence check, which would copy the
+            // session); only a peer without one gets a session first. A missing session is
+            // found before any random draw.
+            match engine.encrypt(peer_id, plaintext, now(), rng).await {
+                Ok(prepared) => return Ok(prepared.commit().await?.wire),
+                Err(SessionError::NoSession { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
-        self.ensure(crypto, peer_id).await?;
-        let (engine, rng) = crypto.engine()?;
+        // The session's set-up and this first message happen under `setup`, the message
+        // under the same hold of the engine as the session's start: a later message to the
+        // peer cannot overtake it.
+        let _setup = self.shared.setup.lock().await;
+        let mut guard = self.ensure(peer_id).await?;
+        let (engine, rng) = guard.engine()?;
         let outgoing = engine
             .encrypt(peer_id, plaintext, now(), rng)
             .await?
@@ -764,9 +784,9 @@ impl SessionManagerCore {
     pub fn ensure_session(&self, peer_id: String) -> js_sys::Promise {
         let this = Rc::clone(&self.state);
         promise(async move {
-            let mut crypto = this.shared.crypto.lock().await;
-            this.ensure(&mut crypto, &peer_id).await?;
-            drop(crypto);
+            let setup = this.shared.setup.lock().await;
+            drop(this.ensure(&peer_id).await?);
+            drop(setup);
             let sessions = this
                 .shared
                 .store
