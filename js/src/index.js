@@ -30,7 +30,7 @@ export async function version() {
 
 /** Whether `error` is an error of this SDK (it then has a stable `code`). */
 export function isQuickChatError(error) {
-  return error instanceof Error && error.name === 'QuickChatError' && typeof error.code === 'string';
+  return typeof error === 'object' && error !== null && error.name === 'QuickChatError' && typeof error.code === 'string';
 }
 
 /**

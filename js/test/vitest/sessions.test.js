@@ -188,6 +188,22 @@ describe('quickchat/crypto with vitest, jsdom, fake-indexeddb and a mocked fetch
     expect(await carol.sessions.decryptMessage('alice', overTheWire(wire))).toBe('now?');
   });
 
+  it("a bundle that cannot be used fails with the web client's messages", async () => {
+    const alice = await user('alice');
+    await user('bob');
+    const bundle = uploaded.get('bob');
+    uploaded.set('bob', { ...bundle, signedPrekey: null });
+    await expect(alice.sessions.encryptMessage('bob', 'hi')).rejects.toThrow('Recipient is missing signed prekey');
+    const signature = atob(bundle.signedPrekey.signature);
+    const forged = btoa(String.fromCharCode(signature.charCodeAt(0) ^ 1) + signature.slice(1));
+    uploaded.set('bob', { ...bundle, signedPrekey: { ...bundle.signedPrekey, signature: forged } });
+    await expect(alice.sessions.encryptMessage('bob', 'hi')).rejects.toMatchObject({
+      code: 'invalid_bundle',
+      message: expect.stringContaining('Invalid signed prekey signature'),
+    });
+    expect(await alice.sessions.listSessions()).toEqual([]);
+  });
+
   it('a network error rejects with the web client message and the code, and the next call works', async () => {
     const alice = await user('alice');
     const bob = await user('bob');
