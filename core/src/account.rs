@@ -39,12 +39,27 @@ pub async fn create_account<S: Store, R: CryptoRng + ?Sized>(
     now: i64,
     rng: &mut R,
 ) -> Result<IdentityKeyPair, AccountError> {
+    create_account_from(store, user_id, 1, now, rng).await
+}
+
+/// As [`create_account`], with the prekey ids starting at `first_prekey_id` (the signed
+/// prekey's) instead of 1: for a device that joins an account whose keys were published
+/// before, so that its signed prekey gets an id the account has not used (peers that follow
+/// the web client's policy notice new keys only through a new signed-prekey id).
+pub async fn create_account_from<S: Store, R: CryptoRng + ?Sized>(
+    store: &S,
+    user_id: &str,
+    first_prekey_id: u32,
+    now: i64,
+    rng: &mut R,
+) -> Result<IdentityKeyPair, AccountError> {
     if let Some(existing) = store.identity().await? {
         return Err(AccountError::AlreadyExists {
             user_id: existing.user_id,
         });
     }
-    let (identity, batch) = new_keys(user_id, 1, AccountMeta::default(), now, rng);
+    let first_id = first_prekey_id.max(1);
+    let (identity, batch) = new_keys(user_id, first_id, AccountMeta::default(), now, rng);
     store.commit(batch).await?;
     Ok(identity)
 }

@@ -10,7 +10,9 @@
 //! It is a pure function over the name and the contacts' names, so every platform shows the
 //! same warnings.
 
+#[cfg(feature = "unicode-names")]
 use unicode_normalization::UnicodeNormalization;
+#[cfg(feature = "unicode-names")]
 use unicode_security::{MixedScript, skeleton};
 
 /// Why a user name deserves a second look. Serializes as `{"kind": "<snake_case>", ...}`.
@@ -88,12 +90,22 @@ pub fn check_username<'a>(
             code_points: invisible,
         });
     }
-    if !name.is_single_script() {
-        issues.push(NameIssue::MixedScripts);
+    #[cfg(feature = "unicode-names")]
+    {
+        if !name.is_single_script() {
+            issues.push(NameIssue::MixedScripts);
+        }
+        let normalized: String = name.nfkc().collect();
+        if normalized != name {
+            issues.push(NameIssue::NotNormalized { normalized });
+        }
     }
-    let normalized: String = name.nfkc().collect();
-    if normalized != name {
-        issues.push(NameIssue::NotNormalized { normalized });
+    #[cfg(not(feature = "unicode-names"))]
+    {
+        let normalized: String = name.chars().map(fold_full_width).collect();
+        if normalized != name {
+            issues.push(NameIssue::NotNormalized { normalized });
+        }
     }
     let own = comparable(name);
     for contact in contacts {
@@ -123,6 +135,7 @@ pub fn describe(name: &str, issues: &[NameIssue]) -> Option<String> {
 /// The form two names are compared in: without invisible characters, NFKC-normalized,
 /// the TS #39 confusable skeleton, then ASCII case-folded (`Bob` and `bob` are two accounts
 /// that read alike) and skeletonized again.
+#[cfg(feature = "unicode-names")]
 fn comparable(name: &str) -> String {
     let visible: String = name
         .chars()
@@ -132,6 +145,25 @@ fn comparable(name: &str) -> String {
         .collect();
     let folded: String = skeleton(&visible).map(|c| c.to_ascii_lowercase()).collect();
     skeleton(&folded).collect()
+}
+
+/// Without the Unicode tables: without invisible characters, full-width forms folded to
+/// ASCII, ASCII case-folded.
+#[cfg(not(feature = "unicode-names"))]
+fn comparable(name: &str) -> String {
+    name.chars()
+        .filter(|c| !is_invisible(*c))
+        .map(|c| fold_full_width(c).to_ascii_lowercase())
+        .collect()
+}
+
+/// A full-width ASCII form (`ｂ`, U+FF42) as its ASCII letter.
+#[cfg(not(feature = "unicode-names"))]
+fn fold_full_width(c: char) -> char {
+    match u32::from(c) {
+        code @ 0xFF01..=0xFF5E => char::from_u32(code - 0xFEE0).unwrap_or(c),
+        _ => c,
+    }
 }
 
 /// Characters that render as nothing or reorder the text: controls, zero-width spaces and
@@ -186,6 +218,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "unicode-names")]
     fn a_cyrillic_letter_is_flagged_and_matched_with_the_contact() {
         let issues = check_username("b\u{043E}b", ["bob", "carol"]);
         assert_eq!(kinds(&issues), ["not_ascii", "mixed_scripts", "looks_like"]);
@@ -224,6 +257,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "unicode-names")]
     fn ascii_look_alikes_of_a_contact_are_flagged_but_not_the_contact_itself() {
         // `I` for `l` and a change of case: plain ASCII, yet confusable.
         let issues = check_username("BOB", ["bob"]);
@@ -239,6 +273,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "unicode-names")]
     fn the_description_names_every_reason() {
         let issues = check_username("b\u{043E}b", ["bob"]);
         let text = describe("b\u{043E}b", &issues).unwrap();

@@ -6,7 +6,6 @@ use quickchat_core::account::create_account;
 use quickchat_core::encoding::b64_encode;
 use quickchat_core::keys::OneTimePrekeyPublic;
 use quickchat_core::protocol::rest::{AuthResponse, LoginRequest, RegisterRequest};
-use quickchat_core::ratchet::RatchetError;
 use quickchat_core::session::{Incoming, SessionConfig, SessionEngine, SessionError};
 use quickchat_core::store::{MemoryStore, Store};
 use quickchat_core::transport::HttpResponse;
@@ -17,9 +16,21 @@ use rand_chacha::rand_core::SeedableRng;
 type Engine = SessionEngine<MemoryStore>;
 
 fn engine(user: &str, rng: &mut ChaCha20Rng) -> Engine {
+    engine_with(user, rng, SessionConfig::default())
+}
+
+fn engine_with(user: &str, rng: &mut ChaCha20Rng, config: SessionConfig) -> Engine {
     let store = MemoryStore::new();
     block_on(create_account(&store, user, 0, rng)).unwrap();
-    block_on(SessionEngine::open(store, SessionConfig::default())).unwrap()
+    block_on(SessionEngine::open(store, config)).unwrap()
+}
+
+/// Sessions this engine starts mix in the bundle's one-time prekey (DH4).
+fn with_dh4() -> SessionConfig {
+    SessionConfig {
+        one_time_prekey_use: quickchat_core::x3dh::OneTimePrekeyUse::WhenAvailable,
+        ..SessionConfig::default()
+    }
 }
 
 /// A bundle as the backend would hand it out: the current signed prekey and the next
@@ -117,7 +128,7 @@ fn a_replayed_first_message_does_not_restart_the_session() {
 #[test]
 fn the_one_time_prekey_is_used_once() {
     let mut rng = ChaCha20Rng::seed_from_u64(3);
-    let mut alice = engine("alice", &mut rng);
+    let mut alice = engine_with("alice", &mut rng, with_dh4());
     let mut bob = engine("bob", &mut rng);
     let b = bundle(&bob, 0);
     let otk_id = b.one_time_prekey.unwrap().id;
@@ -131,17 +142,20 @@ fn the_one_time_prekey_is_used_once() {
             .is_none()
     );
     // Carol reuses the same bundle (the backend would not hand it out twice): her first
-    // message cannot open, since the secret is gone.
-    let mut carol = engine("carol", &mut rng);
+    // message cannot open, since the secret is gone, and Bob says so.
+    let mut carol = engine_with("carol", &mut rng, with_dh4());
     block_on(carol.start_session("bob", &b, 0, &mut rng)).unwrap();
     let from_carol = send(&mut carol, "bob", "me too", &mut rng);
     assert!(matches!(
         receive(&mut bob, "carol", &from_carol, &mut rng),
-        Err(SessionError::Decrypt {
-            source: RatchetError::Authentication,
-            ..
-        })
+        Err(SessionError::UnknownOneTimePrekey { id, .. }) if id == otk_id
     ));
+    // By default a session starts as the web client starts it: no one-time prekey.
+    let mut dave = engine("dave", &mut rng);
+    block_on(dave.start_session("bob", &bundle(&bob, 1), 0, &mut rng)).unwrap();
+    let from_dave = send(&mut dave, "bob", "plain x3dh", &mut rng);
+    assert!(!from_dave.contains("usedOneTimePrekeyId"));
+    receive(&mut bob, "dave", &from_dave, &mut rng).unwrap();
 }
 
 #[test]

@@ -44,7 +44,8 @@ const failed = [];
 try {
   for (const [name, command, args] of steps) {
     console.log(`\n== ${name}`);
-    const result = spawnSync(command, args, { cwd: packageDir, env, stdio: 'inherit' });
+    // A suite whose failure left a socket open would otherwise never exit: 20 minutes each.
+    const result = spawnSync(command, args, { cwd: packageDir, env, stdio: 'inherit', timeout: 20 * 60 * 1000 });
     if (result.status !== 0) failed.push(name);
     else if (name === 'TypeScript declarations') console.log('ok - the declarations compile against test/types/');
     else if (name.startsWith('vitest')) {

@@ -5,7 +5,7 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
 use support::cli::*;
@@ -82,23 +82,17 @@ async fn messages_history_fingerprints_and_trust_through_the_cli() {
     assert_eq!(event["live"], false);
 
     // A live message to a listening bob: delivered, and printed as it arrives.
-    let mut listener = bob
-        .command(&[
-            "listen",
-            "--type",
-            "caught_up",
-            "--type",
-            "message",
-            "--count",
-            "2",
-            "--timeout",
-            "60",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut listener = spawn_piped(&mut bob.command(&[
+        "listen",
+        "--type",
+        "caught_up",
+        "--type",
+        "message",
+        "--count",
+        "2",
+        "--timeout",
+        "60",
+    ]));
     let mut lines = line_reader(listener.stdout.take().unwrap());
     let first: Value = serde_json::from_str(&next_line(&mut lines).await).unwrap();
     assert_eq!(first["type"], "caught_up");
@@ -142,13 +136,7 @@ async fn messages_history_fingerprints_and_trust_through_the_cli() {
     assert_eq!(older.json()["body"], "Hello Bob 👋");
 
     // listen without a count runs until Ctrl-C, then ends cleanly.
-    let mut listener = bob
-        .command(&["listen", "--type", "caught_up"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut listener = spawn_piped(&mut bob.command(&["listen", "--type", "caught_up"]));
     let mut lines = line_reader(listener.stdout.take().unwrap());
     let caught_up: Value = serde_json::from_str(&next_line(&mut lines).await).unwrap();
     assert_eq!(caught_up["type"], "caught_up");
@@ -322,23 +310,17 @@ async fn groups_and_administration_through_the_cli() {
     assert_eq!(last["direction"], "incoming");
 
     // Add (announced to connected members, as the web client does), promote, remove.
-    let mut listener = bob
-        .command(&[
-            "listen",
-            "--type",
-            "caught_up",
-            "--type",
-            "group_event",
-            "--count",
-            "2",
-            "--timeout",
-            "60",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut listener = spawn_piped(&mut bob.command(&[
+        "listen",
+        "--type",
+        "caught_up",
+        "--type",
+        "group_event",
+        "--count",
+        "2",
+        "--timeout",
+        "60",
+    ]));
     let mut lines = line_reader(listener.stdout.take().unwrap());
     let first: Value = serde_json::from_str(&next_line(&mut lines).await).unwrap();
     assert_eq!(first["type"], "caught_up");

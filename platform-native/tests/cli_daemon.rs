@@ -120,21 +120,15 @@ async fn a_daemon_serves_send_and_listen_at_once_and_stops_on_sigterm() {
     assert_eq!(meta.permissions().mode() & 0o777, 0o600, "socket mode");
 
     // listen through the daemon while sends go through it and come from bob.
-    let mut listener = alice
-        .command(&[
-            "listen",
-            "--type",
-            "message",
-            "--type",
-            "message_status",
-            "--count",
-            "2",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut listener = spawn_piped(&mut alice.command(&[
+        "listen",
+        "--type",
+        "message",
+        "--type",
+        "message_status",
+        "--count",
+        "2",
+    ]));
     let mut heard = line_reader(listener.stdout.take().unwrap());
     // The subscription is up once the listener says so on stderr.
     let mut listener_err = line_reader(listener.stderr.take().unwrap());
@@ -291,13 +285,8 @@ async fn listen_stops_on_sigterm_with_what_it_received_committed() {
     let bob = User::new(&server, &dir, "bob");
     alice.register().await;
     bob.register().await;
-    let mut listener = bob
-        .command(&["listen", "--type", "caught_up", "--type", "message"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut listener =
+        spawn_piped(&mut bob.command(&["listen", "--type", "caught_up", "--type", "message"]));
     let mut lines = line_reader(listener.stdout.take().unwrap());
     let first: Value = serde_json::from_str(&next_line(&mut lines).await).unwrap();
     assert_eq!(first["type"], "caught_up");
@@ -434,23 +423,17 @@ async fn read_receipts_typing_and_listen_mark_read() {
     assert!(history["readAt"].is_i64());
 
     // Live: typing and a read receipt reach a listening alice.
-    let mut listener = alice
-        .command(&[
-            "listen",
-            "--type",
-            "caught_up",
-            "--type",
-            "typing",
-            "--type",
-            "messages_read",
-            "--count",
-            "3",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut listener = spawn_piped(&mut alice.command(&[
+        "listen",
+        "--type",
+        "caught_up",
+        "--type",
+        "typing",
+        "--type",
+        "messages_read",
+        "--count",
+        "3",
+    ]));
     let mut lines = line_reader(listener.stdout.take().unwrap());
     let first: Value = serde_json::from_str(&next_line(&mut lines).await).unwrap();
     assert_eq!(first["type"], "caught_up");

@@ -10,7 +10,7 @@ use quickchat_core::protocol::ws::ClientFrame;
 use quickchat_core::rand_core::UnwrapErr;
 use quickchat_core::session::{SessionConfig, SessionEngine};
 use quickchat_core::store::{Conversation, MemoryStore};
-use support::web_peer::{WebPeer, assert_all_decrypted};
+use support::web_peer::{WebPeer, assert_all_decrypted, uuid_v4};
 use support::*;
 
 fn rng() -> UnwrapErr<getrandom::SysRng> {
@@ -58,23 +58,6 @@ fn message_frame(to: &str, content: &str, encrypted: bool) -> String {
         image_data: None,
     }
     .to_json()
-}
-
-fn uuid_v4() -> String {
-    use quickchat_core::rand_core::Rng;
-    let mut bytes = [0u8; 16];
-    rng().fill_bytes(&mut bytes);
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
 }
 
 async fn failure_reason(events: &mut quickchat::EventStream) -> String {

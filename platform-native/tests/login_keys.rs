@@ -53,6 +53,14 @@ async fn a_second_store_cannot_take_over_the_account_without_asking() {
         .unwrap();
     let laptop_fingerprint = laptop.fingerprint().await.unwrap();
     assert_ne!(laptop_fingerprint, phone_fingerprint);
+    // Its signed prekey has an id the account never published (the phone's were 1 and
+    // 2..=101), so web peers, which notice new keys only by a new id, start over.
+    let status = laptop
+        .api()
+        .prekey_status(&token_of(&laptop).await)
+        .await
+        .unwrap();
+    assert_eq!(status.signed_prekey_key_id, Some(102));
     let observer = registered(&server, &dir, "observer").await;
     let published = observer.peer_fingerprint(&id(&laptop)).await.unwrap();
     assert_eq!(published, laptop_fingerprint);

@@ -145,6 +145,7 @@ fn session_code(e: &SessionError) -> &'static str {
         SessionError::Decrypt { .. } | SessionError::NotText { .. } => "decrypt_failed",
         SessionError::Encrypt { .. } => "encrypt_failed",
         SessionError::UnknownSignedPrekey { .. } => "unknown_signed_prekey",
+        SessionError::UnknownOneTimePrekey { .. } => "unknown_one_time_prekey",
         SessionError::UnacceptedIdentityChange { .. } => "identity_change_not_accepted",
         SessionError::UnknownPeer { .. } => "unknown_peer",
         SessionError::Cooling { .. } => "peer_cooling",

@@ -428,6 +428,12 @@ export class ChatApp {
   private async join(code: string): Promise<void> {
     await this.run(async () => {
       const joined = await this.client.joinGroup(code);
+      // Opened from an invite link, the page joins right after signing in, while the socket
+      // may still be connecting: the members' lists refresh on this event, so wait for it
+      // (up to 10 s) instead of sending into a closed socket.
+      for (let waited = 0; waited < 10_000 && !this.client.isConnected(); waited += 100) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
       await this.client.sendGroupEvent(joined.group_id, 'member_joined', { userId: this.me.userId }).catch(() => undefined);
       await this.refreshGroups();
       toast('You joined the group.', 'info');

@@ -7,7 +7,7 @@ use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
 use super::{Client, ClientError, CurrentUser, Event, IdentityChangePolicy, jwt};
-use crate::account::{create_account, reset_account};
+use crate::account::{create_account_from, reset_account};
 use crate::keys::{Fingerprint, PublicKey};
 use crate::platform::MaybeSend;
 use crate::prekey_care::PrekeyCare;
@@ -187,8 +187,24 @@ where
             }
             Some(_) => {}
             None => {
+                // Keys published by an earlier device (or install) of this account: start
+                // after their signed prekey and the batch of one-time prekeys made with it
+                // (the web client's and this SDK's first 100), so peers see new keys under a
+                // new id and few stale one-time prekeys share an id with new ones.
+                let status = self.api.prekey_status(&response.token).await?;
+                let first_id = status.signed_prekey_key_id.map_or(1, |id| {
+                    id.saturating_add(1)
+                        .saturating_add(crate::account::INITIAL_ONE_TIME_PREKEYS)
+                });
                 let mut crypto = self.crypto.lock().await;
-                create_account(&*self.store, &user_id, self.now(), &mut crypto.rng).await?;
+                create_account_from(
+                    &*self.store,
+                    &user_id,
+                    first_id,
+                    self.now(),
+                    &mut crypto.rng,
+                )
+                .await?;
             }
         }
         let login = SavedLogin {

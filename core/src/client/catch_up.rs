@@ -206,13 +206,7 @@ where
             before: written_before,
             ..MessageQuery::default()
         };
-        let pending: Vec<MessageRecord> = self
-            .store
-            .messages(&query)
-            .await?
-            .into_iter()
-            .filter(|m| m.direction == Direction::Outgoing)
-            .collect();
+        let pending = self.pending_outgoing(&query).await?;
         if pending.is_empty() {
             return Ok(0);
         }
@@ -252,16 +246,28 @@ where
         }
         // Read again: the checks settled what the backend already had.
         let pending: Vec<MessageRecord> = self
-            .store
-            .messages(&query)
+            .pending_outgoing(&query)
             .await?
             .into_iter()
-            .filter(|m| m.direction == Direction::Outgoing)
             .filter(|m| match &m.conversation {
                 Conversation::Direct(peer) => self.lock_state().flight.is_checked(peer),
                 Conversation::Group(_) => true,
             })
             .collect();
         Ok(self.send_saved(pending).await)
+    }
+
+    /// This account's messages that `query` finds, oldest first.
+    async fn pending_outgoing(
+        &self,
+        query: &MessageQuery,
+    ) -> Result<Vec<MessageRecord>, ClientError> {
+        Ok(self
+            .store
+            .messages(query)
+            .await?
+            .into_iter()
+            .filter(|m| m.direction == Direction::Outgoing)
+            .collect())
     }
 }

@@ -267,6 +267,9 @@ where
             if self.lock_state().flight.has_queued() {
                 self.send_ready().await;
             }
+            if !self.lock_state().flight.is_open() {
+                return Ended::Retry("a write to the socket failed".into());
+            }
             // A message whose hand-over was interrupted (its sender's call cancelled, a
             // write that failed) would otherwise wait for the next reconnect.
             if now >= next_outbox_retry {

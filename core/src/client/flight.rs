@@ -75,6 +75,11 @@ pub(crate) enum Offer {
 }
 
 impl Flight {
+    /// Whether messages may be offered (the connection caught up and no write failed).
+    pub(crate) fn is_open(&self) -> bool {
+        self.open
+    }
+
     /// The connection caught up: messages may be offered, and go out once the first flush
     /// has offered what was pending before ([`Flight::flushed`]).
     pub(crate) fn open(&mut self) {

@@ -346,12 +346,16 @@ where
             match socket.send(message_frame(&record).to_json()).await {
                 Ok(()) => written += 1,
                 Err(e) => {
+                    // The socket is done for: nothing more goes out on it (what was queued
+                    // stays pending), and the serving loop reconnects.
                     tracing::debug!(error = %e, "socket write failed");
                     let mut state = self.lock_state();
-                    state.flight.unsent(&record.id);
+                    state.flight.close();
                     if image {
                         state.images_in_flight.retain(|id| *id != record.id);
                     }
+                    drop(state);
+                    self.wake_serving_loop();
                     break;
                 }
             }

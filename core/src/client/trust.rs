@@ -64,6 +64,8 @@ where
                 e => e,
             })?
             .to_bundle()?;
+        // A fresh bundle: no re-check for a reset is due for a while.
+        self.bundle_seen(peer_id);
         {
             let mut guard = self.crypto.lock().await;
             let crypto = &mut *guard;

@@ -119,7 +119,7 @@ for (const { name, value: file } of conversations) {
 }
 
 test('decryptMessage accepts the wire object or its string, and a forgery changes nothing', async () => {
-  const alice = new KeyManager('alice', { storage: 'memory', importFrom: false });
+  const alice = new KeyManager('alice', { storage: 'memory', importFrom: false, oneTimePrekeys: 'when-available' });
   const bob = new KeyManager('bob', { storage: 'memory', importFrom: false });
   await alice.initialize();
   await bob.initialize();
@@ -216,8 +216,10 @@ test('prekey care: uploads in batches of 50, queued prekeys, rotation and reset'
   await keys.resetE2EE();
   assert.notEqual(await keys.getFingerprint(), before);
   const fresh = await keys.getPendingBundle();
-  assert.equal(fresh.signedPrekey.keyId, 1);
-  assert.equal(fresh.oneTimePrekeys.length, 50);
+  // The counter carries on, as the web client's reset does (PROTOCOL §8): web peers notice a
+  // reset only through a new signed-prekey id.
+  assert.equal(fresh.signedPrekey.keyId, 113);
+  assert.deepEqual(fresh.oneTimePrekeys.map((k) => k.keyId), [...Array(50).keys()].map((i) => i + 114));
   await assert.rejects(keys.markBundleUploaded(rotated), { code: 'invalid_argument' });
 });
 

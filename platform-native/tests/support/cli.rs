@@ -24,6 +24,17 @@ pub const VARIABLES: &[&str] = &[
     "QUICKCHAT_INSECURE_FAST_KDF",
 ];
 
+/// Starts a long-running command with no input and both outputs piped, to be read with
+/// [`line_reader`] and ended with [`finish`].
+pub fn spawn_piped(command: &mut Command) -> Child {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the command starts")
+}
+
 /// What a finished command left.
 #[derive(Debug)]
 pub struct Run {

@@ -259,7 +259,7 @@ fn rng() -> SystemRng {
 }
 
 /// A random UUIDv4, as the web app makes message ids.
-fn uuid_v4() -> String {
+pub fn uuid_v4() -> String {
     let mut b = [0u8; 16];
     rng().fill_bytes(&mut b);
     b[6] = (b[6] & 0x0f) | 0x40;

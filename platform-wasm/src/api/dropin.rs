@@ -22,7 +22,7 @@ use quickchat_core::protocol::{Api, ApiError};
 use quickchat_core::session::{
     IdentityChange, PeerSessions, SessionConfig, SessionEngine, SessionError, SessionOrigin,
 };
-use quickchat_core::store::{MemoryStore, Store, StoreOp, WriteBatch};
+use quickchat_core::store::{MemoryStore, Store};
 use rexie::{ObjectStore, Rexie, TransactionMode};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
