@@ -26,7 +26,7 @@ use futures::channel::{mpsc, oneshot};
 use futures::{FutureExt, StreamExt, pin_mut, select};
 use quickchat_core::protocol::limits;
 use quickchat_core::transport::{
-    FrameSink, FrameStream, HttpRequest, HttpResponse, Method, Transport, TransportError, WebSocket,
+    FrameSink, FrameStream, HttpRequest, HttpResponse, Transport, TransportError, WebSocket,
 };
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
