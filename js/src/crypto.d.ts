@@ -63,30 +63,110 @@ export interface SerializedEncryptedMessage {
   header: { ratchetKey: Base64; previousChainLength: number; messageNumber: number };
   /** base64(nonce ‖ XSalsa20-Poly1305 box). */
   ciphertext: Base64;
-  /** Always empty (the web client's format). */
-  authTag: '';
+  /** Always empty in what the SDK and the web client write (typed `string`, as the web client's). */
+  authTag: string;
   x3dh?: X3dhHeader;
 }
 
 /**
- * A session as `listSessions()` shows it: the web client's `StoredSessionRecord` without
- * its secrets (no root key, ratchet state or ephemeral secret ever leaves the SDK).
+ * A session as `listSessions()`, `ensureSession()` and `getStorage()` show it: the web
+ * client's `StoredSessionRecord`, assignable wherever that type is used. No secret ever
+ * leaves the SDK: `rootKey` and `localEphemeralKeyPair.secretKey` are empty byte arrays,
+ * and there is no `ratchetState`.
  */
 export interface StoredSessionRecord {
+  /** `<userId>:session:<peerId>` (the SDK's). */
   storageKey: string;
+  /** This user (the SDK's). */
   userId: string;
   peerId: string;
   sessionId: string;
-  remoteIdentityKey: Base64;
-  /** The peer's signed prekey the session was built on (sessions this user started). */
-  remoteSignedPrekeyId: number | null;
+  /** The peer's X25519 identity key. */
+  remoteIdentityKey: Uint8Array;
+  /** Not kept by the SDK: empty. */
+  remoteSignedPrekey: Uint8Array;
+  /** The peer's signed prekey the session was built on (sessions this user started; 0 otherwise). */
+  remoteSignedPrekeyId: number;
   remoteFingerprint: string;
-  status: 'ready';
-  /** Whether this user started the session. */
+  /** A secret: empty. */
+  rootKey: Uint8Array;
+  /** While the first message is unsent, its ephemeral public key; the secret key is empty. */
+  localEphemeralKeyPair: { publicKey: Uint8Array; secretKey: Uint8Array };
+  usedOneTimePrekeyId?: number;
+  status: 'pending' | 'ready' | 'error';
+  /** While the first message is unsent: what its `x3dh` block carries. */
+  x3dhData?: {
+    localIdentityKey: Uint8Array;
+    localEphemeralKey: Uint8Array;
+    usedSignedPrekeyId: number;
+    usedOneTimePrekeyId?: number;
+  };
+  lastError?: string;
+  ratchetState?: string;
+  /** Whether this user started the session (the SDK's). */
   initiatedByMe: boolean;
   createdAt: number;
   updatedAt: number;
 }
+
+/**
+ * The identity as the web client's `StoredIdentityRecord` (`getIdentityMaterial()`,
+ * `getStorage().loadIdentity()`), with the SDK's base64 fields beside it. The seed never
+ * leaves the SDK: `seed` is empty.
+ */
+export interface StoredIdentityRecord extends IdentityMaterial {
+  /** A secret: empty. */
+  seed: Uint8Array;
+  x25519PublicKey: Uint8Array;
+  signingPublicKey: Uint8Array;
+}
+
+/** A signed prekey as `getStorage().loadSignedPrekey()` shows it (`secretKey` empty). */
+export interface StoredSignedPrekeyRecord {
+  keyId: number;
+  publicKey: Uint8Array;
+  /** A secret: empty. */
+  secretKey: Uint8Array;
+  signature: Uint8Array;
+  createdAt: number;
+  uploaded: boolean;
+}
+
+/** A one-time prekey as `getStorage().loadOneTimePrekey()` shows it (`secretKey` empty). */
+export interface StoredOneTimePrekeyRecord {
+  keyId: number;
+  publicKey: Uint8Array;
+  /** A secret: empty. */
+  secretKey: Uint8Array;
+  /** Not recorded by the SDK: 0. */
+  createdAt: number;
+  uploaded: boolean;
+  /** Always false: a used one-time prekey is deleted at once (then `loadOneTimePrekey` gives `undefined`). */
+  consumed: boolean;
+}
+
+/** `KeyManager.getStorage()`: the web client's `KeyStorage`, for reading public material. */
+export interface KeyStorage {
+  /** The identity, or `null` before `initialize()`. */
+  loadIdentity(): Promise<StoredIdentityRecord | null>;
+  /** The current signed prekey, or `null`. */
+  loadSignedPrekey(): Promise<StoredSignedPrekeyRecord | null>;
+  /** One-time prekey `keyId`, or `undefined` when it is not held (never made, or used). */
+  loadOneTimePrekey(keyId: number): Promise<StoredOneTimePrekeyRecord | undefined>;
+  /** How many one-time prekeys are held. */
+  countOneTimePrekeys(): Promise<number>;
+  /** The session with the peer, or `null`. */
+  loadSession(peerId: string): Promise<StoredSessionRecord | null>;
+  /** Every session. */
+  listSessions(): Promise<StoredSessionRecord[]>;
+}
+
+/** One-time prekeys kept on the server: 100 (the web client's `ONE_TIME_PREKEY_TARGET`). */
+export declare const ONE_TIME_PREKEY_TARGET: 100;
+/** One-time prekeys in one upload at most: 50 (the web client's `MAX_UPLOAD_PREKEYS`). */
+export declare const MAX_UPLOAD_PREKEYS: 50;
+/** A signed prekey's lifetime: 7 days in ms (the web client's `SIGNED_PREKEY_TTL_MS`). */
+export declare const SIGNED_PREKEY_TTL_MS: 604800000;
 
 /** The public identity (the private keys never leave the SDK). */
 export interface IdentityMaterial {
@@ -183,8 +263,10 @@ export declare class KeyManager {
   queueOneTimePrekeys(count: number): Promise<void>;
   /** Makes a new signed prekey (the old secret is kept a while for late first messages). */
   rotateSignedPrekey(): Promise<void>;
-  /** The public identity. */
-  getIdentityMaterial(): Promise<IdentityMaterial>;
+  /** The public identity (the web client's `StoredIdentityRecord` shape, `seed` empty). */
+  getIdentityMaterial(): Promise<StoredIdentityRecord>;
+  /** Reads keys and sessions as the web client's `KeyStorage` does (public parts only). */
+  getStorage(): KeyStorage;
   /** Forgets every key and session and makes a new identity. */
   resetE2EE(): Promise<void>;
 }
@@ -192,7 +274,7 @@ export declare class KeyManager {
 /** End-to-end encrypted sessions with peers. */
 export declare class SessionManager {
   /** `token`: the JWT for bundle fetches. */
-  constructor(userId: string, keyManager: KeyManager, token: string, options?: SessionManagerOptions);
+  constructor(userId: string, keyManager: KeyManager, token?: string, options?: SessionManagerOptions);
   readonly userId: string;
   /** Replaces the JWT (after a new login). */
   setToken(token: string): void;

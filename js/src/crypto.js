@@ -4,13 +4,33 @@
 // Its own, smaller module (see src/load-crypto-browser.js): the drop-in needs no client code.
 import { load } from '#load-crypto';
 
+/** One-time prekeys the web client keeps on the server (the SDK's policy too). */
+export const ONE_TIME_PREKEY_TARGET = 100;
+/** One-time prekeys in one upload at most (`getPendingBundle()` holds no more). */
+export const MAX_UPLOAD_PREKEYS = 50;
+/** Age after which a signed prekey is replaced: 7 days, in ms. */
+export const SIGNED_PREKEY_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+
 let defaults = {};
 const openCore = Symbol('openCore');
 
 // One engine per IndexedDB store in a page: KeyManagers made for the same user share it (two
 // engines over one store would each keep their own copy of the sessions). Across tabs the
-// store's lock does the same (a second tab gets `store_in_use`).
-const openStores = new Map();
+// store's lock does the same (a second tab gets `store_in_use`). Per IndexedDB factory: a
+// test that puts a fresh `indexedDB` in place (fake-indexeddb's `new IDBFactory()` before
+// each test) gets fresh stores, as with the web client.
+const storesByFactory = new WeakMap();
+const memoryFactory = {};
+
+function openStoresOf() {
+  const factory = globalThis.indexedDB ?? memoryFactory;
+  let stores = storesByFactory.get(factory);
+  if (!stores) {
+    stores = new Map();
+    storesByFactory.set(factory, stores);
+  }
+  return stores;
+}
 
 function storeKey(userId, options) {
   const storage = options.storage ?? (globalThis.indexedDB ? 'indexeddb' : 'memory');
@@ -39,6 +59,125 @@ export function configured() {
   return { ...defaults };
 }
 
+// Bytes from the engine's base64. Secrets never leave WebAssembly: where the web client's
+// records hold one (seed, secretKey, rootKey), an empty Uint8Array stands in.
+function bytes(base64) {
+  if (typeof base64 !== 'string') return new Uint8Array(0);
+  const binary = atob(base64);
+  const out = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+  return out;
+}
+
+const noSecret = () => new Uint8Array(0);
+
+// The web client's StoredIdentityRecord (and the SDK's fields), public parts only.
+function identityRecord(material) {
+  return {
+    ...material,
+    seed: noSecret(),
+    x25519PublicKey: bytes(material.identityKey),
+    signingPublicKey: bytes(material.signingKey),
+  };
+}
+
+// The web client's StoredSessionRecord from the engine's view of a session: the same
+// fields and types, secrets replaced by empty byte arrays, plus the SDK's own (storageKey,
+// userId, initiatedByMe).
+function sessionRecord(view) {
+  if (!view) return view;
+  const { x3dh, ...rest } = view;
+  const record = {
+    ...rest,
+    remoteIdentityKey: bytes(view.remoteIdentityKey),
+    // Not kept by the SDK (only its id, for sessions this user started; 0 otherwise).
+    remoteSignedPrekey: new Uint8Array(0),
+    remoteSignedPrekeyId: view.remoteSignedPrekeyId ?? 0,
+    rootKey: noSecret(),
+    localEphemeralKeyPair: {
+      publicKey: x3dh ? bytes(x3dh.senderEphemeralKey) : new Uint8Array(0),
+      secretKey: noSecret(),
+    },
+  };
+  if (x3dh) {
+    // The first message is not sent yet: what its x3dh block will carry.
+    record.x3dhData = {
+      localIdentityKey: bytes(x3dh.senderIdentityKey),
+      localEphemeralKey: bytes(x3dh.senderEphemeralKey),
+      usedSignedPrekeyId: x3dh.usedSignedPrekeyId,
+    };
+    if (x3dh.usedOneTimePrekeyId != null) {
+      record.x3dhData.usedOneTimePrekeyId = x3dh.usedOneTimePrekeyId;
+      record.usedOneTimePrekeyId = x3dh.usedOneTimePrekeyId;
+    }
+  }
+  return record;
+}
+
+/**
+ * What the web client's `KeyManager.getStorage()` gives (its `KeyStorage`), for reading:
+ * the same methods and record shapes, public parts only (see `sessionRecord`).
+ */
+class KeyStorage {
+  #core;
+
+  constructor(core) {
+    this.#core = core;
+  }
+
+  async loadIdentity() {
+    const core = await this.#core();
+    try {
+      return identityRecord(await core.getIdentityMaterial());
+    } catch (error) {
+      if (error?.code === 'not_initialized') return null;
+      throw error;
+    }
+  }
+
+  async loadSignedPrekey() {
+    const view = await (await this.#core()).signedPrekeyRecord();
+    if (!view) return null;
+    return {
+      keyId: view.keyId,
+      publicKey: bytes(view.publicKey),
+      secretKey: noSecret(),
+      signature: bytes(view.signature),
+      createdAt: view.createdAt,
+      uploaded: view.uploaded,
+    };
+  }
+
+  async loadOneTimePrekey(keyId) {
+    if (!Number.isInteger(keyId) || keyId < 0 || keyId > 0xffffffff) return undefined;
+    const view = await (await this.#core()).oneTimePrekeyRecord(keyId);
+    if (!view) return undefined;
+    return {
+      keyId: view.keyId,
+      publicKey: bytes(view.publicKey),
+      secretKey: noSecret(),
+      // Not recorded by the SDK.
+      createdAt: 0,
+      uploaded: view.uploaded,
+      // A used one-time prekey is deleted at once: what is held is never consumed.
+      consumed: false,
+    };
+  }
+
+  async countOneTimePrekeys() {
+    return (await this.#core()).oneTimePrekeyCount();
+  }
+
+  async loadSession(peerId) {
+    checkId(peerId, 'peerId');
+    return sessionRecord(await (await this.#core()).sessionRecord(peerId));
+  }
+
+  async listSessions() {
+    return ((await (await this.#core()).sessionRecords()) ?? []).map(sessionRecord);
+  }
+}
+
 function checkId(value, what) {
   if (typeof value !== 'string' || value.length === 0) {
     throw new TypeError(`quickchat: ${what} must be a non-empty string`);
@@ -51,6 +190,7 @@ export class KeyManager {
   #options;
   #core;
   #origin = null;
+  #storage;
 
   constructor(userId, options = {}) {
     checkId(userId, 'userId');
@@ -73,6 +213,7 @@ export class KeyManager {
       // `wasm` is for the loader, not the engine.
       const { wasm: _wasm, ...options } = { ...defaults, ...this.#options };
       const key = storeKey(this.#userId, options);
+      const openStores = openStoresOf();
       const shared = key === null ? undefined : openStores.get(key);
       if (shared) {
         this.#core =
@@ -121,7 +262,16 @@ export class KeyManager {
   }
 
   async getIdentityMaterial() {
-    return (await this[openCore]()).getIdentityMaterial();
+    return identityRecord(await (await this[openCore]()).getIdentityMaterial());
+  }
+
+  /**
+   * The web client's `KeyStorage`, for reading keys and sessions: public parts only (the
+   * secrets stay in WebAssembly; empty byte arrays stand in for them).
+   */
+  getStorage() {
+    this.#storage ??= new KeyStorage(() => this[openCore]());
+    return this.#storage;
   }
 
   async resetE2EE() {
@@ -187,7 +337,7 @@ export class SessionManager {
 
   async ensureSession(peerId) {
     checkId(peerId, 'peerId');
-    return (await this.#open()).ensureSession(peerId);
+    return sessionRecord(await (await this.#open()).ensureSession(peerId));
   }
 
   encryptMessage(peerId, plaintext) {
@@ -250,6 +400,6 @@ export class SessionManager {
   }
 
   async listSessions() {
-    return (await this.#open()).listSessions();
+    return (await (await this.#open()).listSessions()).map(sessionRecord);
   }
 }

@@ -11,6 +11,9 @@ export {
   SessionManager,
   configure,
   configured,
+  ONE_TIME_PREKEY_TARGET,
+  MAX_UPLOAD_PREKEYS,
+  SIGNED_PREKEY_TTL_MS,
 } from './crypto.js';
 export type {
   Base64,
@@ -24,6 +27,10 @@ export type {
   SessionManagerOptions,
   SignedPrekeyPayload,
   StoredSessionRecord,
+  StoredIdentityRecord,
+  StoredSignedPrekeyRecord,
+  StoredOneTimePrekeyRecord,
+  KeyStorage,
   X3dhHeader,
 } from './crypto.js';
 import type { Base64, FetchedPrekeyBundle, IdentityChange } from './crypto.js';

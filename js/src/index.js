@@ -2,7 +2,15 @@
 // from quickchat/crypto) the drop-in replacement of the web client's crypto layer.
 import { load } from '#load';
 
-export { KeyManager, SessionManager, configure, configured } from './crypto.js';
+export {
+  KeyManager,
+  SessionManager,
+  configure,
+  configured,
+  ONE_TIME_PREKEY_TARGET,
+  MAX_UPLOAD_PREKEYS,
+  SIGNED_PREKEY_TTL_MS,
+} from './crypto.js';
 
 let loaded;
 
@@ -22,7 +30,7 @@ export async function version() {
 
 /** Whether `error` is an error of this SDK (it then has a stable `code`). */
 export function isQuickChatError(error) {
-  return error instanceof Error && error.name === 'QuickChatError' && typeof error.code === 'string';
+  return typeof error === 'object' && error !== null && error.name === 'QuickChatError' && typeof error.code === 'string';
 }
 
 /**

@@ -3,11 +3,16 @@
 //   1. the Node suites (node:test, test/node/): the drop-in against the vectors, the
 //      low-level Ratchet and the benchmark baseline against the vectors, the full client in
 //      Node through the server;
-//   2. the TypeScript declarations, compiled against test/types/usage.ts;
-//   3. the browser suite (test/browser/run.mjs): the packed tarball in Node and in a Vite app
+//   2. the drop-in in a React app's test setup (test/vitest/: vitest, jsdom, fake-indexeddb,
+//      a mocked fetch), which must run at least one test;
+//   3. the TypeScript declarations, compiled against test/types/ (usage.ts, and webclient.ts:
+//      an app typed with the web client's own types);
+//   4. the browser suite (test/browser/run.mjs): the packed tarball in Node and in a Vite app
 //      in headless Chromium.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer } from './server.mjs';
 
@@ -24,8 +29,14 @@ const env = {
   QC_TEST_SERVER_DB: server.db,
   QC_SERVER_BIN: server.bin,
 };
+const vitestReport = join(mkdtempSync(join(tmpdir(), 'quickchat-vitest-')), 'report.json');
 const steps = [
   ['Node suites', process.execPath, ['--test', '--test-reporter=spec', 'test/node/']],
+  [
+    'vitest suite (jsdom, fake-indexeddb, mocked fetch)',
+    process.execPath,
+    ['node_modules/vitest/vitest.mjs', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${vitestReport}`],
+  ],
   ['TypeScript declarations', process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'test/types']],
   ['browser suite', process.execPath, ['test/browser/run.mjs']],
 ];
@@ -36,10 +47,26 @@ try {
     // A suite whose failure left a socket open would otherwise never exit: 20 minutes each.
     const result = spawnSync(command, args, { cwd: packageDir, env, stdio: 'inherit', timeout: 20 * 60 * 1000 });
     if (result.status !== 0) failed.push(name);
-    else if (name === 'TypeScript declarations') console.log('ok - the declarations compile against test/types/usage.ts');
+    else if (name === 'TypeScript declarations') console.log('ok - the declarations compile against test/types/');
+    else if (name.startsWith('vitest')) {
+      // Loudly wrong when nothing ran (a filter or config that matches no test).
+      let report = null;
+      try {
+        report = JSON.parse(readFileSync(vitestReport, 'utf8'));
+      } catch (error) {
+        console.error(`no vitest report: ${error.message}`);
+      }
+      if (!report || report.numTotalTests === 0 || report.numPassedTests !== report.numTotalTests) {
+        console.error(`vitest: ${report?.numPassedTests ?? 0} of ${report?.numTotalTests ?? 0} tests passed`);
+        failed.push(name);
+      } else {
+        console.log(`ok - vitest: ${report.numPassedTests} of ${report.numTotalTests} tests passed`);
+      }
+    }
   }
 } finally {
   await server.stop();
+  rmSync(join(vitestReport, '..'), { recursive: true, force: true });
 }
 if (failed.length) {
   console.error(`\nfailed: ${failed.join(', ')}`);

@@ -43,6 +43,21 @@ pub enum Error {
     /// The network failed.
     #[error(transparent)]
     Transport(#[from] TransportError),
+    /// A session could not be started: fetching the peer's bundle failed in the network
+    /// (the message begins as the web client's, which applications match on).
+    #[error("Network error while establishing encrypted session with {peer_id}: {detail}")]
+    SessionNetwork {
+        /// The peer.
+        peer_id: String,
+        /// What the network said.
+        detail: String,
+    },
+    /// A session could not be started: the server has no keys for the peer.
+    #[error("{peer_id} has no prekey bundle on the server (it has not set up encryption)")]
+    PeerHasNoKeys {
+        /// The peer.
+        peer_id: String,
+    },
     /// A key or signature is malformed.
     #[error("malformed key: {0}")]
     Encoding(#[from] EncodingError),
@@ -82,6 +97,8 @@ impl Error {
             Error::Prekeys(_) => "prekeys".into(),
             Error::Api(e) => api_code(e),
             Error::Transport(_) => "network".into(),
+            Error::SessionNetwork { .. } => "network".into(),
+            Error::PeerHasNoKeys { .. } => "peer_has_no_keys".into(),
             Error::Encoding(_) => "malformed_key".into(),
             Error::Invalid { .. } => "invalid_argument".into(),
             Error::NotInitialized(_) => "not_initialized".into(),

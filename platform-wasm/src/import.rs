@@ -4,8 +4,9 @@
 //! session.
 //!
 //! The database is read, never written: it is opened without a version (so no upgrade can
-//! run), read in one read-only transaction, and closed; if it does not exist, the open is
-//! aborted before the browser creates it. Its rows are turned into the JSON dump core reads
+//! run), read in one read-only transaction, and closed; whether it exists is asked of
+//! `indexedDB.databases()` first, and only where that is missing is a missing database's
+//! open aborted before the browser creates it. Its rows are turned into the JSON dump core reads
 //! ([`WebStorageSnapshot`]), which decrypts the secrets with the master key the reference
 //! client keeps beside them.
 
@@ -114,9 +115,35 @@ async fn request_done(request: &IdbRequest) -> std::result::Result<JsValue, JsVa
     }
 }
 
-/// Opens an existing database without changing it; `None` if there is no such database
-/// (the open is aborted before it would create one).
+/// Whether a database `name` exists, from `indexedDB.databases()`; `None` where the engine
+/// cannot say (no `databases()`, as in Firefox before 126, or it failed).
+async fn listed(name: &str) -> Option<bool> {
+    let factory = Reflect::get(&js_sys::global(), &"indexedDB".into()).ok()?;
+    let listing = crate::realm::call_method(&factory, "databases")?.ok()?;
+    let databases = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&listing))
+        .await
+        .ok()?;
+    if !Array::is_array(&databases) {
+        return None;
+    }
+    let databases: Array = databases.unchecked_into();
+    Some(
+        databases
+            .iter()
+            .any(|db| crate::realm::field(&db, "name").as_string().as_deref() == Some(name)),
+    )
+}
+
+/// Opens an existing database without changing it; `None` if there is no such database.
+///
+/// Where the engine lists its databases, a missing one is never opened. Elsewhere the open
+/// runs and, if it turns out to create the database, its upgrade is aborted — which some
+/// implementations handle badly (fake-indexeddb 5 never closes that connection, so the next
+/// probe's open waits for it forever), hence the listing first.
 async fn open_existing(name: &str) -> Result<Option<IdbDatabase>> {
+    if listed(name).await == Some(false) {
+        return Ok(None);
+    }
     let request: IdbOpenDbRequest = factory()?
         .open(name)
         .map_err(idb_error("opening the web client's database"))?;

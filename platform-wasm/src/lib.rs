@@ -20,6 +20,7 @@ mod body;
 pub mod clock;
 pub mod error;
 pub mod import;
+mod realm;
 pub mod rng;
 pub mod store;
 pub mod transport;

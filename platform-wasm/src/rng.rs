@@ -13,7 +13,7 @@ use std::cell::RefCell;
 use std::convert::Infallible;
 
 use quickchat_core::rand_core::{TryCryptoRng, TryRng};
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 
 /// Where random bytes come from.
 #[derive(Clone, Default)]
@@ -38,8 +38,8 @@ impl std::fmt::Debug for WebRng {
 impl WebRng {
     /// The JavaScript source in `value` if it is a function, else the system source.
     pub fn from_js(value: &JsValue) -> Self {
-        match value.dyn_ref::<js_sys::Function>() {
-            Some(function) => WebRng::Source(function.clone()),
+        match crate::realm::function(value) {
+            Some(function) => WebRng::Source(function),
             None => WebRng::System,
         }
     }
@@ -51,13 +51,20 @@ impl WebRng {
                 let bytes = function
                     .call1(&JsValue::NULL, &JsValue::from(dst.len() as u32))
                     .ok()
-                    .and_then(|v| v.dyn_into::<js_sys::Uint8Array>().ok());
+                    .and_then(|v| crate::realm::uint8_array(&v));
                 match bytes {
                     Some(bytes) if bytes.length() as usize == dst.len() => bytes.copy_to(dst),
-                    _ => panic!(
-                        "the random source function did not return a Uint8Array of {} bytes",
-                        dst.len()
-                    ),
+                    // No input from JavaScript may stop the module, and a draw cannot fail
+                    // here: the system's randomness stands in (the keys stay secret; only the
+                    // replay the source was for is lost), and the console says so.
+                    _ => {
+                        web_sys::console::error_1(&JsValue::from_str(&format!(
+                            "quickchat: randomSource did not return a Uint8Array of {} bytes; \
+                             system randomness used instead",
+                            dst.len()
+                        )));
+                        POOL.with(|pool| pool.borrow_mut().fill(dst));
+                    }
                 }
             }
         }

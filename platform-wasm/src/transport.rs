@@ -1,4 +1,4 @@
-//! [`Transport`] over the browser's `fetch` (through gloo-net) and `WebSocket` (web-sys).
+//! [`Transport`] over the global `fetch` (read by what its answer has, see `body`) and `WebSocket` (web-sys).
 //!
 //! The socket's events are turned into a stream of text frames. [`FrameSink::close`]
 //! waits for the socket's `close` event — the end of the closing handshake — so the backend
@@ -26,12 +26,11 @@ use futures::channel::{mpsc, oneshot};
 use futures::{FutureExt, StreamExt, pin_mut, select};
 use quickchat_core::protocol::limits;
 use quickchat_core::transport::{
-    FrameSink, FrameStream, HttpRequest, HttpResponse, Method, Transport, TransportError, WebSocket,
+    FrameSink, FrameStream, HttpRequest, HttpResponse, Transport, TransportError, WebSocket,
 };
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::body::read_capped;
 use crate::error::Error;
 
 /// How long [`FrameSink::close`] waits for the closing handshake, ms.
@@ -166,33 +165,20 @@ pub(crate) fn js_error_text(value: &JsValue) -> String {
 }
 
 impl WebTransport {
-    /// One request and its answer, without the timeout.
+    /// One request and its answer, without the timeout: through the global `fetch`, read
+    /// by what the answer has rather than by its class (see [`crate::body`]).
     async fn exchange(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
         let url = format!("{}{}", self.base, request.path);
-        let mut builder = match request.method {
-            Method::Get => gloo_net::http::Request::get(&url),
-            Method::Post => gloo_net::http::Request::post(&url),
-            Method::Put => gloo_net::http::Request::put(&url),
-            Method::Delete => gloo_net::http::Request::delete(&url),
-        };
-        if let Some(bearer) = &request.bearer {
-            builder = builder.header("Authorization", &format!("Bearer {bearer}"));
+        let authorization = request.bearer.as_ref().map(|b| format!("Bearer {b}"));
+        let mut headers = Vec::new();
+        if let Some(authorization) = &authorization {
+            headers.push(("Authorization", authorization.as_str()));
         }
-        let built = match request.body {
-            Some(body) => builder
-                .header("Content-Type", "application/json")
-                .body(body),
-            None => builder.build(),
+        if request.body.is_some() {
+            headers.push(("Content-Type", "application/json"));
         }
-        .map_err(|e| TransportError::Io {
-            detail: e.to_string(),
-        })?;
-        let response = built.send().await.map_err(|e| TransportError::Connect {
-            detail: e.to_string(),
-        })?;
-        let status = response.status();
-        let body = read_capped(&response, request.max_response_bytes, &request.path).await?;
-        Ok(HttpResponse { status, body })
+        let init = crate::body::init(request.method.as_str(), &headers, request.body.as_deref());
+        crate::body::fetch(&url, &init, request.max_response_bytes, &request.path).await
     }
 }
 

@@ -17,16 +17,16 @@ use quickchat_core::account::{create_account, reset_account};
 use quickchat_core::encoding::EncodingError;
 use quickchat_core::envelope::{Envelope, EnvelopeError};
 use quickchat_core::prekey_care::{PendingUpload, PrekeyCare, PrekeyPolicy};
-use quickchat_core::protocol::Api;
 use quickchat_core::protocol::rest::{BundleResponse, UploadPrekeysRequest};
+use quickchat_core::protocol::{Api, ApiError};
 use quickchat_core::session::{
     IdentityChange, PeerSessions, SessionConfig, SessionEngine, SessionError, SessionOrigin,
 };
 use quickchat_core::store::{MemoryStore, Store};
 use rexie::{ObjectStore, Rexie, TransactionMode};
 use serde::{Deserialize, Serialize};
+use wasm_bindgen::JsValue;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::{JsCast, JsValue};
 
 use super::options::{ParsedOptions, Storage};
 use super::{from_js, promise, report_callback_error, to_js};
@@ -53,6 +53,9 @@ struct Shared {
     user_id: String,
     store: SharedStore,
     crypto: futures::lock::Mutex<Crypto>,
+    /// Held while a session is being set up (its bundle fetched), one at a time, so that
+    /// messages to a new peer keep their order; the engine (`crypto`) stays free meanwhile.
+    setup: futures::lock::Mutex<()>,
     import_from: Option<String>,
     config: SessionConfig,
 }
@@ -226,6 +229,7 @@ impl KeyManagerCore {
                         engine: None,
                         rng: parsed.rng,
                     }),
+                    setup: futures::lock::Mutex::new(()),
                     import_from,
                     config,
                 }),
@@ -414,11 +418,120 @@ impl KeyManagerCore {
         })
     }
 
+    /// The current signed prekey's public part, for the package's `getStorage()`:
+    /// `{keyId, publicKey, signature, createdAt, uploaded}`, or `null`.
+    #[wasm_bindgen(js_name = signedPrekeyRecord)]
+    pub fn signed_prekey_record(&self) -> js_sys::Promise {
+        let shared = Rc::clone(&self.shared);
+        promise(async move {
+            let current = shared
+                .store
+                .account_meta()
+                .await?
+                .and_then(|meta| meta.current_signed_prekey_id);
+            let record = match current {
+                Some(id) => shared.store.signed_prekey(id).await?,
+                None => None,
+            };
+            match record {
+                Some(record) => {
+                    let public = record.prekey.public();
+                    to_js(&SignedPrekeyView {
+                        key_id: public.id,
+                        public_key: public.public.to_base64(),
+                        signature: quickchat_core::encoding::b64_encode(&public.signature),
+                        created_at: record.prekey.created_at(),
+                        uploaded: record.uploaded,
+                    })
+                }
+                None => Ok(JsValue::NULL),
+            }
+        })
+    }
+
+    /// One-time prekey `keyId`'s public part, for the package's `getStorage()`: `{keyId,
+    /// publicKey, uploaded}`, or `undefined` when it is not held (never made, or used up by
+    /// a first message: the SDK deletes a used one-time prekey's secret at once).
+    #[wasm_bindgen(js_name = oneTimePrekeyRecord)]
+    pub fn one_time_prekey_record(&self, key_id: u32) -> js_sys::Promise {
+        let shared = Rc::clone(&self.shared);
+        promise(async move {
+            match shared.store.one_time_prekey(key_id).await? {
+                Some(record) => to_js(&OneTimePrekeyView {
+                    key_id,
+                    public_key: record.prekey.public().public.to_base64(),
+                    uploaded: record.uploaded,
+                }),
+                None => Ok(JsValue::UNDEFINED),
+            }
+        })
+    }
+
+    /// How many one-time prekeys are held (uploaded or not, none used).
+    #[wasm_bindgen(js_name = oneTimePrekeyCount)]
+    pub fn one_time_prekey_count(&self) -> js_sys::Promise {
+        let shared = Rc::clone(&self.shared);
+        promise(async move {
+            let count = shared.store.one_time_prekeys().await?.len();
+            Ok(JsValue::from(u32::try_from(count).unwrap_or(u32::MAX)))
+        })
+    }
+
+    /// The session with `peerId` as `listSessions()` shows it, or `null`.
+    #[wasm_bindgen(js_name = sessionRecord)]
+    pub fn session_record(&self, peer_id: String) -> js_sys::Promise {
+        let shared = Rc::clone(&self.shared);
+        promise(async move {
+            match shared.store.peer_sessions(&peer_id).await? {
+                Some(sessions) => to_js(&session_view(&shared.user_id, &sessions)),
+                None => Ok(JsValue::NULL),
+            }
+        })
+    }
+
+    /// Every session, as `listSessions()` shows them.
+    #[wasm_bindgen(js_name = sessionRecords)]
+    pub fn session_records(&self) -> js_sys::Promise {
+        let shared = Rc::clone(&self.shared);
+        promise(async move { to_js(&session_views(&shared).await?) })
+    }
+
     /// The user id.
     #[wasm_bindgen(getter, js_name = userId)]
     pub fn user_id(&self) -> String {
         self.shared.user_id.clone()
     }
+}
+
+/// A signed prekey's public part, as `getStorage().loadSignedPrekey()` shows it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SignedPrekeyView {
+    key_id: u32,
+    public_key: String,
+    signature: String,
+    created_at: i64,
+    uploaded: bool,
+}
+
+/// A one-time prekey's public part, as `getStorage().loadOneTimePrekey()` shows it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OneTimePrekeyView {
+    key_id: u32,
+    public_key: String,
+    uploaded: bool,
+}
+
+/// Every session of the store, as `listSessions()` shows them.
+async fn session_views(shared: &Shared) -> Result<Vec<SessionView>> {
+    let mut views = Vec::new();
+    for peer in shared.store.session_peer_ids().await? {
+        if let Some(sessions) = shared.store.peer_sessions(&peer).await? {
+            views.push(session_view(&shared.user_id, &sessions));
+        }
+    }
+    Ok(views)
 }
 
 fn has_indexeddb() -> bool {
@@ -454,6 +567,10 @@ struct SessionView {
     remote_fingerprint: String,
     status: &'static str,
     initiated_by_me: bool,
+    /// The `x3dh` block the first message will carry, while it is not sent (public keys
+    /// and ids only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    x3dh: Option<quickchat_core::envelope::X3dhHeader>,
     created_at: i64,
     updated_at: i64,
 }
@@ -478,6 +595,7 @@ fn session_view(user_id: &str, sessions: &PeerSessions) -> SessionView {
             .to_string(),
         status: "ready",
         initiated_by_me,
+        x3dh: session.pending_x3dh,
         created_at: session.created_at,
         updated_at: session.updated_at,
     }
@@ -504,14 +622,10 @@ impl SessionState {
             let value = fetch
                 .call1(&JsValue::NULL, &JsValue::from_str(peer_id))
                 .map_err(|e| Error::invalid("fetchBundle", crate::transport::js_error_text(&e)))?;
-            let value = match value.dyn_ref::<js_sys::Promise>() {
-                Some(pending) => wasm_bindgen_futures::JsFuture::from(pending.clone())
-                    .await
-                    .map_err(|e| {
-                        Error::invalid("fetchBundle", crate::transport::js_error_text(&e))
-                    })?,
-                None => value,
-            };
+            // `Promise.resolve`: a promise of any realm, a thenable, or the bundle itself.
+            let value = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&value))
+                .await
+                .map_err(|e| Error::invalid("fetchBundle", crate::transport::js_error_text(&e)))?;
             let bundle: Option<BundleResponse> = from_js(&value, "bundle")?;
             return bundle.ok_or_else(|| Error::invalid("bundle", "fetchBundle returned nothing"));
         }
@@ -522,37 +636,63 @@ impl SessionState {
             )
         })?;
         let token = self.token.borrow().clone();
-        Ok(Api::new(transport).fetch_bundle(&token, peer_id).await?)
+        match Api::new(transport).fetch_bundle(&token, peer_id).await {
+            Ok(bundle) => Ok(bundle),
+            Err(e) if e.status() == Some(404) => Err(Error::PeerHasNoKeys {
+                peer_id: peer_id.to_string(),
+            }),
+            Err(ApiError::Transport(e)) => Err(Error::SessionNetwork {
+                peer_id: peer_id.to_string(),
+                detail: e.to_string(),
+            }),
+            Err(e) => Err(e.into()),
+        }
     }
 
-    /// Starts a session with the peer if there is none.
-    async fn ensure(&self, crypto: &mut Crypto, peer_id: &str) -> Result<()> {
-        let (engine, rng) = crypto.engine()?;
+    /// Makes sure there is a session with the peer and hands back the engine. The peer's
+    /// bundle is fetched without holding the engine: a slow or failing network delays only
+    /// this call, never the other peers' messages. Callers hold `setup`.
+    async fn ensure(&self, peer_id: &str) -> Result<futures::lock::MutexGuard<'_, Crypto>> {
+        {
+            let mut guard = self.shared.crypto.lock().await;
+            if guard.engine()?.0.has_session(peer_id).await? {
+                return Ok(guard);
+            }
+        }
+        let bundle = self
+            .bundle(peer_id)
+            .await?
+            .to_bundle()
+            .map_err(|e: EncodingError| Error::Encoding(e))?;
+        let mut guard = self.shared.crypto.lock().await;
+        let (engine, rng) = guard.engine()?;
+        // A first message from the peer may have made one meanwhile: it is used.
         if !engine.has_session(peer_id).await? {
-            let bundle = self.bundle(peer_id).await?;
-            let bundle = bundle
-                .to_bundle()
-                .map_err(|e: EncodingError| Error::Encoding(e))?;
             let change = engine.start_session(peer_id, &bundle, now(), rng).await?;
             self.report(change);
         }
-        Ok(())
+        Ok(guard)
     }
 
     async fn encrypt_wire(&self, peer_id: &str, plaintext: &str) -> Result<String> {
-        let mut guard = self.shared.crypto.lock().await;
-        let crypto = &mut *guard;
-        let (engine, rng) = crypto.engine()?;
-        // Straight to the session (no separate existence check, which would copy the
-        // session); only a peer without one gets a session first. A missing session is
-        // found before any random draw.
-        match engine.encrypt(peer_id, plaintext, now(), rng).await {
-            Ok(prepared) => return Ok(prepared.commit().await?.wire),
-            Err(SessionError::NoSession { .. }) => {}
-            Err(e) => return Err(e.into()),
+        {
+            let mut guard = self.shared.crypto.lock().await;
+            let (engine, rng) = guard.engine()?;
+            // Straight to the session (no separate existence check, which would copy the
+            // session); only a peer without one gets a session first. A missing session is
+            // found before any random draw.
+            match engine.encrypt(peer_id, plaintext, now(), rng).await {
+                Ok(prepared) => return Ok(prepared.commit().await?.wire),
+                Err(SessionError::NoSession { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
-        self.ensure(crypto, peer_id).await?;
-        let (engine, rng) = crypto.engine()?;
+        // The session's set-up and this first message happen under `setup`, the message
+        // under the same hold of the engine as the session's start: a later message to the
+        // peer cannot overtake it.
+        let _setup = self.shared.setup.lock().await;
+        let mut guard = self.ensure(peer_id).await?;
+        let (engine, rng) = guard.engine()?;
         let outgoing = engine
             .encrypt(peer_id, plaintext, now(), rng)
             .await?
@@ -608,11 +748,7 @@ impl SessionManagerCore {
         options: JsValue,
     ) -> Result<SessionManagerCore, JsValue> {
         let parsed = ParsedOptions::parse(&options)?;
-        let function = |name: &str| {
-            js_sys::Reflect::get(&options, &JsValue::from_str(name))
-                .ok()
-                .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
-        };
+        let function = |name: &str| crate::realm::function(&crate::realm::field(&options, name));
         let fetch_bundle = function("fetchBundle");
         let transport = if fetch_bundle.is_some() {
             parsed.transport().ok()
@@ -648,9 +784,9 @@ impl SessionManagerCore {
     pub fn ensure_session(&self, peer_id: String) -> js_sys::Promise {
         let this = Rc::clone(&self.state);
         promise(async move {
-            let mut crypto = this.shared.crypto.lock().await;
-            this.ensure(&mut crypto, &peer_id).await?;
-            drop(crypto);
+            let setup = this.shared.setup.lock().await;
+            drop(this.ensure(&peer_id).await?);
+            drop(setup);
             let sessions = this
                 .shared
                 .store
@@ -743,14 +879,6 @@ impl SessionManagerCore {
     #[wasm_bindgen(js_name = listSessions)]
     pub fn list_sessions(&self) -> js_sys::Promise {
         let shared = Rc::clone(&self.state.shared);
-        promise(async move {
-            let mut views = Vec::new();
-            for peer in shared.store.session_peer_ids().await? {
-                if let Some(sessions) = shared.store.peer_sessions(&peer).await? {
-                    views.push(session_view(&shared.user_id, &sessions));
-                }
-            }
-            to_js(&views)
-        })
+        promise(async move { to_js(&session_views(&shared).await?) })
     }
 }

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use quickchat_core::client::{Backoff, CatchUpScope, ClientConfig};
 use quickchat_core::x3dh::OneTimePrekeyUse;
 use serde::Deserialize;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 
 use super::from_js;
 use crate::error::{Error, Result};
@@ -92,9 +92,7 @@ pub struct ParsedOptions {
 }
 
 fn function_field(value: &JsValue, name: &str) -> Option<js_sys::Function> {
-    js_sys::Reflect::get(value, &JsValue::from_str(name))
-        .ok()
-        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+    crate::realm::function(&crate::realm::field(value, name))
 }
 
 impl ParsedOptions {

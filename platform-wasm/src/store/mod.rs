@@ -56,7 +56,7 @@ use quickchat_core::store::{
 };
 use rexie::{Direction, KeyRange, Rexie, Transaction, TransactionMode};
 use serde::de::DeserializeOwned;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 use zeroize::Zeroizing;
 
 use crate::rng::WebRng;
@@ -111,10 +111,8 @@ fn bytes(value: &[u8]) -> JsValue {
 }
 
 fn bytes_of(value: &JsValue, what: &str) -> Result<Vec<u8>, StoreError> {
-    value
-        .dyn_ref::<Uint8Array>()
-        .map(Uint8Array::to_vec)
-        .ok_or_else(|| corrupt(what, "not a byte array"))
+    // Of any realm: under jsdom what IndexedDB hands back is Node's `Uint8Array`.
+    crate::realm::bytes(value).ok_or_else(|| corrupt(what, "not a byte array"))
 }
 
 fn get_field(object: &JsValue, field: &str) -> JsValue {
