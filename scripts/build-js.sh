@@ -6,19 +6,33 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/wasm-env.sh
-# Prefer building std from source (Debian's rustc-web and rust-web-src, as scripts/setup.sh
-# installs them) even where a rustup wasm32 target exists: std built for size with abort on
-# panic makes a markedly smaller .wasm. QC_WASM_PREBUILT_STD=1 keeps the prebuilt std.
-if [ -z "${QC_WASM_PREBUILT_STD:-}" ] && [ ${#WASM_BUILD_STD[@]} -eq 0 ] && [ -x /usr/bin/rustc ] \
-    && [ -d /usr/lib/rustlib/src/rust/library ] && command -v wasm-ld-19 >/dev/null; then
+log() { printf '\033[1m[build-js]\033[0m %s\n' "$*" >&2; }
+
+# What is shipped is built with std from source, for size, with panics that abort at once:
+# a markedly smaller .wasm. Two routes give it: a rustup toolchain with its `rust-src`
+# component, or Debian's rustc-web with rust-web-src (scripts/setup.sh installs one of them).
+# Without either the build stops rather than silently shipping the larger modules;
+# QC_WASM_PREBUILT_STD=1 builds with the prebuilt std on purpose.
+if [ ${#WASM_BUILD_STD[@]} -gt 0 ]; then
+    log "std: built from source (Debian's rustc-web and rust-web-src)"
+elif [ -n "${QC_WASM_PREBUILT_STD:-}" ]; then
+    log "std: prebuilt (QC_WASM_PREBUILT_STD is set): larger modules than the ones shipped"
+elif [ -d "$(rustc --print sysroot)/lib/rustlib/src/rust/library" ]; then
+    WASM_BUILD_STD=(-Zbuild-std=std,panic_abort)
+    export CARGO_TARGET_DIR="$CARGO_TARGET_DIR/std-from-source"
+    log "std: built from source (rustup's rust-src)"
+elif [ -x /usr/bin/rustc ] && [ -d /usr/lib/rustlib/src/rust/library ] \
+    && command -v wasm-ld-19 >/dev/null; then
     export RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc
     export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld-19
     WASM_CARGO=/usr/bin/cargo
     WASM_BUILD_STD=(-Zbuild-std=std,panic_abort)
     export CARGO_TARGET_DIR="$CARGO_TARGET_DIR/std-from-source"
+    log "std: built from source (Debian's rustc-web and rust-web-src)"
+else
+    log "std's sources are missing, so the modules cannot be built as shipped: run scripts/setup.sh (rustup component add rust-src, or Debian's rust-web-src), or set QC_WASM_PREBUILT_STD=1 for larger modules with the prebuilt std"
+    exit 1
 fi
-
-log() { printf '\033[1m[build-js]\033[0m %s\n' "$*" >&2; }
 
 # The profile lives here rather than in the workspace manifest (whose profiles apply to every
 # crate): small code (opt-level z), one codegen unit, LTO, abort on panic — except the crates

@@ -29,6 +29,20 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknow
     fi
 fi
 
+# The npm package is built with std from source (scripts/build-js.sh): on the rustup route
+# that needs the toolchain's rust-src; where it cannot be downloaded, Debian's rust-web-src.
+if rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown \
+    && ! rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then
+    if ! rustup component add rust-src >/dev/null 2>&1; then
+        if [ ! -x /usr/bin/rustc ] || [ ! -d /usr/lib/rustlib/src/rust/library ] || ! command -v wasm-ld-19 >/dev/null; then
+            log "rust-src cannot be downloaded: installing Debian's rustc-web, rust-web-src and lld-19"
+            as_root apt-get update -qq
+            as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+                rustc-web cargo-web rust-web-src lld-19 >/dev/null
+        fi
+    fi
+fi
+
 if ! command -v cargo-fuzz >/dev/null; then
     log "installing cargo-fuzz"
     cargo install cargo-fuzz --locked --quiet
