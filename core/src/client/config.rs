@@ -76,10 +76,9 @@ pub enum CatchUpScope {
 pub struct Pacing {
     /// Least time between two messages to the same peer, ms (0: no spacing).
     pub min_interval_ms: u64,
-    /// After a first message (`x3dh`) was relayed to the peer, the next message to that peer
+    /// After the backend echoed a first message (`x3dh`), the next message to that peer
     /// waits this much longer, ms: the web app decrypts a first message only after a bundle
-    /// fetch. A first message the backend only stored (the peer is offline) holds nothing,
-    /// and an answer from the peer ends the hold at once. 0 turns the hold off.
+    /// fetch. An answer from the peer ends the hold at once. 0 turns the hold off.
     pub after_first_message_ms: u64,
     /// The longest a first message holds the next ones when no echo comes, ms.
     pub first_message_max_hold_ms: u64,

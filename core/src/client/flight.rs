@@ -12,8 +12,8 @@
 //! It also paces what goes to one peer, for peers that handle messages the way the web app
 //! does (PROTOCOL §8: concurrent handlers racing on the chain state, and a first message
 //! whose handler awaits a bundle fetch before it decrypts): after a first message (`x3dh`)
-//! later messages to that peer wait until it was delivered plus a margin (or until the peer
-//! answers), and messages to one peer keep a minimum spacing. Pacing is per peer: other
+//! later messages to that peer wait until the backend echoed it plus a margin (or until the
+//! peer answers), and messages to one peer keep a minimum spacing. Pacing is per peer: other
 //! conversations are not slowed down.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -183,21 +183,19 @@ impl Flight {
     }
 
     /// The backend echoed one of our messages: it is no longer in flight. A first message
-    /// it relayed (`delivered`) holds the ones after it for the margin more; one it only
-    /// stored (the peer is offline and will read everything from history, in order) holds
-    /// nothing.
-    pub(crate) fn echoed(&mut self, id: &str, delivered: bool, now: i64, pacing: &Pacing) {
+    /// holds the ones after it for the margin more, whether the backend relayed it
+    /// (`delivered`) or only stored it (`sent`): a peer can look offline to the backend
+    /// while its app is open (the reconnect race, PROTOCOL §7), and an offline SDK peer
+    /// reads everything from history in order anyway.
+    pub(crate) fn echoed(&mut self, id: &str, now: i64, pacing: &Pacing) {
         self.sent.remove(id);
         for pace in self.paces.values_mut() {
             if let Some((first, until)) = &mut pace.first
                 && first == id
             {
-                *until = if delivered {
-                    now.saturating_add(ms(pacing.after_first_message_ms))
-                        .min(*until)
-                } else {
-                    now
-                };
+                *until = now
+                    .saturating_add(ms(pacing.after_first_message_ms))
+                    .min(*until);
             }
         }
     }
@@ -320,7 +318,7 @@ mod tests {
         flight.offer(record("a-first", "alice", true));
         flight.flushed();
         assert_eq!(drain(&mut flight, 0), ["a-first"]);
-        flight.echoed("a-first", false, 0, &pacing());
+        flight.answered("alice");
         assert_eq!(drain(&mut flight, 100), ["b-new"]);
     }
 
@@ -363,21 +361,21 @@ mod tests {
         flight.offer(record("m2", "alice", false));
         assert_eq!(drain(&mut flight, 0), ["f"]);
         assert_eq!(flight.next_due(), Some(5_000), "held at most the maximum");
-        flight.echoed("f", true, 40, &pacing());
+        flight.echoed("f", 40, &pacing());
         assert_eq!(flight.next_due(), Some(1_040));
         assert_eq!(drain(&mut flight, 1_039), Vec::<String>::new());
         assert_eq!(drain(&mut flight, 1_040), ["m2"]);
     }
 
     #[test]
-    fn a_first_message_to_an_offline_peer_or_an_answer_releases_the_hold() {
+    fn an_answer_releases_the_hold() {
         let mut flight = Flight::default();
         flight.open();
         flight.flushed();
         flight.offer(record("f", "alice", true));
         flight.offer(record("m2", "alice", false));
         drain(&mut flight, 0);
-        flight.echoed("f", false, 30, &pacing());
+        flight.answered("alice");
         assert_eq!(flight.next_due(), Some(100), "only the spacing remains");
 
         flight.offer(record("g", "bob", true));

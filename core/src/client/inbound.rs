@@ -235,12 +235,9 @@ where
         let result = self.settle_echo(&payload, status).await;
         // Stored (or not): either way no longer in flight on this socket.
         let now = self.now();
-        self.lock_state().flight.echoed(
-            &payload.id,
-            status >= MessageStatus::Delivered,
-            now,
-            &self.config.pacing,
-        );
+        self.lock_state()
+            .flight
+            .echoed(&payload.id, now, &self.config.pacing);
         result
     }
 
@@ -577,9 +574,7 @@ where
             let now = self.now();
             let mut state = self.lock_state();
             state.images_in_flight.retain(|id| *id != pending.id);
-            state
-                .flight
-                .echoed(&pending.id, true, now, &self.config.pacing);
+            state.flight.echoed(&pending.id, now, &self.config.pacing);
             drop(state);
             self.events.emit(Event::MessageReplaced {
                 old_id: pending.id,
