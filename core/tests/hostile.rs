@@ -1,60 +1,19 @@
 //! Hostile peers: low-order X25519 keys anywhere in a session are refused and change
 //! nothing, and a peer whose messages keep failing is cooled without touching others.
 
+mod engines;
+
+use engines::*;
 use futures_executor::block_on;
 use proptest::prelude::*;
-use quickchat_core::account::create_account;
 use quickchat_core::envelope::Envelope;
-use quickchat_core::keys::{KeyPair, OneTimePrekeyPublic, PublicKey, SignedPrekeyPublic};
+use quickchat_core::keys::{KeyPair, PublicKey, SignedPrekeyPublic};
 use quickchat_core::ratchet::RatchetError;
-use quickchat_core::session::{
-    Cooling, CoolingConfig, Incoming, SessionConfig, SessionEngine, SessionError,
-};
-use quickchat_core::store::{MemoryStore, Store};
-use quickchat_core::x3dh::{PrekeyBundle, X3dhError, X3dhKey};
+use quickchat_core::session::{Cooling, CoolingConfig, Incoming, SessionError};
+use quickchat_core::store::Store;
+use quickchat_core::x3dh::{X3dhError, X3dhKey};
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
-
-type Engine = SessionEngine<MemoryStore>;
-
-fn engine(user: &str, rng: &mut ChaCha20Rng) -> Engine {
-    let store = MemoryStore::new();
-    block_on(create_account(&store, user, 0, rng)).unwrap();
-    block_on(SessionEngine::open(store, SessionConfig::default())).unwrap()
-}
-
-fn bundle(engine: &Engine) -> PrekeyBundle {
-    let store = engine.store();
-    let spk = block_on(store.signed_prekey(1)).unwrap().unwrap();
-    let otk = &block_on(store.one_time_prekeys()).unwrap()[0];
-    PrekeyBundle {
-        identity: *engine.identity().public(),
-        signed_prekey: Some(spk.prekey.public()),
-        one_time_prekey: Some(OneTimePrekeyPublic {
-            id: otk.prekey.id(),
-            public: *otk.prekey.pair().public(),
-        }),
-    }
-}
-
-fn send(engine: &mut Engine, peer: &str, text: &str, rng: &mut ChaCha20Rng) -> String {
-    block_on(async { engine.encrypt(peer, text, 0, rng).await?.commit().await })
-        .unwrap()
-        .wire
-}
-
-fn receive(
-    engine: &mut Engine,
-    peer: &str,
-    wire: &str,
-    rng: &mut ChaCha20Rng,
-) -> Result<Incoming, SessionError> {
-    block_on(async { engine.decrypt(peer, wire, 0, rng).await?.commit().await })
-}
-
-fn sessions_json(engine: &Engine, peer: &str) -> String {
-    serde_json::to_string(&block_on(engine.store().peer_sessions(peer)).unwrap()).unwrap()
-}
 
 fn edit(wire: &str, change: impl FnOnce(&mut Envelope)) -> String {
     let mut envelope = Envelope::parse(wire).unwrap();
@@ -91,9 +50,9 @@ fn a_bundle_with_a_low_order_identity_or_signed_prekey_starts_no_session() {
     let mut alice = engine("alice", &mut rng);
     let bob = engine("bob", &mut rng);
     for key in low_order_keys() {
-        let mut bad_identity = bundle(&bob);
+        let mut bad_identity = bundle(&bob, 0);
         bad_identity.identity.dh = key;
-        let mut bad_signed = bundle(&bob);
+        let mut bad_signed = bundle(&bob, 0);
         bad_signed.signed_prekey = Some(SignedPrekeyPublic {
             id: 1,
             public: key,
@@ -124,7 +83,7 @@ fn a_first_message_with_a_low_order_key_is_refused_and_changes_nothing() {
     let mut rng = ChaCha20Rng::seed_from_u64(2);
     let mut alice = engine("alice", &mut rng);
     let mut bob = engine("bob", &mut rng);
-    block_on(alice.start_session("bob", &bundle(&bob), 0, &mut rng)).unwrap();
+    block_on(alice.start_session("bob", &bundle(&bob, 0), 0, &mut rng)).unwrap();
     let first = send(&mut alice, "bob", "hello", &mut rng);
     let one_time_before = block_on(bob.store().one_time_prekeys()).unwrap().len();
     for key in low_order_keys() {
@@ -189,7 +148,7 @@ fn established(seed: u64) -> (Engine, Engine, ChaCha20Rng) {
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
     let mut alice = engine("alice", &mut rng);
     let mut bob = engine("bob", &mut rng);
-    block_on(alice.start_session("bob", &bundle(&bob), 0, &mut rng)).unwrap();
+    block_on(alice.start_session("bob", &bundle(&bob, 0), 0, &mut rng)).unwrap();
     let first = send(&mut alice, "bob", "one", &mut rng);
     receive(&mut bob, "alice", &first, &mut rng).unwrap();
     let reply = send(&mut bob, "alice", "two", &mut rng);
@@ -255,7 +214,7 @@ fn batch(
 fn a_peer_whose_forgeries_keep_failing_cools_and_others_are_unaffected() {
     let (mut alice, mut bob, mut rng) = established(4);
     let mut carol = engine("carol", &mut rng);
-    block_on(carol.start_session("bob", &bundle(&bob), 0, &mut rng)).unwrap();
+    block_on(carol.start_session("bob", &bundle(&bob, 0), 0, &mut rng)).unwrap();
     let mut cooling = Cooling::new(CoolingConfig::default());
     let valid = send(&mut alice, "bob", "three", &mut rng);
     let bob_before = sessions_json(&bob, "alice");

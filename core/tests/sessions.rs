@@ -1,29 +1,17 @@
 //! Session policies of the engine: second first messages, simultaneous starts, replays,
 //! identity changes, one-time prekey use, and what never reaches `Debug`.
 
+mod engines;
+
+use engines::*;
 use futures_executor::block_on;
-use quickchat_core::account::create_account;
 use quickchat_core::encoding::b64_encode;
-use quickchat_core::keys::OneTimePrekeyPublic;
 use quickchat_core::protocol::rest::{AuthResponse, LoginRequest, RegisterRequest};
-use quickchat_core::session::{Incoming, SessionConfig, SessionEngine, SessionError};
-use quickchat_core::store::{MemoryStore, Store};
+use quickchat_core::session::{SessionConfig, SessionError};
+use quickchat_core::store::Store;
 use quickchat_core::transport::HttpResponse;
-use quickchat_core::x3dh::PrekeyBundle;
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
-
-type Engine = SessionEngine<MemoryStore>;
-
-fn engine(user: &str, rng: &mut ChaCha20Rng) -> Engine {
-    engine_with(user, rng, SessionConfig::default())
-}
-
-fn engine_with(user: &str, rng: &mut ChaCha20Rng, config: SessionConfig) -> Engine {
-    let store = MemoryStore::new();
-    block_on(create_account(&store, user, 0, rng)).unwrap();
-    block_on(SessionEngine::open(store, config)).unwrap()
-}
 
 /// Sessions this engine starts mix in the bundle's one-time prekey (DH4).
 fn with_dh4() -> SessionConfig {
@@ -31,41 +19,6 @@ fn with_dh4() -> SessionConfig {
         one_time_prekey_use: quickchat_core::x3dh::OneTimePrekeyUse::WhenAvailable,
         ..SessionConfig::default()
     }
-}
-
-/// A bundle as the backend would hand it out: the current signed prekey and the next
-/// one-time prekey (which the backend then marks used).
-fn bundle(engine: &Engine, one_time_index: usize) -> PrekeyBundle {
-    let store = engine.store();
-    let spk = block_on(store.signed_prekey(1)).unwrap().unwrap();
-    let otk = &block_on(store.one_time_prekeys()).unwrap()[one_time_index];
-    PrekeyBundle {
-        identity: *engine.identity().public(),
-        signed_prekey: Some(spk.prekey.public()),
-        one_time_prekey: Some(OneTimePrekeyPublic {
-            id: otk.prekey.id(),
-            public: *otk.prekey.pair().public(),
-        }),
-    }
-}
-
-fn send(engine: &mut Engine, peer: &str, text: &str, rng: &mut ChaCha20Rng) -> String {
-    block_on(async { engine.encrypt(peer, text, 0, rng).await?.commit().await })
-        .unwrap()
-        .wire
-}
-
-fn receive(
-    engine: &mut Engine,
-    peer: &str,
-    wire: &str,
-    rng: &mut ChaCha20Rng,
-) -> Result<Incoming, SessionError> {
-    block_on(async { engine.decrypt(peer, wire, 0, rng).await?.commit().await })
-}
-
-fn sessions_json(engine: &Engine, peer: &str) -> String {
-    serde_json::to_string(&block_on(engine.store().peer_sessions(peer)).unwrap()).unwrap()
 }
 
 #[test]
