@@ -339,9 +339,17 @@ impl<S: Store> SessionEngine<S> {
         &mut self,
         peer_id: &str,
     ) -> Result<Option<SessionSummary>, SessionError> {
+        // Read from the cached sessions in place: this runs before every send batch, and a
+        // copy would clone the whole ratchet state (skipped keys included) each time.
+        if !self.cache.sessions.contains_key(peer_id) {
+            let loaded = self.store.peer_sessions(peer_id).await?;
+            self.cache.sessions.insert(peer_id.to_string(), loaded);
+        }
         Ok(self
-            .peer_sessions(peer_id)
-            .await?
+            .cache
+            .sessions
+            .get(peer_id)
+            .and_then(Option::as_ref)
             .map(|sessions| SessionSummary {
                 remote_identity_key: sessions.current.remote_identity_key,
                 answered: sessions.current.ratchet.remote_ratchet_key().is_some(),
