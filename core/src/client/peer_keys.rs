@@ -180,13 +180,30 @@ where
                 return Ok(());
             }
         };
-        if published_key(&bundle)? == summary.remote_identity_key {
+        self.follow_new_identity(engine, rng, peer_id, &bundle, now)
+            .await
+    }
+
+    /// When `bundle` publishes another identity than the one `peer_id`'s current session
+    /// was agreed with, starts a new session from it and reports the change.
+    async fn follow_new_identity(
+        &self,
+        engine: &mut SessionEngine<std::sync::Arc<S>>,
+        rng: &mut R,
+        peer_id: &str,
+        bundle: &BundleResponse,
+        now: i64,
+    ) -> Result<(), ClientError> {
+        let Some(summary) = engine.session_summary(peer_id).await? else {
+            return Ok(());
+        };
+        if published_key(bundle)? == summary.remote_identity_key {
             return Ok(());
         }
-        let started = engine
+        if let Some(change) = engine
             .start_session(peer_id, &bundle.to_bundle()?, now, rng)
-            .await?;
-        if let Some(change) = started {
+            .await?
+        {
             self.events.emit(Event::IdentityChanged { change });
         }
         Ok(())
@@ -212,23 +229,10 @@ where
         let Some(engine) = crypto.engine.as_mut() else {
             return;
         };
-        let result: Result<(), ClientError> = async {
-            let Some(summary) = engine.session_summary(peer_id).await? else {
-                return Ok(());
-            };
-            if published_key(&bundle)? == summary.remote_identity_key {
-                return Ok(());
-            }
-            if let Some(change) = engine
-                .start_session(peer_id, &bundle.to_bundle()?, now, &mut crypto.rng)
-                .await?
-            {
-                self.events.emit(Event::IdentityChanged { change });
-            }
-            Ok(())
-        }
-        .await;
-        if let Err(e) = result {
+        if let Err(e) = self
+            .follow_new_identity(engine, &mut crypto.rng, peer_id, &bundle, now)
+            .await
+        {
             tracing::warn!(peer = %peer_id, error = %e, "could not follow the peer's new keys");
         }
     }
