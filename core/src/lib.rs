@@ -24,6 +24,8 @@ pub mod reference;
 pub mod rng;
 pub mod session;
 pub mod store;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod transport;
 pub mod x3dh;
 
