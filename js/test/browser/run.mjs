@@ -21,6 +21,118 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 const packageDir = fileURLToPath(new URL('../..', import.meta.url));
 const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
+/** Registers a user on the test server: `{ id, token }`. */
+async function register(server, username) {
+  const response = await fetch(`${server}/api/auth/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password: 'secret123' }),
+  });
+  assert.equal(response.status, 201, `register ${username}`);
+  const user = await response.json();
+  return { id: user.id, token: user.token };
+}
+
+async function openPage(context, origin) {
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(String(error)));
+  await page.goto(origin);
+  await page.waitForFunction(() => window.quickchatReady === true, null, { timeout: 20_000 });
+  const run = (name, args) => page.evaluate(([n, a]) => window.quickchatTests[n](a), [name, args]);
+  return { page, run, errors };
+}
+
+// Alice in two tabs (A, B: pages of one browser context, so one origin's IndexedDB, locks
+// and channels) and Bob in a page of another context, bundles from the test server. Both of
+// Alice's tabs encrypt to Bob and decrypt from him, one after the other and at once; Bob sees
+// one identity and one session for Alice throughout. Then tab A, the leader, closes while
+// tab B has calls in flight and Bob has sent messages it has not decrypted: B takes over,
+// and every message arrives. Before the tabs shared an engine, B's initialize() failed with
+// `store_in_use`.
+async function tabsOfOneUser(browser, context, origin, server) {
+  const stamp = Date.now();
+  const alice = await register(server, `tabs${stamp}_alice`);
+  const bob = await register(server, `tabs${stamp}_bob`);
+  const bobContext = await browser.newContext();
+  try {
+    const a = await openPage(context, origin);
+    const b = await openPage(context, origin);
+    const p = await openPage(bobContext, origin);
+    const aliceOpts = { server, userId: alice.id, token: alice.token, passphrase: 'alice tabs' };
+    const openedA = await a.run('tabOpen', aliceOpts);
+    const openedB = await b.run('tabOpen', aliceOpts);
+    assert.equal(openedA.origin, 'created');
+    assert.equal(openedB.origin, 'existing', 'the second tab uses the keys the first made');
+    assert.equal(openedB.fingerprint, openedA.fingerprint);
+    await p.run('tabOpen', { server, userId: bob.id, token: bob.token, passphrase: 'bob tabs' });
+
+    const send = async (tab, texts) => tab.run('tabEncrypt', { peerId: bob.id, texts });
+    const bobReads = (wires) => p.run('tabDecrypt', { peerId: alice.id, wires });
+    const bobSends = (texts) => p.run('tabEncrypt', { peerId: alice.id, texts });
+    const aliceReads = (tab, wires) => tab.run('tabDecrypt', { peerId: bob.id, wires });
+
+    // Turns: A starts the session, B goes on in it, then both again.
+    const turns = [
+      ...(await send(a, ['a1'])),
+      ...(await send(b, ['b1', 'b2'])),
+      ...(await send(a, ['a2'])),
+      ...(await send(b, ['b3'])),
+    ];
+    assert.deepEqual(await bobReads(turns), ['a1', 'b1', 'b2', 'a2', 'b3']);
+    // Bob answers; each of Alice's tabs decrypts some, in Bob's order.
+    const answers = await bobSends(['p1', 'p2', 'p3', 'p4']);
+    assert.deepEqual(await aliceReads(a, answers.slice(0, 1)), ['p1']);
+    assert.deepEqual(await aliceReads(b, answers.slice(1, 3)), ['p2', 'p3']);
+    assert.deepEqual(await aliceReads(a, answers.slice(3)), ['p4']);
+    // Both tabs at once, ten calls each: one chain, no message key used twice.
+    const texts = (tag) => Array.from({ length: 10 }, (_, i) => `${tag}${i}`);
+    const [fromA, fromB] = await Promise.all([
+      a.run('tabEncryptAll', { peerId: bob.id, texts: texts('ca') }),
+      b.run('tabEncryptAll', { peerId: bob.id, texts: texts('cb') }),
+    ]);
+    const keysOf = (wires) => wires.map((w) => JSON.parse(w).header.messageNumber);
+    assert.equal(new Set([...keysOf(fromA), ...keysOf(fromB)]).size, 20, 'every message has its own number');
+    assert.deepEqual(await bobReads([...fromA, ...fromB]), [...texts('ca'), ...texts('cb')]);
+
+    // Bob sends while Alice's leader tab is about to close; B has encryptions in flight.
+    const whileClosing = await bobSends(['q1', 'q2', 'q3']);
+    await b.run('tabStartEncrypt', { peerId: bob.id, texts: texts('inflight') });
+    await a.page.close();
+    const settled = await b.run('tabSettle');
+    assert.deepEqual(
+      settled.filter((s) => s.error),
+      [],
+      'calls in flight during the handover are answered',
+    );
+    assert.deepEqual(await bobReads(settled.map((s) => s.wire)), texts('inflight'));
+    assert.deepEqual(await aliceReads(b, whileClosing), ['q1', 'q2', 'q3'], 'what Bob sent meanwhile is not lost');
+    // B leads now: both directions go on, and a new tab follows it.
+    assert.deepEqual(await bobReads(await send(b, ['after'])), ['after']);
+    assert.deepEqual(await aliceReads(b, await bobSends(['p5'])), ['p5']);
+    const c = await openPage(context, origin);
+    assert.equal((await c.run('tabOpen', aliceOpts)).fingerprint, openedA.fingerprint);
+    assert.deepEqual(await bobReads(await send(c, ['from c'])), ['from c']);
+    assert.deepEqual(await aliceReads(c, await bobSends(['p6'])), ['p6']);
+
+    // One identity each way, one session each side, no identity change reported.
+    const bobState = await p.run('tabState');
+    assert.deepEqual(bobState.sessions, [{ peerId: alice.id, remoteFingerprint: openedA.fingerprint }]);
+    assert.equal(bobState.identityChanges, 0);
+    for (const tab of [b, c]) {
+      const state = await tab.run('tabState');
+      assert.deepEqual(state.sessions, [{ peerId: bob.id, remoteFingerprint: bobState.fingerprint }]);
+      assert.equal(state.identityChanges, 0);
+      assert.equal(state.fingerprint, openedA.fingerprint);
+    }
+    assert.deepEqual([...a.errors, ...b.errors, ...c.errors, ...p.errors], []);
+    await b.page.close();
+    await c.page.close();
+  } finally {
+    await bobContext.close();
+  }
+}
+
 const results = [];
 async function check(name, body) {
   const started = Date.now();
@@ -145,17 +257,21 @@ try {
     assert.equal(await run('dropInInitializeError', { userId, passphrase: 'pass one' }), null);
   });
 
-  await check('drop-in: a second tab is refused while the first holds the store', async () => {
+  await check('drop-in with tabs: false: a second tab is refused while the first holds the store', async () => {
     const other = await context.newPage();
     await other.goto(origin);
     await other.waitForFunction(() => window.quickchatReady === true, null, { timeout: 20_000 });
     const inOther = (name, args) => other.evaluate(([n, a]) => window.quickchatTests[n](a), [name, args]);
-    assert.equal(await inOther('dropInInitializeError', { userId, passphrase: 'pass one' }), 'store_in_use');
+    assert.equal(await inOther('dropInInitializeError', { userId, passphrase: 'pass one', tabs: false }), 'store_in_use');
     // Once the first tab is gone, the second one gets it.
     await page.goto('about:blank');
-    assert.equal(await inOther('dropInInitializeError', { userId, passphrase: 'pass one' }), null);
+    assert.equal(await inOther('dropInInitializeError', { userId, passphrase: 'pass one', tabs: false }), null);
     await other.close();
     await open();
+  });
+
+  await check('drop-in: two tabs of one user both encrypt and decrypt; the other tab leads when the leader closes; nothing lost', async () => {
+    await tabsOfOneUser(browser, context, origin, chatServer.url);
   });
 
   for (const { name, value } of vectorFiles('web-storage-import')) {

@@ -65,8 +65,8 @@ const scenarios = {
     return (await keys.getPendingBundle()).oneTimePrekeys.length;
   },
 
-  async dropInInitializeError({ userId, passphrase }) {
-    configure({ passphrase, kdf: 'insecure-for-tests' });
+  async dropInInitializeError({ userId, passphrase, tabs }) {
+    configure({ passphrase, kdf: 'insecure-for-tests', tabs });
     return errorCode(new KeyManager(userId).initialize());
   },
 
@@ -90,6 +90,78 @@ const scenarios = {
       texts,
       untouched: before === after,
       sessions: listed.map((s) => s.peerId),
+    };
+  },
+
+  /**
+   * The drop-in as an app in one of several tabs of the same user: keys initialized (and
+   * uploaded to the server once), a SessionManager fetching bundles from the server.
+   */
+  async tabOpen({ server, userId, token, passphrase }) {
+    configure({ passphrase, kdf: 'insecure-for-tests', server });
+    const keys = new KeyManager(userId);
+    await keys.initialize();
+    const pending = await keys.getPendingBundle();
+    if (pending) {
+      const response = await fetch(`${server}/api/users/prekeys`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify(pending),
+      });
+      if (!response.ok) throw new Error(`prekey upload: ${response.status}`);
+      await keys.markBundleUploaded(pending);
+    }
+    const sessions = new SessionManager(userId, keys, token);
+    window.tab = { keys, sessions, identityChanges: [] };
+    sessions.onIdentityChange((change) => window.tab.identityChanges.push(change));
+    return { origin: keys.origin, fingerprint: await keys.getFingerprint() };
+  },
+
+  /** Encrypts each text in turn; the wire strings (what goes in the WebSocket `content`). */
+  async tabEncrypt({ peerId, texts }) {
+    const wires = [];
+    for (const text of texts) wires.push(JSON.stringify(await window.tab.sessions.encryptMessage(peerId, text)));
+    return wires;
+  },
+
+  /** Encrypts all texts at once (concurrent calls). */
+  async tabEncryptAll({ peerId, texts }) {
+    const wires = await Promise.all(texts.map((text) => window.tab.sessions.encryptMessage(peerId, text)));
+    return wires.map((wire) => JSON.stringify(wire));
+  },
+
+  /** Starts encrypting without waiting (the test closes the leader meanwhile); see `tabSettle`. */
+  tabStartEncrypt({ peerId, texts }) {
+    window.tab.started = Promise.allSettled(texts.map((text) => window.tab.sessions.encryptMessage(peerId, text)));
+    return null;
+  },
+
+  async tabSettle() {
+    return (await window.tab.started).map((outcome) =>
+      outcome.status === 'fulfilled' ? { wire: JSON.stringify(outcome.value) } : { error: `${outcome.reason?.code}: ${outcome.reason?.message}` },
+    );
+  },
+
+  /** Decrypts each wire string in turn: the texts, or the error code where one fails. */
+  async tabDecrypt({ peerId, wires }) {
+    const texts = [];
+    for (const wire of wires) {
+      try {
+        texts.push(await window.tab.sessions.decryptMessage(peerId, JSON.parse(wire)));
+      } catch (error) {
+        texts.push(`error ${error.code}: ${error.message}`);
+      }
+    }
+    return texts;
+  },
+
+  /** What this tab sees: sessions (peer and its fingerprint) and identity changes reported. */
+  async tabState() {
+    const sessions = await window.tab.sessions.listSessions();
+    return {
+      sessions: sessions.map((s) => ({ peerId: s.peerId, remoteFingerprint: s.remoteFingerprint })),
+      identityChanges: window.tab.identityChanges.length,
+      fingerprint: await window.tab.keys.getFingerprint(),
     };
   },
 
