@@ -201,10 +201,18 @@ export class TabGroup {
 
   // Holds the lock until the group dissolves (the store would not open here) or the tab ends.
   async #lead(settle, fail) {
+    const takeover = this.#state === 'follower';
     this.#state = 'leader';
     this.#leadLock = holder();
     this.#announce();
-    this.#keysOpening = Promise.resolve().then(() => this.#openKeys());
+    this.#keysOpening = Promise.resolve()
+      .then(() => this.#openKeys())
+      .then(async (keys) => {
+        // The previous leader's engine was initialized by then (its keys are in the store):
+        // this one is too, or the other tabs' calls would fail with `not_initialized`.
+        if (takeover) await keys.getFingerprint().then(() => keys.initialize(), () => {});
+        return keys;
+      });
     try {
       this.#keys = await this.#keysOpening;
     } catch (error) {
