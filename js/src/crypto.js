@@ -197,6 +197,7 @@ function shareAcrossTabs(key, userId, options) {
         return module.KeyManagerCore.open(userId, options);
       }),
     openSessions: (keys, token, sessionOptions) => new wasm.SessionManagerCore(keys, token, sessionOptions),
+    passphrase: options.passphrase,
   });
   return group.ready().then(() => group.keys());
 }

@@ -131,10 +131,34 @@ export class TabGroup {
   #nextHandle = 0;
   #tabLock = null;
 
-  constructor(name, { openKeys, openSessions }) {
+  #passphrase;
+  #verifier = null;
+
+  constructor(name, { openKeys, openSessions, passphrase }) {
     this.#name = name;
     this.#openKeys = openKeys;
     this.#openSessions = openSessions;
+    this.#passphrase = typeof passphrase === 'string' ? passphrase : '';
+  }
+
+  // What tells the leader that a tab opens the store with the same passphrase (a tab with
+  // another one is refused with `wrong_passphrase`, as it would be alone), without the
+  // passphrase itself on the channel: PBKDF2 of it, salted with the store's name. Only
+  // same-origin code can read the channel, and that code can call the engine anyway.
+  #verify() {
+    this.#verifier ??= (async () => {
+      const subtle = globalThis.crypto?.subtle;
+      if (!subtle) return null;
+      const encoder = new TextEncoder();
+      const key = await subtle.importKey('raw', encoder.encode(this.#passphrase), 'PBKDF2', false, ['deriveBits']);
+      const bits = await subtle.deriveBits(
+        { name: 'PBKDF2', hash: 'SHA-256', salt: encoder.encode(`quickchat-tabs:${this.#name}`), iterations: 100_000 },
+        key,
+        256,
+      );
+      return Array.from(new Uint8Array(bits), (b) => b.toString(16).padStart(2, '0')).join('');
+    })();
+    return this.#verifier;
   }
 
   /** The keys' engine of this group: the same methods as `KeyManagerCore`. */
@@ -316,8 +340,10 @@ export class TabGroup {
     if (this.#state === 'leader' && this.#keys) {
       return this.#runHere(this.#tabId, { target, method, args, session });
     }
-    return this.ready().then(() => {
-      const message = { type: 'call', from: this.#tabId, id: this.#nextId++, target, method, args, session };
+    return this.ready().then(async () => {
+      if (this.#state === 'leader') return this.#runHere(this.#tabId, { target, method, args, session });
+      const verifier = await this.#verify();
+      const message = { type: 'call', from: this.#tabId, id: this.#nextId++, target, method, args, session, verifier };
       if (this.#state === 'leader') return this.#runHere(this.#tabId, message);
       return new Promise((resolve, reject) => {
         const call = { message, resolve, reject, leader: null, timer: null };
@@ -357,6 +383,9 @@ export class TabGroup {
     let reply;
     try {
       await this.#keysOpening;
+      if (message.verifier !== (await this.#verify())) {
+        throw quickChatError('wrong_passphrase', 'wrong passphrase for this store');
+      }
       reply = { type: 'result', to: from, id, ok: true, value: await this.#runHere(from, message) };
     } catch (error) {
       reply = { type: 'result', to: from, id, ok: false, error: errorData(error) };

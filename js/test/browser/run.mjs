@@ -54,6 +54,7 @@ async function tabsOfOneUser(browser, context, origin, server) {
   const stamp = Date.now();
   const alice = await register(server, `tabs${stamp}_alice`);
   const bob = await register(server, `tabs${stamp}_bob`);
+  const carol = await register(server, `tabs${stamp}_carol`);
   const bobContext = await browser.newContext();
   try {
     const a = await openPage(context, origin);
@@ -95,6 +96,21 @@ async function tabsOfOneUser(browser, context, origin, server) {
     assert.equal(new Set([...keysOf(fromA), ...keysOf(fromB)]).size, 20, 'every message has its own number');
     assert.deepEqual(await bobReads([...fromA, ...fromB]), [...texts('ca'), ...texts('cb')]);
 
+    // A SessionManager of tab B with its own fetchBundle: the leader (A) asks B for Carol's
+    // bundle; Carol reads the first message.
+    const q = await openPage(bobContext, origin);
+    await q.run('tabOpen', { server, userId: carol.id, token: carol.token, passphrase: 'carol tabs' });
+    await b.run('tabFetchBundleManager', { server, token: alice.token });
+    const viaFetch = await b.run('tabEncryptViaFetch', { peerId: carol.id, text: 'to carol' });
+    assert.deepEqual(viaFetch.fetched, [carol.id], "the follower's fetchBundle was called once");
+    assert.deepEqual(await q.run('tabDecrypt', { peerId: alice.id, wires: [viaFetch.wire] }), ['to carol']);
+
+    // A tab with another passphrase is refused, as it would be alone.
+    const d = await openPage(context, origin);
+    const wrong = await d.run('tabOpenError', { ...aliceOpts, passphrase: 'not alice' });
+    assert.equal(wrong?.code, 'wrong_passphrase');
+    await d.page.close();
+
     // Bob sends while Alice's leader tab is about to close; B has encryptions in flight.
     const whileClosing = await bobSends(['q1', 'q2', 'q3']);
     await b.run('tabStartEncrypt', { peerId: bob.id, texts: texts('inflight') });
@@ -121,15 +137,53 @@ async function tabsOfOneUser(browser, context, origin, server) {
     assert.equal(bobState.identityChanges, 0);
     for (const tab of [b, c]) {
       const state = await tab.run('tabState');
-      assert.deepEqual(state.sessions, [{ peerId: bob.id, remoteFingerprint: bobState.fingerprint }]);
+      const carolState = await q.run('tabState');
+      assert.deepEqual(
+        state.sessions.sort((x, y) => (x.peerId === bob.id ? -1 : y.peerId === bob.id ? 1 : 0)),
+        [
+          { peerId: bob.id, remoteFingerprint: bobState.fingerprint },
+          { peerId: carol.id, remoteFingerprint: carolState.fingerprint },
+        ],
+      );
       assert.equal(state.identityChanges, 0);
       assert.equal(state.fingerprint, openedA.fingerprint);
     }
-    assert.deepEqual([...a.errors, ...b.errors, ...c.errors, ...p.errors], []);
+
+    // Bob resets his keys: the tab whose call met it (C, a follower) is told.
+    const bobNew = await p.run('tabReset', { server, token: bob.token });
+    assert.deepEqual(await aliceReads(c, await bobSends(['after reset'])), ['after reset']);
+    assert.deepEqual(await c.run('tabIdentityChanges'), [{ peerId: bob.id, newFingerprint: bobNew }]);
+    assert.deepEqual(await b.run('tabIdentityChanges'), []);
+
+    assert.deepEqual([...a.errors, ...b.errors, ...c.errors, ...p.errors, ...q.errors, ...d.errors], []);
     await b.page.close();
     await c.page.close();
   } finally {
     await bobContext.close();
+  }
+}
+
+// A leader tab that stops answering (hung, or frozen as browsers do with background tabs) holds
+// the lock: the other tab's calls fail with `tabs_unavailable` (after 20 s) instead of
+// waiting forever, and work again once the leader runs.
+async function frozenLeader(context, origin, server) {
+  const alice = await register(server, `frozen${Date.now()}_alice`);
+  const options = { server, userId: alice.id, token: alice.token, passphrase: 'frozen' };
+  const a = await openPage(context, origin);
+  const b = await openPage(context, origin);
+  try {
+    assert.equal(await a.run('tabOpenError', options), null);
+    // The leader's JavaScript stops (paused in the debugger at its next task): it holds its
+    // locks but answers nothing.
+    const cdp = await context.newCDPSession(a.page);
+    await cdp.send('Debugger.enable');
+    await cdp.send('Debugger.pause');
+    assert.equal((await b.run('tabOpenError', options))?.code, 'tabs_unavailable');
+    await cdp.send('Debugger.resume');
+    assert.equal(await b.run('tabOpenError', options), null);
+  } finally {
+    await a.page.close();
+    await b.page.close();
   }
 }
 
@@ -272,6 +326,10 @@ try {
 
   await check('drop-in: two tabs of one user both encrypt and decrypt; the other tab leads when the leader closes; nothing lost', async () => {
     await tabsOfOneUser(browser, context, origin, chatServer.url);
+  });
+
+  await check('drop-in: a frozen leader tab: the other tab gets tabs_unavailable, never a call pending forever', async () => {
+    await frozenLeader(context, origin, chatServer.url);
   });
 
   for (const { name, value } of vectorFiles('web-storage-import')) {

@@ -155,6 +155,65 @@ const scenarios = {
     return texts;
   },
 
+  /**
+   * A second SessionManager in this tab whose bundles come from its own `fetchBundle` (here:
+   * the server, counted): when another tab leads, that tab asks this one for them.
+   */
+  tabFetchBundleManager({ server, token }) {
+    window.tab.fetched = [];
+    window.tab.viaFetch = new SessionManager(window.tab.keys.userId, window.tab.keys, token, {
+      fetchBundle: async (peerId) => {
+        window.tab.fetched.push(peerId);
+        const response = await fetch(`${server}/api/users/${peerId}/prekeys`, { headers: { authorization: `Bearer ${token}` } });
+        return response.json();
+      },
+    });
+    return null;
+  },
+
+  async tabEncryptViaFetch({ peerId, text }) {
+    const wire = JSON.stringify(await window.tab.viaFetch.encryptMessage(peerId, text));
+    return { wire, fetched: window.tab.fetched };
+  },
+
+  /** The user resets its keys (a reinstall, as peers see it) and uploads the new bundle. */
+  async tabReset({ server, token }) {
+    await window.tab.keys.resetE2EE();
+    const pending = await window.tab.keys.getPendingBundle();
+    const response = await fetch(`${server}/api/users/prekeys`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify(pending),
+    });
+    if (!response.ok) throw new Error(`prekey upload: ${response.status}`);
+    await window.tab.keys.markBundleUploaded(pending);
+    return window.tab.keys.getFingerprint();
+  },
+
+  /** The identity changes this tab's SessionManager was told about. */
+  tabIdentityChanges() {
+    return window.tab.identityChanges.map((c) => ({ peerId: c.peerId, newFingerprint: c.newFingerprint }));
+  },
+
+  /** An error's code and message, or null (e.g. a tab with another passphrase). */
+  async tabOpenError(args) {
+    try {
+      await scenarios.tabOpen(args);
+      return null;
+    } catch (error) {
+      return { code: error.code, message: error.message };
+    }
+  },
+
+  /** Encrypts once: the wire string, or the error's code and message. */
+  async tabTryEncrypt({ peerId, text }) {
+    try {
+      return { wire: JSON.stringify(await window.tab.sessions.encryptMessage(peerId, text)) };
+    } catch (error) {
+      return { code: error.code, message: error.message };
+    }
+  },
+
   /** What this tab sees: sessions (peer and its fingerprint) and identity changes reported. */
   async tabState() {
     const sessions = await window.tab.sessions.listSessions();
