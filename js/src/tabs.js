@@ -124,6 +124,8 @@ export class TabGroup {
   #remoteSessions = new Map();
   /** On the leader: tabs whose end it watches for. */
   #watchedTabs = new Set();
+  /** On the leader: the calls it took (`tab:id`), so that one sent again is not run twice. */
+  #served = new Set();
   /** On the leader: its requests to other tabs (their `fetchBundle`), by id. */
   #asks = new Map();
   /** This tab's session handles (for `fetchBundle` and identity-change events). */
@@ -379,6 +381,12 @@ export class TabGroup {
   async #serve(message) {
     const { from, id } = message;
     this.#post({ type: 'ack', to: from, id, from: this.#tabId });
+    // A tab sends a call again when a new leader announces itself; one that reached this
+    // leader before its announcement would arrive twice.
+    const key = `${from}:${id}`;
+    if (this.#served.has(key)) return;
+    this.#served.add(key);
+    if (this.#served.size > 4096) this.#served.delete(this.#served.values().next().value);
     this.#watch(from);
     let reply;
     try {
@@ -434,10 +442,18 @@ export class TabGroup {
   }
 
   // On the leader: asks tab `to` for a bundle through its `fetchBundle`.
+  // A tab that stops answering (frozen) must not hold up the engine's session set-ups.
   #ask(to, handle, peerId) {
     return new Promise((resolve, reject) => {
       const id = this.#nextId++;
-      this.#asks.set(id, { resolve, reject, to });
+      const timer = setTimeout(() => {
+        if (this.#asks.delete(id)) reject(new Error(`the tab did not give the bundle within ${ACK_TIMEOUT_MS / 1000} s`));
+      }, ACK_TIMEOUT_MS);
+      const settle = (then) => (value) => {
+        clearTimeout(timer);
+        then(value);
+      };
+      this.#asks.set(id, { resolve: settle(resolve), reject: settle(reject), to });
       this.#post({ type: 'fetch', to, from: this.#tabId, id, handle, peerId });
     });
   }
