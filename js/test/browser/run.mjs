@@ -21,6 +21,19 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 const packageDir = fileURLToPath(new URL('../..', import.meta.url));
 const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
+/** `promise`, or a failure when it is still pending after a minute (a generous bound against hangs). */
+async function withinMinute(promise, what) {
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: still pending after 60 s`)), 60_000);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Registers a user on the test server: `{ id, token }`. */
 async function register(server, username) {
   const response = await fetch(`${server}/api/auth/register`, {
@@ -115,7 +128,7 @@ async function tabsOfOneUser(browser, context, origin, server) {
     const whileClosing = await bobSends(['q1', 'q2', 'q3']);
     await b.run('tabStartEncrypt', { peerId: bob.id, texts: texts('inflight') });
     await a.page.close();
-    const settled = await b.run('tabSettle');
+    const settled = await withinMinute(b.run('tabSettle'), 'the calls in flight during the handover');
     assert.deepEqual(
       settled.filter((s) => s.error),
       [],
@@ -178,7 +191,8 @@ async function frozenLeader(context, origin, server) {
     const cdp = await context.newCDPSession(a.page);
     await cdp.send('Debugger.enable');
     await cdp.send('Debugger.pause');
-    assert.equal((await b.run('tabOpenError', options))?.code, 'tabs_unavailable');
+    const outcome = await withinMinute(b.run('tabOpenError', options), 'the call to a hung leader');
+    assert.equal(outcome?.code, 'tabs_unavailable');
     await cdp.send('Debugger.resume');
     assert.equal(await b.run('tabOpenError', options), null);
   } finally {
