@@ -236,11 +236,11 @@ export class KeyManager {
       if (shared) {
         this.#core =
           shared.passphrase === options.passphrase ? shared.core : Promise.reject(wrongPassphrase());
-      } else if (key !== null && tabs !== false && tabsAvailable()) {
-        this.#core = shareAcrossTabs(key, this.#userId, options);
-        openStores.set(key, { passphrase: options.passphrase, core: this.#core });
       } else {
-        this.#core = load(defaults.wasm).then((wasm) => wasm.KeyManagerCore.open(this.#userId, options));
+        this.#core =
+          key !== null && tabs !== false && tabsAvailable()
+            ? shareAcrossTabs(key, this.#userId, options)
+            : load(defaults.wasm).then((wasm) => wasm.KeyManagerCore.open(this.#userId, options));
         if (key !== null) openStores.set(key, { passphrase: options.passphrase, core: this.#core });
       }
       this.#core.catch(() => {

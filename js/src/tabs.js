@@ -262,8 +262,9 @@ export class TabGroup {
     this.#state = 'idle';
     this.#keys = null;
     this.#keysOpening = null;
-    for (const sessions of this.#remoteSessions.values()) sessions.free?.();
+    for (const entry of this.#remoteSessions.values()) entry.engine.free?.();
     this.#remoteSessions.clear();
+    this.#served.clear();
     for (const handle of this.#handles.values()) handle.dropEngine();
     for (const [id, call] of this.#pending) {
       this.#pending.delete(id);
@@ -272,6 +273,8 @@ export class TabGroup {
     }
     this.#leadLock?.release();
     this.#leadLock = null;
+    this.#channel?.close();
+    this.#channel = null;
   }
 
   #announce() {
@@ -279,7 +282,8 @@ export class TabGroup {
   }
 
   #post(message) {
-    this.#channel.postMessage(message);
+    // No channel once the group dissolved: nothing is answered from here any more.
+    this.#channel?.postMessage(message);
   }
 
   #openChannel() {
@@ -642,7 +646,14 @@ class TabSessions {
 
   #call(method, args) {
     const keys = this.#group.leadingKeys;
-    if (keys) return this.localEngine(keys)[method](...args);
+    if (keys) {
+      try {
+        return this.localEngine(keys)[method](...args);
+      } catch (error) {
+        // The engine refused its options: a rejection, as in one tab.
+        return Promise.reject(error);
+      }
+    }
     const server = this.#options.server;
     return this.#group.call('sessions', method, args, {
       handle: this.#handle,
