@@ -18,7 +18,8 @@
 // needs its own script entry, which every bundler handles differently. In a page the engine
 // also keeps what cannot cross a channel: a tab's `fetchBundle` and `onIdentityChange`
 // callbacks are called in that tab (the leader asks it), and bundles are fetched with the
-// page's own `fetch`.
+// page's own `fetch`. And Chromium does not freeze a background page holding a Web Lock that
+// another page waits on, which the leader always is while other tabs follow it.
 //
 // Where there is no Web Locks API or BroadcastChannel (Node, jsdom under vitest) none of
 // this is used: crypto.js opens the engine in place, as before.
