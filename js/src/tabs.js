@@ -89,15 +89,6 @@ function randomId() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-/** A lock held until `release()`: the request's callback waits on this promise. */
-function holder() {
-  let release;
-  const held = new Promise((resolve) => {
-    release = resolve;
-  });
-  return { held, release };
-}
-
 /**
  * The tabs of one origin sharing the store `name`. `openKeys()` opens the store here (a
  * promise of the engine's `KeyManagerCore`), `openSessions(keys, token, options)` makes a
@@ -113,8 +104,6 @@ export class TabGroup {
   #state = 'idle';
   /** Settles when the role is known (and, for a leader, the store is open). */
   #settled = null;
-  /** Releases the lead (resolves what the lock's callback waits on). */
-  #leadLock = null;
   /** The engine, once this tab leads and the store is open. */
   #keys = null;
   #keysOpening = null;
@@ -226,11 +215,11 @@ export class TabGroup {
     return this.#tabLock;
   }
 
-  // Holds the lock until the group dissolves (the store would not open here) or the tab ends.
+  // The lock's callback: holds the lock for the tab's life, or lets go at once when the store
+  // would not open here (the group dissolves; the next tab in line leads).
   async #lead(settle, fail) {
     const takeover = this.#state === 'follower';
     this.#state = 'leader';
-    this.#leadLock = holder();
     this.#announce();
     this.#keysOpening = Promise.resolve()
       .then(() => this.#openKeys())
@@ -254,7 +243,7 @@ export class TabGroup {
       clearTimeout(call.timer);
       this.#runHere(this.#tabId, call.message).then(call.resolve, call.reject);
     }
-    return this.#leadLock.held;
+    return new Promise(() => {});
   }
 
   // The store would not open while leading (a wrong passphrase, a holder outside the group):
@@ -272,8 +261,6 @@ export class TabGroup {
       clearTimeout(call.timer);
       call.reject(error);
     }
-    this.#leadLock?.release();
-    this.#leadLock = null;
     this.#channel?.close();
     this.#channel = null;
   }

@@ -205,6 +205,13 @@ const scenarios = {
     }
   },
 
+  /** Milliseconds per encryptMessage over `count` calls in turn (a figure for the log). */
+  async tabEncryptTiming({ peerId, count }) {
+    const started = performance.now();
+    for (let i = 0; i < count; i++) await window.tab.sessions.encryptMessage(peerId, `timing ${i}`);
+    return (performance.now() - started) / count;
+  },
+
   /** Encrypts once: the wire string, or the error's code and message. */
   async tabTryEncrypt({ peerId, text }) {
     try {
