@@ -18,9 +18,9 @@ const openCore = Symbol('openCore');
 // One engine per IndexedDB store in a page: KeyManagers made for the same user share it (two
 // engines over one store would each keep their own copy of the sessions). Across tabs, one
 // tab runs the engine and the others call it (src/tabs.js); with `tabs: false`, or where
-// there is no Web Locks API, the store's lock refuses a second tab (`store_in_use`). Per IndexedDB factory: a
-// test that puts a fresh `indexedDB` in place (fake-indexeddb's `new IDBFactory()` before
-// each test) gets fresh stores, as with the web client.
+// there is no Web Locks API, the store's lock refuses a second tab (`store_in_use`). Per
+// IndexedDB factory: a test that puts a fresh `indexedDB` in place (fake-indexeddb's
+// `new IDBFactory()` before each test) gets fresh stores, as with the web client.
 const storesByFactory = new WeakMap();
 const memoryFactory = {};
 
