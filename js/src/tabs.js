@@ -8,8 +8,8 @@
 // the same name, request and response matched by id, errors carried with their `name`,
 // `code` and message. Every follower also waits on the lock, so when the leader tab closes
 // (the browser releases its locks) the next one takes the lock, opens the store and
-// announces itself; calls it had not been answered are sent again to it (or run in it, when
-// it is the new leader). Nothing waits forever: a call no leader acknowledges within
+// announces itself; calls the old leader had not answered are sent again to it (or run in
+// it, when it is the new leader). Nothing waits forever: a call no leader acknowledges within
 // `ACK_TIMEOUT_MS` fails with `tabs_unavailable`.
 //
 // Why a leader tab rather than a SharedWorker: Web Locks and BroadcastChannel exist wherever
@@ -18,8 +18,8 @@
 // needs its own script entry, which every bundler handles differently. In a page the engine
 // also keeps what cannot cross a channel: a tab's `fetchBundle` and `onIdentityChange`
 // callbacks are called in that tab (the leader asks it), and bundles are fetched with the
-// page's own `fetch`. And Chromium does not freeze a background page holding a Web Lock that
-// another page waits on, which the leader always is while other tabs follow it.
+// page's own `fetch`. And Chromium's Energy Saver does not freeze a background page holding
+// a Web Lock that another page waits on, which the leader always is while tabs follow it.
 //
 // Where there is no Web Locks API or BroadcastChannel (Node, jsdom under vitest) none of
 // this is used: crypto.js opens the engine in place, as before.
@@ -142,12 +142,10 @@ export class TabGroup {
       const subtle = globalThis.crypto?.subtle;
       if (!subtle) return null;
       const encoder = new TextEncoder();
-      const key = await subtle.importKey('raw', encoder.encode(this.#passphrase), 'PBKDF2', false, ['deriveBits']);
-      const bits = await subtle.deriveBits(
-        { name: 'PBKDF2', hash: 'SHA-256', salt: encoder.encode(`quickchat-tabs:${this.#name}`), iterations: 100_000 },
-        key,
-        256,
-      );
+      const secret = encoder.encode(this.#passphrase);
+      const key = await subtle.importKey('raw', secret, 'PBKDF2', false, ['deriveBits']);
+      const salt = encoder.encode(`quickchat-tabs:${this.#name}`);
+      const bits = await subtle.deriveBits({ name: 'PBKDF2', hash: 'SHA-256', salt, iterations: 100_000 }, key, 256);
       return Array.from(new Uint8Array(bits), (b) => b.toString(16).padStart(2, '0')).join('');
     })();
     return this.#verifier;
@@ -337,7 +335,8 @@ export class TabGroup {
     return this.ready().then(async () => {
       if (this.#state === 'leader') return this.#runHere(this.#tabId, { target, method, args, session });
       const verifier = await this.#verify();
-      const message = { type: 'call', from: this.#tabId, id: this.#nextId++, target, method, args, session, verifier };
+      const id = this.#nextId++;
+      const message = { type: 'call', from: this.#tabId, id, target, method, args, session, verifier };
       if (this.#state === 'leader') return this.#runHere(this.#tabId, message);
       return new Promise((resolve, reject) => {
         const call = { message, resolve, reject, leader: null, timer: null };
@@ -355,7 +354,8 @@ export class TabGroup {
       call.reject(
         quickChatError(
           'tabs_unavailable',
-          `no tab answered for the store ${this.#name} within ${ACK_TIMEOUT_MS / 1000} s (the tab holding it is frozen or hung?)`,
+          `no tab answered for the store ${this.#name} within ${ACK_TIMEOUT_MS / 1000} s ` +
+            '(the tab holding it is frozen or hung?)',
         ),
       );
     }, ACK_TIMEOUT_MS);
@@ -406,7 +406,10 @@ export class TabGroup {
     if (!keys) throw quickChatError('tabs_unavailable', 'the store is not open in this tab');
     if (target === 'keys' && KEY_METHODS.has(method)) return keys[method](...args);
     if (target === 'sessions' && SESSION_METHODS.has(method)) {
-      const engine = from === this.#tabId ? this.#handles.get(session.handle)?.localEngine(keys) : this.#remoteEngine(keys, from, session);
+      const engine =
+        from === this.#tabId
+          ? this.#handles.get(session.handle)?.localEngine(keys)
+          : this.#remoteEngine(keys, from, session);
       if (!engine) throw quickChatError('tabs_unavailable', 'the SessionManager is gone');
       return engine[method](...args);
     }
@@ -439,7 +442,8 @@ export class TabGroup {
     return new Promise((resolve, reject) => {
       const id = this.#nextId++;
       const timer = setTimeout(() => {
-        if (this.#asks.delete(id)) reject(new Error(`the tab did not give the bundle within ${ACK_TIMEOUT_MS / 1000} s`));
+        if (!this.#asks.delete(id)) return;
+        reject(new Error(`the tab did not give the bundle within ${ACK_TIMEOUT_MS / 1000} s`));
       }, ACK_TIMEOUT_MS);
       const settle = (then) => (value) => {
         clearTimeout(timer);
