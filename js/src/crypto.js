@@ -3,7 +3,8 @@
 // is done by the SDK's WebAssembly engine.
 // Its own, smaller module (see src/load-crypto-browser.js): the drop-in needs no client code.
 import { load } from '#load-crypto';
-import { TabGroup, tabSessions, tabsAvailable } from './tabs.js';
+import { tabSessions } from './tab-engines.js';
+import { TabGroup, tabsAvailable } from './tabs.js';
 
 /** One-time prekeys the web client keeps on the server (the SDK's policy too). */
 export const ONE_TIME_PREKEY_TARGET = 100;
