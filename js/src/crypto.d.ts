@@ -218,6 +218,13 @@ export interface KeyManagerOptions {
   oneTimePrekeys?: 'when-available' | 'never';
   /** Deterministic randomness for replaying test vectors — never in an application. */
   randomSource?: (length: number) => Uint8Array;
+  /**
+   * Whether the tabs of this origin share one engine for an IndexedDB store (default `true`
+   * where there are Web Locks and `BroadcastChannel`): one tab runs it, the others call it,
+   * and the next tab takes over when it closes. `false`: a second tab is refused with
+   * `store_in_use`. A call no tab answers within 20 s rejects with `tabs_unavailable`.
+   */
+  tabs?: boolean;
 }
 
 /** Options of `SessionManager` (and defaults for `configure`). */

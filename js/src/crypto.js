@@ -3,6 +3,8 @@
 // is done by the SDK's WebAssembly engine.
 // Its own, smaller module (see src/load-crypto-browser.js): the drop-in needs no client code.
 import { load } from '#load-crypto';
+import { tabSessions } from './tab-engines.js';
+import { TabGroup, tabsAvailable } from './tabs.js';
 
 /** One-time prekeys the web client keeps on the server (the SDK's policy too). */
 export const ONE_TIME_PREKEY_TARGET = 100;
@@ -15,10 +17,11 @@ let defaults = {};
 const openCore = Symbol('openCore');
 
 // One engine per IndexedDB store in a page: KeyManagers made for the same user share it (two
-// engines over one store would each keep their own copy of the sessions). Across tabs the
-// store's lock does the same (a second tab gets `store_in_use`). Per IndexedDB factory: a
-// test that puts a fresh `indexedDB` in place (fake-indexeddb's `new IDBFactory()` before
-// each test) gets fresh stores, as with the web client.
+// engines over one store would each keep their own copy of the sessions). Across tabs, one
+// tab runs the engine and the others call it (src/tabs.js); with `tabs: false`, or where
+// there is no Web Locks API, the store's lock refuses a second tab (`store_in_use`). Per
+// IndexedDB factory: a test that puts a fresh `indexedDB` in place (fake-indexeddb's
+// `new IDBFactory()` before each test) gets fresh stores, as with the web client.
 const storesByFactory = new WeakMap();
 const memoryFactory = {};
 
@@ -184,6 +187,22 @@ function checkId(value, what) {
   }
 }
 
+// The engine of the store `key`, shared by the tabs of this origin: run in the tab that leads
+// them (this one, or another that this one calls), see src/tabs.js.
+function shareAcrossTabs(key, userId, options) {
+  let wasm;
+  const group = new TabGroup(key, {
+    openKeys: () =>
+      load(defaults.wasm).then((module) => {
+        wasm = module;
+        return module.KeyManagerCore.open(userId, options);
+      }),
+    openSessions: (keys, token, sessionOptions) => new wasm.SessionManagerCore(keys, token, sessionOptions),
+    passphrase: options.passphrase,
+  });
+  return group.ready().then(() => group.keys());
+}
+
 /** The user's long-term keys: identity, signed prekey, one-time prekeys. */
 export class KeyManager {
   #userId;
@@ -211,7 +230,7 @@ export class KeyManager {
   [openCore]() {
     if (!this.#core) {
       // `wasm` is for the loader, not the engine.
-      const { wasm: _wasm, ...options } = { ...defaults, ...this.#options };
+      const { wasm: _wasm, tabs, ...options } = { ...defaults, ...this.#options };
       const key = storeKey(this.#userId, options);
       const openStores = openStoresOf();
       const shared = key === null ? undefined : openStores.get(key);
@@ -219,7 +238,10 @@ export class KeyManager {
         this.#core =
           shared.passphrase === options.passphrase ? shared.core : Promise.reject(wrongPassphrase());
       } else {
-        this.#core = load(defaults.wasm).then((wasm) => wasm.KeyManagerCore.open(this.#userId, options));
+        this.#core =
+          key !== null && tabs !== false && tabsAvailable()
+            ? shareAcrossTabs(key, this.#userId, options)
+            : load(defaults.wasm).then((wasm) => wasm.KeyManagerCore.open(this.#userId, options));
         if (key !== null) openStores.set(key, { passphrase: options.passphrase, core: this.#core });
       }
       this.#core.catch(() => {
@@ -312,8 +334,8 @@ export class SessionManager {
   #open() {
     if (!this.#core) {
       this.#core = Promise.all([load(defaults.wasm), this.#keyManager[openCore]()]).then(([wasm, keys]) => {
-        const { wasm: _wasm, ...options } = { ...defaults, ...this.#options };
-        this.#ready = new wasm.SessionManagerCore(keys, this.#token, options);
+        const { wasm: _wasm, tabs: _tabs, ...options } = { ...defaults, ...this.#options };
+        this.#ready = tabSessions(keys, this.#token, options) ?? new wasm.SessionManagerCore(keys, this.#token, options);
         return this.#ready;
       });
       this.#core.catch(() => {

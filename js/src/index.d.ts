@@ -59,6 +59,8 @@ export type QuickChatErrorCode =
   | 'wrong_passphrase'
   | 'store_corrupt'
   | 'store_in_use'
+  /** quickchat/crypto: no tab answered for the store's engine within 20 s (its tab frozen or hung). */
+  | 'tabs_unavailable'
   | 'store_failed'
   | 'no_identity'
   | 'no_session'

@@ -21,6 +21,223 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 const packageDir = fileURLToPath(new URL('../..', import.meta.url));
 const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
+/** `promise`, or a failure when it is still pending after a minute (a generous bound against hangs). */
+async function withinMinute(promise, what) {
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: still pending after 60 s`)), 60_000);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Registers a user on the test server: `{ id, token }`. */
+async function register(server, username) {
+  const response = await fetch(`${server}/api/auth/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password: 'secret123' }),
+  });
+  assert.equal(response.status, 201, `register ${username}`);
+  const user = await response.json();
+  return { id: user.id, token: user.token };
+}
+
+async function openPage(context, origin) {
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(String(error)));
+  await page.goto(origin);
+  await page.waitForFunction(() => window.quickchatReady === true, null, { timeout: 20_000 });
+  const run = (name, args) => page.evaluate(([n, a]) => window.quickchatTests[n](a), [name, args]);
+  return { page, run, errors };
+}
+
+// Alice in two tabs (A, B: pages of one browser context, so one origin's IndexedDB, locks
+// and channels) and Bob in a page of another context, bundles from the test server. Both of
+// Alice's tabs encrypt to Bob and decrypt from him, one after the other and at once; Bob sees
+// one identity and one session for Alice throughout. Then tab A, the leader, closes while
+// tab B has calls in flight and Bob has sent messages it has not decrypted: B takes over,
+// and every message arrives. Before the tabs shared an engine, B's initialize() failed with
+// `store_in_use`.
+async function tabsOfOneUser(browser, context, origin, server) {
+  const stamp = Date.now();
+  const alice = await register(server, `tabs${stamp}_alice`);
+  const bob = await register(server, `tabs${stamp}_bob`);
+  const carol = await register(server, `tabs${stamp}_carol`);
+  const bobContext = await browser.newContext();
+  try {
+    const a = await openPage(context, origin);
+    const b = await openPage(context, origin);
+    const p = await openPage(bobContext, origin);
+    const aliceOpts = { server, userId: alice.id, token: alice.token, passphrase: 'alice tabs' };
+    const openedA = await a.run('tabOpen', aliceOpts);
+    const openedB = await b.run('tabOpen', aliceOpts);
+    assert.equal(openedA.origin, 'created');
+    assert.equal(openedB.origin, 'existing', 'the second tab uses the keys the first made');
+    assert.equal(openedB.fingerprint, openedA.fingerprint);
+    await p.run('tabOpen', { server, userId: bob.id, token: bob.token, passphrase: 'bob tabs' });
+
+    const send = async (tab, texts) => tab.run('tabEncrypt', { peerId: bob.id, texts });
+    const bobReads = (wires) => p.run('tabDecrypt', { peerId: alice.id, wires });
+    const bobSends = (texts) => p.run('tabEncrypt', { peerId: alice.id, texts });
+    const aliceReads = (tab, wires) => tab.run('tabDecrypt', { peerId: bob.id, wires });
+
+    // Turns: A starts the session, B goes on in it, then both again.
+    const turns = [
+      ...(await send(a, ['a1'])),
+      ...(await send(b, ['b1', 'b2'])),
+      ...(await send(a, ['a2'])),
+      ...(await send(b, ['b3'])),
+    ];
+    assert.deepEqual(await bobReads(turns), ['a1', 'b1', 'b2', 'a2', 'b3']);
+    // Bob answers; each of Alice's tabs decrypts some, in Bob's order.
+    const answers = await bobSends(['p1', 'p2', 'p3', 'p4']);
+    assert.deepEqual(await aliceReads(a, answers.slice(0, 1)), ['p1']);
+    assert.deepEqual(await aliceReads(b, answers.slice(1, 3)), ['p2', 'p3']);
+    assert.deepEqual(await aliceReads(a, answers.slice(3)), ['p4']);
+    // Both tabs at once, ten calls each: one chain, no message key used twice.
+    const texts = (tag) => Array.from({ length: 10 }, (_, i) => `${tag}${i}`);
+    const [fromA, fromB] = await Promise.all([
+      a.run('tabEncryptAll', { peerId: bob.id, texts: texts('ca') }),
+      b.run('tabEncryptAll', { peerId: bob.id, texts: texts('cb') }),
+    ]);
+    const keysOf = (wires) => wires.map((w) => JSON.parse(w).header.messageNumber);
+    assert.equal(new Set([...keysOf(fromA), ...keysOf(fromB)]).size, 20, 'every message has its own number');
+    assert.deepEqual(await bobReads([...fromA, ...fromB]), [...texts('ca'), ...texts('cb')]);
+
+    // A SessionManager of tab B with its own fetchBundle: the leader (A) asks B for Carol's
+    // bundle; Carol reads the first message.
+    const q = await openPage(bobContext, origin);
+    await q.run('tabOpen', { server, userId: carol.id, token: carol.token, passphrase: 'carol tabs' });
+    await b.run('tabFetchBundleManager', { server, token: alice.token });
+    const viaFetch = await b.run('tabEncryptViaFetch', { peerId: carol.id, text: 'to carol' });
+    assert.deepEqual(viaFetch.fetched, [carol.id], "the follower's fetchBundle was called once");
+    assert.deepEqual(await q.run('tabDecrypt', { peerId: alice.id, wires: [viaFetch.wire] }), ['to carol']);
+
+    // A tab with another passphrase is refused, as it would be alone.
+    const d = await openPage(context, origin);
+    const wrong = await d.run('tabOpenError', { ...aliceOpts, passphrase: 'not alice' });
+    assert.equal(wrong?.code, 'wrong_passphrase');
+    await d.page.close();
+
+    // What a call through the leader costs (printed, not asserted: the machine is shared).
+    const count = 200;
+    const inLeader = await a.run('tabEncryptTiming', { peerId: bob.id, count });
+    const inFollower = await b.run('tabEncryptTiming', { peerId: bob.id, count });
+    console.log(`# encryptMessage: ${inLeader.toFixed(3)} ms in the leader tab, ${inFollower.toFixed(3)} ms in a follower (${count} calls in turn)`);
+
+    // Bob sends while Alice's leader tab is about to close; B has encryptions in flight.
+    const whileClosing = await bobSends(['q1', 'q2', 'q3']);
+    await b.run('tabStartEncrypt', { peerId: bob.id, texts: texts('inflight') });
+    await a.page.close();
+    const settled = await withinMinute(b.run('tabSettle'), 'the calls in flight during the handover');
+    assert.deepEqual(
+      settled.filter((s) => s.error),
+      [],
+      'calls in flight during the handover are answered',
+    );
+    assert.deepEqual(await bobReads(settled.map((s) => s.wire)), texts('inflight'));
+    assert.deepEqual(await aliceReads(b, whileClosing), ['q1', 'q2', 'q3'], 'what Bob sent meanwhile is not lost');
+    // B leads now: both directions go on, and a new tab follows it.
+    assert.deepEqual(await bobReads(await send(b, ['after'])), ['after']);
+    assert.deepEqual(await aliceReads(b, await bobSends(['p5'])), ['p5']);
+    const c = await openPage(context, origin);
+    assert.equal((await c.run('tabOpen', aliceOpts)).fingerprint, openedA.fingerprint);
+    assert.deepEqual(await bobReads(await send(c, ['from c'])), ['from c']);
+    assert.deepEqual(await aliceReads(c, await bobSends(['p6'])), ['p6']);
+
+    // One identity each way, one session each side, no identity change reported.
+    const bobState = await p.run('tabState');
+    assert.deepEqual(bobState.sessions, [{ peerId: alice.id, remoteFingerprint: openedA.fingerprint }]);
+    assert.equal(bobState.identityChanges, 0);
+    for (const tab of [b, c]) {
+      const state = await tab.run('tabState');
+      const carolState = await q.run('tabState');
+      assert.deepEqual(
+        state.sessions.sort((x, y) => (x.peerId === bob.id ? -1 : y.peerId === bob.id ? 1 : 0)),
+        [
+          { peerId: bob.id, remoteFingerprint: bobState.fingerprint },
+          { peerId: carol.id, remoteFingerprint: carolState.fingerprint },
+        ],
+      );
+      assert.equal(state.identityChanges, 0);
+      assert.equal(state.fingerprint, openedA.fingerprint);
+    }
+
+    // Bob resets his keys: the tab whose call met it (C, a follower) is told.
+    const bobNew = await p.run('tabReset', { server, token: bob.token });
+    assert.deepEqual(await aliceReads(c, await bobSends(['after reset'])), ['after reset']);
+    assert.deepEqual(await c.run('tabIdentityChanges'), [{ peerId: bob.id, newFingerprint: bobNew }]);
+    assert.deepEqual(await b.run('tabIdentityChanges'), []);
+
+    assert.deepEqual([...a.errors, ...b.errors, ...c.errors, ...p.errors, ...q.errors, ...d.errors], []);
+    await b.page.close();
+    await c.page.close();
+  } finally {
+    await bobContext.close();
+  }
+}
+
+// A leader tab that stops answering (hung, or frozen as browsers do with background tabs) holds
+// the lock: the other tab's calls fail with `tabs_unavailable` (after 20 s) instead of
+// waiting forever, and work again once the leader runs.
+async function frozenLeader(context, origin, server) {
+  const alice = await register(server, `frozen${Date.now()}_alice`);
+  const options = { server, userId: alice.id, token: alice.token, passphrase: 'frozen' };
+  const a = await openPage(context, origin);
+  const b = await openPage(context, origin);
+  try {
+    assert.equal(await a.run('tabOpenError', options), null);
+    // The leader's JavaScript stops (paused in the debugger at its next task): it holds its
+    // locks but answers nothing.
+    const cdp = await context.newCDPSession(a.page);
+    await cdp.send('Debugger.enable');
+    await cdp.send('Debugger.pause');
+    const outcome = await withinMinute(b.run('tabOpenError', options), 'the call to a hung leader');
+    assert.equal(outcome?.code, 'tabs_unavailable');
+    await cdp.send('Debugger.resume');
+    assert.equal(await b.run('tabOpenError', options), null);
+  } finally {
+    await a.page.close();
+    await b.page.close();
+  }
+}
+
+// The next tab in line for the lead has another passphrase: its store does not open, it
+// lets go, and the tab after it leads; calls in flight meanwhile are answered by that one.
+async function wrongTabInLine(context, origin, server) {
+  const alice = await register(server, `inline${Date.now()}_alice`);
+  const bob = await register(server, `inline${Date.now()}_bob`);
+  const options = { server, userId: alice.id, token: alice.token, passphrase: 'right' };
+  const a = await openPage(context, origin);
+  const d = await openPage(context, origin);
+  const b = await openPage(context, origin);
+  const p = await openPage(context, origin);
+  try {
+    assert.equal(await a.run('tabOpenError', options), null);
+    // D queues for the lead before B.
+    assert.equal((await d.run('tabOpenError', { ...options, passphrase: 'wrong' }))?.code, 'wrong_passphrase');
+    assert.equal(await b.run('tabOpenError', options), null);
+    assert.equal(await p.run('tabOpenError', { server, userId: bob.id, token: bob.token, passphrase: 'bob' }), null);
+    const texts = Array.from({ length: 5 }, (_, i) => `m${i}`);
+    await b.run('tabStartEncrypt', { peerId: bob.id, texts });
+    await a.page.close();
+    const settled = await withinMinute(b.run('tabSettle'), 'the calls in flight while the wrong tab tried to lead');
+    assert.deepEqual(settled.filter((s) => s.error), []);
+    assert.deepEqual(await p.run('tabDecrypt', { peerId: alice.id, wires: settled.map((s) => s.wire) }), texts);
+    // B leads; D is still refused.
+    const back = await p.run('tabEncrypt', { peerId: alice.id, texts: ['back'] });
+    assert.deepEqual(await b.run('tabDecrypt', { peerId: bob.id, wires: back }), ['back']);
+    assert.equal((await d.run('tabOpenError', { ...options, passphrase: 'wrong' }))?.code, 'wrong_passphrase');
+  } finally {
+    for (const tab of [a, d, b, p]) if (!tab.page.isClosed()) await tab.page.close();
+  }
+}
+
 const results = [];
 async function check(name, body) {
   const started = Date.now();
@@ -145,17 +362,29 @@ try {
     assert.equal(await run('dropInInitializeError', { userId, passphrase: 'pass one' }), null);
   });
 
-  await check('drop-in: a second tab is refused while the first holds the store', async () => {
+  await check('drop-in with tabs: false: a second tab is refused while the first holds the store', async () => {
     const other = await context.newPage();
     await other.goto(origin);
     await other.waitForFunction(() => window.quickchatReady === true, null, { timeout: 20_000 });
     const inOther = (name, args) => other.evaluate(([n, a]) => window.quickchatTests[n](a), [name, args]);
-    assert.equal(await inOther('dropInInitializeError', { userId, passphrase: 'pass one' }), 'store_in_use');
+    assert.equal(await inOther('dropInInitializeError', { userId, passphrase: 'pass one', tabs: false }), 'store_in_use');
     // Once the first tab is gone, the second one gets it.
     await page.goto('about:blank');
-    assert.equal(await inOther('dropInInitializeError', { userId, passphrase: 'pass one' }), null);
+    assert.equal(await inOther('dropInInitializeError', { userId, passphrase: 'pass one', tabs: false }), null);
     await other.close();
     await open();
+  });
+
+  await check('drop-in: two tabs of one user both encrypt and decrypt; the other tab leads when the leader closes; nothing lost', async () => {
+    await tabsOfOneUser(browser, context, origin, chatServer.url);
+  });
+
+  await check('drop-in: the next tab in line for the lead has another passphrase: the one after it leads, nothing lost', async () => {
+    await wrongTabInLine(context, origin, chatServer.url);
+  });
+
+  await check('drop-in: a frozen leader tab: the other tab gets tabs_unavailable, never a call pending forever', async () => {
+    await frozenLeader(context, origin, chatServer.url);
   });
 
   for (const { name, value } of vectorFiles('web-storage-import')) {

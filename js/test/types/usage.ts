@@ -22,6 +22,9 @@ async function dropIn(userId: string, token: string, peerId: string): Promise<st
   configure({ passphrase: 'app secret', server: 'https://chat.example.com' });
   const keys = new crypto.KeyManager(userId);
   await keys.initialize();
+  // One tab only (a second one is refused with `store_in_use`).
+  const alone = new crypto.KeyManager(`${userId}-alone`, { tabs: false });
+  void alone;
   const fingerprint: string = await keys.getFingerprint();
   const bundle = await keys.getPendingBundle();
   if (bundle) {

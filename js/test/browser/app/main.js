@@ -65,8 +65,8 @@ const scenarios = {
     return (await keys.getPendingBundle()).oneTimePrekeys.length;
   },
 
-  async dropInInitializeError({ userId, passphrase }) {
-    configure({ passphrase, kdf: 'insecure-for-tests' });
+  async dropInInitializeError({ userId, passphrase, tabs }) {
+    configure({ passphrase, kdf: 'insecure-for-tests', tabs });
     return errorCode(new KeyManager(userId).initialize());
   },
 
@@ -90,6 +90,144 @@ const scenarios = {
       texts,
       untouched: before === after,
       sessions: listed.map((s) => s.peerId),
+    };
+  },
+
+  /**
+   * The drop-in as an app in one of several tabs of the same user: keys initialized (and
+   * uploaded to the server once), a SessionManager fetching bundles from the server.
+   */
+  async tabOpen({ server, userId, token, passphrase }) {
+    configure({ passphrase, kdf: 'insecure-for-tests', server });
+    const keys = new KeyManager(userId);
+    await keys.initialize();
+    const pending = await keys.getPendingBundle();
+    if (pending) {
+      const response = await fetch(`${server}/api/users/prekeys`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify(pending),
+      });
+      if (!response.ok) throw new Error(`prekey upload: ${response.status}`);
+      await keys.markBundleUploaded(pending);
+    }
+    const sessions = new SessionManager(userId, keys, token);
+    window.tab = { keys, sessions, identityChanges: [] };
+    sessions.onIdentityChange((change) => window.tab.identityChanges.push(change));
+    return { origin: keys.origin, fingerprint: await keys.getFingerprint() };
+  },
+
+  /** Encrypts each text in turn; the wire strings (what goes in the WebSocket `content`). */
+  async tabEncrypt({ peerId, texts }) {
+    const wires = [];
+    for (const text of texts) wires.push(JSON.stringify(await window.tab.sessions.encryptMessage(peerId, text)));
+    return wires;
+  },
+
+  /** Encrypts all texts at once (concurrent calls). */
+  async tabEncryptAll({ peerId, texts }) {
+    const wires = await Promise.all(texts.map((text) => window.tab.sessions.encryptMessage(peerId, text)));
+    return wires.map((wire) => JSON.stringify(wire));
+  },
+
+  /** Starts encrypting without waiting (the test closes the leader meanwhile); see `tabSettle`. */
+  tabStartEncrypt({ peerId, texts }) {
+    window.tab.started = Promise.allSettled(texts.map((text) => window.tab.sessions.encryptMessage(peerId, text)));
+    return null;
+  },
+
+  async tabSettle() {
+    return (await window.tab.started).map((outcome) =>
+      outcome.status === 'fulfilled' ? { wire: JSON.stringify(outcome.value) } : { error: `${outcome.reason?.code}: ${outcome.reason?.message}` },
+    );
+  },
+
+  /** Decrypts each wire string in turn: the texts, or the error code where one fails. */
+  async tabDecrypt({ peerId, wires }) {
+    const texts = [];
+    for (const wire of wires) {
+      try {
+        texts.push(await window.tab.sessions.decryptMessage(peerId, JSON.parse(wire)));
+      } catch (error) {
+        texts.push(`error ${error.code}: ${error.message}`);
+      }
+    }
+    return texts;
+  },
+
+  /**
+   * A second SessionManager in this tab whose bundles come from its own `fetchBundle` (here:
+   * the server, counted): when another tab leads, that tab asks this one for them.
+   */
+  tabFetchBundleManager({ server, token }) {
+    window.tab.fetched = [];
+    window.tab.viaFetch = new SessionManager(window.tab.keys.userId, window.tab.keys, token, {
+      fetchBundle: async (peerId) => {
+        window.tab.fetched.push(peerId);
+        const response = await fetch(`${server}/api/users/${peerId}/prekeys`, { headers: { authorization: `Bearer ${token}` } });
+        return response.json();
+      },
+    });
+    return null;
+  },
+
+  async tabEncryptViaFetch({ peerId, text }) {
+    const wire = JSON.stringify(await window.tab.viaFetch.encryptMessage(peerId, text));
+    return { wire, fetched: window.tab.fetched };
+  },
+
+  /** The user resets its keys (a reinstall, as peers see it) and uploads the new bundle. */
+  async tabReset({ server, token }) {
+    await window.tab.keys.resetE2EE();
+    const pending = await window.tab.keys.getPendingBundle();
+    const response = await fetch(`${server}/api/users/prekeys`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify(pending),
+    });
+    if (!response.ok) throw new Error(`prekey upload: ${response.status}`);
+    await window.tab.keys.markBundleUploaded(pending);
+    return window.tab.keys.getFingerprint();
+  },
+
+  /** The identity changes this tab's SessionManager was told about. */
+  tabIdentityChanges() {
+    return window.tab.identityChanges.map((c) => ({ peerId: c.peerId, newFingerprint: c.newFingerprint }));
+  },
+
+  /** An error's code and message, or null (e.g. a tab with another passphrase). */
+  async tabOpenError(args) {
+    try {
+      await scenarios.tabOpen(args);
+      return null;
+    } catch (error) {
+      return { code: error.code, message: error.message };
+    }
+  },
+
+  /** Milliseconds per encryptMessage over `count` calls in turn (a figure for the log). */
+  async tabEncryptTiming({ peerId, count }) {
+    const started = performance.now();
+    for (let i = 0; i < count; i++) await window.tab.sessions.encryptMessage(peerId, `timing ${i}`);
+    return (performance.now() - started) / count;
+  },
+
+  /** Encrypts once: the wire string, or the error's code and message. */
+  async tabTryEncrypt({ peerId, text }) {
+    try {
+      return { wire: JSON.stringify(await window.tab.sessions.encryptMessage(peerId, text)) };
+    } catch (error) {
+      return { code: error.code, message: error.message };
+    }
+  },
+
+  /** What this tab sees: sessions (peer and its fingerprint) and identity changes reported. */
+  async tabState() {
+    const sessions = await window.tab.sessions.listSessions();
+    return {
+      sessions: sessions.map((s) => ({ peerId: s.peerId, remoteFingerprint: s.remoteFingerprint })),
+      identityChanges: window.tab.identityChanges.length,
+      fingerprint: await window.tab.keys.getFingerprint(),
     };
   },
 
