@@ -548,3 +548,38 @@ fn frames_that_arrive_during_catch_up_wait_for_it() {
         .unwrap();
     assert_eq!(shown.len(), 3, "{shown:?}");
 }
+
+/// A message waiting for its pacing leaves the serving loop asleep until it is due: a loop
+/// that woke itself would spin without yielding, and every other task on its thread (a
+/// web peer's handler, the HTTP client reading a bundle) would wait until the message went
+/// out — which is how the first message's handler missed its margin on a loaded machine.
+#[test]
+fn a_paced_message_leaves_the_serving_loop_asleep_until_it_is_due() {
+    // A spinning loop never returns from its poll: run the scenario on a thread and fail
+    // if it does not finish.
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut h = Harness::new(config());
+        h.run();
+        let mut socket = h.accept();
+        h.handshake(&mut socket);
+        h.send("one");
+        h.send("two");
+        let first = messages_in(&parse_all(socket.frames()));
+        assert_eq!(
+            first.len(),
+            1,
+            "the second waits for the spacing: {first:?}"
+        );
+        let spacing = i64::try_from(h.client.config().pacing.min_interval_ms).unwrap();
+        assert_eq!(h.clock.next_deadline(), Some(START_MS + spacing));
+        h.let_next_timer_fire();
+        let second = messages_in(&parse_all(socket.frames()));
+        assert_eq!(second.len(), 1, "{second:?}");
+        assert_eq!(second[0]["payload"]["content"], "two");
+        done.send(()).unwrap();
+    });
+    finished
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("the scenario finished (a serving loop that spins never yields)");
+}

@@ -227,7 +227,7 @@ where
         if let Err(e) = flushed {
             tracing::warn!(error = %e, "outbox flush failed");
         }
-        self.send_ready().await;
+        self.write_due().await;
         if let Err(e) = self.maintain_prekeys().await {
             tracing::warn!(error = %e, "prekey upkeep failed");
             self.events.emit(Event::ServerError {
@@ -265,7 +265,7 @@ where
             }
             // Paced messages whose time has come.
             if self.lock_state().flight.has_queued() {
-                self.send_ready().await;
+                self.write_due().await;
             }
             if !self.lock_state().flight.is_open() {
                 return Ended::Retry("a write to the socket failed".into());

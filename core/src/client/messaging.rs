@@ -317,10 +317,24 @@ where
         self.send_ready().await
     }
 
+    /// Writes every queued message that may go now and, when some still wait for their
+    /// time, wakes the serving loop so that it sleeps until the next one is due. For callers
+    /// outside the serving loop (the loop itself calls [`Client::write_due`]).
+    pub(crate) async fn send_ready(&self) -> usize {
+        let written = self.write_due().await;
+        if self.lock_state().flight.has_queued() {
+            self.wake_serving_loop();
+        }
+        written
+    }
+
     /// Writes every queued message that may go now. The socket is held throughout, so the
     /// flight's decision and the write are one step: nobody else writes in between, and a
-    /// new connection cannot start under a write of the old one.
-    pub(crate) async fn send_ready(&self) -> usize {
+    /// new connection cannot start under a write of the old one. Does not wake the serving
+    /// loop: the loop calls this itself, and a loop woken by its own call would spin
+    /// without yielding until the next message is due, starving every other task on its
+    /// thread.
+    pub(crate) async fn write_due(&self) -> usize {
         let mut sink = self.sink.lock().await;
         let mut written = 0;
         loop {
@@ -361,10 +375,6 @@ where
             }
         }
         drop(sink);
-        if self.lock_state().flight.has_queued() {
-            // The serving loop sleeps until the next one is due.
-            self.wake_serving_loop();
-        }
         written
     }
 

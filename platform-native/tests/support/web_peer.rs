@@ -239,6 +239,9 @@ struct Inner {
 struct Outcomes {
     received: Vec<Received>,
     failures: Vec<Failure>,
+    /// Incoming message ids in the order their frames arrived (handlers may finish in
+    /// another order).
+    arrivals: Vec<String>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -533,6 +536,15 @@ impl WebPeer {
         lock(&self.inner.outcomes).received.clone()
     }
 
+    /// Messages decrypted so far, in the order their frames arrived (the order the backend
+    /// relayed them, which is the order the sender wrote them).
+    pub fn received_in_arrival_order(&self) -> Vec<Received> {
+        let outcomes = lock(&self.inner.outcomes);
+        let mut received = outcomes.received.clone();
+        received.sort_by_key(|r| outcomes.arrivals.iter().position(|id| *id == r.message_id));
+        received
+    }
+
     /// Messages that could not be read, in the order their handlers finished.
     pub fn failures(&self) -> Vec<Failure> {
         lock(&self.inner.outcomes).failures.clone()
@@ -791,6 +803,7 @@ async fn read_frames(inner: Arc<Inner>, mut stream: SplitStream<Socket>) {
         if payload.from == inner.user_id {
             continue;
         }
+        lock(&inner.outcomes).arrivals.push(payload.id.clone());
         if inner.options.sequential {
             inner.clone().handle(payload).await;
         } else {
