@@ -166,6 +166,12 @@ pub trait Store: MaybeSend + MaybeSync {
     async fn messages(&self, query: &MessageQuery) -> Result<Vec<MessageRecord>, StoreError>;
     /// Applies every write of `batch` atomically.
     async fn commit(&self, batch: WriteBatch) -> Result<(), StoreError>;
+    /// Resolves once every batch committed before is durable, relaxed ones included (see
+    /// [`BatchDurability::Relaxed`]), or with why one could not be written. A store that
+    /// writes every batch before its commit returns has nothing to wait for.
+    async fn settled(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// Forwards every [`Store`] method through a pointer type, so an engine can own an `Arc`
@@ -210,6 +216,9 @@ macro_rules! forward_store {
             }
             async fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {
                 (**self).commit(batch).await
+            }
+            async fn settled(&self) -> Result<(), StoreError> {
+                (**self).settled().await
             }
         }
     )*};
