@@ -73,6 +73,9 @@ impl WriteBehind {
         this: &Rc<RefCell<Self>>,
     ) -> impl Future<Output = Result<(), StoreError>> + use<> {
         let mut queue = this.borrow_mut();
+        // A write that failed before anyone could wait for it (its transaction did not
+        // start) is reported here.
+        let failed = queue.failed.take();
         let mut receivers = Vec::new();
         if !queue.queued.is_empty() {
             let (sender, receiver) = oneshot::channel();
@@ -85,6 +88,9 @@ impl WriteBehind {
             receivers.push(receiver);
         }
         async move {
+            if let Some(failure) = failed {
+                return Err(failure);
+            }
             for receiver in receivers {
                 match receiver.await {
                     Ok(result) => result?,
