@@ -88,7 +88,9 @@ pub enum BatchDurability {
     #[default]
     Immediate,
     /// Atomic and visible at once, but may reach the disk with a later commit: for
-    /// bookkeeping that the next catch-up would restore anyway (delivery statuses).
+    /// bookkeeping that the next catch-up would restore anyway (delivery statuses), and for
+    /// writes whose loss the protocol survives (a session's next state after a message it
+    /// received: lost, the message would open once more). [`Store::settled`] waits for them.
     Relaxed,
 }
 
