@@ -133,6 +133,43 @@ export class ReferenceRatchet {
     return r;
   }
 
+  /**
+   * The web client's serialized state (the `ratchetState` JSON of its session records, as
+   * an object): what it saves after every message and loads before the next.
+   */
+  toReferenceState() {
+    const key = (bytes) => (bytes ? b64(bytes) : null);
+    return {
+      rootKey: b64(this.rootKey),
+      sendingChainKey: key(this.sendingChainKey),
+      receivingChainKey: key(this.receivingChainKey),
+      dhRatchetKeyPair: this.dhs ? { publicKey: b64(this.dhs.publicKey), secretKey: b64(this.dhs.secretKey) } : null,
+      dhRatchetRemoteKey: key(this.dhr),
+      sendingChainLength: this.ns,
+      receivingChainLength: this.nr,
+      previousSendingChainLength: this.pn,
+      skippedMessageKeys: [...this.skipped].map(([id, messageKey]) => [id, b64(messageKey)]),
+    };
+  }
+
+  /** A ratchet from `toReferenceState()`'s object (the web client's `ratchetState`). */
+  static fromReferenceState(state, random) {
+    const key = (text) => (text == null ? null : unb64(text));
+    const r = new ReferenceRatchet(random);
+    r.rootKey = unb64(state.rootKey);
+    r.sendingChainKey = key(state.sendingChainKey);
+    r.receivingChainKey = key(state.receivingChainKey);
+    r.dhs = state.dhRatchetKeyPair
+      ? { publicKey: unb64(state.dhRatchetKeyPair.publicKey), secretKey: unb64(state.dhRatchetKeyPair.secretKey) }
+      : null;
+    r.dhr = key(state.dhRatchetRemoteKey);
+    r.ns = state.sendingChainLength;
+    r.nr = state.receivingChainLength;
+    r.pn = state.previousSendingChainLength;
+    r.skipped = new Map(state.skippedMessageKeys.map(([id, messageKey]) => [id, unb64(messageKey)]));
+    return r;
+  }
+
   async encrypt(plaintext, x3dh) {
     if (!this.sendingChainKey) {
       this.pn = this.ns;

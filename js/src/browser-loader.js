@@ -1,6 +1,7 @@
 // The loading logic both browser entry points share; each keeps its own literal
 // `new URL('../pkg/<module>_bg.wasm', import.meta.url)`, which is how bundlers find and emit
 // its .wasm asset.
+import { wasmSource } from './wasm-source.js';
 
 /**
  * `load`/`loadSync` for one wasm-bindgen module: `init` and `wasm` are its default export
@@ -12,7 +13,9 @@ export function browserLoader(init, wasm, defaultSource, finish = (module) => mo
     /** Loads the module once; `input` overrides where the .wasm comes from (URL, Response, bytes). */
     load(input) {
       if (!ready) {
-        ready = init({ module_or_path: input ?? defaultSource() }).then(() => finish(wasm));
+        ready = wasmSource(input, defaultSource, import.meta.url)
+          .then((source) => init({ module_or_path: source }))
+          .then(() => finish(wasm));
         ready.catch(() => {
           ready = undefined;
         });

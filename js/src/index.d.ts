@@ -83,6 +83,8 @@ export type QuickChatErrorCode =
   | 'unsupported'
   | 'timeout'
   | 'stopped'
+  /** A module's .wasm could not be fetched as WebAssembly (the message names the fix). */
+  | 'wasm_unavailable'
   | `http_${number}`;
 
 /** Every failure of the SDK is an `Error` with `name === 'QuickChatError'` and a `code`. */

@@ -8,7 +8,10 @@
 //   3. the TypeScript declarations, compiled against test/types/ (usage.ts, and webclient.ts:
 //      an app typed with the web client's own types);
 //   4. the browser suite (test/browser/run.mjs): the packed tarball in Node and in a Vite app
-//      in headless Chromium.
+//      in headless Chromium;
+//   5. the package in a Vite app without configuration (test/browser/vite.mjs): the dev
+//      server (which pre-bundles it) and `vite build` + `vite preview`, in headless Chromium;
+//   6. a short run of the browser bench (bench/browser.mjs --quick), for its printed ratios.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,6 +42,9 @@ const steps = [
   ],
   ['TypeScript declarations', process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'test/types']],
   ['browser suite', process.execPath, ['test/browser/run.mjs']],
+  ['Vite without configuration (dev server, build + preview)', process.execPath, ['test/browser/vite.mjs']],
+  // Prints the speed ratios against the web client in Chromium; fails only if the bench does.
+  ['browser bench, short (ratios printed, not asserted)', process.execPath, ['bench/browser.mjs', '--quick']],
 ];
 const failed = [];
 try {

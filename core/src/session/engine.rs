@@ -180,6 +180,16 @@ impl<S: Store, T> Prepared<'_, S, T> {
         self
     }
 
+    /// Lets the commit return before the batch is on disk ([`BatchDurability::Relaxed`]):
+    /// for writes whose loss the protocol survives, such as the next state of a session
+    /// after a message it received (lost, that message would open once more).
+    ///
+    /// [`BatchDurability::Relaxed`]: crate::store::BatchDurability::Relaxed
+    pub fn relaxed(mut self) -> Self {
+        self.batch = self.batch.relaxed();
+        self
+    }
+
     /// Writes everything in one atomic commit and returns the result.
     pub async fn commit(self) -> Result<T, SessionError> {
         self.engine.commit_with(self.batch, self.overlay).await?;

@@ -88,7 +88,9 @@ pub enum BatchDurability {
     #[default]
     Immediate,
     /// Atomic and visible at once, but may reach the disk with a later commit: for
-    /// bookkeeping that the next catch-up would restore anyway (delivery statuses).
+    /// bookkeeping that the next catch-up would restore anyway (delivery statuses), and for
+    /// writes whose loss the protocol survives (a session's next state after a message it
+    /// received: lost, the message would open once more). [`Store::settled`] waits for them.
     Relaxed,
 }
 
@@ -166,6 +168,12 @@ pub trait Store: MaybeSend + MaybeSync {
     async fn messages(&self, query: &MessageQuery) -> Result<Vec<MessageRecord>, StoreError>;
     /// Applies every write of `batch` atomically.
     async fn commit(&self, batch: WriteBatch) -> Result<(), StoreError>;
+    /// Resolves once every batch committed before is durable, relaxed ones included (see
+    /// [`BatchDurability::Relaxed`]), or with why one could not be written. A store that
+    /// writes every batch before its commit returns has nothing to wait for.
+    async fn settled(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// Forwards every [`Store`] method through a pointer type, so an engine can own an `Arc`
@@ -210,6 +218,9 @@ macro_rules! forward_store {
             }
             async fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {
                 (**self).commit(batch).await
+            }
+            async fn settled(&self) -> Result<(), StoreError> {
+                (**self).settled().await
             }
         }
     )*};

@@ -387,6 +387,28 @@ try {
     await frozenLeader(context, origin, chatServer.url);
   });
 
+  await check("drop-in: a burst's writes share IndexedDB transactions, and what it leaves is on disk", async () => {
+    const prefix = `burst${Date.now()}`;
+    const count = 10;
+    const burst = await run('dropInBurst', { prefix, count });
+    assert.deepEqual(burst.received, burst.texts);
+    assert.deepEqual([...burst.numbers].sort((a, b) => a - b), Array.from({ length: count }, (_, i) => i + 1));
+    assert.equal(burst.answer, 'answer');
+    // One transaction per message before; now the messages made while one is in flight
+    // share the next.
+    assert.ok(burst.sendTransactions < count / 2, `${burst.sendTransactions} transactions for ${count} sends`);
+    assert.ok(burst.receiveTransactions < count / 2, `${burst.receiveTransactions} transactions for ${count} receipts`);
+    await page.reload();
+    await page.waitForFunction(() => window.quickchatReady === true);
+    const after = await run('dropInAfterBurst', { prefix, replay: burst.replay });
+    assert.equal(after.replayed, 'decrypt_failed', 'a message of the burst opens only once: its state was kept');
+    // Alice's sending chain after the burst had count + 1 messages; her next one is the
+    // second (after the acknowledgement) on the chain her decryption of the answer began.
+    assert.equal(after.nextHeader.previousChainLength, count + 1, "Alice's chain went on from the burst");
+    assert.equal(after.nextHeader.messageNumber, 1, "Alice's decryption of the answer was kept");
+    assert.equal(after.next, 'after the reload');
+  });
+
   for (const { name, value } of vectorFiles('web-storage-import')) {
     await check(`drop-in: imports the web client's database (${name}) and decrypts what came after`, async () => {
       const result = await run('dropInImport', {

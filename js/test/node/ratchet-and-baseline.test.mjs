@@ -99,6 +99,11 @@ for (const { name, value: file } of vectorFiles('conversation')) {
         assert.equal(await sessions[step.by].decrypt(message), step.plaintext, `step ${i}`);
       }
       assert.equal(draws.length, 0, `step ${i}: draws`);
+      // Its saved state is the web client's `ratchetState`, and the next step starts from it
+      // (as the web client, and the browser bench's reference, load it before every message).
+      const state = sessions[step.by].toReferenceState();
+      assert.deepEqual(state, JSON.parse(step.stateAfter), `step ${i}: state`);
+      sessions[step.by] = ReferenceRatchet.fromReferenceState(JSON.parse(JSON.stringify(state)), random);
     }
   });
 }

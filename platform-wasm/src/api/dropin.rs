@@ -682,7 +682,15 @@ impl SessionState {
             // session); only a peer without one gets a session first. A missing session is
             // found before any random draw.
             match engine.encrypt(peer_id, plaintext, now(), rng).await {
-                Ok(prepared) => return Ok(prepared.commit().await?.wire),
+                Ok(prepared) => {
+                    // Written behind, and waited for with the engine free: messages
+                    // encrypted meanwhile share the next IndexedDB transaction. The message
+                    // is given out only once its session's next state is on disk.
+                    let wire = prepared.relaxed().commit().await?.wire;
+                    drop(guard);
+                    self.shared.store.settled().await?;
+                    return Ok(wire);
+                }
                 Err(SessionError::NoSession { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
@@ -713,11 +721,19 @@ impl SessionState {
         })?;
         let mut guard = self.shared.crypto.lock().await;
         let (engine, rng) = guard.engine()?;
-        let incoming = engine
+        let prepared = engine
             .decrypt_envelope(&peer_id, envelope, now(), rng)
-            .await?
-            .commit()
             .await?;
+        // The next state of an existing session is written behind the message (a burst
+        // shares IndexedDB transactions): lost in a crash, the message would only open once
+        // more. A new session (and its used one-time prekey) is on disk before the text is
+        // given out.
+        let prepared = if prepared.value().new_session {
+            prepared
+        } else {
+            prepared.relaxed()
+        };
+        let incoming = prepared.commit().await?;
         self.report(incoming.identity_change);
         Ok(JsValue::from_str(&incoming.plaintext))
     }

@@ -34,25 +34,29 @@
 //! object store it touches: all of it or nothing (a failed request aborts the transaction,
 //! and so does any error on the way). The values are sealed before the transaction starts.
 //! IndexedDB decides when a committed transaction reaches the disk (browsers commit with
-//! their default durability); a batch marked relaxed is treated the same.
+//! their default durability). A batch marked relaxed is written behind: its commit returns
+//! once its transaction is started, and relaxed batches made meanwhile share the next one
+//! ([`behind`]).
 //!
 //! [`KdfParams::generate`]: quickchat_core::store::sealing::KdfParams::generate
 //! [`SealingKey::seal`]: quickchat_core::store::sealing::SealingKey::seal
 
+mod behind;
 mod codec;
 mod lock;
 pub mod schema;
 
 use std::cell::RefCell;
-use std::collections::BTreeSet;
+use std::rc::Rc;
 
 use async_trait::async_trait;
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use quickchat_core::session::{PeerSessions, binary};
 use quickchat_core::store::sealing::{KdfParams, SealingKey};
 use quickchat_core::store::{
-    AccountMeta, Conversation, IdentityRecord, KnownIdentity, MessageQuery, MessageRecord,
-    MessageStatus, OneTimePrekeyRecord, SignedPrekeyRecord, Store, StoreError, StoreOp, WriteBatch,
+    AccountMeta, BatchDurability, Conversation, IdentityRecord, KnownIdentity, MessageQuery,
+    MessageRecord, MessageStatus, OneTimePrekeyRecord, SignedPrekeyRecord, Store, StoreError,
+    StoreOp, WriteBatch,
 };
 use rexie::{Direction, KeyRange, Rexie, Transaction, TransactionMode};
 use serde::de::DeserializeOwned;
@@ -141,8 +145,9 @@ struct Header {
 
 /// A persistent, encrypted [`Store`] in one IndexedDB database.
 pub struct IdbStore {
-    connection: Connection,
+    connection: Rc<Connection>,
     sealer: Sealer,
+    behind: Rc<RefCell<behind::WriteBehind>>,
 }
 
 impl std::fmt::Debug for IdbStore {
@@ -232,8 +237,9 @@ impl IdbStore {
             let check = key.make_check(&mut WebRng::System);
             if write_header(&connection, &params, &check).await.is_ok() {
                 return Ok(Self {
-                    connection,
+                    connection: Rc::new(connection),
                     sealer: Sealer::new(key),
+                    behind: Rc::default(),
                 });
             }
             header = read_header(&connection).await?;
@@ -249,8 +255,9 @@ impl IdbStore {
         key.verify_check(&header.check)
             .map_err(|_| StoreError::WrongPassphrase)?;
         let store = Self {
-            connection,
+            connection: Rc::new(connection),
             sealer: Sealer::new(key),
+            behind: Rc::default(),
         };
         if header.layout < schema::LAYOUT {
             store.migrate(header.layout).await?;
@@ -263,8 +270,10 @@ impl IdbStore {
         &self.connection.name
     }
 
-    /// Closes the database connection (later calls fail). Dropping the store does it too.
+    /// Closes the database connection (later calls fail) once the writes started before
+    /// are done; queued relaxed writes are started first. Dropping the store does it too.
     pub fn close(&self) {
+        behind::WriteBehind::flush(&self.behind, &self.connection);
         self.connection.close();
     }
 
@@ -276,11 +285,13 @@ impl IdbStore {
             .map_err(backend("deleting the database"))
     }
 
+    /// A transaction that runs after every write committed before, queued ones included.
     fn transaction(
         &self,
         stores: &[&str],
         mode: TransactionMode,
     ) -> Result<Transaction, StoreError> {
+        behind::WriteBehind::flush(&self.behind, &self.connection);
         self.connection.transaction(stores, mode)
     }
 
@@ -699,6 +710,7 @@ impl Store for IdbStore {
         if batch.is_empty() {
             return Ok(());
         }
+        let durability = batch.durability();
         // Seal everything before the transaction starts.
         let mut writes = Vec::with_capacity(batch.ops().len());
         for op in batch.into_ops() {
@@ -767,42 +779,19 @@ impl Store for IdbStore {
                 StoreOp::ClearKeys => writes.extend(KEY_STORES.iter().map(|s| Write::Clear(s))),
             }
         }
-        let stores: BTreeSet<&str> = writes
-            .iter()
-            .map(|w| match w {
-                Write::Put { store, .. } | Write::Delete { store, .. } | Write::Clear(store) => {
-                    *store
-                }
-            })
-            .collect();
-        let stores: Vec<&str> = stores.into_iter().collect();
-        let tx = self.transaction(&stores, TransactionMode::ReadWrite)?;
-        let result = async {
-            let err = backend("committing");
-            for write in &writes {
-                match write {
-                    Write::Put { store, key, value } => {
-                        tx.store(store)
-                            .map_err(&err)?
-                            .put(value, key.as_ref())
-                            .await
-                            .map_err(&err)?;
-                    }
-                    Write::Delete { store, key } => {
-                        tx.store(store)
-                            .map_err(&err)?
-                            .delete(key.clone())
-                            .await
-                            .map_err(&err)?;
-                    }
-                    Write::Clear(store) => {
-                        tx.store(store).map_err(&err)?.clear().await.map_err(&err)?;
-                    }
-                }
-            }
-            Ok(())
+        if let Some(failure) = self.behind.borrow_mut().take_failure() {
+            return Err(failure);
         }
-        .await;
-        finish(tx, result).await
+        if durability == BatchDurability::Relaxed {
+            behind::WriteBehind::push(&self.behind, &self.connection, writes);
+            return Ok(());
+        }
+        // After the queued relaxed writes (`transaction` starts them first).
+        let tx = self.transaction(&behind::stores_of(&writes), TransactionMode::ReadWrite)?;
+        behind::apply(tx, writes).await
+    }
+
+    async fn settled(&self) -> Result<(), StoreError> {
+        behind::WriteBehind::settled(&self.behind).await
     }
 }

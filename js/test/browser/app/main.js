@@ -43,6 +43,37 @@ async function errorCode(promise) {
   }
 }
 
+/** Alice and Bob of the drop-in, each with an IndexedDB store, Alice with Bob's bundle. */
+async function burstPair(prefix) {
+  const keys = {};
+  for (const name of ['alice', 'bob']) {
+    keys[name] = new KeyManager(`${prefix}-${name}`);
+    await keys[name].initialize();
+  }
+  const pending = await keys.bob.getPendingBundle();
+  const bundle = pending && { ...pending, oneTimePrekey: null };
+  return {
+    alice: new SessionManager(`${prefix}-alice`, keys.alice, '', { fetchBundle: async () => bundle }),
+    bob: new SessionManager(`${prefix}-bob`, keys.bob, '', { fetchBundle: async () => null }),
+  };
+}
+
+/** Counts the read-write IndexedDB transactions started until `stop()`. */
+function countReadWriteTransactions() {
+  const original = IDBDatabase.prototype.transaction;
+  let count = 0;
+  IDBDatabase.prototype.transaction = function (stores, mode, options) {
+    if (mode === 'readwrite') count += 1;
+    return original.call(this, stores, mode, options);
+  };
+  return {
+    stop() {
+      IDBDatabase.prototype.transaction = original;
+      return count;
+    },
+  };
+}
+
 const scenarios = {
   /** The drop-in with its encrypted IndexedDB store: keys are made once, then kept. */
   async dropInKeys({ userId, passphrase }) {
@@ -228,6 +259,50 @@ const scenarios = {
       sessions: sessions.map((s) => ({ peerId: s.peerId, remoteFingerprint: s.remoteFingerprint })),
       identityChanges: window.tab.identityChanges.length,
       fingerprint: await window.tab.keys.getFingerprint(),
+    };
+  },
+
+  /**
+   * The drop-in's writes behind a burst, in IndexedDB: the first message Alice → Bob, then
+   * `count` messages handed to `encryptMessage` at once and decrypted one after the other,
+   * then Bob's answer and Alice's acknowledgement (each waits for its sender's earlier writes
+   * to be on disk). Counts the read-write transactions each part starts.
+   */
+  async dropInBurst({ prefix, count }) {
+    configure({ passphrase: 'burst pass', kdf: 'insecure-for-tests' });
+    const { alice, bob } = await burstPair(prefix);
+    await bob.decryptMessage(`${prefix}-alice`, await alice.encryptMessage(`${prefix}-bob`, 'first'));
+    const texts = Array.from({ length: count }, (_, i) => `burst ${i}`);
+    const sending = countReadWriteTransactions();
+    const wires = await Promise.all(texts.map((text) => alice.encryptMessage(`${prefix}-bob`, text)));
+    const sendTransactions = sending.stop();
+    const receiving = countReadWriteTransactions();
+    const received = [];
+    for (const wire of wires) received.push(await bob.decryptMessage(`${prefix}-alice`, wire));
+    const receiveTransactions = receiving.stop();
+    const answer = await alice.decryptMessage(`${prefix}-bob`, await bob.encryptMessage(`${prefix}-alice`, 'answer'));
+    // Alice's answer waits for her earlier writes (the decryption's) to be on disk.
+    await alice.encryptMessage(`${prefix}-bob`, 'ack');
+    return {
+      sendTransactions,
+      receiveTransactions,
+      numbers: wires.map((wire) => wire.header.messageNumber),
+      received,
+      texts,
+      answer,
+      replay: wires[Math.floor(count / 2)],
+    };
+  },
+
+  /** After a reload: the states the burst left are the ones on disk. */
+  async dropInAfterBurst({ prefix, replay }) {
+    configure({ passphrase: 'burst pass', kdf: 'insecure-for-tests' });
+    const { alice, bob } = await burstPair(prefix);
+    const next = await alice.encryptMessage(`${prefix}-bob`, 'after the reload');
+    return {
+      replayed: await errorCode(bob.decryptMessage(`${prefix}-alice`, replay)),
+      nextHeader: next.header,
+      next: await bob.decryptMessage(`${prefix}-alice`, next),
     };
   },
 
