@@ -93,8 +93,8 @@ opt=js/node_modules/.bin/wasm-opt
 wasm="$CARGO_TARGET_DIR/wasm32-unknown-unknown/$profile/quickchat_wasm.wasm"
 
 # Two modules from the one crate: `quickchat_wasm` (everything; the entry point `quickchat`)
-# and `quickchat_crypto` (without the feature `client`: the drop-in, the low-level Ratchet,
-# the importer and the key store; the entry point `quickchat/crypto`), so that a page using
+# and `quickchat_crypto` (without the feature `client`: the drop-in, the importer and the
+# key store; the entry point `quickchat/crypto`), so that a page using
 # only the drop-in loads no client code.
 build_module() {
     local name=$1
@@ -124,7 +124,10 @@ modules=${QC_WASM_MODULES:-quickchat_wasm quickchat_crypto}
 for name in $modules; do
     case "$name" in
         quickchat_wasm) build_module quickchat_wasm ;;
-        quickchat_crypto) build_module quickchat_crypto --no-default-features ;;
+        # QC_WASM_CRYPTO_FEATURES: features to add to the drop-in's module (for measuring,
+        # e.g. precomputed-tables).
+        quickchat_crypto) build_module quickchat_crypto --no-default-features \
+            ${QC_WASM_CRYPTO_FEATURES:+--features "$QC_WASM_CRYPTO_FEATURES"} ;;
         *) echo "unknown module $name" >&2; exit 1 ;;
     esac
 done
