@@ -35,9 +35,11 @@ else
 fi
 
 # The profile lives here rather than in the workspace manifest (whose profiles apply to every
-# crate): small code (opt-level z), one codegen unit, LTO, abort on panic — except the crates
-# on the message path (core, the crypto primitives), which are built for speed: at opt-level
-# z a message costs about twice as much (see js/README.md, "Speed and size").
+# crate): small code (opt-level z), one codegen unit, LTO, abort on panic — except the crypto
+# primitives, built for speed, and core, built at opt-level s with the functions on a
+# message's path marked `optimize(speed)` (`--cfg qc_speed` below): with core at z a message
+# costs 25-40 % more, at 3 the modules are about 19 KB gzipped larger each (see js/README.md,
+# "Speed and size").
 profile=wasm-release
 opt_level=${QC_WASM_OPT_LEVEL:-z}
 case "$opt_level" in [0-9]) ;; *) opt_level="\"$opt_level\"" ;; esac
@@ -49,17 +51,24 @@ profile_flags=(
     --config "profile.$profile.panic=\"abort\""
     --config "profile.$profile.debug=false"
 )
-fast_crates="quickchat-core curve25519-dalek x25519-dalek ed25519-dalek salsa20 poly1305 sha2 hmac
+fast_crates="curve25519-dalek x25519-dalek ed25519-dalek salsa20 poly1305 sha2 hmac
     hkdf crypto_secretbox cipher universal-hash digest block-buffer base64 zeroize subtle"
 for crate in ${QC_WASM_FAST_CRATES-$fast_crates}; do
     profile_flags+=(--config "profile.$profile.package.$crate.opt-level=3")
+done
+# QC_WASM_CRATE_OPT: per-crate levels (later ones win; e.g. "quickchat-core=3" for measuring).
+for setting in ${QC_WASM_CRATE_OPT-quickchat-core=s}; do
+    level=${setting#*=}
+    case "$level" in [0-9]) ;; *) level="\"$level\"" ;; esac
+    profile_flags+=(--config "profile.$profile.package.${setting%%=*}.opt-level=$level")
 done
 # No file names and lines in panic locations (the wasm aborts on panic anyway); std built
 # for size.
 # (-Z flags: RUSTC_BOOTSTRAP lets a stable compiler take them, as scripts/wasm-env.sh does.)
 export RUSTC_BOOTSTRAP=1
 # Derived Debug output is shallow (type names only): it appears in no message of the SDK.
-rustflags="--cfg poly1305_force_soft -Zlocation-detail=none -Zfmt-debug=shallow"
+# `qc_speed`: core's message path `optimize(speed)` in a crate built for size (core/src/lib.rs).
+rustflags="--cfg poly1305_force_soft --cfg qc_speed -Zlocation-detail=none -Zfmt-debug=shallow"
 std_flags=()
 if [ ${#WASM_BUILD_STD[@]} -gt 0 ]; then
     std_flags=(-Zbuild-std-features=optimize_for_size)
