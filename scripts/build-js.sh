@@ -35,10 +35,9 @@ else
 fi
 
 # The profile lives here rather than in the workspace manifest (whose profiles apply to every
-# crate): small code (opt-level z), one codegen unit, LTO, abort on panic — except the crypto
-# primitives, built for speed, and core, built at opt-level s with the functions on a
-# message's path marked `optimize(speed)` (`--cfg qc_speed` below): with core at z a message
-# costs 25-40 % more, at 3 the modules are about 19 KB gzipped larger each (see js/README.md,
+# crate): small code (opt-level z), one codegen unit, LTO, abort on panic — except the crates
+# on the message path (core, the crypto primitives), which are built for speed: with core at
+# opt-level s a message costs about 20 % more CPU, at z about 25-40 % (see js/README.md,
 # "Speed and size").
 profile=wasm-release
 opt_level=${QC_WASM_OPT_LEVEL:-z}
@@ -51,13 +50,14 @@ profile_flags=(
     --config "profile.$profile.panic=\"abort\""
     --config "profile.$profile.debug=false"
 )
-fast_crates="curve25519-dalek x25519-dalek ed25519-dalek salsa20 poly1305 sha2 hmac
+fast_crates="quickchat-core curve25519-dalek x25519-dalek ed25519-dalek salsa20 poly1305 sha2 hmac
     hkdf crypto_secretbox cipher universal-hash digest block-buffer base64 zeroize subtle"
 for crate in ${QC_WASM_FAST_CRATES-$fast_crates}; do
     profile_flags+=(--config "profile.$profile.package.$crate.opt-level=3")
 done
-# QC_WASM_CRATE_OPT: per-crate levels (later ones win; e.g. "quickchat-core=3" for measuring).
-for setting in ${QC_WASM_CRATE_OPT-quickchat-core=s}; do
+# QC_WASM_CRATE_OPT: other per-crate levels, for measuring (later ones win; e.g.
+# "quickchat-core=s").
+for setting in ${QC_WASM_CRATE_OPT:-}; do
     level=${setting#*=}
     case "$level" in [0-9]) ;; *) level="\"$level\"" ;; esac
     profile_flags+=(--config "profile.$profile.package.${setting%%=*}.opt-level=$level")
@@ -67,8 +67,7 @@ done
 # (-Z flags: RUSTC_BOOTSTRAP lets a stable compiler take them, as scripts/wasm-env.sh does.)
 export RUSTC_BOOTSTRAP=1
 # Derived Debug output is shallow (type names only): it appears in no message of the SDK.
-# `qc_speed`: core's message path `optimize(speed)` in a crate built for size (core/src/lib.rs).
-rustflags="--cfg poly1305_force_soft --cfg qc_speed -Zlocation-detail=none -Zfmt-debug=shallow"
+rustflags="--cfg poly1305_force_soft -Zlocation-detail=none -Zfmt-debug=shallow"
 std_flags=()
 if [ ${#WASM_BUILD_STD[@]} -gt 0 ]; then
     std_flags=(-Zbuild-std-features=optimize_for_size)
@@ -133,10 +132,14 @@ modules=${QC_WASM_MODULES:-quickchat_wasm quickchat_crypto}
 for name in $modules; do
     case "$name" in
         quickchat_wasm) build_module quickchat_wasm ;;
-        # QC_WASM_CRYPTO_FEATURES: features to add to the drop-in's module (for measuring,
-        # e.g. precomputed-tables).
-        quickchat_crypto) build_module quickchat_crypto --no-default-features \
-            ${QC_WASM_CRYPTO_FEATURES:+--features "$QC_WASM_CRYPTO_FEATURES"} ;;
+        # The drop-in keeps curve25519-dalek's precomputed tables: without them its module is
+        # about 36 KB gzipped smaller, but X3DH and every message that takes a DH ratchet
+        # step cost 20-30 % more (js/README.md, "Size"). QC_WASM_CRYPTO_FEATURES= (empty)
+        # builds it without.
+        quickchat_crypto)
+            features=${QC_WASM_CRYPTO_FEATURES-precomputed-tables}
+            build_module quickchat_crypto --no-default-features ${features:+--features "$features"}
+            ;;
         *) echo "unknown module $name" >&2; exit 1 ;;
     esac
 done

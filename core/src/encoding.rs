@@ -29,19 +29,16 @@ pub enum EncodingError {
 }
 
 /// Encodes bytes as padded standard base64.
-#[cfg_attr(qc_speed, optimize(speed))]
 pub fn b64_encode(bytes: &[u8]) -> String {
     STANDARD.encode(bytes)
 }
 
 /// Appends the padded standard base64 form of `bytes` to `out`.
-#[cfg_attr(qc_speed, optimize(speed))]
 pub fn b64_encode_into(bytes: &[u8], out: &mut String) {
     STANDARD.encode_string(bytes, out);
 }
 
 /// Decodes padded standard base64; `field` names the value in the error.
-#[cfg_attr(qc_speed, optimize(speed))]
 pub fn b64_decode(field: &'static str, text: &str) -> Result<Vec<u8>, EncodingError> {
     STANDARD
         .decode(text)
@@ -49,7 +46,6 @@ pub fn b64_decode(field: &'static str, text: &str) -> Result<Vec<u8>, EncodingEr
 }
 
 /// Decodes padded standard base64 that must hold exactly `N` bytes.
-#[cfg_attr(qc_speed, optimize(speed))]
 pub fn b64_decode_array<const N: usize>(
     field: &'static str,
     text: &str,

@@ -135,7 +135,6 @@ fn required<T>(value: Option<T>, field: &'static str) -> Result<T, EnvelopeError
 
 impl Envelope {
     /// Parses and validates an encrypted message.
-    #[cfg_attr(qc_speed, optimize(speed))]
     pub fn parse(text: &str) -> Result<Self, EnvelopeError> {
         if text.len() > MAX_ENVELOPE_LEN {
             return Err(EnvelopeError::TooLarge {
@@ -191,7 +190,6 @@ impl Envelope {
     /// A message without an X3DH header, from the fields of its wire object, checked as
     /// [`Envelope::parse`] checks them. For callers that hold the fields already (the
     /// drop-in's JavaScript has the wire object): no JSON is written or parsed.
-    #[cfg_attr(qc_speed, optimize(speed))]
     pub fn from_fields(
         ratchet_key: &str,
         previous_chain_length: u32,
@@ -226,7 +224,6 @@ impl Envelope {
     }
 
     /// The wire string, byte-identical to the reference client's `JSON.stringify`.
-    #[cfg_attr(qc_speed, optimize(speed))]
     pub fn to_json(&self) -> String {
         let mut out = String::with_capacity(200 + self.ciphertext.len().div_ceil(3) * 4);
         out.push_str(r#"{"header":{"ratchetKey":""#);

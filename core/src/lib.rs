@@ -9,10 +9,6 @@
 //! `tests/data/vectors` (see `core/tests/vectors.rs`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
-// The browser build (scripts/build-js.sh) compiles this crate for size and marks the
-// functions on a message's path `optimize(speed)` (a nightly attribute the stable compiler
-// takes there under RUSTC_BOOTSTRAP): a smaller module at the same speed per message.
-#![cfg_attr(qc_speed, feature(optimize_attribute))]
 
 pub mod account;
 pub mod client;

@@ -64,7 +64,6 @@ impl RootKey {
     }
 }
 
-#[cfg_attr(qc_speed, optimize(speed))]
 fn kdf_rk(salt: &[u8; 32], ikm: &[u8; 32]) -> (RootKey, ChainKey) {
     let hkdf = Hkdf::<Sha256>::new(Some(salt), ikm);
     let mut okm = Zeroizing::new([0u8; 64]);
@@ -79,7 +78,6 @@ fn kdf_rk(salt: &[u8; 32], ikm: &[u8; 32]) -> (RootKey, ChainKey) {
 
 impl ChainKey {
     /// `KDF_CK`: the message key `HMAC(ck, 0x02)` and the next chain key `HMAC(ck, 0x01)`.
-    #[cfg_attr(qc_speed, optimize(speed))]
     pub fn step(&self) -> (MessageKey, ChainKey) {
         // HMAC pads a short key with zeros to the block size, so the zero-padded 64-byte
         // key is the same key, and takes the infallible fixed-size constructor.

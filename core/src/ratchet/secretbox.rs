@@ -21,7 +21,6 @@ pub(crate) enum OpenError {
 }
 
 /// Seals `plaintext` under `key` with `nonce`, returning `nonce ‖ tag ‖ ciphertext`.
-#[cfg_attr(qc_speed, optimize(speed))]
 pub(crate) fn seal(key: &MessageKey, nonce: &[u8; NONCE_LEN], plaintext: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(NONCE_LEN + TAG_LEN + plaintext.len());
     out.extend_from_slice(nonce);
@@ -37,7 +36,6 @@ pub(crate) fn seal(key: &MessageKey, nonce: &[u8; NONCE_LEN], plaintext: &[u8]) 
 }
 
 /// Opens `nonce ‖ tag ‖ ciphertext` under `key`.
-#[cfg_attr(qc_speed, optimize(speed))]
 pub(crate) fn open(key: &MessageKey, sealed: &[u8]) -> Result<Vec<u8>, OpenError> {
     if sealed.len() < NONCE_LEN + TAG_LEN {
         return Err(OpenError::TooShort);
