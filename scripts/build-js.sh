@@ -36,8 +36,9 @@ fi
 
 # The profile lives here rather than in the workspace manifest (whose profiles apply to every
 # crate): small code (opt-level z), one codegen unit, LTO, abort on panic — except the crates
-# on the message path (core, the crypto primitives), which are built for speed: at opt-level
-# z a message costs about twice as much (see js/README.md, "Speed and size").
+# on the message path (core, the crypto primitives), which are built for speed: with core at
+# opt-level s a message costs about 20 % more CPU, at z about 25-40 % (see js/README.md,
+# "Speed and size").
 profile=wasm-release
 opt_level=${QC_WASM_OPT_LEVEL:-z}
 case "$opt_level" in [0-9]) ;; *) opt_level="\"$opt_level\"" ;; esac
@@ -53,6 +54,13 @@ fast_crates="quickchat-core curve25519-dalek x25519-dalek ed25519-dalek salsa20 
     hkdf crypto_secretbox cipher universal-hash digest block-buffer base64 zeroize subtle"
 for crate in ${QC_WASM_FAST_CRATES-$fast_crates}; do
     profile_flags+=(--config "profile.$profile.package.$crate.opt-level=3")
+done
+# QC_WASM_CRATE_OPT: other per-crate levels, for measuring (later ones win; e.g.
+# "quickchat-core=s").
+for setting in ${QC_WASM_CRATE_OPT:-}; do
+    level=${setting#*=}
+    case "$level" in [0-9]) ;; *) level="\"$level\"" ;; esac
+    profile_flags+=(--config "profile.$profile.package.${setting%%=*}.opt-level=$level")
 done
 # No file names and lines in panic locations (the wasm aborts on panic anyway); std built
 # for size.
@@ -93,8 +101,8 @@ opt=js/node_modules/.bin/wasm-opt
 wasm="$CARGO_TARGET_DIR/wasm32-unknown-unknown/$profile/quickchat_wasm.wasm"
 
 # Two modules from the one crate: `quickchat_wasm` (everything; the entry point `quickchat`)
-# and `quickchat_crypto` (without the feature `client`: the drop-in, the low-level Ratchet,
-# the importer and the key store; the entry point `quickchat/crypto`), so that a page using
+# and `quickchat_crypto` (without the feature `client`: the drop-in, the importer and the
+# key store; the entry point `quickchat/crypto`), so that a page using
 # only the drop-in loads no client code.
 build_module() {
     local name=$1
@@ -124,7 +132,14 @@ modules=${QC_WASM_MODULES:-quickchat_wasm quickchat_crypto}
 for name in $modules; do
     case "$name" in
         quickchat_wasm) build_module quickchat_wasm ;;
-        quickchat_crypto) build_module quickchat_crypto --no-default-features ;;
+        # The drop-in keeps curve25519-dalek's precomputed tables: without them its module is
+        # about 36 KB gzipped smaller, but X3DH and every message that takes a DH ratchet
+        # step cost 20-30 % more (js/README.md, "Size"). QC_WASM_CRYPTO_FEATURES= (empty)
+        # builds it without.
+        quickchat_crypto)
+            features=${QC_WASM_CRYPTO_FEATURES-precomputed-tables}
+            build_module quickchat_crypto --no-default-features ${features:+--features "$features"}
+            ;;
         *) echo "unknown module $name" >&2; exit 1 ;;
     esac
 done

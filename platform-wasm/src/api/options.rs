@@ -1,7 +1,9 @@
 //! Options objects passed from JavaScript.
 
+#[cfg(feature = "client")]
 use std::collections::HashSet;
 
+#[cfg(feature = "client")]
 use quickchat_core::client::{Backoff, CatchUpScope, ClientConfig};
 use quickchat_core::x3dh::OneTimePrekeyUse;
 use serde::Deserialize;
@@ -24,6 +26,7 @@ pub enum Storage {
 }
 
 /// Reconnection delays.
+#[cfg(feature = "client")]
 #[derive(Clone, Copy, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BackoffOptions {
@@ -32,12 +35,15 @@ pub struct BackoffOptions {
     jitter: Option<f64>,
 }
 
-/// Storage, server and behaviour options (the JSON-like part of the options object).
+/// Storage, server and behaviour options (the JSON-like part of the options object). The
+/// drop-in's module (without the feature `client`) reads only the fields it uses; the
+/// client's are ignored there, as any unknown field is.
 #[derive(Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Options {
     /// Server origin; empty or absent: the page's origin.
     pub server: Option<String>,
+    #[cfg(feature = "client")]
     /// WebSocket URL other than `<server>/ws`.
     pub websocket_url: Option<String>,
     /// Where to keep data.
@@ -48,18 +54,25 @@ pub struct Options {
     pub passphrase: Option<String>,
     /// `"recommended"` or `"insecure-for-tests"`.
     pub kdf: Option<String>,
+    #[cfg(feature = "client")]
     /// `"all-users"` or `"known-peers"`.
     pub catch_up: Option<String>,
+    #[cfg(feature = "client")]
     /// Reconnection delays.
     pub backoff: Option<BackoffOptions>,
+    #[cfg(feature = "client")]
     /// Heartbeat interval, ms.
     pub keepalive_interval_ms: Option<u64>,
+    #[cfg(feature = "client")]
     /// Heartbeat timeout, ms.
     pub keepalive_timeout_ms: Option<u64>,
+    #[cfg(feature = "client")]
     /// Prekey re-check interval, ms.
     pub prekey_check_interval_ms: Option<u64>,
+    #[cfg(feature = "client")]
     /// Peers plaintext may go to when they have no keys.
     pub allow_plaintext_to: Vec<String>,
+    #[cfg(feature = "client")]
     /// Keep the password to renew the login.
     pub remember_password: Option<bool>,
     /// `"when-available"` or `"never"`.
@@ -119,6 +132,7 @@ impl ParsedOptions {
     /// The transport the options describe.
     pub fn transport(&self) -> Result<WebTransport> {
         let mut transport = WebTransport::new(self.options.server.as_deref().unwrap_or(""))?;
+        #[cfg(feature = "client")]
         if let Some(url) = &self.options.websocket_url {
             transport = transport.with_websocket_url(url.clone());
         }
@@ -166,6 +180,7 @@ impl ParsedOptions {
     }
 
     /// The client settings the options describe.
+    #[cfg(feature = "client")]
     pub fn client_config(&self) -> Result<ClientConfig> {
         let o = &self.options;
         let mut config = ClientConfig::default();

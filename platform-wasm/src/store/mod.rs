@@ -50,15 +50,20 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use async_trait::async_trait;
-use js_sys::{Array, Object, Reflect, Uint8Array};
+use js_sys::Uint8Array;
+#[cfg(feature = "client")]
+use js_sys::{Array, Object, Reflect};
 use quickchat_core::session::{PeerSessions, binary};
 use quickchat_core::store::sealing::{KdfParams, SealingKey};
 use quickchat_core::store::{
-    AccountMeta, BatchDurability, Conversation, IdentityRecord, KnownIdentity, MessageQuery,
-    MessageRecord, MessageStatus, OneTimePrekeyRecord, SignedPrekeyRecord, Store, StoreError,
-    StoreOp, WriteBatch,
+    AccountMeta, BatchDurability, IdentityRecord, KnownIdentity, MessageQuery, MessageRecord,
+    OneTimePrekeyRecord, SignedPrekeyRecord, Store, StoreError, StoreOp, WriteBatch,
 };
-use rexie::{Direction, KeyRange, Rexie, Transaction, TransactionMode};
+#[cfg(feature = "client")]
+use quickchat_core::store::{Conversation, MessageStatus};
+#[cfg(feature = "client")]
+use rexie::{Direction, KeyRange};
+use rexie::{Rexie, Transaction, TransactionMode};
 use serde::de::DeserializeOwned;
 use wasm_bindgen::JsValue;
 use zeroize::Zeroizing;
@@ -66,9 +71,11 @@ use zeroize::Zeroizing;
 use crate::rng::WebRng;
 use codec::{Sealer, unreadable};
 use schema::{
-    ACCOUNT, BY_CONVERSATION, BY_TIME, KEY_STORES, KNOWN_IDENTITIES, MESSAGES, META,
-    ONE_TIME_PREKEYS, OUTBOX, SESSIONS, SIGNED_PREKEYS,
+    ACCOUNT, KEY_STORES, KNOWN_IDENTITIES, MESSAGES, META, ONE_TIME_PREKEYS, SESSIONS,
+    SIGNED_PREKEYS,
 };
+#[cfg(feature = "client")]
+use schema::{BY_CONVERSATION, BY_TIME, OUTBOX};
 
 /// How long opening waits for another holder of the store (another tab) to let go, ms.
 const LOCK_WAIT_MS: u32 = 2_000;
@@ -91,6 +98,18 @@ pub enum KdfStrength {
     Recommended,
     /// Argon2id with 64 KiB and 1 pass: for tests only, never for real data.
     InsecureForTests,
+}
+
+/// What the drop-in's module (`quickchat/crypto`, built without the feature `client`) answers
+/// to a message read or write: it keeps no messages, and leaves the history code out (a
+/// `cfg`, not a constant condition: dead code in an async function stays in its state
+/// machine).
+#[cfg(not(feature = "client"))]
+fn no_history() -> StoreError {
+    StoreError::Backend {
+        context: "using message history".into(),
+        detail: "this module (quickchat/crypto) keeps no messages; the full client's does".into(),
+    }
 }
 
 fn backend(context: &str) -> impl Fn(rexie::Error) -> StoreError + '_ {
@@ -119,16 +138,19 @@ fn bytes_of(value: &JsValue, what: &str) -> Result<Vec<u8>, StoreError> {
     crate::realm::bytes(value).ok_or_else(|| corrupt(what, "not a byte array"))
 }
 
+#[cfg(feature = "client")]
 fn get_field(object: &JsValue, field: &str) -> JsValue {
     Reflect::get(object, &JsValue::from_str(field)).unwrap_or(JsValue::UNDEFINED)
 }
 
+#[cfg(feature = "client")]
 fn set_field(object: &Object, field: &str, value: &JsValue) {
     // Setting a property on a plain object cannot fail.
     let _ = Reflect::set(object, &JsValue::from_str(field), value);
 }
 
 /// The clear key a conversation is indexed under.
+#[cfg(feature = "client")]
 fn conversation_key(conversation: &Conversation) -> String {
     match conversation {
         Conversation::Direct(id) => format!("d:{id}"),
@@ -303,6 +325,12 @@ impl IdbStore {
             if from < 2 {
                 // Layout 2 marks pending messages with `o` for the outbox index.
                 let messages = tx.store(MESSAGES).map_err(&err)?;
+                // The drop-in's stores hold no messages: nothing to rewrite.
+                #[cfg(not(feature = "client"))]
+                if messages.count(None).await.map_err(&err)? > 0 {
+                    return Err(no_history());
+                }
+                #[cfg(feature = "client")]
                 for value in messages.get_all(None, None).await.map_err(&err)? {
                     let record = self.open_message(&value)?;
                     if record.status == MessageStatus::Pending {
@@ -388,6 +416,7 @@ impl IdbStore {
     }
 
     /// The stored form of a message: clear index fields and the sealed record.
+    #[cfg(feature = "client")]
     fn message_value(&self, record: &MessageRecord) -> Result<JsValue, StoreError> {
         let sealed = self.sealer.seal(MESSAGES, &record.id, record)?;
         let object = Object::new();
@@ -407,6 +436,7 @@ impl IdbStore {
     }
 
     /// Opens a stored message and checks its clear fields against the sealed record.
+    #[cfg(feature = "client")]
     fn open_message(&self, value: &JsValue) -> Result<MessageRecord, StoreError> {
         let id = get_field(value, "id")
             .as_string()
@@ -624,6 +654,17 @@ impl Store for IdbStore {
             .await
     }
 
+    #[cfg(not(feature = "client"))]
+    async fn message(&self, _id: &str) -> Result<Option<MessageRecord>, StoreError> {
+        Err(no_history())
+    }
+
+    #[cfg(not(feature = "client"))]
+    async fn messages(&self, _query: &MessageQuery) -> Result<Vec<MessageRecord>, StoreError> {
+        Err(no_history())
+    }
+
+    #[cfg(feature = "client")]
     async fn message(&self, id: &str) -> Result<Option<MessageRecord>, StoreError> {
         let tx = self.transaction(&[MESSAGES], TransactionMode::ReadOnly)?;
         let value = tx
@@ -641,6 +682,7 @@ impl Store for IdbStore {
         }
     }
 
+    #[cfg(feature = "client")]
     async fn messages(&self, query: &MessageQuery) -> Result<Vec<MessageRecord>, StoreError> {
         let err = backend("reading messages");
         let tx = self.transaction(&[MESSAGES], TransactionMode::ReadOnly)?;
@@ -767,11 +809,15 @@ impl Store for IdbStore {
                     key: Some(JsValue::from_str(&r.peer_id)),
                     value: bytes(&self.sealer.seal(KNOWN_IDENTITIES, &r.peer_id, &r)?),
                 }),
+                #[cfg(not(feature = "client"))]
+                StoreOp::PutMessage(_) | StoreOp::DeleteMessage(_) => return Err(no_history()),
+                #[cfg(feature = "client")]
                 StoreOp::PutMessage(r) => writes.push(Write::Put {
                     store: MESSAGES,
                     key: None,
                     value: self.message_value(&r)?,
                 }),
+                #[cfg(feature = "client")]
                 StoreOp::DeleteMessage(id) => writes.push(Write::Delete {
                     store: MESSAGES,
                     key: JsValue::from_str(&id),
