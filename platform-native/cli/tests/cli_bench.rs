@@ -14,7 +14,7 @@ mod support;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use support::cli::*;
+use support::*;
 
 /// Users on the backend besides the two that talk.
 const OTHER_USERS: usize = 40;
