@@ -30,7 +30,7 @@ enum GroupError {
 /// Locks `mutex`. Nothing done under these locks can leave their data half-changed (each
 /// holds an `Option` that is set or taken whole, or nothing), so a poisoned lock is used as
 /// it is.
-pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -145,9 +145,7 @@ impl Inner {
             _ => Ok(()),
         }
     }
-}
 
-impl Inner {
     /// Makes every commit so far durable: an empty transaction with an fsync.
     pub(super) fn flush(&self) -> Result<(), StoreError> {
         let context = "flushing the store";

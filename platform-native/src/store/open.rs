@@ -86,6 +86,7 @@ fn read_header(txn: &ReadTransaction) -> Result<Header, StoreError> {
     Ok(Header { format, kdf, check })
 }
 
+/// The generator of nonces (and of a new store's salt), seeded by the operating system.
 pub(super) fn nonce_rng() -> Result<ChaCha20Rng, StoreError> {
     ChaCha20Rng::try_from_rng(&mut getrandom::SysRng).map_err(|e| StoreError::Backend {
         context: "seeding the nonce generator from the operating system".into(),
@@ -93,6 +94,7 @@ pub(super) fn nonce_rng() -> Result<ChaCha20Rng, StoreError> {
     })
 }
 
+/// redb's settings for every open of a store file.
 pub(super) fn builder() -> redb::Builder {
     let mut builder = Database::builder();
     // The default is 1 GiB; a chat history's working set is far smaller.

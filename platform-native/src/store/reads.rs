@@ -76,6 +76,7 @@ impl Inner {
             .map_err(|e| transaction_error("starting a read", e))
     }
 
+    /// The record under `key` of a table keyed by name, opened and deserialized.
     pub(super) fn get_str<T: serde::de::DeserializeOwned>(
         &self,
         table: TableDefinition<&'static str, &'static [u8]>,
@@ -116,6 +117,7 @@ impl Inner {
             .transpose()
     }
 
+    /// The record under `id` of a table keyed by number, opened and deserialized.
     pub(super) fn get_u32<T: serde::de::DeserializeOwned>(
         &self,
         table: TableDefinition<u32, &'static [u8]>,
@@ -137,6 +139,7 @@ impl Inner {
             .map(Some)
     }
 
+    /// Every record of a table keyed by number, in id order.
     pub(super) fn all_u32<T: serde::de::DeserializeOwned>(
         &self,
         table: TableDefinition<u32, &'static [u8]>,
@@ -159,6 +162,7 @@ impl Inner {
         Ok(out)
     }
 
+    /// The peers this store has sessions with (the clear keys of `sessions`).
     pub(super) fn session_peer_ids(&self) -> Result<Vec<String>, StoreError> {
         let txn = self.begin_read()?;
         let Some(t) = read_table(&txn, SESSIONS)? else {
@@ -173,6 +177,7 @@ impl Inner {
         Ok(out)
     }
 
+    /// Message `id`, if the store has it.
     pub(super) fn message(&self, id: &str) -> Result<Option<MessageRecord>, StoreError> {
         let txn = self.begin_read()?;
         let Some(messages) = read_table(&txn, MESSAGES)? else {
@@ -238,6 +243,7 @@ impl Inner {
         Ok(Some(record))
     }
 
+    /// The messages matching `query`, oldest first.
     pub(super) fn messages(&self, query: &MessageQuery) -> Result<Vec<MessageRecord>, StoreError> {
         if query.limit == Some(0) {
             return Ok(Vec::new());
