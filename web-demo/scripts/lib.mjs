@@ -55,7 +55,7 @@ function targetDir() {
  */
 export function buildBinaries(binaries) {
   const env = { quickchat: 'QC_CLI_BIN', 'quickchat-server': 'QC_SERVER_BIN' };
-  const packages = { quickchat: 'quickchat', 'quickchat-server': 'quickchat-testserver' };
+  const packages = { quickchat: 'quickchat-cli', 'quickchat-server': 'quickchat-testserver' };
   const result = {};
   const toBuild = [];
   for (const name of binaries) {

@@ -143,12 +143,25 @@
 //! [`StoreError::Backend`]: quickchat_core::store::StoreError::Backend
 //! [`StoreError::WrongPassphrase`]: quickchat_core::store::StoreError::WrongPassphrase
 
+// The file's layout and sealing.
 mod codec;
 mod layout;
+// Opening: the key policy, creating a file, checking and opening an existing one.
+mod create;
+mod kdf;
+mod open;
+mod options;
 mod overlay;
+// The open store: the handle, reads, writes and the group commit.
+mod error;
+mod group_commit;
+mod reads;
 mod redb_store;
 mod run;
 #[cfg(test)]
 mod tests;
+mod writes;
 
-pub use redb_store::{Durability, KdfStrength, RedbStore, StoreOptions};
+pub use kdf::KdfStrength;
+pub use options::{Durability, StoreOptions};
+pub use redb_store::RedbStore;

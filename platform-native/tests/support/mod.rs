@@ -2,8 +2,6 @@
 //! for events with a deadline.
 #![allow(dead_code)]
 
-pub mod cli;
-
 use std::time::Duration;
 
 use futures::StreamExt;

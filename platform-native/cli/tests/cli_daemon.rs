@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::cli::*;
+use support::*;
 
 /// A generous bound for a process to exit after SIGTERM (the target is 1 s; this machine
 /// is shared and slow, so the test only guards against hanging).

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
-use support::cli::*;
+use support::*;
 
 /// Whether `text` is a fingerprint in the grouped form: 12 groups of 5 hex digits.
 fn is_grouped_fingerprint(text: &str) -> bool {

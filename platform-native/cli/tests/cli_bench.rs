@@ -2,11 +2,11 @@
 //! through a running daemon. Ignored by default (it measures, it asserts no timing):
 //!
 //! ```sh
-//! cargo test -p quickchat --test cli_bench -- --ignored --nocapture
+//! cargo test -p quickchat-cli --test cli_bench -- --ignored --nocapture
 //! # another binary (e.g. an older build) for a before/after comparison:
-//! QUICKCHAT_BENCH_BIN=/path/to/quickchat cargo test -p quickchat --test cli_bench -- --ignored --nocapture
+//! QUICKCHAT_BENCH_BIN=/path/to/quickchat cargo test -p quickchat-cli --test cli_bench -- --ignored --nocapture
 //! # the sender's store with the default (strong) key derivation, as a real user has it:
-//! QUICKCHAT_BENCH_STRONG_KDF=1 cargo test -p quickchat --test cli_bench -- --ignored --nocapture
+//! QUICKCHAT_BENCH_STRONG_KDF=1 cargo test -p quickchat-cli --test cli_bench -- --ignored --nocapture
 //! ```
 
 mod support;
@@ -14,7 +14,7 @@ mod support;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use support::cli::*;
+use support::*;
 
 /// Users on the backend besides the two that talk.
 const OTHER_USERS: usize = 40;
