@@ -6,13 +6,14 @@
 //
 //   node test/browser/run.mjs          (QC_TEST_SERVER: a running server, else one is started)
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, createReadStream, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, createReadStream, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
+import { installPackedApp } from './packed-app.mjs';
 import { build } from 'vite';
 import { startServer } from '../server.mjs';
 import { vectorFiles } from '../vectors.mjs';
@@ -257,21 +258,7 @@ const chatServer = external ? { url: external, stop: async () => {} } : await st
 let browser;
 let http;
 try {
-  // The tarball, installed like any dependency (it has none of its own: works offline).
-  const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', work], {
-    cwd: packageDir,
-    encoding: 'utf8',
-  })
-    .trim()
-    .split('\n')
-    .pop();
-  const app = join(work, 'app');
-  cpSync(join(here, 'app'), app, { recursive: true });
-  writeFileSync(
-    join(app, 'package.json'),
-    JSON.stringify({ name: 'quickchat-test-app', private: true, type: 'module', dependencies: { quickchat: `file:../${tarball}` } }),
-  );
-  execFileSync('npm', ['install', '--offline', '--no-audit', '--no-fund', '--silent'], { cwd: app, stdio: 'inherit' });
+  const app = installPackedApp({ packageDir, work, template: join(here, 'app'), name: 'quickchat-test-app' });
 
   await check('the installed tarball works in Node (ESM, both entry points)', async () => {
     const script = `

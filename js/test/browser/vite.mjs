@@ -7,13 +7,13 @@
 // WebAssembly gives the `wasm_unavailable` error that names the fix.
 //
 //   node test/browser/vite.mjs
-import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
+import { installPackedApp } from './packed-app.mjs';
 import { build, createServer, preview } from 'vite';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -64,20 +64,7 @@ const work = mkdtempSync(join(tmpdir(), 'quickchat-vite-'));
 let browser;
 let server;
 try {
-  const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', work], {
-    cwd: packageDir,
-    encoding: 'utf8',
-  })
-    .trim()
-    .split('\n')
-    .pop();
-  const app = join(work, 'app');
-  cpSync(join(here, 'minimal-app'), app, { recursive: true });
-  writeFileSync(
-    join(app, 'package.json'),
-    JSON.stringify({ name: 'quickchat-minimal-app', private: true, type: 'module', dependencies: { quickchat: `file:../${tarball}` } }),
-  );
-  execFileSync('npm', ['install', '--offline', '--no-audit', '--no-fund', '--silent'], { cwd: app, stdio: 'inherit' });
+  const app = installPackedApp({ packageDir, work, template: join(here, 'minimal-app'), name: 'quickchat-minimal-app' });
   browser = await chromium.launch({
     executablePath: chromiumPath,
     args: ['--no-sandbox', '--headless=new', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
