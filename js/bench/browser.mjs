@@ -10,13 +10,13 @@
 // Per round: `messages` encryptions Alice → Bob on one chain, one after the other; their
 // decryptions; and a conversation of `conversation` messages in bursts of 10, alternating
 // sender, each burst sent and then received one message at a time.
-import { createReadStream, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { extname, join, normalize } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { build } from 'vite';
+import { serveDirectory } from '../test/browser/harness.mjs';
 
 const args = new Set(process.argv.slice(2));
 const quick = args.has('--quick');
@@ -67,19 +67,7 @@ await build({
   build: { outDir: dist, emptyOutDir: true, target: 'es2022' },
 });
 const api = bundleEndpoints();
-const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm' };
-const http = createServer((req, res) => {
-  if (api(req, res)) return;
-  const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname));
-  const file = join(dist, path === '/' ? 'index.html' : path);
-  if (!file.startsWith(dist) || !statSync(file, { throwIfNoEntry: false })?.isFile()) {
-    res.writeHead(404).end();
-    return;
-  }
-  res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' });
-  createReadStream(file).pipe(res);
-});
-await new Promise((resolve) => http.listen(0, '127.0.0.1', resolve));
+const { server: http, origin } = await serveDirectory(dist, api);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
   args: ['--no-sandbox', '--headless=new', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
@@ -88,7 +76,7 @@ let samples;
 try {
   const page = await browser.newPage();
   page.on('pageerror', (error) => console.error(`page error: ${error}`));
-  await page.goto(`http://127.0.0.1:${http.address().port}/`);
+  await page.goto(`${origin}/`);
   await page.waitForFunction(() => window.benchReady === true, null, { timeout: 60_000 });
   samples = await page.evaluate((o) => window.runBench(o), options);
 } finally {

@@ -6,14 +6,14 @@
 //
 //   node test/browser/run.mjs          (QC_TEST_SERVER: a running server, else one is started)
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, createReadStream, statSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { extname, join, normalize } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 import { installPackedApp } from './packed-app.mjs';
+import { checks, serveDirectory } from './harness.mjs';
 import { build } from 'vite';
 import { startServer } from '../server.mjs';
 import { vectorFiles } from '../vectors.mjs';
@@ -239,18 +239,7 @@ async function wrongTabInLine(context, origin, server) {
   }
 }
 
-const results = [];
-async function check(name, body) {
-  const started = Date.now();
-  try {
-    await body();
-    results.push({ name, ok: true });
-    console.log(`ok - ${name} (${Date.now() - started} ms)`);
-  } catch (error) {
-    results.push({ name, ok: false });
-    console.log(`not ok - ${name}\n${error.stack ?? error}`);
-  }
-}
+const { check, finish } = checks('browser');
 
 const work = mkdtempSync(join(tmpdir(), 'quickchat-browser-'));
 const external = process.env.QC_TEST_SERVER;
@@ -289,20 +278,9 @@ try {
   });
 
   // Serve the built app.
-  const dist = join(app, 'dist');
-  const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json' };
-  http = createServer((req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname));
-    const file = join(dist, path === '/' ? 'index.html' : path);
-    if (!file.startsWith(dist) || !statSync(file, { throwIfNoEntry: false })?.isFile()) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' });
-    createReadStream(file).pipe(res);
-  });
-  await new Promise((resolve) => http.listen(0, '127.0.0.1', resolve));
-  const origin = `http://127.0.0.1:${http.address().port}`;
+  const served = await serveDirectory(join(app, 'dist'));
+  http = served.server;
+  const { origin } = served;
 
   browser = await chromium.launch({
     executablePath: chromiumPath,
@@ -445,6 +423,4 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 
-const failed = results.filter((r) => !r.ok).length;
-console.log(`# browser: ${results.length - failed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish();

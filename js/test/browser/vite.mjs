@@ -14,24 +14,14 @@ import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 import { installPackedApp } from './packed-app.mjs';
+import { checks } from './harness.mjs';
 import { build, createServer, preview } from 'vite';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const packageDir = fileURLToPath(new URL('../..', import.meta.url));
 const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
-const results = [];
-async function check(name, body) {
-  const started = Date.now();
-  try {
-    await body();
-    results.push({ name, ok: true });
-    console.log(`ok - ${name} (${Date.now() - started} ms)`);
-  } catch (error) {
-    results.push({ name, ok: false });
-    console.log(`not ok - ${name}\n${error.stack ?? error}`);
-  }
-}
+const { check, finish } = checks('vite');
 
 /** What the page computed (`window.quickchatResult`), with the .wasm responses it got. */
 async function visit(browser, url) {
@@ -104,6 +94,4 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 
-const failed = results.filter((r) => !r.ok).length;
-console.log(`# vite: ${results.length - failed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish();
