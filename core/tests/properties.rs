@@ -3,16 +3,14 @@
 
 use futures_executor::block_on;
 use proptest::prelude::*;
-use quickchat_core::account::create_account;
-use quickchat_core::keys::OneTimePrekeyPublic;
 use quickchat_core::ratchet::RatchetError;
-use quickchat_core::session::{SessionConfig, SessionEngine, SessionError};
-use quickchat_core::store::{MemoryStore, Store};
-use quickchat_core::x3dh::PrekeyBundle;
+use quickchat_core::session::SessionError;
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
 
-type Engine = SessionEngine<MemoryStore>;
+mod engines;
+
+use engines::Engine;
 
 struct Pair {
     alice: Engine,
@@ -20,36 +18,11 @@ struct Pair {
     rng: ChaCha20Rng,
 }
 
-fn bundle_of(engine: &Engine) -> PrekeyBundle {
-    let store = engine.store();
-    let spk = block_on(store.signed_prekey(1)).unwrap().unwrap();
-    let otk = block_on(store.one_time_prekeys()).unwrap().remove(0);
-    PrekeyBundle {
-        identity: *engine.identity().public(),
-        signed_prekey: Some(spk.prekey.public()),
-        one_time_prekey: Some(OneTimePrekeyPublic {
-            id: otk.prekey.id(),
-            public: *otk.prekey.pair().public(),
-        }),
-    }
-}
-
 fn pair(seed: u64) -> Pair {
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
-    let mut open = |user: &str| {
-        let store = MemoryStore::new();
-        block_on(create_account(&store, user, 0, &mut rng)).unwrap();
-        block_on(SessionEngine::open(store, SessionConfig::default())).unwrap()
-    };
-    let alice = open("alice");
-    let bob = open("bob");
+    let alice = engines::engine("alice", &mut rng);
+    let bob = engines::engine("bob", &mut rng);
     Pair { alice, bob, rng }
-}
-
-fn send(engine: &mut Engine, peer: &str, text: &str, rng: &mut ChaCha20Rng) -> String {
-    block_on(async { engine.encrypt(peer, text, 0, rng).await?.commit().await })
-        .unwrap()
-        .wire
 }
 
 fn receive(
@@ -58,15 +31,7 @@ fn receive(
     wire: &str,
     rng: &mut ChaCha20Rng,
 ) -> Result<String, SessionError> {
-    block_on(async { engine.decrypt(peer, wire, 0, rng).await?.commit().await })
-        .map(|incoming| incoming.plaintext)
-}
-
-fn state(engine: &Engine, peer: &str) -> String {
-    let sessions = block_on(engine.store().peer_sessions(peer))
-        .unwrap()
-        .unwrap();
-    serde_json::to_string(&sessions).unwrap()
+    engines::receive(engine, peer, wire, rng).map(|incoming| incoming.plaintext)
 }
 
 #[derive(Debug, Clone)]
@@ -106,10 +71,10 @@ proptest! {
         actions in proptest::collection::vec(action(), 1..120),
     ) {
         let Pair { mut alice, mut bob, mut rng } = pair(seed);
-        let bundle = bundle_of(&bob);
+        let bundle = engines::bundle(&bob, 0);
         block_on(alice.start_session("bob", &bundle, 0, &mut rng)).unwrap();
         // The first message must arrive first: without it Bob has no session.
-        let first = send(&mut alice, "bob", "hello", &mut rng);
+        let first = engines::send(&mut alice, "bob", "hello", &mut rng);
         prop_assert_eq!(receive(&mut bob, "alice", &first, &mut rng).unwrap(), "hello");
 
         // In flight and delivered, per direction: index 0 = alice->bob, 1 = bob->alice.
@@ -124,9 +89,9 @@ proptest! {
                     counter += 1;
                     let text = format!("m{counter} {}", "x".repeat((counter % 7) as usize));
                     let wire = if from_alice {
-                        send(&mut alice, "bob", &text, &mut rng)
+                        engines::send(&mut alice, "bob", &text, &mut rng)
                     } else {
-                        send(&mut bob, "alice", &text, &mut rng)
+                        engines::send(&mut bob, "alice", &text, &mut rng)
                     };
                     in_flight[dir(from_alice)].push(Flight { wire, text });
                 }
@@ -147,10 +112,10 @@ proptest! {
                     if done.is_empty() { continue; }
                     let wire = done[pick % done.len()].clone();
                     let (receiver, peer) = if from_alice { (&mut bob, "alice") } else { (&mut alice, "bob") };
-                    let before = state(receiver, peer);
+                    let before = engines::sessions_json(receiver, peer);
                     let got = receive(receiver, peer, &wire, &mut rng);
                     prop_assert!(got.is_err(), "a duplicate decrypted again");
-                    prop_assert_eq!(state(receiver, peer), before, "a duplicate changed the session");
+                    prop_assert_eq!(engines::sessions_json(receiver, peer), before, "a duplicate changed the session");
                 }
                 Action::Drop(from_alice, pick) => {
                     let queue = &mut in_flight[dir(from_alice)];
@@ -185,15 +150,15 @@ proptest! {
         replacement in 0x20u8..0x7f,
     ) {
         let Pair { mut alice, mut bob, mut rng } = pair(seed);
-        let bundle = bundle_of(&bob);
+        let bundle = engines::bundle(&bob, 0);
         block_on(alice.start_session("bob", &bundle, 0, &mut rng)).unwrap();
-        let mut wire = send(&mut alice, "bob", "first", &mut rng);
+        let mut wire = engines::send(&mut alice, "bob", "first", &mut rng);
         // A few turns so that the tampered message may come after DH steps.
         for turn in 0..turns {
             prop_assert!(receive(&mut bob, "alice", &wire, &mut rng).is_ok());
-            let reply = send(&mut bob, "alice", &format!("reply {turn}"), &mut rng);
+            let reply = engines::send(&mut bob, "alice", &format!("reply {turn}"), &mut rng);
             prop_assert!(receive(&mut alice, "bob", &reply, &mut rng).is_ok());
-            wire = send(&mut alice, "bob", &format!("turn {turn}"), &mut rng);
+            wire = engines::send(&mut alice, "bob", &format!("turn {turn}"), &mut rng);
         }
         let expected = if turns == 0 { "first".to_string() } else { format!("turn {}", turns - 1) };
 
@@ -220,12 +185,12 @@ proptest! {
         let tampered = String::from_utf8(bytes).unwrap();
 
         let has_session = block_on(bob.has_session("alice")).unwrap();
-        let before = has_session.then(|| state(&bob, "alice"));
+        let before = has_session.then(|| engines::sessions_json(&bob, "alice"));
         let got = receive(&mut bob, "alice", &tampered, &mut rng);
         prop_assert!(got.is_err(), "tampered byte {} ({:?}) decrypted", index, replacement as char);
         prop_assert_eq!(has_session, block_on(bob.has_session("alice")).unwrap());
         if let Some(before) = before {
-            prop_assert_eq!(state(&bob, "alice"), before);
+            prop_assert_eq!(engines::sessions_json(&bob, "alice"), before);
         }
         prop_assert_eq!(receive(&mut bob, "alice", &wire, &mut rng).unwrap(), expected);
     }
@@ -238,19 +203,19 @@ fn a_failed_commit_leaves_the_session_usable() {
         mut bob,
         mut rng,
     } = pair(7);
-    let bundle = bundle_of(&bob);
+    let bundle = engines::bundle(&bob, 0);
     block_on(alice.start_session("bob", &bundle, 0, &mut rng)).unwrap();
-    let first = send(&mut alice, "bob", "one", &mut rng);
-    let second = send(&mut alice, "bob", "two", &mut rng);
+    let first = engines::send(&mut alice, "bob", "one", &mut rng);
+    let second = engines::send(&mut alice, "bob", "two", &mut rng);
     assert_eq!(receive(&mut bob, "alice", &first, &mut rng).unwrap(), "one");
-    let before = state(&bob, "alice");
+    let before = engines::sessions_json(&bob, "alice");
     bob.store().fail_commits(true);
     assert!(matches!(
         receive(&mut bob, "alice", &second, &mut rng),
         Err(SessionError::Store(_))
     ));
     bob.store().fail_commits(false);
-    assert_eq!(state(&bob, "alice"), before);
+    assert_eq!(engines::sessions_json(&bob, "alice"), before);
     // Nothing was consumed by the failed attempt: the same message decrypts now.
     assert_eq!(
         receive(&mut bob, "alice", &second, &mut rng).unwrap(),
@@ -282,9 +247,9 @@ fn uncommitted_or_failed_operations_leave_the_next_one_on_the_committed_state() 
         mut bob,
         mut rng,
     } = pair(11);
-    let bundle = bundle_of(&bob);
+    let bundle = engines::bundle(&bob, 0);
     block_on(alice.start_session("bob", &bundle, 0, &mut rng)).unwrap();
-    let first = send(&mut alice, "bob", "one", &mut rng);
+    let first = engines::send(&mut alice, "bob", "one", &mut rng);
     assert_eq!(receive(&mut bob, "alice", &first, &mut rng).unwrap(), "one");
 
     // An encryption prepared and dropped: the next one takes the same message number.
@@ -293,7 +258,7 @@ fn uncommitted_or_failed_operations_leave_the_next_one_on_the_committed_state() 
         .value()
         .wire
         .clone();
-    let second = send(&mut alice, "bob", "two", &mut rng);
+    let second = engines::send(&mut alice, "bob", "two", &mut rng);
     assert_eq!(message_number(&dropped), message_number(&second));
 
     // An encryption whose commit failed: the same again.
@@ -305,7 +270,7 @@ fn uncommitted_or_failed_operations_leave_the_next_one_on_the_committed_state() 
     });
     assert!(matches!(failed, Err(SessionError::Store(_))));
     alice.store().fail_commits(false);
-    let third = send(&mut alice, "bob", "three", &mut rng);
+    let third = engines::send(&mut alice, "bob", "three", &mut rng);
     assert_eq!(message_number(&third), message_number(&second) + 1);
 
     // A decryption prepared and dropped changes nothing: the message opens afterwards.
@@ -346,12 +311,12 @@ fn uncommitted_or_failed_operations_leave_the_next_one_on_the_committed_state() 
             ..
         })
     ));
-    let reply = send(&mut bob, "alice", "back", &mut rng);
+    let reply = engines::send(&mut bob, "alice", "back", &mut rng);
     assert_eq!(
         receive(&mut alice, "bob", &reply, &mut rng).unwrap(),
         "back"
     );
-    let fourth = send(&mut alice, "bob", "four", &mut rng);
+    let fourth = engines::send(&mut alice, "bob", "four", &mut rng);
     assert_eq!(
         receive(&mut bob, "alice", &fourth, &mut rng).unwrap(),
         "four"
