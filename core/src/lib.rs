@@ -8,7 +8,6 @@
 //! Byte-for-byte compatibility with the reference web client is pinned by the vectors in
 //! `tests/data/vectors` (see `core/tests/vectors.rs`).
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
 pub mod account;
 pub mod client;

@@ -1,6 +1,8 @@
 //! Which commits of the session engine may be written behind: `Prepared::relaxed` marks the
 //! batch relaxed, an unmarked one stays immediate, and a store that writes at once has
 //! nothing for `settled()` to wait for.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod engines;
 

@@ -1,4 +1,6 @@
 //! Prekey care over a real (in-memory) store, and the session engine meeting its results.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use futures_executor::block_on;
 use quickchat_core::account::create_account;

@@ -1,5 +1,7 @@
 //! Property tests of the session engine over real ratchets: random conversations with
 //! loss, duplication and reordering across DH steps, and tampering.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use futures_executor::block_on;
 use proptest::prelude::*;

@@ -9,6 +9,8 @@
 //! - reads the client makes often, through tokio's blocking pool and inline; baseline: an
 //!   empty `spawn_blocking` round trip.
 //! - record serialization: JSON (what the store uses) against CBOR.
+// Bench code: a failed unwrap aborts the measurement, which is what it should do.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::hint::black_box;
 use std::path::Path;

@@ -2,7 +2,6 @@
 //!
 //! The native platform crate of the Quick Chat SDK.
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
 mod body;
 pub mod client;

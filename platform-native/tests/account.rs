@@ -1,4 +1,6 @@
 //! Registering, logging in and out, the saved login, and an expired or invalid token.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 

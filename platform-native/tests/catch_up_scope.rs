@@ -1,5 +1,7 @@
 //! `CatchUpScope::Only`: the connection catches up with the listed peers only (an empty
 //! list: with nobody), and `catch_up_with` fetches the others on demand.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 

@@ -1,5 +1,7 @@
 //! Catch-up, the outbox, restarts, forced drops and the reconnect race, on real sockets and
 //! real redb files.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 

@@ -2,6 +2,8 @@
 //! 5) and the web app breaks its chain on one, so no message may be written twice — not
 //! under concurrent sends, not across reconnects, not around catch-up. The test server
 //! counts every `message` frame per (sender, messageId).
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 

@@ -6,6 +6,8 @@
 //! The example binaries are the ones cargo puts next to this test's directory
 //! (`target/<profile>/examples`); the test runs `cargo build --examples` once first, which
 //! costs nothing after a plain `cargo test` and builds them for `cargo test --test examples`.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;

@@ -1,4 +1,6 @@
 //! Groups and administration with three clients on real sockets.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 

@@ -1,5 +1,7 @@
 //! Users and presence, local history (pages, conversations, search) and event handlers,
 //! on real sockets and real redb files.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 

@@ -1,6 +1,8 @@
 //! A peer's identity key is what the peer publishes: forged and replayed first messages are
 //! refused, plaintext posing as a peer is refused, and real resets of web peers are followed
 //! in both directions. Real server, real sockets, real redb files.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 

@@ -1,5 +1,7 @@
 //! Fingerprints, verification through the backend, identity changes, E2EE reset and
 //! prekey upkeep, on real sockets.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 

@@ -1,6 +1,8 @@
 //! Caps on stored incoming content, over the test server: a peer's (or the server's)
 //! oversized text, encrypted wire or image is stored refused — a short prefix and the
 //! reason — never whole.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 

@@ -1,6 +1,8 @@
 //! Logging in to an account whose published identity is another store's (the account is in
 //! use on another device): refused without changing anything, unless the caller asks to
 //! replace the keys.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 

@@ -1,4 +1,6 @@
 //! Two and three clients on real sockets against the test server, with real redb files.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 

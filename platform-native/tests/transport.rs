@@ -1,6 +1,8 @@
 //! The native transport's resource bounds against misbehaving servers on 127.0.0.1: a
 //! WebSocket flood (backpressure, not memory), an oversized WebSocket message, oversized and
 //! endless REST bodies, and servers that accept a connection and never answer.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 

@@ -13,7 +13,6 @@
 #![cfg_attr(not(target_arch = "wasm32"), allow(rustdoc::broken_intra_doc_links))]
 #![cfg(target_arch = "wasm32")]
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
 pub mod api;
 mod body;

@@ -85,6 +85,10 @@ struct Pool {
 
 /// There is no safe way to go on without randomness (as natively, where the system
 /// generator's failure aborts the operation).
+#[expect(
+    clippy::panic,
+    reason = "RngCore::fill_bytes cannot report a failure; going on without randomness is worse"
+)]
 fn system_fill(dst: &mut [u8]) {
     if let Err(e) = getrandom::fill(dst) {
         panic!("the platform's random source failed: {e}");

@@ -6,7 +6,7 @@
 //! Run: `scripts/wasm-test-browser.sh browser_chat` (it starts the server and bakes its URL
 //! in as `QC_TEST_SERVER`).
 #![cfg(target_arch = "wasm32")]
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 

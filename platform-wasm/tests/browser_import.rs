@@ -6,7 +6,7 @@
 //!
 //! Run: `scripts/wasm-test-browser.sh browser_import`.
 #![cfg(target_arch = "wasm32")]
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 

@@ -5,7 +5,7 @@
 //!
 //! Run: `scripts/wasm-test-browser.sh`.
 #![cfg(target_arch = "wasm32")]
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 

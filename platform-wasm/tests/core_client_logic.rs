@@ -5,7 +5,7 @@
 //! Run: `scripts/wasm-test-node.sh` (or the wasm32 `cargo test` it runs, with
 //! `wasm-bindgen-test-runner` as the runner).
 #![cfg(target_arch = "wasm32")]
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use wasm_bindgen_test::wasm_bindgen_test as test;
 

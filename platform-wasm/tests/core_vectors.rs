@@ -7,10 +7,10 @@
 //! Run: `scripts/wasm-test-node.sh` (or the wasm32 `cargo test` it runs, with
 //! `wasm-bindgen-test-runner` as the runner).
 #![cfg(target_arch = "wasm32")]
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 /// File and environment access through Node, in the shapes the suite uses from std.
-mod node {
+mod host {
     use std::ffi::OsString;
     use std::io;
     use std::path::{Path, PathBuf};
@@ -25,6 +25,9 @@ mod node {
         fn read_file_sync(path: &str, encoding: &str) -> Result<String, JsValue>;
     }
 
+    /// Core's directory, where the default vector directory is found.
+    pub(crate) const CORE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../core");
+
     fn io_error(e: JsValue) -> io::Error {
         let message = js_sys::Reflect::get(&e, &"message".into())
             .ok()
@@ -34,15 +37,17 @@ mod node {
     }
 
     /// A directory entry.
-    pub struct Entry(PathBuf);
+    pub(crate) struct Entry(PathBuf);
 
     impl Entry {
-        pub fn path(&self) -> PathBuf {
+        pub(crate) fn path(&self) -> PathBuf {
             self.0.clone()
         }
     }
 
-    pub fn read_dir(path: impl AsRef<Path>) -> io::Result<std::vec::IntoIter<io::Result<Entry>>> {
+    pub(crate) fn read_dir(
+        path: impl AsRef<Path>,
+    ) -> io::Result<std::vec::IntoIter<io::Result<Entry>>> {
         let dir = path.as_ref();
         let names = readdir_sync(&dir.display().to_string()).map_err(io_error)?;
         Ok(names
@@ -53,11 +58,11 @@ mod node {
             .into_iter())
     }
 
-    pub fn read_to_string(path: impl AsRef<Path>) -> io::Result<String> {
+    pub(crate) fn read_to_string(path: impl AsRef<Path>) -> io::Result<String> {
         read_file_sync(&path.as_ref().display().to_string(), "utf8").map_err(io_error)
     }
 
-    pub fn var_os(name: &str) -> Option<OsString> {
+    pub(crate) fn var_os(name: &str) -> Option<OsString> {
         let process = js_sys::Reflect::get(&js_sys::global(), &"process".into()).ok()?;
         let env = js_sys::Reflect::get(&process, &"env".into()).ok()?;
         js_sys::Reflect::get(&env, &name.into())
@@ -67,4 +72,9 @@ mod node {
     }
 }
 
-include!(concat!(env!("OUT_DIR"), "/core_vectors.rs"));
+#[path = "../../core/tests/vectors/common.rs"]
+mod common;
+
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+include!("../../core/tests/vectors/suite.rs");

@@ -26,7 +26,7 @@ pub(crate) struct SendRequest {
 }
 
 /// The caption the web client sends with an image.
-pub const IMAGE_CAPTION: &str = "📷 Image";
+pub(super) const IMAGE_CAPTION: &str = "📷 Image";
 
 impl<T, S, C, R> Client<T, S, C, R>
 where

@@ -8,7 +8,7 @@ use super::PublicKey;
 use crate::encoding::upper_hex;
 
 /// Number of hex characters in a fingerprint.
-pub const FINGERPRINT_LEN: usize = 60;
+pub(super) const FINGERPRINT_LEN: usize = 60;
 
 /// A text that is not a fingerprint.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -10,15 +10,15 @@ use quickchat_core::store::{MemoryStore, Store};
 use quickchat_core::x3dh::PrekeyBundle;
 use rand_chacha::ChaCha20Rng;
 
-pub type Engine = SessionEngine<MemoryStore>;
+pub(crate) type Engine = SessionEngine<MemoryStore>;
 
 /// A fresh account's engine with the default settings.
-pub fn engine(user: &str, rng: &mut ChaCha20Rng) -> Engine {
+pub(crate) fn engine(user: &str, rng: &mut ChaCha20Rng) -> Engine {
     engine_with(user, rng, SessionConfig::default())
 }
 
 /// A fresh account's engine with `config`.
-pub fn engine_with(user: &str, rng: &mut ChaCha20Rng, config: SessionConfig) -> Engine {
+pub(crate) fn engine_with(user: &str, rng: &mut ChaCha20Rng, config: SessionConfig) -> Engine {
     let store = MemoryStore::new();
     block_on(create_account(&store, user, 0, rng)).unwrap();
     block_on(SessionEngine::open(store, config)).unwrap()
@@ -26,7 +26,7 @@ pub fn engine_with(user: &str, rng: &mut ChaCha20Rng, config: SessionConfig) -> 
 
 /// A bundle as the backend would hand it out: the current signed prekey and the next
 /// one-time prekey (which the backend then marks used).
-pub fn bundle(engine: &Engine, one_time_index: usize) -> PrekeyBundle {
+pub(crate) fn bundle(engine: &Engine, one_time_index: usize) -> PrekeyBundle {
     let store = engine.store();
     let spk = block_on(store.signed_prekey(1)).unwrap().unwrap();
     let otk = &block_on(store.one_time_prekeys()).unwrap()[one_time_index];
@@ -41,14 +41,14 @@ pub fn bundle(engine: &Engine, one_time_index: usize) -> PrekeyBundle {
 }
 
 /// Encrypts and commits; the wire string.
-pub fn send(engine: &mut Engine, peer: &str, text: &str, rng: &mut ChaCha20Rng) -> String {
+pub(crate) fn send(engine: &mut Engine, peer: &str, text: &str, rng: &mut ChaCha20Rng) -> String {
     block_on(async { engine.encrypt(peer, text, 0, rng).await?.commit().await })
         .unwrap()
         .wire
 }
 
 /// Decrypts and commits.
-pub fn receive(
+pub(crate) fn receive(
     engine: &mut Engine,
     peer: &str,
     wire: &str,
@@ -58,6 +58,6 @@ pub fn receive(
 }
 
 /// A peer's stored sessions as JSON, to compare before and after.
-pub fn sessions_json(engine: &Engine, peer: &str) -> String {
+pub(crate) fn sessions_json(engine: &Engine, peer: &str) -> String {
     serde_json::to_string(&block_on(engine.store().peer_sessions(peer)).unwrap()).unwrap()
 }

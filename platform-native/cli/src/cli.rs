@@ -16,7 +16,7 @@ use crate::secret::Secret;
 /// go through it.
 #[derive(Debug, Parser)]
 #[command(name = "quickchat", version, about, long_about)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Global options.
     #[command(flatten)]
     pub global: Global,
@@ -27,7 +27,7 @@ pub struct Cli {
 
 /// Options every command takes.
 #[derive(Debug, Args)]
-pub struct Global {
+pub(crate) struct Global {
     /// The server's origin, e.g. https://chat.example.com (REST under /api, WebSocket at /ws).
     #[arg(long, env = "QUICKCHAT_SERVER", global = true, value_name = "URL")]
     pub server: Option<String>,
@@ -82,7 +82,7 @@ pub struct Global {
 
 /// A password, from the flag or the environment (never prompted for).
 #[derive(Debug, Args, Serialize, Deserialize)]
-pub struct PasswordArg {
+pub(crate) struct PasswordArg {
     /// The account's password (prefer the environment variable).
     #[arg(
         long,
@@ -103,7 +103,7 @@ pub struct PasswordArg {
     rename_all = "kebab-case",
     rename_all_fields = "camelCase"
 )]
-pub enum Command {
+pub(crate) enum Command {
     /// Create an account, make this device's keys and publish them.
     Register {
         /// User name (at least 3 characters).
@@ -285,7 +285,7 @@ fn default_limit() -> usize {
 /// How a fingerprint was compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum VerifyMethod {
+pub(crate) enum VerifyMethod {
     /// Scanned a QR code.
     #[value(name = "qr_code", alias = "qr-code")]
     QrCode,
@@ -296,7 +296,7 @@ pub enum VerifyMethod {
 
 impl VerifyMethod {
     /// The backend's name for it.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             VerifyMethod::QrCode => "qr_code",
             VerifyMethod::Manual => "manual",
@@ -312,7 +312,7 @@ impl VerifyMethod {
     rename_all = "kebab-case",
     rename_all_fields = "camelCase"
 )]
-pub enum GroupCommand {
+pub(crate) enum GroupCommand {
     /// Create a group with you as owner.
     Create {
         /// Its name.
@@ -422,7 +422,7 @@ pub enum GroupCommand {
 /// A role inside a group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum GroupRole {
+pub(crate) enum GroupRole {
     /// May add and remove members.
     Admin,
     /// A plain member.
@@ -431,7 +431,7 @@ pub enum GroupRole {
 
 impl GroupRole {
     /// The backend's name for it.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             GroupRole::Admin => "admin",
             GroupRole::Member => "member",
@@ -447,7 +447,7 @@ impl GroupRole {
     rename_all = "kebab-case",
     rename_all_fields = "camelCase"
 )]
-pub enum AdminCommand {
+pub(crate) enum AdminCommand {
     /// Every user with role, flags and timestamps.
     Users,
     /// Enable a user.
@@ -481,7 +481,7 @@ pub enum AdminCommand {
 /// A switch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum OnOff {
+pub(crate) enum OnOff {
     /// Allowed.
     On,
     /// Forbidden.
@@ -491,7 +491,7 @@ pub enum OnOff {
 /// An account's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum UserRole {
+pub(crate) enum UserRole {
     /// A plain user.
     User,
     /// An administrator.
@@ -500,7 +500,7 @@ pub enum UserRole {
 
 impl UserRole {
     /// The backend's name for it.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             UserRole::User => "user",
             UserRole::Admin => "admin",

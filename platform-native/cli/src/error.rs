@@ -6,7 +6,7 @@ use quickchat::ClientError;
 
 /// A command's failure. Its `Display` is what the user sees on stderr.
 #[derive(Debug, thiserror::Error)]
-pub enum CliError {
+pub(crate) enum CliError {
     /// A setting is missing.
     #[error("{0}")]
     Missing(&'static str),

@@ -6,10 +6,10 @@ use crate::error::CliError;
 
 /// The largest data URL sent: the backend closes a WebSocket on messages over 1 MiB, and the
 /// frame around the image needs some room.
-pub const MAX_DATA_URL_BYTES: usize = 1024 * 1024 - 4 * 1024;
+pub(crate) const MAX_DATA_URL_BYTES: usize = 1024 * 1024 - 4 * 1024;
 
 /// The image's MIME type, from its file name's extension.
-pub fn mime_type(path: &Path) -> Result<&'static str, CliError> {
+pub(crate) fn mime_type(path: &Path) -> Result<&'static str, CliError> {
     let extension = path
         .extension()
         .and_then(|e| e.to_str())
@@ -34,7 +34,7 @@ pub fn mime_type(path: &Path) -> Result<&'static str, CliError> {
 }
 
 /// `data:<mime>;base64,<file contents>`.
-pub fn data_url(path: &Path) -> Result<String, CliError> {
+pub(crate) fn data_url(path: &Path) -> Result<String, CliError> {
     let mime = mime_type(path)?;
     let bytes = std::fs::read(path).map_err(|source| CliError::ReadFile {
         path: path.to_path_buf(),

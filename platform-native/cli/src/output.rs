@@ -12,7 +12,7 @@ use crate::error::CliError;
 
 /// What a command printed, collected instead (the daemon's answer to a client).
 #[derive(Debug, Default, Serialize, serde::Deserialize)]
-pub struct Captured {
+pub(crate) struct Captured {
     /// The stdout lines: JSON values, or strings for lines that are plain text.
     #[serde(default)]
     pub results: Vec<Value>,
@@ -26,7 +26,7 @@ pub struct Captured {
 
 impl Captured {
     /// Prints it as the command would have printed it itself.
-    pub fn print(&self, out: &Output) -> Result<(), CliError> {
+    pub(crate) fn print(&self, out: &Output) -> Result<(), CliError> {
         for warning in &self.warnings {
             out.warning(warning);
         }
@@ -45,14 +45,14 @@ impl Captured {
 
 /// The two output streams.
 #[derive(Debug, Clone)]
-pub struct Output {
+pub(crate) struct Output {
     quiet: bool,
     capture: Option<Arc<Mutex<Captured>>>,
 }
 
 impl Output {
     /// An output to the terminal; `quiet` silences the notes.
-    pub fn new(quiet: bool) -> Self {
+    pub(crate) fn new(quiet: bool) -> Self {
         Self {
             quiet,
             capture: None,
@@ -60,7 +60,7 @@ impl Output {
     }
 
     /// An output that collects everything (see [`Output::take`]).
-    pub fn capture() -> Self {
+    pub(crate) fn capture() -> Self {
         Self {
             quiet: false,
             capture: Some(Arc::default()),
@@ -68,7 +68,7 @@ impl Output {
     }
 
     /// What was collected so far (empty for a terminal output).
-    pub fn take(&self) -> Captured {
+    pub(crate) fn take(&self) -> Captured {
         self.capture
             .as_ref()
             .map(|c| std::mem::take(&mut *lock(c)))
@@ -76,7 +76,7 @@ impl Output {
     }
 
     /// One result line on stdout, flushed at once (so a pipe sees it immediately).
-    pub fn line(&self, text: &str) -> Result<(), CliError> {
+    pub(crate) fn line(&self, text: &str) -> Result<(), CliError> {
         if let Some(capture) = &self.capture {
             lock(capture).results.push(Value::String(text.to_string()));
             return Ok(());
@@ -88,7 +88,7 @@ impl Output {
     }
 
     /// One value as a JSON line on stdout.
-    pub fn json<T: Serialize + ?Sized>(&self, value: &T) -> Result<(), CliError> {
+    pub(crate) fn json<T: Serialize + ?Sized>(&self, value: &T) -> Result<(), CliError> {
         if let Some(capture) = &self.capture {
             let value = serde_json::to_value(value)
                 .map_err(|e| CliError::Other(format!("cannot format the result as JSON: {e}")))?;
@@ -102,7 +102,7 @@ impl Output {
 
     /// A note for people on stderr (dropped with `--quiet`; a failure to write it is
     /// ignored).
-    pub fn note(&self, text: impl AsRef<str>) {
+    pub(crate) fn note(&self, text: impl AsRef<str>) {
         if let Some(capture) = &self.capture {
             lock(capture).notes.push(text.as_ref().to_string());
         } else if !self.quiet {
@@ -112,7 +112,7 @@ impl Output {
 
     /// A warning on stderr, even with `--quiet` (a security warning must not be silenced
     /// with the chatter).
-    pub fn warning(&self, text: impl AsRef<str>) {
+    pub(crate) fn warning(&self, text: impl AsRef<str>) {
         if let Some(capture) = &self.capture {
             lock(capture).warnings.push(text.as_ref().to_string());
         } else {
@@ -128,12 +128,12 @@ fn lock(capture: &Mutex<Captured>) -> std::sync::MutexGuard<'_, Captured> {
 }
 
 /// Prints an error on stderr.
-pub fn error(text: impl AsRef<str>) {
+pub(crate) fn error(text: impl AsRef<str>) {
     let _ = writeln!(std::io::stderr().lock(), "error: {}", text.as_ref());
 }
 
 /// `1 message`, `2 messages`.
-pub fn count(n: impl Into<u64>, noun: &str) -> String {
+pub(crate) fn count(n: impl Into<u64>, noun: &str) -> String {
     let n = n.into();
     if n == 1 {
         format!("1 {noun}")

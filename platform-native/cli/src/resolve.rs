@@ -9,12 +9,12 @@ use crate::session::Ctx;
 /// The user with this exact name, or with this id: from the contacts saved in the store
 /// when known there (no server needed), else from the server's user list. The user is
 /// saved as a contact, and a suspicious name is warned about on stderr.
-pub async fn user(ctx: &Ctx, name_or_id: &str) -> Result<UserSummary, CliError> {
+pub(crate) async fn user(ctx: &Ctx, name_or_id: &str) -> Result<UserSummary, CliError> {
     Ok(user_checked(ctx, name_or_id).await?.0)
 }
 
 /// [`user`], with what is suspicious about the name (for the JSON output).
-pub async fn user_checked(
+pub(crate) async fn user_checked(
     ctx: &Ctx,
     name_or_id: &str,
 ) -> Result<(UserSummary, Vec<NameIssue>), CliError> {
@@ -34,7 +34,7 @@ pub async fn user_checked(
 }
 
 /// Several users.
-pub async fn users(ctx: &Ctx, names: &[String]) -> Result<Vec<UserSummary>, CliError> {
+pub(crate) async fn users(ctx: &Ctx, names: &[String]) -> Result<Vec<UserSummary>, CliError> {
     let mut found = Vec::with_capacity(names.len());
     for name in names {
         found.push(user(ctx, name).await?);
@@ -43,13 +43,13 @@ pub async fn users(ctx: &Ctx, names: &[String]) -> Result<Vec<UserSummary>, CliE
 }
 
 /// One of this user's groups, by id or by exact name (an error if none or several match).
-pub async fn group(ctx: &Ctx, name_or_id: &str) -> Result<GroupInfo, CliError> {
+pub(crate) async fn group(ctx: &Ctx, name_or_id: &str) -> Result<GroupInfo, CliError> {
     let groups = ctx.client.groups().await?;
     pick_group(groups, name_or_id)
 }
 
 /// The group with this id, else the only one with this name.
-pub fn pick_group(groups: Vec<GroupInfo>, name_or_id: &str) -> Result<GroupInfo, CliError> {
+pub(crate) fn pick_group(groups: Vec<GroupInfo>, name_or_id: &str) -> Result<GroupInfo, CliError> {
     if let Some(group) = groups.iter().find(|g| g.id == name_or_id) {
         return Ok(group.clone());
     }

@@ -10,16 +10,16 @@ use zeroize::Zeroizing;
 /// the text is zeroized on drop. It serializes as the plain text: only for the daemon's
 /// socket, which only this user can open.
 #[derive(Clone, Default)]
-pub struct Secret(Zeroizing<String>);
+pub(crate) struct Secret(Zeroizing<String>);
 
 impl Secret {
     /// The text.
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 
     /// Whether it is empty (an empty variable counts as not given).
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 }

@@ -14,7 +14,7 @@ use crate::error::CliError;
 use crate::output::Output;
 
 /// What every command works with.
-pub struct Ctx {
+pub(crate) struct Ctx {
     /// The client, its store open and its saved login restored.
     pub client: Client,
     /// Where to print.
@@ -27,7 +27,7 @@ pub struct Ctx {
 
 /// Who runs a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// A one-shot process: it connects only when the command needs it, catches up only
     /// what the command needs, and closes the connection when done.
     Alone,
@@ -37,7 +37,7 @@ pub enum Mode {
 
 /// Opens the store and restores the saved login. `catch_up` is what the connection loop
 /// catches up with after connecting.
-pub async fn open(global: &Global, catch_up: CatchUpScope) -> Result<Client, CliError> {
+pub(crate) async fn open(global: &Global, catch_up: CatchUpScope) -> Result<Client, CliError> {
     let server = global
         .server
         .as_deref()
@@ -87,7 +87,7 @@ pub async fn open(global: &Global, catch_up: CatchUpScope) -> Result<Client, Cli
 /// Connects and waits until the socket is up and history is caught up. Unlike
 /// [`Client::connect_and_wait`], a failed first attempt is an error at once (a command
 /// line tool should not retry for its whole timeout), and a failed catch-up only a warning.
-pub async fn connect(ctx: &Ctx) -> Result<(), CliError> {
+pub(crate) async fn connect(ctx: &Ctx) -> Result<(), CliError> {
     if ctx.client.current_user().is_none() {
         return Err(ClientError::NotLoggedIn.into());
     }
@@ -164,7 +164,7 @@ async fn catch_up_before_connecting(ctx: &Ctx) -> Result<(), CliError> {
 
 /// Waits until the message `id` (sent after `events` was subscribed) leaves `Pending`;
 /// returns its new status. `Failed` is an error with the server's reason.
-pub async fn wait_until_sent(
+pub(crate) async fn wait_until_sent(
     ctx: &Ctx,
     events: &mut EventStream,
     id: &str,
@@ -212,7 +212,7 @@ pub async fn wait_until_sent(
 }
 
 /// Resolves when the process gets Ctrl-C or SIGTERM.
-pub async fn stop_signal() {
+pub(crate) async fn stop_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -8,6 +8,8 @@
 //! # the sender's store with the default (strong) key derivation, as a real user has it:
 //! QUICKCHAT_BENCH_STRONG_KDF=1 cargo test -p quickchat-cli --test cli_bench -- --ignored --nocapture
 //! ```
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 

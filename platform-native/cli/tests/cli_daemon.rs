@@ -3,6 +3,8 @@
 //! (bad input included), stopping on SIGTERM with everything committed, sending while the
 //! server is down, look-alike names, read receipts and typing, and a login that would take
 //! over another device's keys.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 

@@ -19,10 +19,10 @@ use quickchat::quickchat_core::client::CurrentUser;
 use quickchat::{Client, ClientError};
 
 /// How long connecting may take.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A required environment variable.
-pub fn required(name: &str) -> Result<String, Box<dyn Error>> {
+pub(crate) fn required(name: &str) -> Result<String, Box<dyn Error>> {
     match std::env::var(name) {
         Ok(value) if !value.is_empty() => Ok(value),
         _ => Err(format!("set {name} (see the comment at the top of the example)").into()),
@@ -31,7 +31,7 @@ pub fn required(name: &str) -> Result<String, Box<dyn Error>> {
 
 /// Opens the bot's store, logs in (registering the account the first time), connects, and
 /// prints a `ready` line on stdout.
-pub async fn start(bot: &str) -> Result<(Client, CurrentUser), Box<dyn Error>> {
+pub(crate) async fn start(bot: &str) -> Result<(Client, CurrentUser), Box<dyn Error>> {
     let server = required("QUICKCHAT_SERVER")?;
     let username = std::env::args()
         .nth(1)
@@ -66,7 +66,7 @@ pub async fn start(bot: &str) -> Result<(Client, CurrentUser), Box<dyn Error>> {
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
-pub async fn stopped() {
+pub(crate) async fn stopped() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -87,19 +87,19 @@ const CLOSE_WAIT: Duration = Duration::from_millis(700);
 /// Closes the connection, waiting at most [`CLOSE_WAIT`] so that the bot exits within a
 /// second of Ctrl-C / SIGTERM. Nothing is lost by not waiting longer: every message was
 /// committed to the store when it was received or sent.
-pub async fn close(client: &Client) {
+pub(crate) async fn close(client: &Client) {
     let _ = tokio::time::timeout(CLOSE_WAIT, client.close()).await;
 }
 
 /// Logs a failed reply without stopping the bot.
-pub fn report(what: &str, result: Result<impl Sized, ClientError>) {
+pub(crate) fn report(what: &str, result: Result<impl Sized, ClientError>) {
     if let Err(e) = result {
         eprintln!("could not {what}: {e}");
     }
 }
 
 /// Runs `body`, printing its error and exiting non-zero on failure.
-pub fn exit_code(result: Result<(), Box<dyn Error>>) -> std::process::ExitCode {
+pub(crate) fn exit_code(result: Result<(), Box<dyn Error>>) -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -10,25 +10,25 @@ use quickchat::{Client, ClientConfig, Event, EventStream};
 use quickchat_testserver::{Config, TestServer};
 use tempfile::TempDir;
 
-pub mod web_peer;
+pub(crate) mod web_peer;
 
 /// How long any single wait may take before the test fails.
-pub const WAIT: Duration = Duration::from_secs(20);
+pub(crate) const WAIT: Duration = Duration::from_secs(20);
 
 /// A test server with fast password hashing.
-pub async fn server() -> TestServer {
+pub(crate) async fn server() -> TestServer {
     TestServer::start(Config::default().with_bcrypt_cost(4))
         .await
         .expect("test server starts")
 }
 
 /// A client on a fresh redb file in `dir`.
-pub async fn client_in(server: &TestServer, dir: &TempDir, name: &str) -> Client {
+pub(crate) async fn client_in(server: &TestServer, dir: &TempDir, name: &str) -> Client {
     client_with(server, dir, name, ClientConfig::default()).await
 }
 
 /// A client with settings.
-pub async fn client_with(
+pub(crate) async fn client_with(
     server: &TestServer,
     dir: &TempDir,
     name: &str,
@@ -46,7 +46,7 @@ pub async fn client_with(
 }
 
 /// A user registered and connected, with a unique name.
-pub async fn registered(server: &TestServer, dir: &TempDir, name: &str) -> Client {
+pub(crate) async fn registered(server: &TestServer, dir: &TempDir, name: &str) -> Client {
     let client = client_in(server, dir, name).await;
     client
         .register(&unique(name), "secret123", None)
@@ -57,7 +57,7 @@ pub async fn registered(server: &TestServer, dir: &TempDir, name: &str) -> Clien
 }
 
 /// A user name no other test uses.
-pub fn unique(name: &str) -> String {
+pub(crate) fn unique(name: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
     format!(
@@ -68,12 +68,15 @@ pub fn unique(name: &str) -> String {
 }
 
 /// The user id of a signed-in client.
-pub fn id(client: &Client) -> String {
+pub(crate) fn id(client: &Client) -> String {
     client.current_user().expect("signed in").user_id
 }
 
 /// Waits for the first event `pick` accepts, failing the test after [`WAIT`].
-pub async fn wait_for<T>(events: &mut EventStream, mut pick: impl FnMut(Event) -> Option<T>) -> T {
+pub(crate) async fn wait_for<T>(
+    events: &mut EventStream,
+    mut pick: impl FnMut(Event) -> Option<T>,
+) -> T {
     tokio::time::timeout(WAIT, async {
         while let Some(event) = events.next().await {
             if let Some(found) = pick(event) {
@@ -87,7 +90,7 @@ pub async fn wait_for<T>(events: &mut EventStream, mut pick: impl FnMut(Event) -
 }
 
 /// Waits for an incoming 1:1 message.
-pub async fn next_message(events: &mut EventStream) -> quickchat::MessageRecord {
+pub(crate) async fn next_message(events: &mut EventStream) -> quickchat::MessageRecord {
     wait_for(events, |e| match e {
         Event::Message { message, .. } => Some(message),
         _ => None,
@@ -96,7 +99,12 @@ pub async fn next_message(events: &mut EventStream) -> quickchat::MessageRecord 
 }
 
 /// Sends one frame on a raw WebSocket authenticated as the given user, then closes it.
-pub async fn send_raw_frame(server: &TestServer, user_id: &str, username: &str, frame: &str) {
+pub(crate) async fn send_raw_frame(
+    server: &TestServer,
+    user_id: &str,
+    username: &str,
+    frame: &str,
+) {
     use futures::SinkExt;
     use tokio_tungstenite::tungstenite::Message;
     let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url())
@@ -116,7 +124,7 @@ pub async fn send_raw_frame(server: &TestServer, user_id: &str, username: &str, 
 }
 
 /// Settings that make reconnection and dead-socket detection quick enough for tests.
-pub fn fast_config() -> ClientConfig {
+pub(crate) fn fast_config() -> ClientConfig {
     ClientConfig {
         backoff: quickchat_core::client::Backoff {
             initial_ms: 100,
@@ -130,7 +138,7 @@ pub fn fast_config() -> ClientConfig {
 }
 
 /// Reopens a client from its store file (as a restarted process would) and connects it.
-pub async fn reopened(
+pub(crate) async fn reopened(
     server: &TestServer,
     dir: &TempDir,
     name: &str,
@@ -146,7 +154,7 @@ pub async fn reopened(
 }
 
 /// A user registered and connected with [`fast_config`].
-pub async fn registered_fast(server: &TestServer, dir: &TempDir, name: &str) -> Client {
+pub(crate) async fn registered_fast(server: &TestServer, dir: &TempDir, name: &str) -> Client {
     let client = client_with(server, dir, name, fast_config()).await;
     client
         .register(&unique(name), "secret123", None)
@@ -157,7 +165,7 @@ pub async fn registered_fast(server: &TestServer, dir: &TempDir, name: &str) -> 
 }
 
 /// The JWT a signed-in client holds (read from its store, where the login is saved).
-pub async fn token_of(client: &Client) -> String {
+pub(crate) async fn token_of(client: &Client) -> String {
     use quickchat_core::store::Store;
     client
         .store()

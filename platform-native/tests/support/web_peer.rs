@@ -23,9 +23,9 @@
 //! Every incoming message ends as one outcome: [`WebPeer::received`] or
 //! [`WebPeer::failures`].
 
-pub mod keys;
-pub mod ratchet;
-pub mod session;
+pub(crate) mod keys;
+pub(crate) mod ratchet;
+pub(crate) mod session;
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -46,19 +46,19 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-pub use keys::WebKeys;
-pub use ratchet::{WebRatchet, WebRatchetError};
-pub use session::{WebFailure, WebSession};
+pub(crate) use keys::WebKeys;
+pub(crate) use ratchet::{WebRatchet, WebRatchetError};
+pub(crate) use session::{WebFailure, WebSession};
 
 /// The password every web peer registers with.
-pub const PASSWORD: &str = "secret123";
+pub(crate) const PASSWORD: &str = "secret123";
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 type SystemRng = UnwrapErr<getrandom::SysRng>;
 
 /// How the peer schedules its work.
 #[derive(Debug, Clone)]
-pub struct WebPeerOptions {
+pub(crate) struct WebPeerOptions {
     /// Before a handler reads the session (an IndexedDB read transaction).
     pub load_delay: Duration,
     /// Before a handler's session write lands (an IndexedDB write transaction).
@@ -75,7 +75,7 @@ pub struct WebPeerOptions {
 /// How concurrent handlers share a session's ratchet state: the two ways a web app that
 /// loads and saves sessions around each decryption can race.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SessionAccess {
+pub(crate) enum SessionAccess {
     /// Each handler loads a copy, decrypts it, and saves it back whole: last save wins.
     /// This alone never loses a message of one chain (a message's key only leaves the
     /// state through that message's own handler); it leaves stale skipped keys behind.
@@ -105,7 +105,7 @@ impl Default for WebPeerOptions {
 
 impl WebPeerOptions {
     /// The defaults with handlers awaited in order.
-    pub fn sequential() -> Self {
+    pub(crate) fn sequential() -> Self {
         Self {
             sequential: true,
             ..Self::default()
@@ -115,7 +115,7 @@ impl WebPeerOptions {
 
 /// A message the peer decrypted.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Received {
+pub(crate) struct Received {
     /// The backend's message id.
     pub message_id: String,
     /// Sender id.
@@ -128,7 +128,7 @@ pub struct Received {
 
 /// A message the peer could not read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
+pub(crate) struct Failure {
     /// The backend's message id.
     pub message_id: String,
     /// Sender id.
@@ -139,7 +139,7 @@ pub struct Failure {
 
 /// What went wrong driving the peer (not a message outcome).
 #[derive(Debug, thiserror::Error)]
-pub enum WebPeerError {
+pub(crate) enum WebPeerError {
     /// The HTTP request did not complete.
     #[error("{what}: HTTP request failed: {detail}")]
     Http {
@@ -205,7 +205,7 @@ pub enum WebPeerError {
 
 /// A web-app user: one browser tab with its IndexedDB, connected.
 #[derive(Clone)]
-pub struct WebPeer {
+pub(crate) struct WebPeer {
     inner: Arc<Inner>,
 }
 
@@ -262,7 +262,7 @@ fn rng() -> SystemRng {
 }
 
 /// A random UUIDv4, as the web app makes message ids.
-pub fn uuid_v4() -> String {
+pub(crate) fn uuid_v4() -> String {
     let mut b = [0u8; 16];
     rng().fill_bytes(&mut b);
     b[6] = (b[6] & 0x0f) | 0x40;
@@ -280,12 +280,12 @@ pub fn uuid_v4() -> String {
 
 impl WebPeer {
     /// Registers `name` made unique, creates and uploads keys, connects. Default options.
-    pub async fn register(server: &TestServer, name: &str) -> Result<Self, WebPeerError> {
+    pub(crate) async fn register(server: &TestServer, name: &str) -> Result<Self, WebPeerError> {
         Self::register_with(server, name, WebPeerOptions::default()).await
     }
 
     /// [`WebPeer::register`] with options.
-    pub async fn register_with(
+    pub(crate) async fn register_with(
         server: &TestServer,
         name: &str,
         options: WebPeerOptions,
@@ -301,7 +301,7 @@ impl WebPeer {
 
     /// Logs in an existing user as a fresh browser would: new keys (counter from 1),
     /// uploaded, then connects.
-    pub async fn login_with(
+    pub(crate) async fn login_with(
         server: &TestServer,
         username: &str,
         password: &str,
@@ -358,7 +358,7 @@ impl WebPeer {
 
     /// Opens the WebSocket, authenticates and waits for the online list; the frame reader
     /// runs from then on.
-    pub async fn connect(&self) -> Result<(), WebPeerError> {
+    pub(crate) async fn connect(&self) -> Result<(), WebPeerError> {
         let (mut socket, _) = tokio_tungstenite::connect_async(self.inner.ws_url.as_str())
             .await
             .map_err(|e| WebPeerError::Socket(e.to_string()))?;
@@ -392,7 +392,7 @@ impl WebPeer {
     }
 
     /// Closes the socket; handlers already running finish.
-    pub async fn close(&self) {
+    pub(crate) async fn close(&self) {
         if let Some(mut sink) = self.inner.sink.lock().await.take() {
             let _ = sink.close().await;
         }
@@ -402,33 +402,37 @@ impl WebPeer {
     }
 
     /// The user id.
-    pub fn user_id(&self) -> &str {
+    pub(crate) fn user_id(&self) -> &str {
         &self.inner.user_id
     }
 
     /// The user name.
-    pub fn username(&self) -> &str {
+    pub(crate) fn username(&self) -> &str {
         &self.inner.username
     }
 
     /// The JWT from register/login.
-    pub fn token(&self) -> &str {
+    pub(crate) fn token(&self) -> &str {
         &self.inner.token
     }
 
     /// Id of the signed prekey currently published.
-    pub fn signed_prekey_id(&self) -> u32 {
+    pub(crate) fn signed_prekey_id(&self) -> u32 {
         lock(&self.inner.keys).signed_prekey_id()
     }
 
     /// The session with `peer_id` as last saved, if any.
-    pub fn session(&self, peer_id: &str) -> Option<WebSession> {
+    pub(crate) fn session(&self, peer_id: &str) -> Option<WebSession> {
         lock(&self.inner.sessions).get(peer_id).cloned()
     }
 
     /// Sends `text` as the web app does: fetch the bundle, maybe start a new session,
     /// encrypt (load → encrypt → save), send a `message` frame. Returns the message id.
-    pub async fn send_text(&self, peer_id: &str, text: &str) -> Result<String, WebPeerError> {
+    pub(crate) async fn send_text(
+        &self,
+        peer_id: &str,
+        text: &str,
+    ) -> Result<String, WebPeerError> {
         let inner = &self.inner;
         let bundle_json = inner.fetch_bundle(peer_id).await?;
         let bundle = bundle_json.to_bundle().map_err(|e| WebPeerError::Bundle {
@@ -496,7 +500,11 @@ impl WebPeer {
     }
 
     /// Sends a `read` frame for messages from `to`.
-    pub async fn send_read(&self, message_ids: &[String], to: &str) -> Result<(), WebPeerError> {
+    pub(crate) async fn send_read(
+        &self,
+        message_ids: &[String],
+        to: &str,
+    ) -> Result<(), WebPeerError> {
         self.inner
             .send_frame(&ClientFrame::Read {
                 message_ids: message_ids.to_vec(),
@@ -506,7 +514,7 @@ impl WebPeer {
     }
 
     /// Sends a `typing` frame.
-    pub async fn send_typing(&self, to: &str, typing: bool) -> Result<(), WebPeerError> {
+    pub(crate) async fn send_typing(&self, to: &str, typing: bool) -> Result<(), WebPeerError> {
         self.inner
             .send_frame(&ClientFrame::Typing {
                 to: to.to_string(),
@@ -517,7 +525,7 @@ impl WebPeer {
 
     /// `resetE2EE`: new identity, prekeys and sessions deleted, the id counter kept (the new
     /// signed prekey takes the next free id), the new bundle published.
-    pub async fn reset_e2ee(&self) -> Result<(), WebPeerError> {
+    pub(crate) async fn reset_e2ee(&self) -> Result<(), WebPeerError> {
         lock(&self.inner.keys).reset(now_ms(), &mut rng());
         lock(&self.inner.sessions).clear();
         self.inner.upload_keys().await
@@ -525,20 +533,20 @@ impl WebPeer {
 
     /// A fresh install on the same account: new keys with the counter from 1 again, no
     /// sessions, the new bundle published.
-    pub async fn reinstall(&self) -> Result<(), WebPeerError> {
+    pub(crate) async fn reinstall(&self) -> Result<(), WebPeerError> {
         *lock(&self.inner.keys) = WebKeys::generate(1, now_ms(), &mut rng());
         lock(&self.inner.sessions).clear();
         self.inner.upload_keys().await
     }
 
     /// Messages decrypted so far, in the order their handlers finished.
-    pub fn received(&self) -> Vec<Received> {
+    pub(crate) fn received(&self) -> Vec<Received> {
         lock(&self.inner.outcomes).received.clone()
     }
 
     /// Messages decrypted so far, in the order their frames arrived (the order the backend
     /// relayed them, which is the order the sender wrote them).
-    pub fn received_in_arrival_order(&self) -> Vec<Received> {
+    pub(crate) fn received_in_arrival_order(&self) -> Vec<Received> {
         let outcomes = lock(&self.inner.outcomes);
         let mut received = outcomes.received.clone();
         received.sort_by_key(|r| outcomes.arrivals.iter().position(|id| *id == r.message_id));
@@ -546,17 +554,21 @@ impl WebPeer {
     }
 
     /// Messages that could not be read, in the order their handlers finished.
-    pub fn failures(&self) -> Vec<Failure> {
+    pub(crate) fn failures(&self) -> Vec<Failure> {
         lock(&self.inner.outcomes).failures.clone()
     }
 
     /// Outcomes (received + failed) recorded so far.
-    pub fn outcome_count(&self) -> usize {
+    pub(crate) fn outcome_count(&self) -> usize {
         *self.inner.outcome_count.borrow()
     }
 
     /// Waits until at least `n` messages have an outcome.
-    pub async fn wait_for_outcomes(&self, n: usize, timeout: Duration) -> Result<(), WebPeerError> {
+    pub(crate) async fn wait_for_outcomes(
+        &self,
+        n: usize,
+        timeout: Duration,
+    ) -> Result<(), WebPeerError> {
         let mut count = self.inner.outcome_count.subscribe();
         let reached = tokio::time::timeout(timeout, count.wait_for(|c| *c >= n)).await;
         match reached {
@@ -571,7 +583,7 @@ impl WebPeer {
 
 /// Waits for `n` outcomes at `peer` (failing after [`super::WAIT`]) and asserts every one
 /// was decrypted.
-pub async fn assert_all_decrypted(peer: &WebPeer, n: usize) {
+pub(crate) async fn assert_all_decrypted(peer: &WebPeer, n: usize) {
     if let Err(e) = peer.wait_for_outcomes(n, super::WAIT).await {
         panic!("{}: {e}", peer.username());
     }

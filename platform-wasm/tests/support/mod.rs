@@ -7,14 +7,14 @@ use futures::{FutureExt, pin_mut, select};
 use quickchat_core::store::{ContentKind, Conversation, Direction, MessageRecord, MessageStatus};
 
 /// A database name no other test (or earlier run) uses.
-pub fn unique(prefix: &str) -> String {
+pub(crate) fn unique(prefix: &str) -> String {
     let mut bytes = [0u8; 6];
     getrandom::fill(&mut bytes).expect("randomness");
     format!("qc-test-{prefix}-{}", hex::encode(bytes))
 }
 
 /// `future`, or a panic naming `what` after `ms` milliseconds.
-pub async fn within<T>(ms: u32, what: &str, future: impl Future<Output = T>) -> T {
+pub(crate) async fn within<T>(ms: u32, what: &str, future: impl Future<Output = T>) -> T {
     let future = future.fuse();
     let timeout = gloo_timers::future::TimeoutFuture::new(ms).fuse();
     pin_mut!(future, timeout);
@@ -25,12 +25,12 @@ pub async fn within<T>(ms: u32, what: &str, future: impl Future<Output = T>) -> 
 }
 
 /// Waits `ms` milliseconds.
-pub async fn sleep(ms: u32) {
+pub(crate) async fn sleep(ms: u32) {
     gloo_timers::future::TimeoutFuture::new(ms).await;
 }
 
 /// A text message record.
-pub fn message(id: &str, conversation: Conversation, ts: i64, body: &str) -> MessageRecord {
+pub(crate) fn message(id: &str, conversation: Conversation, ts: i64, body: &str) -> MessageRecord {
     MessageRecord {
         id: id.to_string(),
         conversation,
@@ -49,7 +49,7 @@ pub fn message(id: &str, conversation: Conversation, ts: i64, body: &str) -> Mes
 }
 
 /// The names of the IndexedDB databases of this origin (`indexedDB.databases()`).
-pub async fn database_names() -> Vec<String> {
+pub(crate) async fn database_names() -> Vec<String> {
     let factory = js_sys::Reflect::get(&js_sys::global(), &"indexedDB".into()).expect("indexedDB");
     let databases = js_sys::Reflect::get(&factory, &"databases".into()).expect("databases()");
     let databases: js_sys::Function = wasm_bindgen::JsCast::dyn_into(databases).expect("function");

@@ -14,11 +14,11 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
 /// The members of a JSON object, in order.
-pub type JsonObject = IndexMap<String, Json>;
+pub(crate) type JsonObject = IndexMap<String, Json>;
 
 /// A JSON value whose objects keep their key order.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Json {
+pub(crate) enum Json {
     /// `null`.
     Null,
     /// `true` or `false`.
@@ -35,19 +35,19 @@ pub enum Json {
 
 impl Json {
     /// Parses JSON text. The error's message plays the part of the JavaScript parser's.
-    pub fn parse(text: &[u8]) -> Result<Json, serde_json::Error> {
+    pub(crate) fn parse(text: &[u8]) -> Result<Json, serde_json::Error> {
         serde_json::from_slice(text)
     }
 
     /// Writes the value as compact JSON text, as `JSON.stringify` does.
-    pub fn to_text(&self) -> String {
+    pub(crate) fn to_text(&self) -> String {
         // Serializing this type into a String cannot fail: every key is a string and every
         // number is finite.
         serde_json::to_string(self).unwrap_or_default()
     }
 
     /// The member `key` of an object; `None` for a missing key or a value that is no object.
-    pub fn get(&self, key: &str) -> Option<&Json> {
+    pub(crate) fn get(&self, key: &str) -> Option<&Json> {
         match self {
             Json::Object(map) => map.get(key),
             _ => None,
@@ -55,7 +55,7 @@ impl Json {
     }
 
     /// The value as a string slice, if it is a string.
-    pub fn as_str(&self) -> Option<&str> {
+    pub(crate) fn as_str(&self) -> Option<&str> {
         match self {
             Json::String(s) => Some(s),
             _ => None,
@@ -63,7 +63,7 @@ impl Json {
     }
 
     /// The value as an integer, if it is a number with an integral value.
-    pub fn as_i64(&self) -> Option<i64> {
+    pub(crate) fn as_i64(&self) -> Option<i64> {
         match self {
             Json::Number(n) => n.as_i64(),
             _ => None,
@@ -71,7 +71,7 @@ impl Json {
     }
 
     /// The value as an array, if it is one.
-    pub fn as_array(&self) -> Option<&Vec<Json>> {
+    pub(crate) fn as_array(&self) -> Option<&Vec<Json>> {
         match self {
             Json::Array(items) => Some(items),
             _ => None,
@@ -79,12 +79,12 @@ impl Json {
     }
 
     /// Whether the value is an object.
-    pub fn is_object(&self) -> bool {
+    pub(crate) fn is_object(&self) -> bool {
         matches!(self, Json::Object(_))
     }
 
     /// JavaScript truthiness: `null`, `false`, `0`, `NaN` and `""` are false, all else true.
-    pub fn is_truthy(&self) -> bool {
+    pub(crate) fn is_truthy(&self) -> bool {
         match self {
             Json::Null => false,
             Json::Bool(b) => *b,
@@ -95,14 +95,14 @@ impl Json {
     }
 
     /// The member `key` of an object as a non-empty string (JavaScript's `if (!body.key)`).
-    pub fn str_field(&self, key: &str) -> Option<&str> {
+    pub(crate) fn str_field(&self, key: &str) -> Option<&str> {
         self.get(key)
             .and_then(Json::as_str)
             .filter(|s| !s.is_empty())
     }
 
     /// Whether the member `key` of an object is present and truthy.
-    pub fn truthy_field(&self, key: &str) -> bool {
+    pub(crate) fn truthy_field(&self, key: &str) -> bool {
         self.get(key).is_some_and(Json::is_truthy)
     }
 }

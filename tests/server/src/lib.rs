@@ -38,8 +38,6 @@
 //! buffered for without limit. REST body fields are capped ([`limits`]). Tokens are signed
 //! with a random secret per [`TestServer`] unless [`Config::with_jwt_secret`] gives one.
 
-#![warn(missing_docs)]
-
 mod auth;
 mod clock;
 mod config;

@@ -1,5 +1,7 @@
 //! Backend behaviours beyond the golden recording: each quirk of PROTOCOL §7 in isolation,
 //! the permission checks, and the HTTP edges (CORS, 404, 426, invalid JSON, auth kinds).
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 

@@ -4,6 +4,8 @@
 //! by field. The replay interprets the recording's format (golden/README.md) and knows
 //! nothing of this particular session: its users, sockets, labels and length come from
 //! the file.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 

@@ -1,5 +1,7 @@
 //! The test server's defences the backend lacks: bounded per-socket send queues, capped
 //! body fields and a JWT secret nobody knows.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 

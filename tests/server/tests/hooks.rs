@@ -1,6 +1,8 @@
 //! The hooks tests use to observe and steer the server: message frame counts, dropping a
 //! user's sockets, and delaying history answers. Also PROTOCOL §7 quirk 5 (duplicates are
 //! relayed), which the counts are about.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 

@@ -1,5 +1,7 @@
 //! Starting, stopping and restarting the server in-process, the database it keeps, making
 //! admins, and the `quickchat-server` binary.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 

@@ -17,7 +17,7 @@ fn password(arg: PasswordArg) -> Result<zeroize::Zeroizing<String>, CliError> {
 }
 
 /// `register <username>`.
-pub async fn register(
+pub(super) async fn register(
     ctx: &Ctx,
     username: &str,
     password_arg: PasswordArg,
@@ -35,7 +35,7 @@ pub async fn register(
 }
 
 /// `login <username> [--replace-keys]`.
-pub async fn login(
+pub(super) async fn login(
     ctx: &Ctx,
     username: &str,
     password_arg: PasswordArg,
@@ -66,7 +66,7 @@ pub async fn login(
 }
 
 /// `logout`.
-pub async fn logout(ctx: &Ctx) -> Result<(), CliError> {
+pub(super) async fn logout(ctx: &Ctx) -> Result<(), CliError> {
     let user = ctx.client.current_user();
     ctx.client.logout().await?;
     match user {
@@ -80,7 +80,7 @@ pub async fn logout(ctx: &Ctx) -> Result<(), CliError> {
 }
 
 /// `whoami`.
-pub async fn whoami(ctx: &Ctx) -> Result<(), CliError> {
+pub(super) async fn whoami(ctx: &Ctx) -> Result<(), CliError> {
     let user = ctx
         .client
         .current_user()
@@ -99,7 +99,7 @@ pub async fn whoami(ctx: &Ctx) -> Result<(), CliError> {
 }
 
 /// `users`: every user, with `online` true/false when the socket told, else null.
-pub async fn users(ctx: &Ctx, presence: bool) -> Result<(), CliError> {
+pub(super) async fn users(ctx: &Ctx, presence: bool) -> Result<(), CliError> {
     let online = if presence && ctx.client.current_user().is_some() {
         match session::connect(ctx).await {
             Ok(()) => Some(ctx.client.online_users()),

@@ -7,7 +7,7 @@ use crate::resolve;
 use crate::session::Ctx;
 
 /// Runs one `admin` command.
-pub async fn run(ctx: &Ctx, command: AdminCommand) -> Result<(), CliError> {
+pub(super) async fn run(ctx: &Ctx, command: AdminCommand) -> Result<(), CliError> {
     match command {
         AdminCommand::Users => {
             let users = ctx.client.admin_users().await?;

@@ -11,7 +11,7 @@ use crate::session::{self, Ctx};
 use crate::{image, resolve};
 
 /// Runs one `groups` command.
-pub async fn run(ctx: &Ctx, command: GroupCommand) -> Result<(), CliError> {
+pub(super) async fn run(ctx: &Ctx, command: GroupCommand) -> Result<(), CliError> {
     match command {
         GroupCommand::Create {
             name,

@@ -11,7 +11,7 @@ use crate::resolve;
 use crate::session::Ctx;
 
 /// `fingerprint [peer]`: the grouped form on stdout.
-pub async fn fingerprint(ctx: &Ctx, peer: Option<&str>) -> Result<(), CliError> {
+pub(super) async fn fingerprint(ctx: &Ctx, peer: Option<&str>) -> Result<(), CliError> {
     match peer {
         None => {
             let fingerprint = ctx.client.fingerprint().await?;
@@ -32,7 +32,7 @@ pub async fn fingerprint(ctx: &Ctx, peer: Option<&str>) -> Result<(), CliError> 
 }
 
 /// `verify <peer>`.
-pub async fn verify(
+pub(super) async fn verify(
     ctx: &Ctx,
     peer: &str,
     method: VerifyMethod,
@@ -65,7 +65,7 @@ pub async fn verify(
 }
 
 /// `unverify <peer>`.
-pub async fn unverify(ctx: &Ctx, peer: &str) -> Result<(), CliError> {
+pub(super) async fn unverify(ctx: &Ctx, peer: &str) -> Result<(), CliError> {
     let user = resolve::user(ctx, peer).await?;
     ctx.client.unverify_peer(&user.id).await?;
     ctx.out
@@ -76,7 +76,7 @@ pub async fn unverify(ctx: &Ctx, peer: &str) -> Result<(), CliError> {
 }
 
 /// `verification <peer>`.
-pub async fn verification(ctx: &Ctx, peer: &str) -> Result<(), CliError> {
+pub(super) async fn verification(ctx: &Ctx, peer: &str) -> Result<(), CliError> {
     let user = resolve::user(ctx, peer).await?;
     let verification = ctx.client.verification(&user.id).await?;
     ctx.out.json(&verification_json(&user, &verification))?;
@@ -98,7 +98,7 @@ pub async fn verification(ctx: &Ctx, peer: &str) -> Result<(), CliError> {
 }
 
 /// The JSON form of a verification.
-pub fn verification_json(user: &UserSummary, v: &PeerVerification) -> serde_json::Value {
+pub(super) fn verification_json(user: &UserSummary, v: &PeerVerification) -> serde_json::Value {
     let verified_fingerprint = v
         .verified_fingerprint
         .as_deref()
@@ -116,7 +116,7 @@ pub fn verification_json(user: &UserSummary, v: &PeerVerification) -> serde_json
 }
 
 /// `accept-identity <peer>`.
-pub async fn accept_identity(ctx: &Ctx, peer: &str) -> Result<(), CliError> {
+pub(super) async fn accept_identity(ctx: &Ctx, peer: &str) -> Result<(), CliError> {
     let user = resolve::user(ctx, peer).await?;
     ctx.client.accept_identity(&user.id).await?;
     let fingerprint = ctx.client.peer_fingerprint(&user.id).await?;
@@ -135,7 +135,7 @@ pub async fn accept_identity(ctx: &Ctx, peer: &str) -> Result<(), CliError> {
 }
 
 /// `reset-e2ee --yes`.
-pub async fn reset_e2ee(ctx: &Ctx, confirmed: bool) -> Result<(), CliError> {
+pub(super) async fn reset_e2ee(ctx: &Ctx, confirmed: bool) -> Result<(), CliError> {
     if !confirmed {
         return Err(CliError::Invalid(
             "reset-e2ee throws away this device's keys and sessions (peers will see a new \

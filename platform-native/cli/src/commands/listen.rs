@@ -11,7 +11,7 @@ use crate::output;
 use crate::session::{self, Ctx};
 
 /// The `type` of every event this tool knows of (`--type` warns about others).
-pub const EVENT_TYPES: &[&str] = &[
+pub(crate) const EVENT_TYPES: &[&str] = &[
     "connected",
     "disconnected",
     "reconnecting",
@@ -41,7 +41,7 @@ pub const EVENT_TYPES: &[&str] = &[
 const GIVE_UP_GRACE: Duration = Duration::from_secs(2);
 
 /// `listen [--count N] [--timeout SECS] [--type T]... [--mark-read]`.
-pub async fn listen(
+pub(crate) async fn listen(
     ctx: &Ctx,
     count: Option<u64>,
     timeout_secs: Option<u64>,
@@ -142,7 +142,7 @@ pub async fn listen(
 /// Saves the sender of an incoming 1:1 message as a contact (its name then resolves
 /// without the server, e.g. for `history --local`, and look-alikes of it are flagged).
 /// A failure (the server cannot be reached) is ignored: the next message tries again.
-pub async fn remember_sender(client: &quickchat::Client, event: &Event) {
+pub(crate) async fn remember_sender(client: &quickchat::Client, event: &Event) {
     if let Event::Message { message, .. } = event
         && message.direction == quickchat::Direction::Incoming
         && client
@@ -156,7 +156,7 @@ pub async fn remember_sender(client: &quickchat::Client, event: &Event) {
 }
 
 /// Marks an incoming 1:1 message read (`--mark-read`); a failure is only a note.
-pub async fn mark_read_if_incoming(ctx: &Ctx, event: &Event) {
+pub(crate) async fn mark_read_if_incoming(ctx: &Ctx, event: &Event) {
     if let Event::Message { message, .. } = event
         && message.direction == quickchat::Direction::Incoming
         && let Err(e) = ctx
@@ -176,7 +176,7 @@ fn print_event(ctx: &Ctx, event: &Event) -> Result<(), CliError> {
 }
 
 /// An event's `type` as it serializes (`{"type": ..., ...}`).
-pub fn event_type(event: &Event) -> String {
+pub(crate) fn event_type(event: &Event) -> String {
     serde_json::to_value(event)
         .ok()
         .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_string))

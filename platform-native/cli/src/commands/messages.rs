@@ -12,7 +12,7 @@ use crate::session::{self, Ctx};
 use crate::{image, resolve};
 
 /// What `send` sends.
-pub enum Content {
+pub(super) enum Content {
     /// End-to-end-encrypted text.
     Text(String),
     /// Text in the clear (`--plaintext`).
@@ -27,7 +27,7 @@ pub enum Content {
 /// then connects. When the server cannot be reached, the message is saved in the outbox
 /// (if it can be encrypted without the server: a session with the peer exists) and goes
 /// out the next time this store connects.
-pub async fn send(ctx: &Ctx, peer: &str, content: Content) -> Result<(), CliError> {
+pub(super) async fn send(ctx: &Ctx, peer: &str, content: Content) -> Result<(), CliError> {
     let data_url = match &content {
         Content::Image(path) => Some(image::data_url(path)?),
         _ => None,
@@ -100,7 +100,7 @@ async fn prepare(ctx: &Ctx, peer_id: &str) -> Result<Option<CliError>, CliError>
 }
 
 /// What `send` prints: the message without its wire form.
-pub fn sent_json(
+pub(super) fn sent_json(
     record: &MessageRecord,
     to_name: &str,
     status: quickchat::MessageStatus,
@@ -121,7 +121,7 @@ pub fn sent_json(
 }
 
 /// A status as a word.
-pub fn status_name(status: quickchat::MessageStatus) -> String {
+pub(super) fn status_name(status: quickchat::MessageStatus) -> String {
     serde_json::to_value(status)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
@@ -129,7 +129,7 @@ pub fn status_name(status: quickchat::MessageStatus) -> String {
 }
 
 /// Options of `history`.
-pub struct HistoryQuery<'a> {
+pub(super) struct HistoryQuery<'a> {
     /// Only older than this, ms.
     pub before: Option<i64>,
     /// At most this many.
@@ -141,7 +141,7 @@ pub struct HistoryQuery<'a> {
 }
 
 /// `history <peer|group>`: a user first (unless `as_group`), else one of this user's groups.
-pub async fn history(
+pub(super) async fn history(
     ctx: &Ctx,
     target: &str,
     as_group: bool,
@@ -217,7 +217,7 @@ async fn peer_history(
 }
 
 /// Group history: fetched from the server (and stored), then read from the store.
-pub async fn group_history(
+pub(super) async fn group_history(
     ctx: &Ctx,
     group_id: &str,
     name: &str,
@@ -267,7 +267,7 @@ async fn print_local(
 }
 
 /// What `history` prints of a message.
-pub fn history_json(message: &MessageRecord) -> serde_json::Value {
+pub(super) fn history_json(message: &MessageRecord) -> serde_json::Value {
     json!({
         "id": message.id,
         "from": message.sender_id,

@@ -4,7 +4,7 @@ mod account;
 mod admin;
 mod groups;
 mod keys;
-pub mod listen;
+pub(crate) mod listen;
 mod messages;
 mod receipts;
 
@@ -13,7 +13,7 @@ use crate::error::CliError;
 use crate::session::Ctx;
 
 /// Runs one command.
-pub async fn run(ctx: &Ctx, command: Command) -> Result<(), CliError> {
+pub(crate) async fn run(ctx: &Ctx, command: Command) -> Result<(), CliError> {
     let open_to_all = matches!(
         command,
         Command::Register { .. } | Command::Login { .. } | Command::Logout | Command::Users { .. }

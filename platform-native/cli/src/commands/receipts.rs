@@ -13,7 +13,7 @@ use crate::session::{self, Ctx, Mode};
 /// `read <peer> [--id ID]...`: marks the peer's unread messages (or those given) read.
 /// Connected, the peer gets a read receipt; offline, the server records it (the peer sees
 /// it in its history).
-pub async fn read(ctx: &Ctx, peer: &str, ids: &[String]) -> Result<(), CliError> {
+pub(super) async fn read(ctx: &Ctx, peer: &str, ids: &[String]) -> Result<(), CliError> {
     let user = resolve::user(ctx, peer).await?;
     if ctx.mode == Mode::Alone {
         // What the peer sent while this store was away must be in the store to be marked.
@@ -60,7 +60,7 @@ pub async fn read(ctx: &Ctx, peer: &str, ids: &[String]) -> Result<(), CliError>
 }
 
 /// `typing <peer> on|off`.
-pub async fn typing(ctx: &Ctx, peer: &str, state: OnOff) -> Result<(), CliError> {
+pub(super) async fn typing(ctx: &Ctx, peer: &str, state: OnOff) -> Result<(), CliError> {
     let user = resolve::user(ctx, peer).await?;
     session::connect(ctx).await?;
     let on = state == OnOff::On;

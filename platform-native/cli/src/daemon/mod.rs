@@ -3,9 +3,9 @@
 //! `<store>.sock` ([`socket`]) and, with `--stdio`, over stdin/stdout. The other commands
 //! go through it when it runs ([`remote`]).
 
-pub mod remote;
-pub mod rpc;
-pub mod socket;
+pub(crate) mod remote;
+pub(crate) mod rpc;
+pub(crate) mod socket;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,7 +40,7 @@ struct Daemon {
 }
 
 /// Runs the daemon until Ctrl-C / SIGTERM (or, with `stdio`, until stdin ends).
-pub async fn serve(global: &Global, out: Output, stdio: bool) -> Result<(), CliError> {
+pub(crate) async fn serve(global: &Global, out: Output, stdio: bool) -> Result<(), CliError> {
     let path = socket::path(&global.store);
     if socket::check(&path)? && tokio::net::UnixStream::connect(&path).await.is_ok() {
         return Err(CliError::Daemon(format!(

@@ -19,7 +19,7 @@ use crate::output::{self, Captured, Output};
 use crate::session;
 
 /// The connection to the daemon.
-pub struct Remote {
+pub(crate) struct Remote {
     lines: Lines<BufReader<OwnedReadHalf>>,
     writer: OwnedWriteHalf,
     next_id: u64,
@@ -27,7 +27,7 @@ pub struct Remote {
 
 /// Connects to the daemon serving `store`, if one runs. A socket that nobody answers on
 /// (a daemon that died) counts as none; one that must not be followed is an error.
-pub async fn connect(store: &Path) -> Result<Option<Remote>, CliError> {
+pub(crate) async fn connect(store: &Path) -> Result<Option<Remote>, CliError> {
     let path = socket::path(store);
     if !socket::check(&path)? {
         return Ok(None);
@@ -127,7 +127,7 @@ fn failure(error: ErrorObject, out: &Output) -> CliError {
 }
 
 /// Runs `command` through the daemon and prints what it printed there.
-pub async fn run(
+pub(crate) async fn run(
     mut remote: Remote,
     command: Command,
     out: &Output,

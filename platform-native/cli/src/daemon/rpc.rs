@@ -22,32 +22,32 @@ use crate::cli::Command;
 use crate::error::CliError;
 
 /// The `jsonrpc` member of every message.
-pub const VERSION: &str = "2.0";
+pub(crate) const VERSION: &str = "2.0";
 
 /// The method of event notifications.
-pub const EVENT_METHOD: &str = "event";
+pub(crate) const EVENT_METHOD: &str = "event";
 
 /// The method that starts an event subscription.
-pub const SUBSCRIBE_METHOD: &str = "subscribe";
+pub(crate) const SUBSCRIBE_METHOD: &str = "subscribe";
 
 /// JSON-RPC's codes for bad input.
-pub mod codes {
+pub(crate) mod codes {
     /// The line is not JSON.
-    pub const PARSE_ERROR: i64 = -32700;
+    pub(crate) const PARSE_ERROR: i64 = -32700;
     /// Not a JSON-RPC 2.0 request.
-    pub const INVALID_REQUEST: i64 = -32600;
+    pub(crate) const INVALID_REQUEST: i64 = -32600;
     /// No such method.
-    pub const METHOD_NOT_FOUND: i64 = -32601;
+    pub(crate) const METHOD_NOT_FOUND: i64 = -32601;
     /// The params do not fit the method.
-    pub const INVALID_PARAMS: i64 = -32602;
+    pub(crate) const INVALID_PARAMS: i64 = -32602;
     /// The daemon failed inside.
-    pub const INTERNAL_ERROR: i64 = -32603;
+    pub(crate) const INTERNAL_ERROR: i64 = -32603;
 }
 
 /// The codes of a failed command (outside JSON-RPC's reserved range).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(i64)]
-pub enum ErrorCode {
+pub(crate) enum ErrorCode {
     /// An argument is missing or not acceptable.
     InvalidArgument = 1,
     /// No user or group has that name (or several groups do).
@@ -71,7 +71,7 @@ pub enum ErrorCode {
 
 /// The `error` member of a response.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ErrorObject {
+pub(crate) struct ErrorObject {
     /// The code.
     pub code: i64,
     /// What went wrong, worded for people.
@@ -83,7 +83,7 @@ pub struct ErrorObject {
 
 impl ErrorObject {
     /// An error with a code and a message.
-    pub fn new(code: i64, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: i64, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
@@ -94,7 +94,7 @@ impl ErrorObject {
 
 /// A response: `result` or `error`.
 #[derive(Debug, Serialize)]
-pub struct Response {
+pub(crate) struct Response {
     jsonrpc: &'static str,
     id: Value,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -105,7 +105,7 @@ pub struct Response {
 
 impl Response {
     /// A successful answer to request `id`.
-    pub fn result(id: Value, result: Value) -> Self {
+    pub(crate) fn result(id: Value, result: Value) -> Self {
         Self {
             jsonrpc: VERSION,
             id,
@@ -115,7 +115,7 @@ impl Response {
     }
 
     /// A failed answer to request `id` (`null` when it could not be read).
-    pub fn error(id: Value, error: ErrorObject) -> Self {
+    pub(crate) fn error(id: Value, error: ErrorObject) -> Self {
         Self {
             jsonrpc: VERSION,
             id,
@@ -127,7 +127,7 @@ impl Response {
 
 /// A request read from a line, or why it is not one (with the id, when it could be read).
 #[derive(Debug, PartialEq)]
-pub struct Call {
+pub(crate) struct Call {
     /// `None` for a notification (no answer is sent).
     pub id: Option<Value>,
     /// The method.
@@ -137,7 +137,7 @@ pub struct Call {
 }
 
 /// Reads one request object.
-pub fn parse_call(value: Value) -> Result<Call, (Value, ErrorObject)> {
+pub(crate) fn parse_call(value: Value) -> Result<Call, (Value, ErrorObject)> {
     let Value::Object(mut object) = value else {
         return Err((
             Value::Null,
@@ -181,7 +181,7 @@ pub fn parse_call(value: Value) -> Result<Call, (Value, ErrorObject)> {
 }
 
 /// The command a method call names.
-pub fn command(method: &str, params: Option<Value>) -> Result<Command, ErrorObject> {
+pub(crate) fn command(method: &str, params: Option<Value>) -> Result<Command, ErrorObject> {
     let (outer, inner) = match method.split_once('.') {
         Some((outer @ ("groups" | "admin"), inner)) => (outer, Some(inner)),
         Some(_) => return Err(no_such_method(method)),
@@ -243,7 +243,7 @@ fn no_such_method(method: &str) -> ErrorObject {
 }
 
 /// The method and params of a command (the other way round).
-pub fn method_of(command: &Command) -> Result<(String, Option<Value>), CliError> {
+pub(crate) fn method_of(command: &Command) -> Result<(String, Option<Value>), CliError> {
     let value = serde_json::to_value(command)
         .map_err(|e| CliError::Other(format!("cannot send this command to the daemon: {e}")))?;
     let method = value
@@ -264,7 +264,7 @@ pub fn method_of(command: &Command) -> Result<(String, Option<Value>), CliError>
 }
 
 /// A request line.
-pub fn request(id: u64, method: &str, params: Option<Value>) -> String {
+pub(crate) fn request(id: u64, method: &str, params: Option<Value>) -> String {
     let mut object = Map::new();
     object.insert("jsonrpc".into(), VERSION.into());
     object.insert("id".into(), id.into());
@@ -276,13 +276,13 @@ pub fn request(id: u64, method: &str, params: Option<Value>) -> String {
 }
 
 /// An event notification line.
-pub fn event_notification(event: &Value) -> String {
+pub(crate) fn event_notification(event: &Value) -> String {
     json!({ "jsonrpc": VERSION, "method": EVENT_METHOD, "params": event }).to_string()
 }
 
 impl CliError {
     /// The code and `data.kind` this error has as a JSON-RPC error.
-    pub fn rpc_code(&self) -> (ErrorCode, &'static str) {
+    pub(crate) fn rpc_code(&self) -> (ErrorCode, &'static str) {
         use quickchat::ClientError as E;
         let client = |e: &E| -> (ErrorCode, &'static str) {
             match e {
@@ -329,7 +329,7 @@ impl CliError {
 
     /// This error as a JSON-RPC error object (`data.kind`, `data.httpStatus` for an error
     /// answer of the server).
-    pub fn to_rpc(&self) -> ErrorObject {
+    pub(crate) fn to_rpc(&self) -> ErrorObject {
         let (code, kind) = self.rpc_code();
         let mut data = Map::new();
         data.insert("kind".into(), kind.into());

@@ -12,20 +12,20 @@ use std::path::{Path, PathBuf};
 use crate::error::CliError;
 
 /// The daemon's socket for the store at `store`: `<store>.sock`.
-pub fn path(store: &Path) -> PathBuf {
+pub(crate) fn path(store: &Path) -> PathBuf {
     let mut name = store.as_os_str().to_os_string();
     name.push(".sock");
     PathBuf::from(name)
 }
 
 /// This process's effective user id.
-pub fn my_uid() -> u32 {
+pub(crate) fn my_uid() -> u32 {
     rustix::process::geteuid().as_raw()
 }
 
 /// Whether a socket file is at `path`; an error when something is there that must not be
 /// followed (not a socket, or another user's).
-pub fn check(path: &Path) -> Result<bool, CliError> {
+pub(crate) fn check(path: &Path) -> Result<bool, CliError> {
     let meta = match std::fs::symlink_metadata(path) {
         Ok(meta) => meta,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
@@ -53,7 +53,7 @@ pub fn check(path: &Path) -> Result<bool, CliError> {
 }
 
 /// Makes the socket readable and writable by its owner only.
-pub fn restrict(path: &Path) -> Result<(), CliError> {
+pub(crate) fn restrict(path: &Path) -> Result<(), CliError> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|e| {
         CliError::Daemon(format!(
             "cannot restrict {} to its owner: {e}",
@@ -63,7 +63,7 @@ pub fn restrict(path: &Path) -> Result<(), CliError> {
 }
 
 /// Removes the socket when the daemon stops, however it stops.
-pub struct RemoveOnDrop(pub PathBuf);
+pub(crate) struct RemoveOnDrop(pub PathBuf);
 
 impl Drop for RemoveOnDrop {
     fn drop(&mut self) {

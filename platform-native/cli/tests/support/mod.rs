@@ -12,10 +12,10 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 /// How long one command may run before the test fails.
-pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(90);
+pub(crate) const COMMAND_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// Every variable the binary reads, removed so the caller's environment cannot leak in.
-pub const VARIABLES: &[&str] = &[
+pub(crate) const VARIABLES: &[&str] = &[
     "QUICKCHAT_SERVER",
     "QUICKCHAT_STORE",
     "QUICKCHAT_PASSPHRASE",
@@ -26,7 +26,7 @@ pub const VARIABLES: &[&str] = &[
 
 /// Starts a long-running command with no input and both outputs piped, to be read with
 /// [`line_reader`] and ended with [`finish`].
-pub fn spawn_piped(command: &mut Command) -> Child {
+pub(crate) fn spawn_piped(command: &mut Command) -> Child {
     command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -37,19 +37,19 @@ pub fn spawn_piped(command: &mut Command) -> Child {
 
 /// What a finished command left.
 #[derive(Debug)]
-pub struct Run {
+pub(crate) struct Run {
     pub code: Option<i32>,
     pub stdout: String,
     pub stderr: String,
 }
 
 impl Run {
-    pub fn ok(self) -> Self {
+    pub(crate) fn ok(self) -> Self {
         assert_eq!(self.code, Some(0), "command failed: {self:#?}");
         self
     }
 
-    pub fn failed(self) -> Self {
+    pub(crate) fn failed(self) -> Self {
         assert!(
             matches!(self.code, Some(code) if code != 0),
             "command should fail with an exit code: {self:#?}"
@@ -62,7 +62,7 @@ impl Run {
     }
 
     /// stdout as JSON lines.
-    pub fn json_lines(&self) -> Vec<Value> {
+    pub(crate) fn json_lines(&self) -> Vec<Value> {
         self.stdout
             .lines()
             .map(|line| {
@@ -73,7 +73,7 @@ impl Run {
     }
 
     /// The only JSON line of stdout.
-    pub fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         let mut lines = self.json_lines();
         assert_eq!(lines.len(), 1, "one JSON line expected: {self:#?}");
         lines.remove(0)
@@ -81,7 +81,7 @@ impl Run {
 }
 
 /// One user's view: a store file, its passphrase and password.
-pub struct User {
+pub(crate) struct User {
     pub server: String,
     pub name: String,
     pub store: PathBuf,
@@ -90,7 +90,7 @@ pub struct User {
 }
 
 impl User {
-    pub fn new(server: &TestServer, dir: &TempDir, name: &str) -> Self {
+    pub(crate) fn new(server: &TestServer, dir: &TempDir, name: &str) -> Self {
         Self {
             server: server.base_url(),
             name: name.to_string(),
@@ -101,7 +101,7 @@ impl User {
     }
 
     /// The binary with this user's settings in the environment.
-    pub fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_quickchat"));
         for variable in VARIABLES {
             command.env_remove(variable);
@@ -118,14 +118,14 @@ impl User {
     }
 
     /// Runs a command and checks that no secret was printed.
-    pub async fn run(&self, args: &[&str]) -> Run {
+    pub(crate) async fn run(&self, args: &[&str]) -> Run {
         let run = run(self.command(args)).await;
         self.assert_no_secrets(&run.stdout);
         self.assert_no_secrets(&run.stderr);
         run
     }
 
-    pub fn assert_no_secrets(&self, text: &str) {
+    pub(crate) fn assert_no_secrets(&self, text: &str) {
         assert!(
             !text.contains(&self.passphrase),
             "passphrase printed: {text}"
@@ -135,7 +135,7 @@ impl User {
         assert!(!text.contains("panicked"), "panic: {text}");
     }
 
-    pub async fn register(&self) -> String {
+    pub(crate) async fn register(&self) -> String {
         let run = self.run(&["register", &self.name]).await.ok();
         let user = run.json();
         assert_eq!(user["username"], self.name.as_str());
@@ -145,7 +145,7 @@ impl User {
 }
 
 /// Runs a command to completion (killing it after [`COMMAND_TIMEOUT`]).
-pub async fn run(mut command: Command) -> Run {
+pub(crate) async fn run(mut command: Command) -> Run {
     tokio::task::spawn_blocking(move || {
         let child = command
             .stdin(Stdio::null())
@@ -160,7 +160,7 @@ pub async fn run(mut command: Command) -> Run {
 }
 
 /// Waits for a child (killing it after [`COMMAND_TIMEOUT`]) and collects its output.
-pub fn finish(mut child: Child) -> Run {
+pub(crate) fn finish(mut child: Child) -> Run {
     let stdout = read_all(child.stdout.take());
     let stderr = read_all(child.stderr.take());
     let deadline = Instant::now() + COMMAND_TIMEOUT;
@@ -181,7 +181,9 @@ pub fn finish(mut child: Child) -> Run {
     }
 }
 
-pub fn read_all(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<String> {
+pub(crate) fn read_all(
+    pipe: Option<impl Read + Send + 'static>,
+) -> std::thread::JoinHandle<String> {
     std::thread::spawn(move || {
         let mut text = String::new();
         if let Some(mut pipe) = pipe {
@@ -192,7 +194,7 @@ pub fn read_all(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHa
 }
 
 /// The lines a child prints, as they come.
-pub fn line_reader(
+pub(crate) fn line_reader(
     pipe: impl Read + Send + 'static,
 ) -> tokio::sync::mpsc::UnboundedReceiver<String> {
     let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
@@ -208,14 +210,14 @@ pub fn line_reader(
 }
 
 /// The next line, failing the test after [`COMMAND_TIMEOUT`].
-pub async fn next_line(lines: &mut tokio::sync::mpsc::UnboundedReceiver<String>) -> String {
+pub(crate) async fn next_line(lines: &mut tokio::sync::mpsc::UnboundedReceiver<String>) -> String {
     tokio::time::timeout(COMMAND_TIMEOUT, lines.recv())
         .await
         .expect("timed out waiting for a line")
         .expect("the output ended")
 }
 
-pub async fn server() -> TestServer {
+pub(crate) async fn server() -> TestServer {
     TestServer::start(Config::default().with_bcrypt_cost(4))
         .await
         .expect("test server starts")

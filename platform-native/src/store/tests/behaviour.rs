@@ -14,7 +14,7 @@ use super::fixtures::*;
 
 /// What a store should hold.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Model {
+pub(super) struct Model {
     identity: Option<IdentityRecord>,
     meta: Option<AccountMeta>,
     signed: BTreeMap<u32, SignedPrekeyRecord>,
@@ -69,7 +69,7 @@ impl Model {
 
     /// The specified answer to a query: every match, ordered by (timestamp, id), the newest
     /// `limit` of them.
-    pub fn query(&self, query: &MessageQuery) -> Vec<MessageRecord> {
+    pub(super) fn query(&self, query: &MessageQuery) -> Vec<MessageRecord> {
         let mut found: Vec<MessageRecord> = self
             .messages
             .values()
@@ -108,7 +108,7 @@ fn conversations() -> Vec<Conversation> {
 }
 
 /// Checks every read method against the model.
-pub async fn check_contents<S: Store>(store: &S, model: &Model) {
+pub(super) async fn check_contents<S: Store>(store: &S, model: &Model) {
     assert_eq!(store.identity().await.expect("identity"), model.identity);
     assert_eq!(store.account_meta().await.expect("meta"), model.meta);
     assert_eq!(
@@ -215,7 +215,7 @@ fn conversations_all() -> Vec<Conversation> {
 }
 
 /// The whole behaviour, from an empty store. Returns what the store holds at the end.
-pub async fn check_store<S: Store>(store: &S) -> Model {
+pub(super) async fn check_store<S: Store>(store: &S) -> Model {
     let mut rng = rng(1);
     let mut model = Model::default();
 

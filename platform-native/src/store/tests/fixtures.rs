@@ -10,13 +10,13 @@ use quickchat_core::store::{
 };
 use rand_chacha::ChaCha20Rng;
 
-pub const NOW: i64 = 1_800_000_000_000;
+pub(super) const NOW: i64 = 1_800_000_000_000;
 
-pub fn rng(seed: u64) -> ChaCha20Rng {
+pub(super) fn rng(seed: u64) -> ChaCha20Rng {
     ChaCha20Rng::seed_from_u64(seed)
 }
 
-pub fn identity(rng: &mut ChaCha20Rng) -> IdentityRecord {
+pub(super) fn identity(rng: &mut ChaCha20Rng) -> IdentityRecord {
     IdentityRecord {
         user_id: "me-id".into(),
         identity: IdentityKeyPair::generate(rng),
@@ -24,7 +24,7 @@ pub fn identity(rng: &mut ChaCha20Rng) -> IdentityRecord {
     }
 }
 
-pub fn account_meta(next: u32) -> AccountMeta {
+pub(super) fn account_meta(next: u32) -> AccountMeta {
     AccountMeta {
         next_prekey_id: next,
         current_signed_prekey_id: Some(1),
@@ -39,7 +39,7 @@ pub fn account_meta(next: u32) -> AccountMeta {
     }
 }
 
-pub fn signed_prekey(
+pub(super) fn signed_prekey(
     identity: &IdentityRecord,
     id: u32,
     uploaded: bool,
@@ -52,7 +52,11 @@ pub fn signed_prekey(
     }
 }
 
-pub fn one_time_prekey(id: u32, uploaded: bool, rng: &mut ChaCha20Rng) -> OneTimePrekeyRecord {
+pub(super) fn one_time_prekey(
+    id: u32,
+    uploaded: bool,
+    rng: &mut ChaCha20Rng,
+) -> OneTimePrekeyRecord {
     OneTimePrekeyRecord {
         prekey: OneTimePrekey::generate(id, rng),
         uploaded,
@@ -106,7 +110,7 @@ fn session(rng: &mut ChaCha20Rng, responder: bool, at: i64) -> Session {
     }
 }
 
-pub fn peer_sessions(peer: &str, previous: usize, rng: &mut ChaCha20Rng) -> PeerSessions {
+pub(super) fn peer_sessions(peer: &str, previous: usize, rng: &mut ChaCha20Rng) -> PeerSessions {
     PeerSessions {
         peer_id: peer.into(),
         current: session(rng, false, NOW),
@@ -116,7 +120,7 @@ pub fn peer_sessions(peer: &str, previous: usize, rng: &mut ChaCha20Rng) -> Peer
     }
 }
 
-pub fn known_identity(peer: &str, verified: bool, rng: &mut ChaCha20Rng) -> KnownIdentity {
+pub(super) fn known_identity(peer: &str, verified: bool, rng: &mut ChaCha20Rng) -> KnownIdentity {
     let identity = IdentityKeyPair::generate(rng);
     KnownIdentity {
         peer_id: peer.into(),
@@ -128,7 +132,7 @@ pub fn known_identity(peer: &str, verified: bool, rng: &mut ChaCha20Rng) -> Know
     }
 }
 
-pub fn message(
+pub(super) fn message(
     id: &str,
     conversation: Conversation,
     timestamp: i64,
@@ -156,10 +160,10 @@ pub fn message(
     }
 }
 
-pub fn direct(peer: &str) -> Conversation {
+pub(super) fn direct(peer: &str) -> Conversation {
     Conversation::Direct(peer.into())
 }
 
-pub fn group(id: &str) -> Conversation {
+pub(super) fn group(id: &str) -> Conversation {
     Conversation::Group(id.into())
 }

@@ -8,12 +8,12 @@ use quickchat_core::protocol::rest::{OneTimePrekeyJson, SignedPrekeyUpload, Uplo
 use quickchat_core::rand_core::CryptoRng;
 
 /// One-time prekeys the web client keeps (`ONE_TIME_PREKEY_TARGET`).
-pub const ONE_TIME_PREKEY_TARGET: u32 = 100;
+pub(crate) const ONE_TIME_PREKEY_TARGET: u32 = 100;
 /// One-time prekeys per upload request (`MAX_UPLOAD_PREKEYS`).
-pub const MAX_UPLOAD_PREKEYS: usize = 50;
+pub(crate) const MAX_UPLOAD_PREKEYS: usize = 50;
 
 /// Identity, prekeys and the id counter of one web client install.
-pub struct WebKeys {
+pub(crate) struct WebKeys {
     identity: IdentityKeyPair,
     /// Every signed prekey still held, by id (old ones stay: a first message may name one).
     signed: BTreeMap<u32, SignedPrekey>,
@@ -36,7 +36,7 @@ impl std::fmt::Debug for WebKeys {
 impl WebKeys {
     /// A fresh install: identity, then the signed prekey and 100 one-time prekeys taking
     /// ids from `first_id` on (1 for a new install: signed prekey 1, one-time 2..101).
-    pub fn generate<R: CryptoRng + ?Sized>(first_id: u32, now: i64, rng: &mut R) -> Self {
+    pub(crate) fn generate<R: CryptoRng + ?Sized>(first_id: u32, now: i64, rng: &mut R) -> Self {
         let identity = IdentityKeyPair::generate(rng);
         let mut keys = Self {
             identity,
@@ -51,7 +51,7 @@ impl WebKeys {
 
     /// `resetE2EE`: a new identity, every prekey and the old identity gone, the counter
     /// kept, so the new signed prekey takes the next free id.
-    pub fn reset<R: CryptoRng + ?Sized>(&mut self, now: i64, rng: &mut R) {
+    pub(crate) fn reset<R: CryptoRng + ?Sized>(&mut self, now: i64, rng: &mut R) {
         let next_id = self.next_id;
         *self = Self::generate(next_id, now, rng);
     }
@@ -74,28 +74,28 @@ impl WebKeys {
     }
 
     /// The identity.
-    pub fn identity(&self) -> &IdentityKeyPair {
+    pub(crate) fn identity(&self) -> &IdentityKeyPair {
         &self.identity
     }
 
     /// Id of the signed prekey currently published.
-    pub fn signed_prekey_id(&self) -> u32 {
+    pub(crate) fn signed_prekey_id(&self) -> u32 {
         self.current_signed
     }
 
     /// The private key of signed prekey `id`, if still held.
-    pub fn signed_prekey_secret(&self, id: u32) -> Option<&SecretKey> {
+    pub(crate) fn signed_prekey_secret(&self, id: u32) -> Option<&SecretKey> {
         self.signed.get(&id).map(|spk| spk.pair().secret())
     }
 
     /// The private key of one-time prekey `id`, if still held.
-    pub fn one_time_prekey_secret(&self, id: u32) -> Option<&SecretKey> {
+    pub(crate) fn one_time_prekey_secret(&self, id: u32) -> Option<&SecretKey> {
         self.one_time.get(&id).map(|otk| otk.pair().secret())
     }
 
     /// The upload requests the web client makes for this material: the signed prekey and
     /// the first 50 one-time prekeys, then the rest 50 at a time with `signedPrekey: null`.
-    pub fn upload_requests(&self) -> Vec<UploadPrekeysRequest> {
+    pub(crate) fn upload_requests(&self) -> Vec<UploadPrekeysRequest> {
         let public = self.identity.public();
         let one_time: Vec<OneTimePrekeyJson> = self
             .one_time

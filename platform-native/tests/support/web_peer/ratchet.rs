@@ -19,11 +19,11 @@ use quickchat_core::ratchet::{ChainKey, Header, MessageKey, NONCE_LEN, RootKey};
 use serde::Serialize;
 
 /// The most keys one decryption may skip (the web client's `MAX_SKIP`).
-pub const MAX_SKIP: u32 = 1000;
+pub(crate) const MAX_SKIP: u32 = 1000;
 
 /// Why the web ratchet refused a message. The texts are the web client's where it has one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum WebRatchetError {
+pub(crate) enum WebRatchetError {
     /// The box did not open under the key the (possibly corrupted) chain gave.
     #[error("authentication failed")]
     Authentication,
@@ -48,7 +48,7 @@ pub enum WebRatchetError {
 
 /// One session's ratchet state, field for field the web client's `RatchetEngine`.
 #[derive(Clone)]
-pub struct WebRatchet {
+pub(crate) struct WebRatchet {
     root_key: RootKey,
     sending_chain_key: Option<ChainKey>,
     receiving_chain_key: Option<ChainKey>,
@@ -83,7 +83,7 @@ impl std::fmt::Debug for WebRatchet {
 
 impl WebRatchet {
     /// The initiator after X3DH: `(RK, CKs) = KDF_RK(SK, 0)` and a fresh ratchet key pair.
-    pub fn initiator<R: CryptoRng + ?Sized>(shared_secret: &[u8; 32], rng: &mut R) -> Self {
+    pub(crate) fn initiator<R: CryptoRng + ?Sized>(shared_secret: &[u8; 32], rng: &mut R) -> Self {
         let (root_key, chain_key) = RootKey::from_shared_secret(shared_secret);
         let mut state = Self::empty(root_key);
         state.sending_chain_key = Some(chain_key);
@@ -92,7 +92,7 @@ impl WebRatchet {
     }
 
     /// The responder on a first message: `(RK, CKr) = KDF_RK(SK, 0)`, `DHr` from the header.
-    pub fn responder(shared_secret: &[u8; 32], remote_ratchet_key: PublicKey) -> Self {
+    pub(crate) fn responder(shared_secret: &[u8; 32], remote_ratchet_key: PublicKey) -> Self {
         let (root_key, chain_key) = RootKey::from_shared_secret(shared_secret);
         let mut state = Self::empty(root_key);
         state.receiving_chain_key = Some(chain_key);
@@ -116,7 +116,7 @@ impl WebRatchet {
 
     /// Seals `plaintext`: a sending step first when there is no sending chain (one 32-byte
     /// draw), then a 24-byte nonce draw. Returns the header and `nonce ‖ tag ‖ box`.
-    pub fn encrypt<R: CryptoRng + ?Sized>(
+    pub(crate) fn encrypt<R: CryptoRng + ?Sized>(
         &mut self,
         plaintext: &[u8],
         rng: &mut R,
@@ -160,7 +160,7 @@ impl WebRatchet {
     /// The steps are public so that [`super::WebPeer`] can also run them the way a
     /// JavaScript engine interleaves them when each KDF is an awaited promise; this method
     /// runs them back to back.
-    pub fn decrypt<R: CryptoRng + ?Sized>(
+    pub(crate) fn decrypt<R: CryptoRng + ?Sized>(
         &mut self,
         header: &Header,
         sealed: &[u8],
@@ -186,12 +186,12 @@ impl WebRatchet {
     }
 
     /// Step 1: the header's ratchet key is not the one the receiving chain follows.
-    pub fn needs_dh_step(&self, header: &Header) -> bool {
+    pub(crate) fn needs_dh_step(&self, header: &Header) -> bool {
         self.remote_ratchet_key != Some(header.ratchet_key)
     }
 
     /// Step 2: the skip limit (`Nr + 1000 < n` fails).
-    pub fn check_skip(&self, header: &Header) -> Result<(), WebRatchetError> {
+    pub(crate) fn check_skip(&self, header: &Header) -> Result<(), WebRatchetError> {
         if u64::from(self.receiving_chain_length) + u64::from(MAX_SKIP)
             < u64::from(header.message_number)
         {
@@ -202,7 +202,10 @@ impl WebRatchet {
 
     /// Step 3, the loop's test and read: while `Nr < n`, the chain key to derive the next
     /// skipped key from.
-    pub fn chain_key_to_skip(&self, header: &Header) -> Result<Option<ChainKey>, WebRatchetError> {
+    pub(crate) fn chain_key_to_skip(
+        &self,
+        header: &Header,
+    ) -> Result<Option<ChainKey>, WebRatchetError> {
         if self.receiving_chain_length < header.message_number {
             Ok(Some(self.receiving_chain_key()?))
         } else {
@@ -212,7 +215,7 @@ impl WebRatchet {
 
     /// Step 3, the loop's write: stash the key under `"<DHr>:<Nr>"` (as they are now),
     /// move the chain to `next`, `Nr += 1`.
-    pub fn store_skipped(
+    pub(crate) fn store_skipped(
         &mut self,
         message_key: MessageKey,
         next: ChainKey,
@@ -228,7 +231,7 @@ impl WebRatchet {
     }
 
     /// Step 4: the stashed key for the header's `(ratchetKey, n)`, removed, if there is one.
-    pub fn take_skipped(&mut self, header: &Header) -> Option<MessageKey> {
+    pub(crate) fn take_skipped(&mut self, header: &Header) -> Option<MessageKey> {
         let name = format!(
             "{}:{}",
             header.ratchet_key.to_base64(),
@@ -239,20 +242,20 @@ impl WebRatchet {
     }
 
     /// Step 5, the read: the receiving chain key the message key is taken from.
-    pub fn receiving_chain_key(&self) -> Result<ChainKey, WebRatchetError> {
+    pub(crate) fn receiving_chain_key(&self) -> Result<ChainKey, WebRatchetError> {
         self.receiving_chain_key
             .clone()
             .ok_or(WebRatchetError::Authentication)
     }
 
     /// Step 5, the write: the chain moves to `next`, `Nr += 1`.
-    pub fn advance_receiving(&mut self, next: ChainKey) {
+    pub(crate) fn advance_receiving(&mut self, next: ChainKey) {
         self.receiving_chain_key = Some(next);
         self.receiving_chain_length += 1;
     }
 
     /// A DH ratchet step on a new peer ratchet key (one 32-byte draw).
-    pub fn dh_step<R: CryptoRng + ?Sized>(
+    pub(crate) fn dh_step<R: CryptoRng + ?Sized>(
         &mut self,
         remote: &PublicKey,
         rng: &mut R,
@@ -293,17 +296,17 @@ impl WebRatchet {
     }
 
     /// Messages received in the current receiving chain (`Nr`).
-    pub fn receiving_chain_length(&self) -> u32 {
+    pub(crate) fn receiving_chain_length(&self) -> u32 {
         self.receiving_chain_length
     }
 
     /// Stashed message keys (never evicted, as in the web client).
-    pub fn skipped_count(&self) -> usize {
+    pub(crate) fn skipped_count(&self) -> usize {
         self.skipped.len()
     }
 
     /// The state as the web client serializes it (`JSON.stringify` of its fields).
-    pub fn to_reference_json(&self) -> String {
+    pub(crate) fn to_reference_json(&self) -> String {
         let key = |k: &[u8; 32]| b64_encode(k);
         let json = StateJson {
             root_key: key(self.root_key.as_bytes()),
@@ -363,7 +366,7 @@ fn seal(key: &MessageKey, nonce: &[u8; NONCE_LEN], plaintext: &[u8]) -> Vec<u8> 
 }
 
 /// Opens `nonce ‖ tag ‖ box` (step 6 of a decryption).
-pub fn open(key: &MessageKey, sealed: &[u8]) -> Result<Vec<u8>, WebRatchetError> {
+pub(crate) fn open(key: &MessageKey, sealed: &[u8]) -> Result<Vec<u8>, WebRatchetError> {
     if sealed.len() < NONCE_LEN {
         return Err(WebRatchetError::TooShort);
     }

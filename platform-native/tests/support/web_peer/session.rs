@@ -12,7 +12,7 @@ use super::ratchet::{WebRatchet, WebRatchetError};
 
 /// Why the web peer could not read a message (what `failures()` records).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum WebFailure {
+pub(crate) enum WebFailure {
     /// No session with the sender and the message has no `x3dh` block.
     #[error("no session")]
     NoSession,
@@ -35,7 +35,7 @@ pub enum WebFailure {
 
 /// A session as the web client keeps it.
 #[derive(Clone, Debug)]
-pub struct WebSession {
+pub(crate) struct WebSession {
     ratchet: WebRatchet,
     remote_signed_prekey_id: u32,
     pending_x3dh: Option<X3dhHeader>,
@@ -44,7 +44,7 @@ pub struct WebSession {
 impl WebSession {
     /// X3DH as initiator the web client's way (the one-time prekey is never mixed in), then
     /// the initiator's ratchet. Draws: the ephemeral key, then the ratchet key.
-    pub fn initiate<R: CryptoRng + ?Sized>(
+    pub(crate) fn initiate<R: CryptoRng + ?Sized>(
         identity: &IdentityKeyPair,
         bundle: &PrekeyBundle,
         rng: &mut R,
@@ -67,7 +67,7 @@ impl WebSession {
     /// message names and, when given, DH4 with the one-time prekey (the caller passes it only
     /// when it still holds it). `remote_signed_prekey_id` is the peer's signed-prekey id
     /// from the bundle the web client fetches on a first message.
-    pub fn accept(
+    pub(crate) fn accept(
         identity: &IdentityKeyPair,
         signed_prekey: &SecretKey,
         one_time_prekey: Option<&SecretKey>,
@@ -91,12 +91,12 @@ impl WebSession {
     }
 
     /// The `x3dh` block the next message will carry (a new initiator session's first).
-    pub fn pending_x3dh(&self) -> Option<&X3dhHeader> {
+    pub(crate) fn pending_x3dh(&self) -> Option<&X3dhHeader> {
         self.pending_x3dh.as_ref()
     }
 
     /// Encrypts `text`; the session's first message carries the `x3dh` block.
-    pub fn encrypt<R: CryptoRng + ?Sized>(
+    pub(crate) fn encrypt<R: CryptoRng + ?Sized>(
         &mut self,
         text: &str,
         rng: &mut R,
@@ -110,7 +110,7 @@ impl WebSession {
     }
 
     /// Decrypts in place (a failure leaves the ratchet as the web client leaves it).
-    pub fn decrypt<R: CryptoRng + ?Sized>(
+    pub(crate) fn decrypt<R: CryptoRng + ?Sized>(
         &mut self,
         envelope: &Envelope,
         rng: &mut R,
@@ -122,22 +122,22 @@ impl WebSession {
     }
 
     /// The peer's signed-prekey id this session was built on.
-    pub fn remote_signed_prekey_id(&self) -> u32 {
+    pub(crate) fn remote_signed_prekey_id(&self) -> u32 {
         self.remote_signed_prekey_id
     }
 
     /// The ratchet.
-    pub fn ratchet(&self) -> &WebRatchet {
+    pub(crate) fn ratchet(&self) -> &WebRatchet {
         &self.ratchet
     }
 
     /// The ratchet, to run its decryption steps one at a time.
-    pub fn ratchet_mut(&mut self) -> &mut WebRatchet {
+    pub(crate) fn ratchet_mut(&mut self) -> &mut WebRatchet {
         &mut self.ratchet
     }
 }
 
 /// The decrypted bytes as the text the app shows.
-pub fn text(plaintext: Vec<u8>) -> Result<String, WebFailure> {
+pub(crate) fn text(plaintext: Vec<u8>) -> Result<String, WebFailure> {
     String::from_utf8(plaintext).map_err(|_| WebFailure::NotUtf8)
 }

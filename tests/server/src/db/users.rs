@@ -20,17 +20,17 @@ pub(crate) struct User {
 
 impl User {
     /// Whether an administrator has disabled the account.
-    pub fn is_disabled(&self) -> bool {
+    pub(crate) fn is_disabled(&self) -> bool {
         self.is_active == 0
     }
 
     /// Whether the user may send images.
-    pub fn may_send_images(&self) -> bool {
+    pub(crate) fn may_send_images(&self) -> bool {
         self.can_send_images != 0
     }
 
     /// Whether the user has the `admin` role.
-    pub fn is_admin(&self) -> bool {
+    pub(crate) fn is_admin(&self) -> bool {
         self.role == "admin"
     }
 }

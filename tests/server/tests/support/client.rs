@@ -13,10 +13,10 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
 /// How long a frame or a close the test expects may take before the test fails. It only
 /// bounds failures: nothing waits for it when the server behaves.
-pub const EXPECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const EXPECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A server with cheap password hashing, for tests that do not measure bcrypt.
-pub async fn fast_server() -> TestServer {
+pub(crate) async fn fast_server() -> TestServer {
     TestServer::start(Config::default().with_bcrypt_cost(4))
         .await
         .expect("server starts")
@@ -24,7 +24,7 @@ pub async fn fast_server() -> TestServer {
 
 /// An HTTP answer.
 #[derive(Debug)]
-pub struct Reply {
+pub(crate) struct Reply {
     pub status: u16,
     pub headers: reqwest::header::HeaderMap,
     pub text: String,
@@ -32,12 +32,12 @@ pub struct Reply {
 
 impl Reply {
     /// A header's value.
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
     /// The body as JSON (panics with the body if it is not).
-    pub fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.text)
             .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.text))
     }
@@ -45,14 +45,14 @@ impl Reply {
 
 /// An HTTP client bound to one server.
 #[derive(Clone)]
-pub struct Http {
+pub(crate) struct Http {
     client: reqwest::Client,
     base: String,
 }
 
 impl Http {
     /// A client for the server at `base` (`http://HOST:PORT`).
-    pub fn new(base: &str) -> Http {
+    pub(crate) fn new(base: &str) -> Http {
         Http {
             client: reqwest::Client::new(),
             base: base.to_owned(),
@@ -60,7 +60,7 @@ impl Http {
     }
 
     /// Sends a request; `body` is sent as-is with `Content-Type: application/json`.
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         method: &str,
         path: &str,
@@ -89,17 +89,23 @@ impl Http {
     }
 
     /// Sends `body` as JSON.
-    pub async fn json(&self, method: &str, path: &str, auth: Option<&str>, body: &Value) -> Reply {
+    pub(crate) async fn json(
+        &self,
+        method: &str,
+        path: &str,
+        auth: Option<&str>,
+        body: &Value,
+    ) -> Reply {
         self.send(method, path, auth, Some(body.to_string())).await
     }
 
     /// Sends a GET.
-    pub async fn get(&self, path: &str, auth: Option<&str>) -> Reply {
+    pub(crate) async fn get(&self, path: &str, auth: Option<&str>) -> Reply {
         self.send("GET", path, auth, None).await
     }
 
     /// Registers `name` and returns `(id, token)`.
-    pub async fn register(&self, name: &str) -> (String, String) {
+    pub(crate) async fn register(&self, name: &str) -> (String, String) {
         let reply = self
             .json(
                 "POST",
@@ -119,7 +125,7 @@ impl Http {
 
 /// Why no frame came.
 #[derive(Debug, PartialEq, Eq)]
-pub enum NoFrame {
+pub(crate) enum NoFrame {
     /// The server sent a close frame.
     Closed,
     /// The connection ended without one.
@@ -129,19 +135,19 @@ pub enum NoFrame {
 }
 
 /// A WebSocket client.
-pub struct Ws {
+pub(crate) struct Ws {
     stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
 }
 
 impl Ws {
     /// Connects to `url` (`ws://HOST:PORT/ws`).
-    pub async fn connect(url: &str) -> Ws {
+    pub(crate) async fn connect(url: &str) -> Ws {
         let (stream, _) = connect_async(url).await.expect("WebSocket connects");
         Ws { stream }
     }
 
     /// Connects and authenticates; returns the `online` list frame.
-    pub async fn connect_as(url: &str, id: &str, name: &str) -> (Ws, Value) {
+    pub(crate) async fn connect_as(url: &str, id: &str, name: &str) -> (Ws, Value) {
         let mut ws = Ws::connect(url).await;
         ws.send_json(&json!({"type": "auth", "payload": {"userId": id, "username": name}}))
             .await;
@@ -151,7 +157,7 @@ impl Ws {
     }
 
     /// Sends a text frame.
-    pub async fn send_text(&mut self, text: &str) {
+    pub(crate) async fn send_text(&mut self, text: &str) {
         self.stream
             .send(Message::text(text))
             .await
@@ -159,17 +165,17 @@ impl Ws {
     }
 
     /// Sends a JSON frame.
-    pub async fn send_json(&mut self, value: &Value) {
+    pub(crate) async fn send_json(&mut self, value: &Value) {
         self.send_text(&value.to_string()).await;
     }
 
     /// Sends a raw message (binary, oversized...); errors are returned, not raised.
-    pub async fn send_message(&mut self, message: Message) -> Result<(), String> {
+    pub(crate) async fn send_message(&mut self, message: Message) -> Result<(), String> {
         self.stream.send(message).await.map_err(|e| e.to_string())
     }
 
     /// The next text frame, skipping pings and pongs.
-    pub async fn next_text(&mut self) -> Result<String, NoFrame> {
+    pub(crate) async fn next_text(&mut self) -> Result<String, NoFrame> {
         loop {
             let next = tokio::time::timeout(EXPECT_TIMEOUT, self.stream.next())
                 .await
@@ -184,7 +190,7 @@ impl Ws {
     }
 
     /// The next text frame as JSON.
-    pub async fn next_json(&mut self) -> Result<Value, NoFrame> {
+    pub(crate) async fn next_json(&mut self) -> Result<Value, NoFrame> {
         let text = self.next_text().await?;
         Ok(serde_json::from_str(&text).expect("frame is JSON"))
     }
@@ -192,7 +198,7 @@ impl Ws {
     /// Waits for the close frame and the end of the connection; the text frames that
     /// arrived first are returned (the caller decides whether any were allowed), or an
     /// error if the connection stayed open.
-    pub async fn closed(&mut self) -> Result<(Vec<String>, Option<u16>), NoFrame> {
+    pub(crate) async fn closed(&mut self) -> Result<(Vec<String>, Option<u16>), NoFrame> {
         let mut before = Vec::new();
         let mut code = None;
         loop {
@@ -212,7 +218,7 @@ impl Ws {
     /// Proves the server has handled everything this socket sent: sends a frame that can
     /// only be answered with `Invalid message format` and returns whatever arrived before
     /// that answer (frames still queued to this socket).
-    pub async fn barrier(&mut self) -> Vec<String> {
+    pub(crate) async fn barrier(&mut self) -> Vec<String> {
         self.send_text("{barrier").await;
         let mut before = Vec::new();
         loop {
@@ -228,7 +234,7 @@ impl Ws {
     }
 
     /// Closes the connection from the client side and waits for the server's answer.
-    pub async fn close(mut self) {
+    pub(crate) async fn close(mut self) {
         let _ = self.stream.close(None).await;
         while let Ok(Some(Ok(_))) = tokio::time::timeout(EXPECT_TIMEOUT, self.stream.next()).await {
         }

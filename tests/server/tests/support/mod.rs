@@ -1,5 +1,5 @@
 //! Helpers shared by the integration tests (each test file uses a part of them).
 #![allow(dead_code)]
 
-pub mod client;
-pub mod ordered;
+pub(crate) mod client;
+pub(crate) mod ordered;

@@ -7,7 +7,7 @@ use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 /// A JSON value; objects are lists of members in the order they were written.
 #[derive(Debug, Clone, PartialEq)]
-pub enum V {
+pub(crate) enum V {
     Null,
     Bool(bool),
     Num(serde_json::Number),
@@ -18,12 +18,12 @@ pub enum V {
 
 impl V {
     /// Parses JSON text.
-    pub fn parse(text: &str) -> Result<V, serde_json::Error> {
+    pub(crate) fn parse(text: &str) -> Result<V, serde_json::Error> {
         serde_json::from_str(text)
     }
 
     /// Compact JSON text, members in order.
-    pub fn to_text(&self) -> String {
+    pub(crate) fn to_text(&self) -> String {
         let mut out = String::new();
         self.write(&mut out);
         out
@@ -61,7 +61,7 @@ impl V {
     }
 
     /// The member `key` of an object.
-    pub fn get(&self, key: &str) -> Option<&V> {
+    pub(crate) fn get(&self, key: &str) -> Option<&V> {
         match self {
             V::Obj(members) => members.iter().find(|(k, _)| k == key).map(|(_, v)| v),
             _ => None,
@@ -69,7 +69,7 @@ impl V {
     }
 
     /// The string, if this is one.
-    pub fn as_str(&self) -> Option<&str> {
+    pub(crate) fn as_str(&self) -> Option<&str> {
         match self {
             V::Str(s) => Some(s),
             _ => None,
@@ -77,7 +77,7 @@ impl V {
     }
 
     /// Applies `f` to every string in the value (keys excluded).
-    pub fn map_strings(&self, f: &dyn Fn(&str) -> String) -> V {
+    pub(crate) fn map_strings(&self, f: &dyn Fn(&str) -> String) -> V {
         match self {
             V::Str(s) => V::Str(f(s)),
             V::Arr(items) => V::Arr(items.iter().map(|i| i.map_strings(f)).collect()),

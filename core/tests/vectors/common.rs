@@ -1,4 +1,5 @@
-//! Helpers shared by the integration tests: where the vectors are and how to read them.
+//! Where the vectors are and how to read them, for the vector suite (natively and on wasm32:
+//! file access goes through the includer's `host` module).
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -6,21 +7,21 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 /// The vector directory: `QC_VECTORS_DIR`, or the copy in the repository.
-pub fn vectors_dir() -> PathBuf {
-    match std::env::var_os("QC_VECTORS_DIR") {
+pub(crate) fn vectors_dir() -> PathBuf {
+    match crate::host::var_os("QC_VECTORS_DIR") {
         Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data/vectors"),
+        None => PathBuf::from(crate::host::CORE_DIR).join("../tests/data/vectors"),
     }
 }
 
 /// Whether the directory is the in-repo default (which must hold every kind of file).
-pub fn using_default_dir() -> bool {
-    std::env::var_os("QC_VECTORS_DIR").is_none()
+pub(crate) fn using_default_dir() -> bool {
+    crate::host::var_os("QC_VECTORS_DIR").is_none()
 }
 
 /// The kinds of vector file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Identity,
     X3dh,
     Conversation,
@@ -28,7 +29,7 @@ pub enum Kind {
 }
 
 /// Recognises a vector file by its content, so renamed or additional files work too.
-pub fn kind_of(value: &Value) -> Option<Kind> {
+pub(crate) fn kind_of(value: &Value) -> Option<Kind> {
     if value.get("parties").is_some() && value.get("steps").is_some() {
         return Some(Kind::Conversation);
     }
@@ -46,15 +47,15 @@ pub fn kind_of(value: &Value) -> Option<Kind> {
 }
 
 /// Every `*.json` in the vector directory, parsed, sorted by file name.
-pub fn all_files() -> Vec<(PathBuf, Value)> {
+pub(crate) fn all_files() -> Vec<(PathBuf, Value)> {
     let dir = vectors_dir();
-    let entries = std::fs::read_dir(&dir)
+    let entries = crate::host::read_dir(&dir)
         .unwrap_or_else(|e| panic!("cannot read vector directory {}: {e}", dir.display()));
     let mut files: Vec<(PathBuf, Value)> = entries
         .map(|e| e.expect("directory entry").path())
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .map(|p| {
-            let text = std::fs::read_to_string(&p)
+            let text = crate::host::read_to_string(&p)
                 .unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()));
             let value: Value = serde_json::from_str(&text)
                 .unwrap_or_else(|e| panic!("{} is not JSON: {e}", p.display()));
@@ -67,7 +68,7 @@ pub fn all_files() -> Vec<(PathBuf, Value)> {
 }
 
 /// The files of one kind.
-pub fn files_of(kind: Kind) -> Vec<(PathBuf, Value)> {
+pub(crate) fn files_of(kind: Kind) -> Vec<(PathBuf, Value)> {
     all_files()
         .into_iter()
         .filter(|(_, v)| kind_of(v) == Some(kind))
@@ -75,17 +76,17 @@ pub fn files_of(kind: Kind) -> Vec<(PathBuf, Value)> {
 }
 
 /// Lower-case hex to bytes.
-pub fn hex(text: &str) -> Vec<u8> {
+pub(crate) fn hex(text: &str) -> Vec<u8> {
     hex::decode(text).unwrap_or_else(|e| panic!("bad hex {text:?}: {e}"))
 }
 
 /// Lower-case hex to 32 bytes.
-pub fn hex32(text: &str) -> [u8; 32] {
+pub(crate) fn hex32(text: &str) -> [u8; 32] {
     hex(text).try_into().expect("32 bytes")
 }
 
 /// A string field.
-pub fn s<'a>(value: &'a Value, key: &str) -> &'a str {
+pub(crate) fn s<'a>(value: &'a Value, key: &str) -> &'a str {
     value
         .get(key)
         .and_then(Value::as_str)
@@ -93,7 +94,7 @@ pub fn s<'a>(value: &'a Value, key: &str) -> &'a str {
 }
 
 /// The `draws` of an operation.
-pub fn draws(value: &Value) -> Vec<Vec<u8>> {
+pub(crate) fn draws(value: &Value) -> Vec<Vec<u8>> {
     value
         .get("draws")
         .and_then(Value::as_array)
