@@ -13,6 +13,7 @@ pub mod account;
 pub mod client;
 pub mod encoding;
 pub mod envelope;
+mod error_code;
 pub mod keys;
 pub mod names;
 pub mod platform;

@@ -84,28 +84,28 @@ pub enum Error {
 }
 
 impl Error {
-    /// A stable, machine-readable name for the kind of failure.
+    /// A stable, machine-readable name for the kind of failure (core's codes for core's
+    /// errors, see `quickchat_core`'s `code()` methods).
     pub fn code(&self) -> String {
-        match self {
-            Error::Client(e) => client_code(e),
-            Error::Store(e) => store_code(e).to_string(),
-            Error::Session(e) => session_code(e).to_string(),
-            Error::Import(_) => "import_failed".into(),
-            Error::Account(AccountError::AlreadyExists { .. }) => "account_exists".into(),
-            Error::Account(AccountError::NoAccount) => "not_initialized".into(),
-            Error::Account(AccountError::Store(e)) => store_code(e).to_string(),
-            Error::Prekeys(_) => "prekeys".into(),
-            Error::Api(e) => api_code(e),
-            Error::Transport(_) => "network".into(),
-            Error::SessionNetwork { .. } => "network".into(),
-            Error::PeerHasNoKeys { .. } => "peer_has_no_keys".into(),
-            Error::Encoding(_) => "malformed_key".into(),
-            Error::Invalid { .. } => "invalid_argument".into(),
-            Error::NotInitialized(_) => "not_initialized".into(),
-            Error::Unsupported(_) => "unsupported".into(),
-            Error::Timeout(_) => "timeout".into(),
-            Error::Stopped(_) => "stopped".into(),
-        }
+        let code = match self {
+            Error::Client(e) => return e.code().into_owned(),
+            Error::Api(e) => return e.code().into_owned(),
+            Error::Store(e) => e.code(),
+            Error::Session(e) => e.code(),
+            Error::Import(e) => e.code(),
+            Error::Account(e) => e.code(),
+            Error::Prekeys(e) => e.code(),
+            Error::Transport(e) => e.code(),
+            Error::Encoding(e) => e.code(),
+            Error::SessionNetwork { .. } => "network",
+            Error::PeerHasNoKeys { .. } => "peer_has_no_keys",
+            Error::Invalid { .. } => "invalid_argument",
+            Error::NotInitialized(_) => "not_initialized",
+            Error::Unsupported(_) => "unsupported",
+            Error::Timeout(_) => "timeout",
+            Error::Stopped(_) => "stopped",
+        };
+        code.to_string()
     }
 
     /// An [`Error::Invalid`].
@@ -114,68 +114,6 @@ impl Error {
             what,
             why: why.into(),
         }
-    }
-}
-
-fn api_code(e: &ApiError) -> String {
-    match e.status() {
-        Some(status) => format!("http_{status}"),
-        None => "network".into(),
-    }
-}
-
-fn store_code(e: &StoreError) -> &'static str {
-    match e {
-        StoreError::WrongPassphrase => "wrong_passphrase",
-        StoreError::Corrupt { .. } => "store_corrupt",
-        StoreError::InUse { .. } => "store_in_use",
-        StoreError::Backend { .. } => "store_failed",
-        #[allow(unreachable_patterns)]
-        _ => "store_failed",
-    }
-}
-
-fn session_code(e: &SessionError) -> &'static str {
-    match e {
-        SessionError::Store(e) => store_code(e),
-        SessionError::NoIdentity => "no_identity",
-        SessionError::NoSession { .. } => "no_session",
-        SessionError::X3dh { .. } => "invalid_bundle",
-        SessionError::Envelope { .. } => "malformed_message",
-        SessionError::Decrypt { .. } | SessionError::NotText { .. } => "decrypt_failed",
-        SessionError::Encrypt { .. } => "encrypt_failed",
-        SessionError::UnknownSignedPrekey { .. } => "unknown_signed_prekey",
-        SessionError::UnknownOneTimePrekey { .. } => "unknown_one_time_prekey",
-        SessionError::UnacceptedIdentityChange { .. } => "identity_change_not_accepted",
-        SessionError::UnknownPeer { .. } => "unknown_peer",
-        SessionError::Cooling { .. } => "peer_cooling",
-    }
-}
-
-fn client_code(e: &ClientError) -> String {
-    match e {
-        ClientError::Api(e) => api_code(e),
-        ClientError::Transport(_) => "network".into(),
-        ClientError::Store(e) => store_code(e).into(),
-        ClientError::Session(e) => session_code(e).into(),
-        ClientError::Account(AccountError::AlreadyExists { .. }) => "account_exists".into(),
-        ClientError::Account(AccountError::NoAccount) => "not_initialized".into(),
-        ClientError::Account(AccountError::Store(e)) => store_code(e).into(),
-        ClientError::Prekeys(_) => "prekeys".into(),
-        ClientError::Encoding(_) => "malformed_key".into(),
-        ClientError::NotLoggedIn => "not_logged_in".into(),
-        ClientError::SessionExpired => "session_expired".into(),
-        ClientError::NotConnected => "not_connected".into(),
-        ClientError::PeerHasNoKeys { .. } => "peer_has_no_keys".into(),
-        ClientError::KeysInUseElsewhere { .. } => "keys_in_use_elsewhere".into(),
-        ClientError::UnknownUser { .. } => "unknown_user".into(),
-        ClientError::StoreBelongsToAnotherUser { .. } => "store_belongs_to_another_user".into(),
-        ClientError::Refused { .. } => "refused".into(),
-        ClientError::InvalidInput { .. } => "invalid_argument".into(),
-        ClientError::Interrupted => "interrupted".into(),
-        ClientError::AlreadyRunning => "already_running".into(),
-        #[allow(unreachable_patterns)]
-        _ => "client".into(),
     }
 }
 
