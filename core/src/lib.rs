@@ -14,6 +14,7 @@ pub mod client;
 pub mod encoding;
 pub mod envelope;
 mod error_code;
+pub mod hazmat;
 pub mod keys;
 pub mod names;
 pub mod platform;
@@ -21,7 +22,6 @@ pub mod prekey_care;
 pub mod protocol;
 pub mod ratchet;
 pub mod reference;
-pub mod rng;
 pub mod session;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]
@@ -30,3 +30,18 @@ pub mod transport;
 pub mod x3dh;
 
 pub use rand_core;
+
+// The flat API: what an application or a platform crate needs, from one place. The modules
+// stay public for what is rarer (wire models, the web client's storage formats, key types).
+pub use account::AccountError;
+pub use client::{
+    Backoff, CatchUpScope, Client, ClientConfig, ClientError, Event, EventStream,
+    IdentityChangePolicy, Pacing, PeerVerification,
+};
+pub use keys::{Fingerprint, IdentityKeyPair, PublicKey};
+pub use protocol::ApiError;
+pub use session::{SessionEngine, SessionError};
+pub use store::{
+    Conversation, Direction, MemoryStore, MessageRecord, MessageStatus, Store, StoreError,
+};
+pub use transport::{Clock, Transport, TransportError};

@@ -13,10 +13,10 @@ use std::time::Duration;
 use futures::future::join_all;
 use quickchat::Client;
 use quickchat_core::envelope::Envelope;
+use quickchat_core::hazmat::RootKey;
 use quickchat_core::keys::{IdentityKeyPair, KeyPair, PublicKey, SecretKey};
 use quickchat_core::protocol::rest::BundleResponse;
-use quickchat_core::ratchet::RootKey;
-use quickchat_core::rng::ReplayRng;
+use quickchat_core::testing::ReplayRng;
 use quickchat_core::x3dh::PrekeyBundle;
 use serde_json::Value;
 use support::web_peer::{

@@ -3,13 +3,13 @@
 //! keys are kept up to `previousChainLength` before a DH step, and decryption works on a
 //! candidate state that replaces the real one only once the message has authenticated.
 
-mod keys;
+pub(crate) mod keys;
 mod secretbox;
 mod skipped;
 mod state;
 mod work;
 
-pub use keys::{ChainKey, MessageKey, RootKey};
+pub(crate) use keys::{ChainKey, MessageKey, RootKey};
 pub use secretbox::{NONCE_LEN, TAG_LEN};
 pub use skipped::{MAX_SKIP_PER_STEP, MAX_SKIPPED_TOTAL, SkippedKeys};
 pub use state::{Encrypted, Header, RatchetError, RatchetState};

@@ -201,7 +201,7 @@ impl io::Write for ZeroizingWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::ReplayRng;
+    use crate::testing::ReplayRng;
 
     fn rng() -> ReplayRng {
         ReplayRng::new((0..8u8).map(|i| vec![i; if i == 0 { 16 } else { 12 }]))

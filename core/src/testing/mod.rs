@@ -3,10 +3,12 @@
 //! frame ([`Script`], [`ServerSocket`]). With both on a single-threaded executor, a test
 //! decides every interleaving — a reconnect race, an echo that never comes, a history read
 //! that lands after a live frame — and runs without sockets or sleeps, on native targets and
-//! wasm32 alike.
+//! wasm32 alike. And [`ReplayRng`], which replays the random draws recorded in the vectors.
 
 mod clock;
+mod replay_rng;
 mod transport;
 
 pub use clock::ManualClock;
+pub use replay_rng::{ReplayError, ReplayRng};
 pub use transport::{PendingRequest, Responder, Script, ScriptedTransport, ServerSocket, scripted};

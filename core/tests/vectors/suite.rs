@@ -12,7 +12,7 @@ use quickchat_core::keys::{
 use quickchat_core::protocol::rest::BundleResponse;
 use quickchat_core::ratchet::RatchetState;
 use quickchat_core::reference::WebStorageSnapshot;
-use quickchat_core::rng::ReplayRng;
+use quickchat_core::testing::ReplayRng;
 use quickchat_core::session::{SessionConfig, SessionEngine};
 use quickchat_core::store::{
     AccountMeta, IdentityRecord, MemoryStore, OneTimePrekeyRecord, SignedPrekeyRecord, Store,

@@ -13,9 +13,10 @@
 use crypto_secretbox::aead::{Aead, KeyInit};
 use crypto_secretbox::{Nonce, XSalsa20Poly1305};
 use quickchat_core::encoding::b64_encode;
+use quickchat_core::hazmat::{ChainKey, MessageKey, RootKey};
 use quickchat_core::keys::{KeyPair, PublicKey};
 use quickchat_core::rand_core::CryptoRng;
-use quickchat_core::ratchet::{ChainKey, Header, MessageKey, NONCE_LEN, RootKey};
+use quickchat_core::ratchet::{Header, NONCE_LEN};
 use serde::Serialize;
 
 /// The most keys one decryption may skip (the web client's `MAX_SKIP`).

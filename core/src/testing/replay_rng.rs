@@ -1,7 +1,7 @@
-//! Randomness: every operation that needs it takes an `R: CryptoRng` from the caller.
-//!
-//! Platforms pass their system generator; tests pass [`ReplayRng`] to replay the exact
-//! random draws the reference client recorded in the vectors.
+//! Recorded randomness. Every operation of core that needs randomness takes an
+//! `R: CryptoRng` from the caller: platforms pass their system generator, tests pass
+//! [`ReplayRng`] to replay the exact random draws the reference client recorded in the
+//! vectors.
 
 use std::collections::VecDeque;
 
