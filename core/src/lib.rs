@@ -1,12 +1,4 @@
-//! # quickchat-core
-//!
-//! The portable engine of the Quick Chat SDK: keys, X3DH, the Double Ratchet, the wire
-//! envelope, the protocol's REST and WebSocket models, session logic, and the `Transport`
-//! and `Store` traits the platform crates implement. It performs no I/O of its own and
-//! builds for native targets and `wasm32-unknown-unknown` alike.
-//!
-//! Byte-for-byte compatibility with the reference web client is pinned by the vectors in
-//! `tests/data/vectors` (see `core/tests/vectors.rs`).
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
 pub mod account;

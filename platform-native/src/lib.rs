@@ -1,6 +1,4 @@
-//! # quickchat
-//!
-//! The native platform crate of the Quick Chat SDK.
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
 mod body;
@@ -19,3 +17,9 @@ pub use quickchat_core::store::{
     ContentKind, Conversation, Direction, MessageRecord, MessageStatus,
 };
 pub use timeouts::NetworkTimeouts;
+
+// The repository's README, compiled as doctests of this crate (it has core and the native
+// client at hand), so its examples cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct RepositoryReadme;

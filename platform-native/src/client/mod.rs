@@ -63,6 +63,22 @@ pub enum Error {
     Stopped(String),
 }
 
+impl Error {
+    /// A stable, machine-readable name for the kind of failure: core's code for core's
+    /// errors (see [`ClientError::code`]), and `invalid_server_url`, `missing_setting`,
+    /// `timeout`, `stopped` for the native client's own.
+    pub fn code(&self) -> std::borrow::Cow<'static, str> {
+        match self {
+            Error::Client(e) => e.code(),
+            Error::Store(e) => e.code().into(),
+            Error::ServerUrl(_) => "invalid_server_url".into(),
+            Error::Missing(_) => "missing_setting".into(),
+            Error::Timeout(_) => "timeout".into(),
+            Error::Stopped(_) => "stopped".into(),
+        }
+    }
+}
+
 struct Inner {
     core: CoreClient,
     task: Mutex<Option<JoinHandle<Result<(), ClientError>>>>,

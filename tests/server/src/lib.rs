@@ -59,3 +59,8 @@ pub use config::{
 };
 pub use error::{DbError, ServerError};
 pub use server::{TestServer, make_admin_in};
+
+// The README, compiled as doctests, so its example cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct Readme;
