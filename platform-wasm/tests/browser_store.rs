@@ -1,7 +1,8 @@
 //! The IndexedDB store in a real browser (headless Chromium): persistence across reopening,
 //! a wrong passphrase, encryption at rest, tamper detection, atomic batches, the queries
 //! (checked against core's `MemoryStore` on the same writes), and schema upgrades from an
-//! older version of the database.
+//! older version of the database; and core's store conformance suite, the behaviour every
+//! store has (`quickchat_core::testing::store_suite`), before and after reopening.
 //!
 //! Run: `scripts/wasm-test-browser.sh`.
 #![cfg(target_arch = "wasm32")]
@@ -15,6 +16,7 @@ use quickchat_core::keys::IdentityKeyPair;
 use quickchat_core::ratchet::RatchetState;
 use quickchat_core::session::{PeerSessions, Session, SessionOrigin, binary};
 use quickchat_core::store::sealing::{KdfParams, SealingKey};
+use quickchat_core::testing::store_suite::{check_contents, check_store};
 use quickchat_core::store::{
     Conversation, MemoryStore, MessageQuery, MessageStatus, Store, StoreError, StoreOp, WriteBatch,
 };
@@ -37,6 +39,18 @@ fn put(op: StoreOp) -> WriteBatch {
     let mut batch = WriteBatch::new();
     batch.push(op);
     batch
+}
+
+#[wasm_bindgen_test]
+async fn the_store_passes_the_conformance_suite_and_keeps_everything_after_reopening() {
+    let name = unique("conformance");
+    let store = open(&name, "pass").await.unwrap();
+    let model = check_store(&store).await;
+    store.close();
+    drop(store);
+    let reopened = open(&name, "pass").await.unwrap();
+    check_contents(&reopened, &model).await;
+    assert!(!model.messages.is_empty(), "the suite wrote messages");
 }
 
 #[wasm_bindgen_test]

@@ -6,13 +6,12 @@ use std::io;
 use std::path::Path;
 
 use quickchat_core::store::StoreError;
+use quickchat_core::store::sealing::{NewStoreKey, Sealer, new_store_key};
 use redb::{Durability as RedbDurability, TableError, WriteTransaction};
 
-use super::codec::{Sealer, to_json};
 use super::error::{
     backend_error, commit_error, db_error, storage_error, table_error, transaction_error,
 };
-use super::kdf::derive;
 use super::layout::{
     BY_CONVERSATION, BY_TIME, FORMAT, KEY_TABLES_STR, KEY_TABLES_U32, MESSAGES, META, META_CHECK,
     META_FORMAT, META_KDF, OUTBOX,
@@ -35,10 +34,12 @@ pub(super) fn create(
         detail: e.to_string(),
     };
     let mut rng = nonce_rng()?;
-    let params = options.kdf.params(&mut rng);
-    let key = derive(passphrase, &params)?;
-    let check = key.make_check(&mut rng);
-    let kdf = to_json("key-derivation parameters", &params)?;
+    let NewStoreKey { params, check, key } = new_store_key(passphrase, options.kdf, &mut rng)?;
+    // Salt and costs: kept in the clear, nothing secret.
+    let kdf = serde_json::to_vec(&params).map_err(|e| StoreError::Backend {
+        context: "serializing the key-derivation parameters".into(),
+        detail: e.to_string(),
+    })?;
 
     let file_name = path
         .file_name()

@@ -3,6 +3,7 @@
 //! Every encoding here is part of the file format (version [`FORMAT`]); changing one means a
 //! new format version.
 
+use quickchat_core::store::sealing::Place;
 use quickchat_core::store::{Conversation, MessageRecord};
 use redb::{TableDefinition, TableHandle};
 
@@ -138,7 +139,7 @@ const OUTBOX_WIRE: u8 = 1;
 
 /// An outbox entry's value: the conversation key, then, for a message with a wire,
 /// [`OUTBOX_WIRE`] and the wire's bytes. The wire is kept in the clear: it is the end-to-end
-/// ciphertext the backend receives, and the sealed record is bound to it ([`message_aad`]).
+/// ciphertext the backend receives, and the sealed record is bound to it ([`message_place`]).
 pub(crate) fn outbox_value(conversation: &[u8], wire: Option<&str>) -> Vec<u8> {
     let wire = wire.map(str::as_bytes).unwrap_or_default();
     let mut value = Vec::with_capacity(conversation.len() + 1 + wire.len());
@@ -164,26 +165,16 @@ pub(crate) fn split_outbox_value(value: &[u8]) -> Option<(&[u8], Option<&str>)> 
     }
 }
 
-/// The associated data of a sealed message: [`aad`] for its id, then, when its wire is
-/// kept in the outbox, the byte 0xFF (never part of UTF-8, so no id can run into it) and the
-/// wire. A wire changed or swapped in the outbox makes the record refuse to open.
-pub(crate) fn message_aad(id: &str, wire: Option<&str>) -> Vec<u8> {
-    let mut aad = aad(MESSAGES.name(), id.as_bytes());
-    if let Some(wire) = wire {
-        aad.push(0xFF);
-        aad.extend_from_slice(wire.as_bytes());
+/// Where a sealed message lives: its id in `messages`, and, when its wire is kept in the
+/// outbox, bound to that wire (core's [`Place::bound_to`]: the byte 0xFF, never part of
+/// UTF-8, so no id can run into it, then the wire). A wire changed or swapped in the outbox
+/// makes the record refuse to open.
+pub(crate) fn message_place<'a>(id: &'a str, wire: Option<&'a str>) -> Place<'a> {
+    let place = Place::new(MESSAGES.name(), id.as_bytes()).named("message");
+    match wire {
+        Some(wire) => place.bound_to(wire.as_bytes()),
+        None => place,
     }
-    aad
-}
-
-/// The associated data a record is sealed with: table name, a zero byte, the record's key.
-/// A sealed value copied under another key, or into another table, does not open.
-pub(crate) fn aad(table: &str, key: &[u8]) -> Vec<u8> {
-    let mut aad = Vec::with_capacity(table.len() + 1 + key.len());
-    aad.extend_from_slice(table.as_bytes());
-    aad.push(0);
-    aad.extend_from_slice(key);
-    aad
 }
 
 #[cfg(test)]

@@ -144,11 +144,9 @@
 //! [`StoreError::WrongPassphrase`]: quickchat_core::store::StoreError::WrongPassphrase
 
 // The file's layout and sealing.
-mod codec;
 mod layout;
 // Opening: the key policy, creating a file, checking and opening an existing one.
 mod create;
-mod kdf;
 mod open;
 mod options;
 mod overlay;
@@ -162,6 +160,6 @@ mod run;
 mod tests;
 mod writes;
 
-pub use kdf::KdfStrength;
 pub use options::{Durability, StoreOptions};
+pub use quickchat_core::store::sealing::KdfStrength;
 pub use redb_store::RedbStore;

@@ -7,15 +7,14 @@ use std::path::Path;
 
 use quickchat_core::rand_core::SeedableRng;
 use quickchat_core::store::StoreError;
+use quickchat_core::store::sealing::{Sealer, parse_kdf_params, unlock};
 use rand_chacha::ChaCha20Rng;
 use redb::{Database, DatabaseError, ReadTransaction, ReadableDatabase, TableError};
 
-use super::codec::Sealer;
 use super::create::create;
 use super::error::{
     backend_error, commit_error, db_error, storage_error, table_error, transaction_error,
 };
-use super::kdf::{derive, parse_kdf, verify};
 use super::layout::{FORMAT, FORMAT_1, META, META_CHECK, META_FORMAT, META_KDF};
 use super::options::StoreOptions;
 use super::overlay::Overlay;
@@ -120,8 +119,7 @@ fn open_existing(
             let header = read_header(&txn)?;
             drop(txn);
             drop(read_only);
-            let key = derive(passphrase, &parse_kdf(&header.kdf)?)?;
-            verify(&key, &header.check)?;
+            let key = unlock(passphrase, &parse_kdf_params(&header.kdf)?, &header.check)?;
             if options.verify_on_open {
                 let scratch = scratch_open(path, &opening)?;
                 drop(scratch);
@@ -139,8 +137,7 @@ fn open_existing(
             let header = read_header(&txn)?;
             drop(txn);
             drop(scratch);
-            let key = derive(passphrase, &parse_kdf(&header.kdf)?)?;
-            verify(&key, &header.check)?;
+            let key = unlock(passphrase, &parse_kdf_params(&header.kdf)?, &header.check)?;
             (key, header)
         }
         Err(e) => return Err(db_error(&opening, e)),
@@ -158,7 +155,8 @@ fn open_existing(
             detail: "the store's header changed while it was being opened".into(),
         });
     }
-    verify(&key, &now.check)?;
+    key.verify_check(&now.check)
+        .map_err(|_| StoreError::WrongPassphrase)?;
     if now.format != FORMAT {
         upgrade_format(&db, &opening)?;
     }

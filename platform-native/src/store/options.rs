@@ -1,6 +1,6 @@
 //! The settings of [`RedbStore::open_with`](super::RedbStore::open_with).
 
-use super::kdf::KdfStrength;
+use quickchat_core::store::sealing::KdfStrength;
 
 /// When a commit reaches the disk.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -12,13 +12,13 @@ use redb::{
 };
 use zeroize::Zeroizing;
 
-use super::codec::unreadable;
 use super::error::{index_damaged, storage_error, table_error, transaction_error};
 use super::layout::{
-    BY_CONVERSATION, BY_TIME, MESSAGES, OUTBOX, SESSIONS, TS_LEN, aad, above_all, conversation_key,
-    encode_ts, locator, message_aad, split_locator, split_outbox_value, time_index_key,
+    BY_CONVERSATION, BY_TIME, MESSAGES, OUTBOX, SESSIONS, TS_LEN, above_all, conversation_key,
+    encode_ts, locator, message_place, split_locator, split_outbox_value, time_index_key,
 };
 use super::redb_store::Inner;
+use quickchat_core::store::sealing::{Place, unreadable};
 
 /// Opens a table for reading; a table that does not exist reads as empty.
 fn read_table<K: redb::Key + 'static, V: redb::Value + 'static>(
@@ -84,7 +84,11 @@ impl Inner {
         what: &str,
     ) -> Result<Option<T>, StoreError> {
         self.get_str_bytes(table, key, what)?
-            .map(|plain| serde_json::from_slice(&plain).map_err(|e| unreadable(what, e)))
+            .map(|plain| {
+                serde_json::from_slice(&plain).map_err(|e| {
+                    unreadable(&Place::new(table.name(), key.as_bytes()).named(what), e)
+                })
+            })
             .transpose()
     }
 
@@ -106,14 +110,24 @@ impl Inner {
             return Ok(None);
         };
         self.sealer
-            .open_bytes(what, &aad(table.name(), key.as_bytes()), value.value())
+            .open_bytes(
+                &Place::new(table.name(), key.as_bytes()).named(what),
+                value.value(),
+            )
             .map(Some)
     }
 
     /// A peer's sessions, in the binary form or (written before it) JSON.
     pub(super) fn sessions(&self, peer_id: &str) -> Result<Option<PeerSessions>, StoreError> {
         self.get_str_bytes(SESSIONS, peer_id, "sessions")?
-            .map(|plain| session_binary::decode(&plain).map_err(|e| unreadable("sessions", e)))
+            .map(|plain| {
+                session_binary::decode(&plain).map_err(|e| {
+                    unreadable(
+                        &Place::new(SESSIONS.name(), peer_id.as_bytes()).named("sessions"),
+                        e,
+                    )
+                })
+            })
             .transpose()
     }
 
@@ -135,7 +149,10 @@ impl Inner {
             return Ok(None);
         };
         self.sealer
-            .open(what, &aad(table.name(), &id.to_be_bytes()), value.value())
+            .open(
+                &Place::new(table.name(), &id.to_be_bytes()).named(what),
+                value.value(),
+            )
             .map(Some)
     }
 
@@ -153,11 +170,11 @@ impl Inner {
         let mut out = Vec::with_capacity(usize::try_from(t.len().unwrap_or(0)).unwrap_or(0));
         for entry in t.iter().map_err(|e| storage_error(&context, e))? {
             let (id, value) = entry.map_err(|e| storage_error(&context, e))?;
-            out.push(self.sealer.open(
-                what,
-                &aad(table.name(), &id.value().to_be_bytes()),
-                value.value(),
-            )?);
+            let key = id.value().to_be_bytes();
+            out.push(
+                self.sealer
+                    .open(&Place::new(table.name(), &key).named(what), value.value())?,
+            );
         }
         Ok(out)
     }
@@ -229,9 +246,7 @@ impl Inner {
             }
             None => None,
         };
-        let mut record: MessageRecord =
-            self.sealer
-                .open("message", &message_aad(id, wire), sealed)?;
+        let mut record: MessageRecord = self.sealer.open(&message_place(id, wire), sealed)?;
         if let Some(wire) = wire {
             record.wire = Some(wire.to_string());
         }

@@ -14,7 +14,6 @@ use quickchat_core::store::{
 use redb::Database;
 use zeroize::Zeroizing;
 
-use super::codec::Sealer;
 use super::error::db_error;
 use super::group_commit::Pending;
 use super::layout::{
@@ -23,6 +22,8 @@ use super::layout::{
 use super::open::open_inner;
 use super::options::{Durability, StoreOptions};
 use super::run::{blocking, catch_panic};
+use quickchat_core::store::sealing::Sealer;
+use rand_chacha::ChaCha20Rng;
 
 /// A persistent, encrypted [`Store`] in one redb file. See the [module docs](super) for the
 /// file layout, what is encrypted, durability and costs.
@@ -35,7 +36,7 @@ pub struct RedbStore {
 /// An open store: reads in `reads`, writes in `writes` and `group_commit`.
 pub(crate) struct Inner {
     pub(super) db: Database,
-    pub(super) sealer: Sealer,
+    pub(super) sealer: Sealer<ChaCha20Rng>,
     path: PathBuf,
     pub(super) durability: Durability,
     /// Batches waiting to be committed.
@@ -49,7 +50,12 @@ pub(crate) struct Inner {
 
 impl Inner {
     /// A store over `db`, opened or created, with the key already checked.
-    pub(super) fn new(db: Database, sealer: Sealer, path: &Path, durability: Durability) -> Self {
+    pub(super) fn new(
+        db: Database,
+        sealer: Sealer<ChaCha20Rng>,
+        path: &Path,
+        durability: Durability,
+    ) -> Self {
         Self {
             db,
             sealer,

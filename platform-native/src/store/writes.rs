@@ -2,14 +2,15 @@
 //! applied to the tables of the write transaction, message indexes moved with their message.
 
 use quickchat_core::session::binary as session_binary;
+use quickchat_core::store::sealing::Place;
 use quickchat_core::store::{MessageStatus, StoreError, StoreOp};
 use redb::{ReadableTable, TableDefinition, TableHandle, WriteTransaction};
 
 use super::error::{index_damaged, storage_error, table_error};
 use super::layout::{
     ACCOUNT, ACCOUNT_IDENTITY, ACCOUNT_META, BY_CONVERSATION, BY_TIME, KNOWN_IDENTITIES, MESSAGES,
-    ONE_TIME_PREKEYS, OUTBOX, SESSIONS, SIGNED_PREKEYS, aad, conversation_index_key, locator,
-    message_aad, outbox_value, split_locator, time_index_key,
+    ONE_TIME_PREKEYS, OUTBOX, SESSIONS, SIGNED_PREKEYS, conversation_index_key, locator,
+    message_place, outbox_value, split_locator, time_index_key,
 };
 use super::redb_store::Inner;
 
@@ -42,41 +43,42 @@ impl Inner {
             StoreOp::PutIdentity(r) => Prepared::Account(
                 ACCOUNT_IDENTITY,
                 s.seal(
-                    "identity",
-                    &aad(ACCOUNT.name(), ACCOUNT_IDENTITY.as_bytes()),
+                    &Place::new(ACCOUNT.name(), ACCOUNT_IDENTITY.as_bytes()).named("identity"),
                     &r,
                 )?,
             ),
             StoreOp::PutAccountMeta(r) => Prepared::Account(
                 ACCOUNT_META,
                 s.seal(
-                    "account meta",
-                    &aad(ACCOUNT.name(), ACCOUNT_META.as_bytes()),
+                    &Place::new(ACCOUNT.name(), ACCOUNT_META.as_bytes()).named("account meta"),
                     &r,
                 )?,
             ),
             StoreOp::PutSignedPrekey(r) => {
                 let id = r.prekey.id();
-                let aad = aad(SIGNED_PREKEYS.name(), &id.to_be_bytes());
-                Prepared::SignedPrekey(id, s.seal("signed prekey", &aad, &r)?)
+                let key = id.to_be_bytes();
+                let place = Place::new(SIGNED_PREKEYS.name(), &key).named("signed prekey");
+                Prepared::SignedPrekey(id, s.seal(&place, &r)?)
             }
             StoreOp::DeleteSignedPrekey(id) => Prepared::DeleteSignedPrekey(id),
             StoreOp::PutOneTimePrekey(r) => {
                 let id = r.prekey.id();
-                let aad = aad(ONE_TIME_PREKEYS.name(), &id.to_be_bytes());
-                Prepared::OneTimePrekey(id, s.seal("one-time prekey", &aad, &r)?)
+                let key = id.to_be_bytes();
+                let place = Place::new(ONE_TIME_PREKEYS.name(), &key).named("one-time prekey");
+                Prepared::OneTimePrekey(id, s.seal(&place, &r)?)
             }
             StoreOp::DeleteOneTimePrekey(id) => Prepared::DeleteOneTimePrekey(id),
             StoreOp::PutSessions(r) => {
-                let aad = aad(SESSIONS.name(), r.peer_id.as_bytes());
+                let place = Place::new(SESSIONS.name(), r.peer_id.as_bytes()).named("sessions");
                 // The record rewritten with every message: binary, a third of its JSON.
-                let sealed = s.seal_bytes(&aad, &session_binary::encode(&r));
+                let sealed = s.seal_bytes(&place, &session_binary::encode(&r));
                 Prepared::Sessions(r.peer_id.clone(), sealed)
             }
             StoreOp::DeleteSessions(peer) => Prepared::DeleteSessions(peer),
             StoreOp::PutKnownIdentity(r) => {
-                let aad = aad(KNOWN_IDENTITIES.name(), r.peer_id.as_bytes());
-                let sealed = s.seal("known identity", &aad, &r)?;
+                let place = Place::new(KNOWN_IDENTITIES.name(), r.peer_id.as_bytes())
+                    .named("known identity");
+                let sealed = s.seal(&place, &r)?;
                 Prepared::KnownIdentity(r.peer_id.clone(), sealed)
             }
             StoreOp::PutMessage(mut r) => {
@@ -88,7 +90,7 @@ impl Inner {
                 } else {
                     None
                 };
-                let sealed = s.seal("message", &message_aad(&r.id, wire.as_deref()), &r)?;
+                let sealed = s.seal(&message_place(&r.id, wire.as_deref()), &r)?;
                 Prepared::Message {
                     loc: locator(&r),
                     pending,

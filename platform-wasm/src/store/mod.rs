@@ -42,7 +42,6 @@
 //! [`SealingKey::seal`]: quickchat_core::store::sealing::SealingKey::seal
 
 mod behind;
-mod codec;
 mod lock;
 pub mod schema;
 
@@ -54,7 +53,8 @@ use js_sys::Uint8Array;
 #[cfg(feature = "client")]
 use js_sys::{Array, Object, Reflect};
 use quickchat_core::session::{PeerSessions, binary};
-use quickchat_core::store::sealing::{KdfParams, SealingKey};
+use quickchat_core::store::sealing::KdfParams;
+pub use quickchat_core::store::sealing::KdfStrength;
 use quickchat_core::store::{
     AccountMeta, BatchDurability, IdentityRecord, KnownIdentity, MessageQuery, MessageRecord,
     OneTimePrekeyRecord, SignedPrekeyRecord, Store, StoreError, StoreOp, WriteBatch,
@@ -69,7 +69,9 @@ use wasm_bindgen::JsValue;
 use zeroize::Zeroizing;
 
 use crate::rng::WebRng;
-use codec::{Sealer, unreadable};
+use quickchat_core::store::sealing::{
+    NewStoreKey, Place, Sealer, new_store_key, parse_kdf_params, unlock, unreadable,
+};
 use schema::{
     ACCOUNT, KEY_STORES, KNOWN_IDENTITIES, MESSAGES, META, ONE_TIME_PREKEYS, SESSIONS,
     SIGNED_PREKEYS,
@@ -82,23 +84,6 @@ const LOCK_WAIT_MS: u32 = 2_000;
 
 /// Value of the `format` entry of `meta`: names the database as a quickchat store.
 pub const FORMAT: &str = "quickchat-idb";
-
-/// Largest KDF costs accepted from a database (its clear header could otherwise make an
-/// open allocate without bound): 1 GiB, 64 passes, 64 lanes.
-const MAX_KDF_MEMORY_KIB: u32 = 1024 * 1024;
-const MAX_KDF_ITERATIONS: u32 = 64;
-const MAX_KDF_PARALLELISM: u32 = 64;
-
-/// How costly the passphrase derivation of a *new* store is. An existing store always uses
-/// the parameters it was created with.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum KdfStrength {
-    /// Argon2id, 19 MiB, 2 passes, 1 lane.
-    #[default]
-    Recommended,
-    /// Argon2id with 64 KiB and 1 pass: for tests only, never for real data.
-    InsecureForTests,
-}
 
 /// What the drop-in's module (`quickchat/crypto`, built without the feature `client`) answers
 /// to a message read or write: it keeps no messages, and leaves the history code out (a
@@ -168,7 +153,7 @@ struct Header {
 /// A persistent, encrypted [`Store`] in one IndexedDB database.
 pub struct IdbStore {
     connection: Rc<Connection>,
-    sealer: Sealer,
+    sealer: Sealer<WebRng>,
     behind: Rc<RefCell<behind::WriteBehind>>,
 }
 
@@ -251,16 +236,12 @@ impl IdbStore {
         // second one then reads the first one's.
         let mut header = read_header(&connection).await?;
         if header.is_none() {
-            let params = match kdf {
-                KdfStrength::Recommended => KdfParams::generate(&mut WebRng::System),
-                KdfStrength::InsecureForTests => KdfParams::insecure_for_tests(&mut WebRng::System),
-            };
-            let key = derive(&passphrase, &params)?;
-            let check = key.make_check(&mut WebRng::System);
+            let NewStoreKey { params, check, key } =
+                new_store_key(&passphrase, kdf, &mut WebRng::System)?;
             if write_header(&connection, &params, &check).await.is_ok() {
                 return Ok(Self {
                     connection: Rc::new(connection),
-                    sealer: Sealer::new(key),
+                    sealer: Sealer::new(key, WebRng::System),
                     behind: Rc::default(),
                 });
             }
@@ -272,13 +253,10 @@ impl IdbStore {
                 "the store header could not be written",
             ));
         };
-        check_params(&header.kdf)?;
-        let key = derive(&passphrase, &header.kdf)?;
-        key.verify_check(&header.check)
-            .map_err(|_| StoreError::WrongPassphrase)?;
+        let key = unlock(&passphrase, &header.kdf, &header.check)?;
         let store = Self {
             connection: Rc::new(connection),
-            sealer: Sealer::new(key),
+            sealer: Sealer::new(key, WebRng::System),
             behind: Rc::default(),
         };
         if header.layout < schema::LAYOUT {
@@ -359,7 +337,10 @@ impl IdbStore {
     ) -> Result<Option<T>, StoreError> {
         match self.get_raw(store, key, key_text).await? {
             None => Ok(None),
-            Some(sealed) => self.sealer.open(store, key_text, &sealed).map(Some),
+            Some(sealed) => self
+                .sealer
+                .open(&Place::new(store, key_text.as_bytes()), &sealed)
+                .map(Some),
         }
     }
 
@@ -410,7 +391,8 @@ impl IdbStore {
             .map(|(key, value)| {
                 let key_text = key_text(key);
                 let sealed = bytes_of(value, &format!("{store} record {key_text:?}"))?;
-                self.sealer.open(store, &key_text, &sealed)
+                self.sealer
+                    .open(&Place::new(store, key_text.as_bytes()), &sealed)
             })
             .collect()
     }
@@ -418,7 +400,9 @@ impl IdbStore {
     /// The stored form of a message: clear index fields and the sealed record.
     #[cfg(feature = "client")]
     fn message_value(&self, record: &MessageRecord) -> Result<JsValue, StoreError> {
-        let sealed = self.sealer.seal(MESSAGES, &record.id, record)?;
+        let sealed = self
+            .sealer
+            .seal(&Place::new(MESSAGES, record.id.as_bytes()), record)?;
         let object = Object::new();
         set_field(&object, "id", &JsValue::from_str(&record.id));
         set_field(
@@ -443,7 +427,9 @@ impl IdbStore {
             .ok_or_else(|| corrupt("message", "no id"))?;
         let what = || format!("message {id:?}");
         let sealed = bytes_of(&get_field(value, "s"), &what())?;
-        let record: MessageRecord = self.sealer.open(MESSAGES, &id, &sealed)?;
+        let record: MessageRecord = self
+            .sealer
+            .open(&Place::new(MESSAGES, id.as_bytes()), &sealed)?;
         let c = get_field(value, "c").as_string();
         let t = get_field(value, "t").as_f64();
         if record.id != id
@@ -489,8 +475,7 @@ async fn read_header(connection: &Connection) -> Result<Option<Header>, StoreErr
         .await?
         .and_then(|v| v.as_string())
         .ok_or_else(|| corrupt(what(), "no key-derivation parameters"))?;
-    let kdf: KdfParams = serde_json::from_str(&kdf)
-        .map_err(|e| corrupt(what(), format!("key-derivation parameters: {e}")))?;
+    let kdf = parse_kdf_params(kdf.as_bytes())?;
     let check = get("check")
         .await?
         .ok_or_else(|| corrupt(what(), "no passphrase check"))?;
@@ -564,26 +549,6 @@ fn key_text(key: &JsValue) -> String {
     }
 }
 
-fn derive(passphrase: &str, params: &KdfParams) -> Result<SealingKey, StoreError> {
-    SealingKey::derive(passphrase, params).map_err(|e| StoreError::Corrupt {
-        what: "key-derivation parameters".into(),
-        detail: e.to_string(),
-    })
-}
-
-fn check_params(params: &KdfParams) -> Result<(), StoreError> {
-    if params.memory_kib > MAX_KDF_MEMORY_KIB
-        || params.iterations > MAX_KDF_ITERATIONS
-        || params.parallelism > MAX_KDF_PARALLELISM
-    {
-        return Err(corrupt(
-            "key-derivation parameters",
-            "costs beyond what this SDK accepts",
-        ));
-    }
-    Ok(())
-}
-
 /// One write, ready to issue.
 enum Write {
     Put {
@@ -631,11 +596,13 @@ impl Store for IdbStore {
         let Some(sealed) = self.get_raw(SESSIONS, peer_id.into(), peer_id).await? else {
             return Ok(None);
         };
-        let plain = self.sealer.open_bytes(SESSIONS, peer_id, &sealed)?;
+        let plain = self
+            .sealer
+            .open_bytes(&Place::new(SESSIONS, peer_id.as_bytes()), &sealed)?;
         // Core's binary form since layout 3; JSON before (both are read).
         binary::decode(&plain)
             .map(Some)
-            .map_err(|e| unreadable(SESSIONS, peer_id, e))
+            .map_err(|e| unreadable(&Place::new(SESSIONS, peer_id.as_bytes()), e))
     }
 
     async fn session_peer_ids(&self) -> Result<Vec<String>, StoreError> {
@@ -760,19 +727,23 @@ impl Store for IdbStore {
                 StoreOp::PutIdentity(r) => writes.push(Write::Put {
                     store: ACCOUNT,
                     key: Some("identity".into()),
-                    value: bytes(&self.sealer.seal(ACCOUNT, "identity", &r)?),
+                    value: bytes(&self.sealer.seal(&Place::new(ACCOUNT, b"identity"), &r)?),
                 }),
                 StoreOp::PutAccountMeta(r) => writes.push(Write::Put {
                     store: ACCOUNT,
                     key: Some("meta".into()),
-                    value: bytes(&self.sealer.seal(ACCOUNT, "meta", &r)?),
+                    value: bytes(&self.sealer.seal(&Place::new(ACCOUNT, b"meta"), &r)?),
                 }),
                 StoreOp::PutSignedPrekey(r) => {
                     let id = r.prekey.id();
                     writes.push(Write::Put {
                         store: SIGNED_PREKEYS,
                         key: Some(JsValue::from(id)),
-                        value: bytes(&self.sealer.seal(SIGNED_PREKEYS, &id.to_string(), &r)?),
+                        value: bytes(
+                            &self
+                                .sealer
+                                .seal(&Place::new(SIGNED_PREKEYS, id.to_string().as_bytes()), &r)?,
+                        ),
                     });
                 }
                 StoreOp::DeleteSignedPrekey(id) => writes.push(Write::Delete {
@@ -784,7 +755,12 @@ impl Store for IdbStore {
                     writes.push(Write::Put {
                         store: ONE_TIME_PREKEYS,
                         key: Some(JsValue::from(id)),
-                        value: bytes(&self.sealer.seal(ONE_TIME_PREKEYS, &id.to_string(), &r)?),
+                        value: bytes(
+                            &self.sealer.seal(
+                                &Place::new(ONE_TIME_PREKEYS, id.to_string().as_bytes()),
+                                &r,
+                            )?,
+                        ),
                     });
                 }
                 StoreOp::DeleteOneTimePrekey(id) => writes.push(Write::Delete {
@@ -795,8 +771,7 @@ impl Store for IdbStore {
                     store: SESSIONS,
                     key: Some(JsValue::from_str(&r.peer_id)),
                     value: bytes(&self.sealer.seal_bytes(
-                        SESSIONS,
-                        &r.peer_id,
+                        &Place::new(SESSIONS, r.peer_id.as_bytes()),
                         &binary::encode(&r),
                     )),
                 }),
@@ -807,7 +782,11 @@ impl Store for IdbStore {
                 StoreOp::PutKnownIdentity(r) => writes.push(Write::Put {
                     store: KNOWN_IDENTITIES,
                     key: Some(JsValue::from_str(&r.peer_id)),
-                    value: bytes(&self.sealer.seal(KNOWN_IDENTITIES, &r.peer_id, &r)?),
+                    value: bytes(
+                        &self
+                            .sealer
+                            .seal(&Place::new(KNOWN_IDENTITIES, r.peer_id.as_bytes()), &r)?,
+                    ),
                 }),
                 #[cfg(not(feature = "client"))]
                 StoreOp::PutMessage(_) | StoreOp::DeleteMessage(_) => return Err(no_history()),

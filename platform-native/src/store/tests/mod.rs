@@ -1,6 +1,4 @@
-//! Tests of the redb store: the shared behaviour suite (also run against `MemoryStore`), and
+//! Tests of the redb store: core's store conformance suite, and
 //! what only a file can show: persistence, encryption at rest, atomicity, damage, locking.
 
-mod behaviour;
-mod fixtures;
 mod redb_file;

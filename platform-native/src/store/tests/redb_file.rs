@@ -5,17 +5,15 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use quickchat_core::store::sealing::KdfParams;
-use quickchat_core::store::{
-    MemoryStore, MessageQuery, MessageStatus, Store, StoreError, StoreOp, WriteBatch,
-};
+use quickchat_core::store::{MessageQuery, MessageStatus, Store, StoreError, StoreOp, WriteBatch};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::behaviour::{Model, check_contents, check_store};
-use super::fixtures::*;
 use crate::store::layout::{
     BY_CONVERSATION, FORMAT, KNOWN_IDENTITIES, MESSAGES, META, META_FORMAT, OUTBOX, SESSIONS,
 };
 use crate::store::{Durability, KdfStrength, RedbStore, StoreOptions};
+use quickchat_core::testing::store_suite::fixtures::*;
+use quickchat_core::testing::store_suite::{Model, check_contents, check_store};
 
 const PASSPHRASE: &str = "correct horse battery staple";
 
@@ -102,11 +100,6 @@ async fn small_store(dir: &Path) -> PathBuf {
 
 // ---------------------------------------------------------------------------------------
 // The shared behaviour
-
-#[tokio::test]
-async fn memory_store_passes_the_behaviour_suite() {
-    check_store(&MemoryStore::new()).await;
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redb_store_passes_the_behaviour_suite_and_keeps_everything_after_reopening() {

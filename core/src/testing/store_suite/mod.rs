@@ -1,26 +1,34 @@
-//! The behaviour every [`Store`] must have, checked the same way against `MemoryStore` (the
-//! reference) and `RedbStore`: every write goes to the store and to a plain model, and every
-//! read method of the store must then agree with the model.
+//! The store conformance suite: the behaviour every [`Store`] must have, checked the same way
+//! against `MemoryStore` (the reference), the native redb store and the browser's IndexedDB
+//! store (in Chromium): every write goes to the store and to a plain model, and every read
+//! method of the store must then agree with the model. A platform store's tests call
+//! [`check_store`] on a fresh store, and [`check_contents`] after reopening it.
+//!
+//! It fails by panicking, like any test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod fixtures;
 
 use std::collections::BTreeMap;
 
-use quickchat_core::session::PeerSessions;
-use quickchat_core::store::{
+use crate::session::PeerSessions;
+use crate::store::{
     AccountMeta, Conversation, IdentityRecord, KnownIdentity, MessageQuery, MessageRecord,
     MessageStatus, OneTimePrekeyRecord, SignedPrekeyRecord, Store, StoreOp, WriteBatch,
 };
 
-use super::fixtures::*;
+use fixtures::*;
 
 /// What a store should hold.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub(super) struct Model {
+pub struct Model {
     identity: Option<IdentityRecord>,
     meta: Option<AccountMeta>,
     signed: BTreeMap<u32, SignedPrekeyRecord>,
     one_time: BTreeMap<u32, OneTimePrekeyRecord>,
     sessions: BTreeMap<String, PeerSessions>,
     identities: BTreeMap<String, KnownIdentity>,
+    /// The messages, by id.
     pub messages: BTreeMap<String, MessageRecord>,
 }
 
@@ -69,7 +77,8 @@ impl Model {
 
     /// The specified answer to a query: every match, ordered by (timestamp, id), the newest
     /// `limit` of them.
-    pub(super) fn query(&self, query: &MessageQuery) -> Vec<MessageRecord> {
+    /// The messages a query should find.
+    pub fn query(&self, query: &MessageQuery) -> Vec<MessageRecord> {
         let mut found: Vec<MessageRecord> = self
             .messages
             .values()
@@ -108,7 +117,7 @@ fn conversations() -> Vec<Conversation> {
 }
 
 /// Checks every read method against the model.
-pub(super) async fn check_contents<S: Store>(store: &S, model: &Model) {
+pub async fn check_contents<S: Store>(store: &S, model: &Model) {
     assert_eq!(store.identity().await.expect("identity"), model.identity);
     assert_eq!(store.account_meta().await.expect("meta"), model.meta);
     assert_eq!(
@@ -215,7 +224,7 @@ fn conversations_all() -> Vec<Conversation> {
 }
 
 /// The whole behaviour, from an empty store. Returns what the store holds at the end.
-pub(super) async fn check_store<S: Store>(store: &S) -> Model {
+pub async fn check_store<S: Store>(store: &S) -> Model {
     let mut rng = rng(1);
     let mut model = Model::default();
 

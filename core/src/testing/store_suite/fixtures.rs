@@ -1,22 +1,25 @@
-//! Records for the tests: deterministic, and varied enough to exercise every field.
+//! Records for store tests: deterministic, and varied enough to exercise every field.
 
-use quickchat_core::keys::{IdentityKeyPair, OneTimePrekey, PublicKey, SignedPrekey};
-use quickchat_core::rand_core::SeedableRng;
-use quickchat_core::ratchet::RatchetState;
-use quickchat_core::session::{PeerSessions, Session, SessionOrigin};
-use quickchat_core::store::{
+use crate::keys::{IdentityKeyPair, OneTimePrekey, PublicKey, SignedPrekey};
+use crate::rand_core::SeedableRng;
+use crate::ratchet::RatchetState;
+use crate::session::{PeerSessions, Session, SessionOrigin};
+use crate::store::{
     AccountMeta, ContentKind, Conversation, Direction, IdentityRecord, KnownIdentity,
     MessageRecord, MessageStatus, OneTimePrekeyRecord, SavedLogin, SignedPrekeyRecord,
 };
 use rand_chacha::ChaCha20Rng;
 
-pub(super) const NOW: i64 = 1_800_000_000_000;
+/// The time the fixtures are made at (ms since the epoch).
+pub const NOW: i64 = 1_800_000_000_000;
 
-pub(super) fn rng(seed: u64) -> ChaCha20Rng {
+/// A deterministic generator for the fixtures.
+pub fn rng(seed: u64) -> ChaCha20Rng {
     ChaCha20Rng::seed_from_u64(seed)
 }
 
-pub(super) fn identity(rng: &mut ChaCha20Rng) -> IdentityRecord {
+/// An identity record with fresh keys.
+pub fn identity(rng: &mut ChaCha20Rng) -> IdentityRecord {
     IdentityRecord {
         user_id: "me-id".into(),
         identity: IdentityKeyPair::generate(rng),
@@ -24,7 +27,8 @@ pub(super) fn identity(rng: &mut ChaCha20Rng) -> IdentityRecord {
     }
 }
 
-pub(super) fn account_meta(next: u32) -> AccountMeta {
+/// Account metadata whose prekey counter is at `next`, with a saved login.
+pub fn account_meta(next: u32) -> AccountMeta {
     AccountMeta {
         next_prekey_id: next,
         current_signed_prekey_id: Some(1),
@@ -39,7 +43,8 @@ pub(super) fn account_meta(next: u32) -> AccountMeta {
     }
 }
 
-pub(super) fn signed_prekey(
+/// A signed prekey record.
+pub fn signed_prekey(
     identity: &IdentityRecord,
     id: u32,
     uploaded: bool,
@@ -52,11 +57,8 @@ pub(super) fn signed_prekey(
     }
 }
 
-pub(super) fn one_time_prekey(
-    id: u32,
-    uploaded: bool,
-    rng: &mut ChaCha20Rng,
-) -> OneTimePrekeyRecord {
+/// A one-time prekey record.
+pub fn one_time_prekey(id: u32, uploaded: bool, rng: &mut ChaCha20Rng) -> OneTimePrekeyRecord {
     OneTimePrekeyRecord {
         prekey: OneTimePrekey::generate(id, rng),
         uploaded,
@@ -110,7 +112,8 @@ fn session(rng: &mut ChaCha20Rng, responder: bool, at: i64) -> Session {
     }
 }
 
-pub(super) fn peer_sessions(peer: &str, previous: usize, rng: &mut ChaCha20Rng) -> PeerSessions {
+/// A peer's sessions: a current one and `previous` older ones.
+pub fn peer_sessions(peer: &str, previous: usize, rng: &mut ChaCha20Rng) -> PeerSessions {
     PeerSessions {
         peer_id: peer.into(),
         current: session(rng, false, NOW),
@@ -120,7 +123,8 @@ pub(super) fn peer_sessions(peer: &str, previous: usize, rng: &mut ChaCha20Rng) 
     }
 }
 
-pub(super) fn known_identity(peer: &str, verified: bool, rng: &mut ChaCha20Rng) -> KnownIdentity {
+/// A known identity of `peer`, verified or not.
+pub fn known_identity(peer: &str, verified: bool, rng: &mut ChaCha20Rng) -> KnownIdentity {
     let identity = IdentityKeyPair::generate(rng);
     KnownIdentity {
         peer_id: peer.into(),
@@ -132,7 +136,8 @@ pub(super) fn known_identity(peer: &str, verified: bool, rng: &mut ChaCha20Rng) 
     }
 }
 
-pub(super) fn message(
+/// A message record.
+pub fn message(
     id: &str,
     conversation: Conversation,
     timestamp: i64,
@@ -160,10 +165,12 @@ pub(super) fn message(
     }
 }
 
-pub(super) fn direct(peer: &str) -> Conversation {
+/// The direct conversation with `peer`.
+pub fn direct(peer: &str) -> Conversation {
     Conversation::Direct(peer.into())
 }
 
-pub(super) fn group(id: &str) -> Conversation {
+/// The conversation of group `id`.
+pub fn group(id: &str) -> Conversation {
     Conversation::Group(id.into())
 }

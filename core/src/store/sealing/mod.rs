@@ -4,7 +4,12 @@
 //! A store keeps, in the clear, the [`KdfParams`] (salt and costs) and a *check* value
 //! sealed under the derived key; opening with the wrong passphrase fails on the check before
 //! anything else is read. Every record is sealed with associated data naming its table and
-//! key, so a record moved to another place does not open.
+//! key, so a record moved to another place does not open. The policy around the key (costs
+//! of a new store, bounds on a header's costs, how failures are reported) is the `policy` submodule's,
+//! and the sealing of records [`Sealer`]'s: both stores use them as they are.
+
+mod policy;
+mod sealer;
 
 use std::fmt;
 use std::io;
@@ -14,6 +19,12 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use rand_core::CryptoRng;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
+
+pub use policy::{
+    KdfStrength, MAX_KDF_ITERATIONS, MAX_KDF_MEMORY_KIB, MAX_KDF_PARALLELISM, NewStoreKey,
+    check_kdf_params, new_store_key, parse_kdf_params, unlock,
+};
+pub use sealer::{Place, Sealer, unreadable};
 
 const NONCE_LEN: usize = 12;
 const CHECK_AAD: &[u8] = b"quickchat/store-check/v1";
@@ -225,6 +236,14 @@ mod tests {
             key.open(b"sessions/bob", &sealed[..10]),
             Err(SealError::Damaged)
         );
+    }
+
+    #[test]
+    fn serialization_grows_without_leaving_copies_behind() {
+        let value: Vec<String> = (0..500).map(|i| format!("secret-{i}")).collect();
+        let json = to_json_zeroizing(&value).unwrap();
+        assert_eq!(json.as_slice(), serde_json::to_vec(&value).unwrap());
+        assert!(json.len() > 1024, "the buffer had to grow");
     }
 
     #[test]
