@@ -146,6 +146,8 @@ impl ClientError {
             ClientError::InvalidInput { .. } => "invalid_argument",
             ClientError::Interrupted => "interrupted",
             ClientError::AlreadyRunning => "already_running",
+            ClientError::AccountMoved { .. } => "account_moved",
+            ClientError::Archive(e) => e.code(),
         };
         Cow::Borrowed(code)
     }

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod account;
+pub mod archive;
 pub mod client;
 pub mod encoding;
 pub mod envelope;

@@ -16,10 +16,10 @@ use quickchat_core::keys::IdentityKeyPair;
 use quickchat_core::ratchet::RatchetState;
 use quickchat_core::session::{PeerSessions, Session, SessionOrigin, binary};
 use quickchat_core::store::sealing::{KdfParams, SealingKey};
-use quickchat_core::testing::store_suite::{check_contents, check_store};
 use quickchat_core::store::{
     Conversation, MemoryStore, MessageQuery, MessageStatus, Store, StoreError, StoreOp, WriteBatch,
 };
+use quickchat_core::testing::store_suite::{check_contents, check_store};
 use quickchat_wasm::rng::WebRng;
 use quickchat_wasm::store::{IdbStore, KdfStrength, schema};
 use rexie::{Rexie, TransactionMode};

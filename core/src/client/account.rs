@@ -53,7 +53,13 @@ where
     /// Picks up the login saved in the store by an earlier run, if any, and opens the
     /// account's keys. Returns the user, or `None` when nobody is logged in.
     pub async fn restore(&self) -> Result<Option<CurrentUser>, ClientError> {
-        let Some(login) = self.store.account_meta().await?.and_then(|m| m.login) else {
+        let Some(meta) = self.store.account_meta().await? else {
+            return Ok(None);
+        };
+        if let Some(moved_at) = meta.moved_at {
+            return Err(ClientError::AccountMoved { moved_at });
+        }
+        let Some(login) = meta.login else {
             return Ok(None);
         };
         self.open_engine().await?;
@@ -68,6 +74,7 @@ where
         password: &str,
         avatar: Option<&str>,
     ) -> Result<CurrentUser, ClientError> {
+        self.refuse_if_moved().await?;
         let response = self
             .api
             .register(&RegisterRequest {
@@ -101,12 +108,26 @@ where
         self.login_with(username, password, KeyCheck::Replace).await
     }
 
+    /// Refuses when the store's account was exported to be used elsewhere.
+    pub(crate) async fn refuse_if_moved(&self) -> Result<(), ClientError> {
+        match self
+            .store
+            .account_meta()
+            .await?
+            .and_then(|meta| meta.moved_at)
+        {
+            Some(moved_at) => Err(ClientError::AccountMoved { moved_at }),
+            None => Ok(()),
+        }
+    }
+
     async fn login_with(
         &self,
         username: &str,
         password: &str,
         check: KeyCheck,
     ) -> Result<CurrentUser, ClientError> {
+        self.refuse_if_moved().await?;
         let response = self
             .api
             .login(&LoginRequest {

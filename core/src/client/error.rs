@@ -1,6 +1,7 @@
 //! The client's error type.
 
 use crate::account::AccountError;
+use crate::archive::ArchiveError;
 use crate::encoding::EncodingError;
 use crate::prekey_care::PrekeyCareError;
 use crate::protocol::ApiError;
@@ -100,6 +101,19 @@ pub enum ClientError {
     /// [`Client::run`](super::Client::run) is already running.
     #[error("the connection loop is already running")]
     AlreadyRunning,
+    /// The store's account was exported to be used elsewhere: this store neither connects
+    /// nor sends until [`Client::reactivate_account`](super::Client::reactivate_account).
+    #[error(
+        "this store's account was exported at {moved_at} (ms) to be used elsewhere; \
+         re-activate it here only if it is no longer used there"
+    )]
+    AccountMoved {
+        /// When it was exported, ms.
+        moved_at: i64,
+    },
+    /// Exporting or importing the account failed.
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
 }
 
 impl ClientError {

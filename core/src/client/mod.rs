@@ -23,6 +23,7 @@ mod inbound;
 mod jwt;
 pub mod limits;
 mod messaging;
+mod moving;
 mod peer_keys;
 mod trust;
 

@@ -35,6 +35,10 @@ pub struct AccountMeta {
     /// server, and the names look-alike names are compared with.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub contacts: std::collections::BTreeMap<String, String>,
+    /// When the account was exported to move it elsewhere, ms: a client on this store then
+    /// refuses to connect and send until it is re-activated (`crate::archive`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_at: Option<i64>,
 }
 
 /// A backend login: who, and the JWT the backend issued (valid 24 h).

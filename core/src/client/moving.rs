@@ -1,0 +1,77 @@
+//! Moving the account to another place (`crate::archive`): export, import, re-activation.
+
+use super::{Client, ClientError};
+use crate::archive::{self, AccountArchive, ExportOptions, ImportOptions};
+use crate::platform::MaybeSend;
+use crate::store::Store;
+use crate::transport::{Clock, Transport};
+use rand_core::CryptoRng;
+
+impl<T, S, C, R> Client<T, S, C, R>
+where
+    T: Transport,
+    S: Store,
+    C: Clock,
+    R: CryptoRng + MaybeSend,
+{
+    /// Exports the account, sealed under `passphrase`, to continue it elsewhere, and marks
+    /// this store moved: the connection is closed, and this client neither connects nor
+    /// sends again ([`ClientError::AccountMoved`]) until [`Client::reactivate_account`].
+    /// No ratchet can change during the export.
+    pub async fn export_account(
+        &self,
+        passphrase: &str,
+        options: ExportOptions,
+    ) -> Result<Vec<u8>, ClientError> {
+        let now = self.now();
+        let file = {
+            let mut crypto = self.crypto.lock().await;
+            let file =
+                archive::export_account(&*self.store, passphrase, options, now, &mut crypto.rng)
+                    .await?;
+            // Whatever it cached may no longer be used here.
+            crypto.engine = None;
+            file
+        };
+        self.shutdown().await;
+        {
+            let mut state = self.lock_state();
+            state.login = None;
+            state.password = None;
+        }
+        Ok(file)
+    }
+
+    /// Imports an account exported elsewhere into this client's store (one atomic commit),
+    /// then picks up its saved login, if any (as [`Client::restore`]). Refuses while
+    /// somebody is logged in here, and (unless `options.replace`) when the store holds an
+    /// account.
+    pub async fn import_account(
+        &self,
+        file: &[u8],
+        passphrase: &str,
+        options: ImportOptions,
+    ) -> Result<AccountArchive, ClientError> {
+        if self.current_user().is_some() {
+            return Err(ClientError::InvalidInput {
+                what: "import",
+                why: "log out first: an account is in use on this client".into(),
+            });
+        }
+        let imported = {
+            let mut crypto = self.crypto.lock().await;
+            crypto.engine = None;
+            archive::import_account(&*self.store, file, passphrase, options).await?
+        };
+        self.restore().await?;
+        Ok(imported)
+    }
+
+    /// Clears the moved mark an export left, so this store can connect and send again. Only
+    /// when the account is no longer used where it was moved to: two places advancing the
+    /// same ratchets break the conversations.
+    pub async fn reactivate_account(&self) -> Result<(), ClientError> {
+        archive::reactivate_account(&*self.store).await?;
+        Ok(())
+    }
+}
