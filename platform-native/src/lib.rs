@@ -10,6 +10,7 @@ pub mod transport;
 
 pub use client::{Client, ClientBuilder, CoreClient, Error, SystemRng};
 pub use quickchat_core;
+pub use quickchat_core::archive::{AccountArchive, ArchiveError, ExportOptions, ImportOptions};
 pub use quickchat_core::client::{
     ClientConfig, ClientError, Event, EventStream, IdentityChangePolicy, Pacing,
 };

@@ -51,13 +51,18 @@ where
     R: CryptoRng + MaybeSend,
 {
     /// Picks up the login saved in the store by an earlier run, if any, and opens the
-    /// account's keys. Returns the user, or `None` when nobody is logged in.
+    /// account's keys. Returns the user, or `None` when nobody is logged in — also when the
+    /// account was exported to be used elsewhere (logging in then says so:
+    /// [`ClientError::AccountMoved`]).
     pub async fn restore(&self) -> Result<Option<CurrentUser>, ClientError> {
         let Some(meta) = self.store.account_meta().await? else {
             return Ok(None);
         };
-        if let Some(moved_at) = meta.moved_at {
-            return Err(ClientError::AccountMoved { moved_at });
+        if meta.moved_at.is_some() {
+            tracing::warn!(
+                "the store's account was exported to be used elsewhere; not restoring its login"
+            );
+            return Ok(None);
         }
         let Some(login) = meta.login else {
             return Ok(None);

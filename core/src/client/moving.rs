@@ -43,16 +43,17 @@ where
     }
 
     /// Imports an account exported elsewhere into this client's store (one atomic commit),
-    /// then picks up its saved login, if any (as [`Client::restore`]). Refuses while
-    /// somebody is logged in here, and (unless `options.replace`) when the store holds an
-    /// account.
+    /// then picks up its saved login, if any (as [`Client::restore`]). Refuses (unless
+    /// `options.replace`) when the store holds an account, and replacing while somebody is
+    /// logged in here.
     pub async fn import_account(
         &self,
         file: &[u8],
         passphrase: &str,
         options: ImportOptions,
     ) -> Result<AccountArchive, ClientError> {
-        if self.current_user().is_some() {
+        // Without `replace`, a store in use holds an account, which the import refuses.
+        if options.replace && self.current_user().is_some() {
             return Err(ClientError::InvalidInput {
                 what: "import",
                 why: "log out first: an account is in use on this client".into(),
@@ -65,6 +66,15 @@ where
         };
         self.restore().await?;
         Ok(imported)
+    }
+
+    /// When the store's account was exported to be used elsewhere (ms), or `None`.
+    pub async fn moved_at(&self) -> Result<Option<i64>, ClientError> {
+        Ok(self
+            .store
+            .account_meta()
+            .await?
+            .and_then(|meta| meta.moved_at))
     }
 
     /// Clears the moved mark an export left, so this store can connect and send again. Only

@@ -93,6 +93,19 @@ pub(crate) struct PasswordArg {
     pub password: Option<Secret>,
 }
 
+/// The passphrase of an account file, from the flag or the environment (never prompted for).
+#[derive(Debug, Args, Serialize, Deserialize)]
+pub(crate) struct ArchivePassphraseArg {
+    /// The account file's passphrase (prefer the environment variable).
+    #[arg(
+        long = "file-passphrase",
+        env = "QUICKCHAT_FILE_PASSPHRASE",
+        value_name = "TEXT",
+        hide_env_values = true
+    )]
+    pub file_passphrase: Option<Secret>,
+}
+
 /// Every command. As JSON (the daemon's JSON-RPC methods): `{"method": "<command>",
 /// "params": {<its arguments, camelCase>}}`, `groups` and `admin` commands as
 /// `groups.<command>` and `admin.<command>` (see `daemon::rpc`).
@@ -133,6 +146,40 @@ pub(crate) enum Command {
     },
     /// Forget the saved login (keys and history stay in the store).
     Logout,
+    /// Write the account (keys, prekeys, sessions, trust; optionally history) to a file
+    /// sealed under a passphrase, to continue it elsewhere (another store, the npm package,
+    /// Python). This store is then marked moved: it neither connects nor sends until
+    /// `reactivate`.
+    Export {
+        /// The file to write (refused if it exists).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Also the local history.
+        #[arg(long)]
+        #[serde(default)]
+        history: bool,
+        /// The file's passphrase.
+        #[command(flatten)]
+        #[serde(flatten)]
+        passphrase: ArchivePassphraseArg,
+    },
+    /// Read an account file written by `export` (or by the npm package or Python) into
+    /// this store, which must hold no account unless --replace.
+    Import {
+        /// The account file.
+        file: PathBuf,
+        /// Replace the account this store holds (its keys and sessions are lost).
+        #[arg(long)]
+        #[serde(default)]
+        replace: bool,
+        /// The file's passphrase.
+        #[command(flatten)]
+        #[serde(flatten)]
+        passphrase: ArchivePassphraseArg,
+    },
+    /// Use this store again after `export`: only if the account is no longer used where it
+    /// was moved to (both would advance the same ratchets).
+    Reactivate,
     /// Show the logged-in user.
     Whoami,
     /// List every user, marked online or not when the server says so (it connects briefly

@@ -65,6 +65,14 @@ pub(crate) enum CliError {
         /// Why.
         source: std::io::Error,
     },
+    /// Writing a file failed.
+    #[error("cannot write {}: {source}", path.display())]
+    WriteFile {
+        /// Which file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// Writing the output failed.
     #[error("cannot write the output: {0}")]
     Output(std::io::Error),

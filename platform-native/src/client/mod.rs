@@ -17,6 +17,7 @@ mod directory;
 mod groups;
 mod history;
 mod messaging;
+mod moving;
 mod trust;
 
 use std::sync::{Arc, Mutex};

@@ -6,6 +6,7 @@ mod groups;
 mod keys;
 pub(crate) mod listen;
 mod messages;
+mod moving;
 mod receipts;
 
 use crate::cli::Command;
@@ -16,9 +17,18 @@ use crate::session::Ctx;
 pub(crate) async fn run(ctx: &Ctx, command: Command) -> Result<(), CliError> {
     let open_to_all = matches!(
         command,
-        Command::Register { .. } | Command::Login { .. } | Command::Logout | Command::Users { .. }
+        Command::Register { .. }
+            | Command::Login { .. }
+            | Command::Logout
+            | Command::Users { .. }
+            | Command::Export { .. }
+            | Command::Import { .. }
+            | Command::Reactivate
     );
     if !open_to_all && ctx.client.current_user().is_none() {
+        if let Some(moved_at) = ctx.client.moved_at().await? {
+            return Err(quickchat::ClientError::AccountMoved { moved_at }.into());
+        }
         return Err(quickchat::ClientError::NotLoggedIn.into());
     }
     match command {
@@ -33,6 +43,17 @@ pub(crate) async fn run(ctx: &Ctx, command: Command) -> Result<(), CliError> {
             replace_keys,
         } => account::login(ctx, &username, password, replace_keys).await,
         Command::Logout => account::logout(ctx).await,
+        Command::Export {
+            out,
+            history,
+            passphrase,
+        } => moving::export(ctx, &out, history, passphrase).await,
+        Command::Import {
+            file,
+            replace,
+            passphrase,
+        } => moving::import(ctx, &file, replace, passphrase).await,
+        Command::Reactivate => moving::reactivate(ctx).await,
         Command::Whoami => account::whoami(ctx).await,
         Command::Users { no_presence } => account::users(ctx, !no_presence).await,
         Command::Send {

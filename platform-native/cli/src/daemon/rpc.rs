@@ -309,6 +309,7 @@ impl CliError {
             CliError::Missing(_) => (ErrorCode::InvalidArgument, "missing"),
             CliError::Invalid(_) => (ErrorCode::InvalidArgument, "invalid"),
             CliError::ReadFile { .. } => (ErrorCode::InvalidArgument, "read_file"),
+            CliError::WriteFile { .. } => (ErrorCode::InvalidArgument, "write_file"),
             CliError::UnknownGroup(_) => (ErrorCode::NotFound, "unknown_group"),
             CliError::AmbiguousGroup { .. } => (ErrorCode::NotFound, "ambiguous_group"),
             CliError::Connect(_) => (ErrorCode::Unreachable, "connect"),
@@ -342,6 +343,10 @@ impl CliError {
         };
         if let Some(status) = status {
             data.insert("httpStatus".into(), status.into());
+        }
+        // The SDK's stable code, as the other languages' errors carry it.
+        if let CliError::Client(e) | CliError::Hinted { source: e, .. } = self {
+            data.insert("code".into(), e.code().into_owned().into());
         }
         ErrorObject {
             code: code as i64,
