@@ -58,8 +58,8 @@ if [ "$seconds" -gt 0 ]; then
     (
         cd core
         # envelope_decrypt: messages from peers; server_frame: what the backend sends;
-        # session_record: the stored session records.
-        for target in envelope_decrypt server_frame session_record; do
+        # session_record: the stored session records; archive_open: account files.
+        for target in envelope_decrypt server_frame session_record archive_open; do
             mkdir -p "fuzz/corpus/$target"
             RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none "$target" \
                 "fuzz/corpus/$target" "fuzz/corpus-seed/$target" \
