@@ -157,7 +157,7 @@ mod tests {
 
     #[test]
     fn public_keys_match_dalek() {
-        let mut rng = ChaCha20Rng::seed_from_u64(0x2551_9);
+        let mut rng = ChaCha20Rng::seed_from_u64(25519);
         let mut secrets = edge_secrets(&mut rng);
         for _ in 0..200 {
             let mut s = [0u8; 32];
