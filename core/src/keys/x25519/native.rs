@@ -212,6 +212,13 @@ mod tests {
     }
 
     #[test]
+    fn keys_can_cross_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Secret>();
+        send_sync::<crate::keys::KeyPair>();
+    }
+
+    #[test]
     fn clones_share_the_key_object_and_keep_the_bytes() {
         let secret = Secret::from_bytes([9; 32]);
         let public = secret.public_key();
