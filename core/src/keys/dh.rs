@@ -40,17 +40,15 @@ impl fmt::Debug for PublicKey {
 }
 
 /// An X25519 private key, stored as the raw (unclamped) 32 bytes the reference client
-/// stores; clamping happens when it is used.
+/// stores; clamping happens when it is used. The X25519 itself is AWS-LC's on native
+/// targets and curve25519-dalek's on wasm32, with identical results (see `x25519`).
 #[derive(Clone)]
-pub struct SecretKey(x25519_dalek::StaticSecret);
+pub struct SecretKey(super::x25519::Secret);
 
 impl SecretKey {
     /// Wraps 32 private-key bytes.
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        let mut bytes = bytes;
-        let secret = x25519_dalek::StaticSecret::from(bytes);
-        bytes.zeroize();
-        Self(secret)
+        Self(super::x25519::Secret::from_bytes(bytes))
     }
 
     /// The raw private-key bytes (for persistence; handle with care).
@@ -60,21 +58,17 @@ impl SecretKey {
 
     /// The matching public key.
     pub fn public_key(&self) -> PublicKey {
-        PublicKey(x25519_dalek::PublicKey::from(&self.0).to_bytes())
+        PublicKey(self.0.public_key())
     }
 
     /// X25519 with the peer's public key. Refuses an all-zero output (RFC 7748 §6.1): it
     /// comes from a low-order public key, and anyone can compute it. The check is constant
-    /// time.
+    /// time; only a refused key, public and of low order, takes a slower path.
     pub fn diffie_hellman(&self, their_public: &PublicKey) -> Result<DhOutput, LowOrderKey> {
-        let shared = self
-            .0
-            .diffie_hellman(&x25519_dalek::PublicKey::from(their_public.0));
-        if shared.was_contributory() {
-            Ok(DhOutput(shared.to_bytes()))
-        } else {
-            Err(LowOrderKey)
-        }
+        self.0
+            .diffie_hellman(&their_public.0)
+            .map(DhOutput)
+            .ok_or(LowOrderKey)
     }
 }
 
@@ -230,11 +224,9 @@ mod tests {
         for secret in [[1u8; 32], [0x42; 32], [0xff; 32]] {
             let secret = SecretKey::from_bytes(secret);
             for key in &keys {
-                // The bytes are right only if X25519 itself maps them to zero.
-                let raw = secret
-                    .0
-                    .diffie_hellman(&x25519_dalek::PublicKey::from(key.0))
-                    .to_bytes();
+                // The bytes are right only if X25519 itself (dalek's, the reference) maps
+                // them to zero.
+                let raw = x25519_dalek::x25519(*secret.as_bytes(), key.0);
                 assert_eq!(raw, [0u8; 32], "{key:?} is not low order");
                 assert_eq!(secret.diffie_hellman(key).err(), Some(LowOrderKey));
                 assert!(key.is_low_order(), "{key:?}");

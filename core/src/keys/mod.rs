@@ -8,6 +8,7 @@ mod fingerprint;
 mod identity;
 mod prekeys;
 mod serde_impls;
+mod x25519;
 
 pub use dh::{DhOutput, KeyPair, LowOrderKey, PublicKey, SecretKey};
 pub use fingerprint::{Fingerprint, FingerprintError};
