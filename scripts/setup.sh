@@ -4,7 +4,8 @@
 # - a wasm32 toolchain: the rustup target where it can be downloaded, otherwise Debian's
 #   rustc-web + rust-web-src + lld-19 (this project's CI machines cannot download rustup
 #   targets);
-# - cargo-fuzz, for the fuzzing smoke run.
+# - cargo-fuzz, for the fuzzing smoke run;
+# - python3-venv, for the libsodium comparison and the Python package.
 set -euo pipefail
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
@@ -41,6 +42,14 @@ if rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown 
                 rustc-web cargo-web rust-web-src lld-19 >/dev/null
         fi
     fi
+fi
+
+# Python's venv (Debian packages it apart), for the libsodium comparison bench and the
+# Python package's build and tests, each in a virtual environment of its own.
+if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+    log "installing python3-venv"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
 fi
 
 if ! command -v cargo-fuzz >/dev/null; then

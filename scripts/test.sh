@@ -31,6 +31,9 @@ done
 [ "$passed" -gt 0 ] || { echo "no tests ran" >&2; exit 1; }
 echo "$passed tests passed"
 
+step "native crypto against libsodium (scripts/bench-libsodium.py: the core against a PyNaCl client of the same protocol, interleaved rounds; reported, not gating, on a shared machine)"
+python3 scripts/bench-libsodium.py --report
+
 step "wasm32 build of core"
 scripts/wasm-check.sh
 
