@@ -40,6 +40,24 @@ function storeKey(userId, options) {
   return storage === 'indexeddb' ? options.databaseName ?? `quickchat-keys:${userId}` : null;
 }
 
+// The web client's database is read and converted by a module of its own
+// (pkg/quickchat_import_bg.wasm), which the engine calls only on a new user's first run:
+// loaded then, and only when that database may exist.
+async function importWebClient(name, userId, now) {
+  const factory = globalThis.indexedDB;
+  if (typeof factory?.databases === 'function') {
+    let listed;
+    try {
+      listed = await factory.databases();
+    } catch {
+      // Unknown: the importer asks again its own way.
+    }
+    if (Array.isArray(listed) && !listed.some((db) => db?.name === name)) return null;
+  }
+  const importer = await import('#load-import').then((loader) => loader.load(defaults.importWasm));
+  return importer.importWebClient(name, userId, now);
+}
+
 function wrongPassphrase() {
   return Object.assign(new Error('wrong passphrase for this store'), {
     name: 'QuickChatError',
@@ -195,7 +213,7 @@ function shareAcrossTabs(key, userId, options) {
     openKeys: () =>
       load(defaults.wasm).then((module) => {
         wasm = module;
-        return module.KeyManagerCore.open(userId, options);
+        return module.KeyManagerCore.open(userId, options, importWebClient);
       }),
     openSessions: (keys, token, sessionOptions) => new wasm.SessionManagerCore(keys, token, sessionOptions),
     passphrase: options.passphrase,
@@ -229,8 +247,8 @@ export class KeyManager {
 
   [openCore]() {
     if (!this.#core) {
-      // `wasm` is for the loader, not the engine.
-      const { wasm: _wasm, tabs, ...options } = { ...defaults, ...this.#options };
+      // `wasm` and `importWasm` are for the loaders, not the engine.
+      const { wasm: _wasm, importWasm: _importWasm, tabs, ...options } = { ...defaults, ...this.#options };
       const key = storeKey(this.#userId, options);
       const openStores = openStoresOf();
       const shared = key === null ? undefined : openStores.get(key);
@@ -241,7 +259,7 @@ export class KeyManager {
         this.#core =
           key !== null && tabs !== false && tabsAvailable()
             ? shareAcrossTabs(key, this.#userId, options)
-            : load(defaults.wasm).then((wasm) => wasm.KeyManagerCore.open(this.#userId, options));
+            : load(defaults.wasm).then((wasm) => wasm.KeyManagerCore.open(this.#userId, options, importWebClient));
         if (key !== null) openStores.set(key, { passphrase: options.passphrase, core: this.#core });
       }
       this.#core.catch(() => {

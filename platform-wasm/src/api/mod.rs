@@ -6,6 +6,7 @@
 
 #[cfg(feature = "client")]
 pub mod client;
+#[cfg(feature = "dropin")]
 pub mod dropin;
 pub mod options;
 // The low-level API is the `quickchat` entry point's only: `quickchat/crypto` never loads it.

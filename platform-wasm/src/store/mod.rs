@@ -44,6 +44,7 @@
 mod behind;
 mod codec;
 mod lock;
+pub mod memory;
 pub mod schema;
 
 use std::cell::RefCell;
