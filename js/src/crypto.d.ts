@@ -246,8 +246,9 @@ export interface ModuleOptions {
   wasm?: string | URL | Response | BufferSource;
   /**
    * The importer's module (`quickchat_import_bg.wasm`), which `initialize()` loads only for a
-   * user without keys on a device where the web client's database exists: a URL, a
-   * `Response` or the bytes; default: next to the package's loader.
+   * user without keys on a device where the web client's database exists (and `quickchat`'s
+   * `importWebClient()` and `readWebClientDatabase()` when called): a URL, a `Response` or
+   * the bytes; default: next to the package's loader.
    */
   importWasm?: string | URL | Response | BufferSource;
 }

@@ -4,6 +4,7 @@
 // Its own, smaller module (see src/load-crypto-browser.js): the drop-in needs no client code.
 import { load } from '#load-crypto';
 import { tabSessions } from './tab-engines.js';
+import { importWebClient as importFrom } from './importer.js';
 import { TabGroup, tabsAvailable } from './tabs.js';
 
 /** One-time prekeys the web client keeps on the server (the SDK's policy too). */
@@ -40,22 +41,10 @@ function storeKey(userId, options) {
   return storage === 'indexeddb' ? options.databaseName ?? `quickchat-keys:${userId}` : null;
 }
 
-// The web client's database is read and converted by a module of its own
-// (pkg/quickchat_import_bg.wasm), which the engine calls only on a new user's first run:
-// loaded then, and only when that database may exist.
-async function importWebClient(name, userId, now) {
-  const factory = globalThis.indexedDB;
-  if (typeof factory?.databases === 'function') {
-    let listed;
-    try {
-      listed = await factory.databases();
-    } catch {
-      // Unknown: the importer asks again its own way.
-    }
-    if (Array.isArray(listed) && !listed.some((db) => db?.name === name)) return null;
-  }
-  const importer = await import('#load-import').then((loader) => loader.load(defaults.importWasm));
-  return importer.importWebClient(name, userId, now);
+// The web client's database is read and converted by a module of its own, which the engine
+// calls only on a new user's first run (src/importer.js).
+function importWebClient(name, userId, now) {
+  return importFrom(defaults.importWasm, name, userId, now);
 }
 
 function wrongPassphrase() {

@@ -7,7 +7,9 @@
 //! importer hands over the records to save ([`ImportedRecords`]) in the forms the drop-in's
 //! store already reads, in a buffer the drop-in zeroizes once read (it holds private keys).
 
+use quickchat_core::account::AccountError;
 use quickchat_core::session::{PeerSessions, binary};
+use quickchat_core::store::Store;
 use quickchat_core::store::sealing::to_json_zeroizing;
 use quickchat_core::store::{
     AccountMeta, IdentityRecord, KnownIdentity, OneTimePrekeyRecord, SignedPrekeyRecord, StoreOp,
@@ -15,9 +17,11 @@ use quickchat_core::store::{
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use wasm_bindgen::JsValue;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
+use crate::import::ImportSummary;
 
 /// The kinds of record, the first byte of each in the handed-over bytes.
 const IDENTITY: u8 = 1;
@@ -117,6 +121,21 @@ impl ImportedRecords {
             .map(|identity| identity.user_id.as_str())
     }
 
+    /// What these records bring over (what an import resolves to).
+    pub fn summary(&self) -> ImportSummary {
+        ImportSummary {
+            user_id: self.user_id().unwrap_or_default().to_string(),
+            fingerprint: self
+                .identity
+                .as_ref()
+                .map(|identity| identity.identity.fingerprint().as_str().to_string())
+                .unwrap_or_default(),
+            signed_prekeys: self.signed_prekeys.len(),
+            one_time_prekeys: self.one_time_prekeys.len(),
+            sessions: self.sessions.iter().map(|s| s.peer_id.clone()).collect(),
+        }
+    }
+
     /// The handed-over form (see [`ImportedRecords`]), in a buffer zeroized on drop.
     pub fn encode(&self) -> Result<Zeroizing<Vec<u8>>> {
         let mut parts: Vec<Part> = Vec::new();
@@ -177,4 +196,47 @@ impl ImportedRecords {
         }
         Ok(records)
     }
+}
+
+/// Imports `user_id`'s keys and sessions from the reference client's database `name` into
+/// `store` (which must not hold an identity yet) through `importer(name, userId, now)`: the
+/// importer module's `importWebClient`, which the package loads when it is first called.
+/// `None` when that database does not exist or holds nothing for the user. The bytes handed
+/// over hold private keys: they are zeroized on both sides once read.
+pub async fn import_with<S: Store + ?Sized>(
+    importer: &js_sys::Function,
+    store: &S,
+    user_id: &str,
+    name: &str,
+) -> Result<Option<ImportSummary>> {
+    let pending = importer
+        .call3(
+            &JsValue::NULL,
+            &JsValue::from_str(name),
+            &JsValue::from_str(user_id),
+            &JsValue::from_f64(js_sys::Date::now()),
+        )
+        .map_err(|e| Error::reported(&e))?;
+    let answer = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&pending))
+        .await
+        .map_err(|e| Error::reported(&e))?;
+    if answer.is_null() || answer.is_undefined() {
+        return Ok(None);
+    }
+    let array = crate::realm::uint8_array(&answer).ok_or_else(refused)?;
+    let bytes = Zeroizing::new(array.to_vec());
+    array.fill(0, 0, array.length());
+    let records = ImportedRecords::decode(&bytes)?;
+    if records.user_id() != Some(user_id) {
+        return Err(Error::invalid("imported keys", "they are another user's"));
+    }
+    if let Some(existing) = store.identity().await? {
+        return Err(AccountError::AlreadyExists {
+            user_id: existing.user_id,
+        }
+        .into());
+    }
+    let summary = records.summary();
+    store.commit(records.into_batch()).await?;
+    Ok(Some(summary))
 }

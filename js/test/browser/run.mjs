@@ -390,6 +390,13 @@ try {
       assert.deepEqual(result.texts, value.afterSnapshot.map((m) => m.plaintext));
       assert.equal(result.untouched, true, 'the old database is unchanged');
       assert.deepEqual(result.sessions, [...new Set(value.afterSnapshot.map((m) => m.from))]);
+      assert.equal(result.clientImport.userId, value.userId);
+      assert.equal(result.clientImport.fingerprint, identity.value.fingerprint);
+      assert.deepEqual(result.clientImport.sessions, result.sessions);
+      // As the Rust importer test counts them (browser_import.rs).
+      assert.equal(result.clientImport.signedPrekeys, 1);
+      assert.equal(result.clientImport.oneTimePrekeys, 100);
+      assert.equal(result.clientImportOfNobody, null);
     });
   }
 

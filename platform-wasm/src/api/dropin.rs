@@ -31,7 +31,7 @@ use wasm_bindgen::prelude::*;
 use super::options::{ParsedOptions, Storage};
 use super::{from_js, promise, report_callback_error, to_js};
 use crate::error::{Error, Result};
-use crate::handover::ImportedRecords;
+use crate::handover::import_with;
 use crate::import::WEB_CLIENT_DATABASE;
 use crate::rng::WebRng;
 use crate::store::IdbStore;
@@ -274,9 +274,9 @@ impl KeyManagerCore {
                         (Some(name), Some(importer)) if has_indexeddb() => {
                             import_with(importer, &shared.store, &shared.user_id, name).await?
                         }
-                        _ => false,
+                        _ => None,
                     };
-                    if imported {
+                    if imported.is_some() {
                         "imported"
                     } else {
                         create_account(&shared.store, &shared.user_id, now(), &mut crypto.rng)
@@ -544,47 +544,6 @@ async fn session_views(shared: &Shared) -> Result<Vec<SessionView>> {
         }
     }
     Ok(views)
-}
-
-/// Imports `user_id`'s keys and sessions from the reference client's database `name`
-/// through `importer` (see [`KeyManagerCore::open`]); whether there were any. The bytes
-/// handed over hold private keys: they are zeroized on both sides once read.
-async fn import_with(
-    importer: &js_sys::Function,
-    store: &SharedStore,
-    user_id: &str,
-    name: &str,
-) -> Result<bool> {
-    let pending = importer
-        .call3(
-            &JsValue::NULL,
-            &JsValue::from_str(name),
-            &JsValue::from_str(user_id),
-            &JsValue::from_f64(js_sys::Date::now()),
-        )
-        .map_err(|e| Error::reported(&e))?;
-    let answer = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&pending))
-        .await
-        .map_err(|e| Error::reported(&e))?;
-    if answer.is_null() || answer.is_undefined() {
-        return Ok(false);
-    }
-    let array = crate::realm::uint8_array(&answer)
-        .ok_or_else(|| Error::invalid("imported keys", "not the importer's records"))?;
-    let bytes = zeroize::Zeroizing::new(array.to_vec());
-    array.fill(0, 0, array.length());
-    let records = ImportedRecords::decode(&bytes)?;
-    if records.user_id() != Some(user_id) {
-        return Err(Error::invalid("imported keys", "they are another user's"));
-    }
-    if let Some(existing) = store.identity().await? {
-        return Err(quickchat_core::account::AccountError::AlreadyExists {
-            user_id: existing.user_id,
-        }
-        .into());
-    }
-    store.commit(records.into_batch()).await?;
-    Ok(true)
 }
 
 fn has_indexeddb() -> bool {
