@@ -341,7 +341,7 @@ export class SessionManager {
   #open() {
     if (!this.#core) {
       this.#core = Promise.all([load(defaults.wasm), this.#keyManager[openCore]()]).then(([wasm, keys]) => {
-        const { wasm: _wasm, tabs: _tabs, ...options } = { ...defaults, ...this.#options };
+        const { wasm: _wasm, importWasm: _importWasm, tabs: _tabs, ...options } = { ...defaults, ...this.#options };
         this.#ready = tabSessions(keys, this.#token, options) ?? new wasm.SessionManagerCore(keys, this.#token, options);
         return this.#ready;
       });
