@@ -2,7 +2,7 @@
 # Builds the npm package `quickchat` (js/) from platform-wasm: the wasm in a size-optimised
 # release profile, wasm-bindgen's ESM glue (`--target web`, which both Vite and Node >= 20
 # load; the package picks the loader), then wasm-opt from the npm package `binaryen`.
-# Output: js/pkg/ (generated, git-ignored): the two modules below. Usage: scripts/build-js.sh
+# Output: js/pkg/ (generated, git-ignored): the three modules below. Usage: scripts/build-js.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/wasm-env.sh
@@ -98,12 +98,14 @@ fi
 out=js/pkg
 rm -rf "$out"
 opt=js/node_modules/.bin/wasm-opt
+esbuild=js/node_modules/.bin/esbuild
 wasm="$CARGO_TARGET_DIR/wasm32-unknown-unknown/$profile/quickchat_wasm.wasm"
 
-# Two modules from the one crate: `quickchat_wasm` (everything; the entry point `quickchat`)
-# and `quickchat_crypto` (without the feature `client`: the drop-in, the importer and the
-# key store; the entry point `quickchat/crypto`), so that a page using
-# only the drop-in loads no client code.
+# Three modules from the one crate: `quickchat_wasm` (everything; the entry point `quickchat`),
+# `quickchat_crypto` (the feature `dropin` without `client`: the drop-in and the key store; the
+# entry point `quickchat/crypto`), so that a page using only the drop-in loads no client
+# code, and `quickchat_import` (the feature `importer` alone: reads and converts the web
+# client's database), which the drop-in loads only on a new user's first run.
 build_module() {
     local name=$1
     shift
@@ -115,6 +117,19 @@ build_module() {
 
     log "wasm-bindgen $want --target web ($name)"
     "$bindgen" --target web --weak-refs --out-dir "$out" --out-name "$name" "$wasm"
+    # The generated glue is shipped minified (whitespace, syntax and local names; exports
+    # and property names stay): about half its gzipped size. The hand-written src/ stays
+    # readable.
+    if [ -x "$esbuild" ]; then
+        log "esbuild --minify ($name.js)"
+        "$esbuild" "$out/$name.js" --minify --format=esm --log-level=warning \
+            --allow-overwrite --outfile="$out/$name.js"
+    elif [ -n "${QC_ALLOW_UNOPTIMIZED:-}" ]; then
+        log "esbuild not found; QC_ALLOW_UNOPTIMIZED is set: the JS glue is not minified (not what is shipped)"
+    else
+        log "esbuild not found: run npm ci in js/ (or set QC_ALLOW_UNOPTIMIZED=1 for a build that is not what is shipped)"
+        exit 1
+    fi
 
     if [ -x "$opt" ]; then
         log "wasm-opt (binaryen $("$opt" --version | awk '{print $3}'))"
@@ -122,13 +137,16 @@ build_module() {
             --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
             --enable-mutable-globals --enable-reference-types --enable-multivalue \
             "${opt_features[@]}" "$out/${name}_bg.wasm" -o "$out/${name}_bg.wasm"
+    elif [ -n "${QC_ALLOW_UNOPTIMIZED:-}" ]; then
+        log "wasm-opt not found; QC_ALLOW_UNOPTIMIZED is set: the .wasm is not post-optimised (not what is shipped)"
     else
-        log "wasm-opt not found (run npm ci in js/): the .wasm is not post-optimised"
+        log "wasm-opt not found: run npm ci in js/ (or set QC_ALLOW_UNOPTIMIZED=1 for a build that is not what is shipped)"
+        exit 1
     fi
 }
 
-# QC_WASM_MODULES: which to build (both unless named; for measuring one).
-modules=${QC_WASM_MODULES:-quickchat_wasm quickchat_crypto}
+# QC_WASM_MODULES: which to build (all three unless named; for measuring one).
+modules=${QC_WASM_MODULES:-quickchat_wasm quickchat_crypto quickchat_import}
 for name in $modules; do
     case "$name" in
         quickchat_wasm) build_module quickchat_wasm ;;
@@ -137,9 +155,11 @@ for name in $modules; do
         # step cost 20-30 % more (js/README.md, "Size"). QC_WASM_CRYPTO_FEATURES= (empty)
         # builds it without.
         quickchat_crypto)
-            features=${QC_WASM_CRYPTO_FEATURES-precomputed-tables}
-            build_module quickchat_crypto --no-default-features ${features:+--features "$features"}
+            features="dropin ${QC_WASM_CRYPTO_FEATURES-precomputed-tables}"
+            build_module quickchat_crypto --no-default-features --features "$features"
             ;;
+        # Runs once per user at most: built without the curve tables.
+        quickchat_import) build_module quickchat_import --no-default-features --features importer ;;
         *) echo "unknown module $name" >&2; exit 1 ;;
     esac
 done

@@ -140,6 +140,14 @@ pub async fn import_account<S: Store>(
             user_id: existing.user_id,
         });
     }
+    store.commit(imported_account_batch(account, now)).await?;
+    Ok(())
+}
+
+/// The writes that save an imported account ([`import_account`] commits them into a store
+/// without an identity): for a platform that converts the reference client's data apart
+/// from the store it ends up in (the browser's importer is a module of its own).
+pub fn imported_account_batch(account: &ImportedAccount, now: i64) -> WriteBatch {
     let mut batch = WriteBatch::new();
     batch.push(StoreOp::PutIdentity(IdentityRecord {
         user_id: account.user_id.clone(),
@@ -199,6 +207,5 @@ pub async fn import_account<S: Store>(
             unaccepted_change_from: None,
         }));
     }
-    store.commit(batch).await?;
-    Ok(())
+    batch
 }

@@ -16,10 +16,21 @@ import { gzipSync } from 'node:zlib';
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 const manifest = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8'));
 
-// KB = 1000 bytes, as the issue counts them.
+// KB = 1000 bytes, as the issue counts them. An entry point's download is what its static
+// imports reach; a dynamic import is loaded later, if at all, and is reported on its own
+// (`after`: only what it adds to that entry point's download), without a target: the
+// importer module, which the drop-in loads only on a new user's first run on a device where
+// the web client's database exists.
 const entries = [
   { name: 'quickchat/crypto (drop-in)', entry: './crypto', wasm: ['pkg/quickchat_crypto_bg.wasm'], target: 150_000 },
   { name: 'quickchat (whole SDK)', entry: '.', wasm: ['pkg/quickchat_wasm_bg.wasm'], target: 300_000 },
+  {
+    name: 'importer (drop-in, first run only)',
+    specifier: '#load-import',
+    after: './crypto',
+    wasm: ['pkg/quickchat_import_bg.wasm'],
+    target: null,
+  },
 ];
 
 // The browser's view of a conditional export or import: `default` (or `browser`/`import`),
@@ -38,8 +49,8 @@ function resolveSpecifier(specifier, from) {
   return null; // a bare import (none today) would be someone else's download
 }
 
-// Static imports and re-exports, and dynamic imports of a string literal.
-const importPattern = /(?:\bimport|\bexport)\s*(?:[^'"`;]*?\bfrom\s*)?['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/g;
+// Static imports and re-exports (not dynamic imports: see `entries`).
+const importPattern = /(?:\bimport|\bexport)\s+(?:[^'"`;()]*?\bfrom\s*)?['"]([^'"]+)['"]/g;
 
 function moduleGraph(entryFile) {
   const seen = new Set();
@@ -51,7 +62,7 @@ function moduleGraph(entryFile) {
     // Comments may quote import syntax: strip them before looking.
     const source = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
     for (const match of source.matchAll(importPattern)) {
-      const next = resolveSpecifier(match[1] ?? match[2], file);
+      const next = resolveSpecifier(match[1], file);
       if (next) queue.push(next);
     }
   }
@@ -78,8 +89,13 @@ for (const { wasm } of entries) {
   }
 }
 
-const report = entries.map(({ name, entry, wasm, target }) => {
-  const js = moduleGraph(resolve(packageDir, pick(manifest.exports[entry])));
+const entryFile = (entry) => resolve(packageDir, pick(manifest.exports[entry]));
+const report = entries.map(({ name, entry, specifier, after, wasm, target }) => {
+  let js = moduleGraph(entry ? entryFile(entry) : resolveSpecifier(specifier, packageDir));
+  if (after) {
+    const loaded = new Set(moduleGraph(entryFile(after)));
+    js = js.filter((file) => !loaded.has(file));
+  }
   const files = [...js, ...wasm.map((file) => join(packageDir, file))].map((file) => ({
     file: relative(packageDir, file),
     raw: raw(file),
@@ -108,9 +124,11 @@ if (process.argv.includes('--json')) {
   console.log('| entry point | .wasm (gzip -9) | JS (gzip -9) | total | target | |');
   console.log('|---|---|---|---|---|---|');
   for (const entry of report) {
-    const verdict = entry.gzip <= entry.target ? 'ok' : `**over by ${kb(entry.gzip - entry.target)}**`;
+    const verdict =
+      entry.target === null ? '' : entry.gzip <= entry.target ? 'ok' : `**over by ${kb(entry.gzip - entry.target)}**`;
+    const target = entry.target === null ? '—' : `≤ ${kb(entry.target)}`;
     console.log(
-      `| ${entry.name} | ${entry.wasmGzip.toLocaleString('en')} B | ${entry.jsGzip.toLocaleString('en')} B (${entry.files.length - 1} files) | ${entry.gzip.toLocaleString('en')} B | ≤ ${kb(entry.target)} | ${verdict} |`,
+      `| ${entry.name} | ${entry.wasmGzip.toLocaleString('en')} B | ${entry.jsGzip.toLocaleString('en')} B (${entry.files.length - 1} files) | ${entry.gzip.toLocaleString('en')} B | ${target} | ${verdict} |`,
     );
   }
   for (const entry of report) {
@@ -120,7 +138,7 @@ if (process.argv.includes('--json')) {
     }
   }
 }
-const over = report.filter((entry) => entry.gzip > entry.target);
+const over = report.filter((entry) => entry.target !== null && entry.gzip > entry.target);
 if (over.length > 0) {
   const names = over.map((entry) => entry.name).join(', ');
   if (allowOver) {

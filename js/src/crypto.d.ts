@@ -237,10 +237,20 @@ export interface SessionManagerOptions {
   onIdentityChange?: (change: IdentityChange) => void;
 }
 
-/** Where the module of `quickchat/crypto` (`quickchat_crypto_bg.wasm`) comes from. */
+/** Where the modules of `quickchat/crypto` come from. */
 export interface ModuleOptions {
-  /** A URL, a `Response` or the bytes; default: next to the package's loader. Set before first use. */
+  /**
+   * The drop-in's module (`quickchat_crypto_bg.wasm`): a URL, a `Response` or the bytes;
+   * default: next to the package's loader. Set before first use.
+   */
   wasm?: string | URL | Response | BufferSource;
+  /**
+   * The importer's module (`quickchat_import_bg.wasm`), which `initialize()` loads only for a
+   * user without keys on a device where the web client's database exists (and `quickchat`'s
+   * `importWebClient()` and `readWebClientDatabase()` when called): a URL, a `Response` or
+   * the bytes; default: next to the package's loader.
+   */
+  importWasm?: string | URL | Response | BufferSource;
 }
 
 /** Sets options every KeyManager and SessionManager made afterwards starts from. */

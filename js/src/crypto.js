@@ -4,6 +4,7 @@
 // Its own, smaller module (see src/load-crypto-browser.js): the drop-in needs no client code.
 import { load } from '#load-crypto';
 import { tabSessions } from './tab-engines.js';
+import { importWebClient as importFrom } from './importer.js';
 import { TabGroup, tabsAvailable } from './tabs.js';
 
 /** One-time prekeys the web client keeps on the server (the SDK's policy too). */
@@ -38,6 +39,12 @@ function openStoresOf() {
 function storeKey(userId, options) {
   const storage = options.storage ?? (globalThis.indexedDB ? 'indexeddb' : 'memory');
   return storage === 'indexeddb' ? options.databaseName ?? `quickchat-keys:${userId}` : null;
+}
+
+// The web client's database is read and converted by a module of its own, which the engine
+// calls only on a new user's first run (src/importer.js).
+function importWebClient(name, userId, now) {
+  return importFrom(defaults.importWasm, name, userId, now);
 }
 
 function wrongPassphrase() {
@@ -195,7 +202,7 @@ function shareAcrossTabs(key, userId, options) {
     openKeys: () =>
       load(defaults.wasm).then((module) => {
         wasm = module;
-        return module.KeyManagerCore.open(userId, options);
+        return module.KeyManagerCore.open(userId, options, importWebClient);
       }),
     openSessions: (keys, token, sessionOptions) => new wasm.SessionManagerCore(keys, token, sessionOptions),
     passphrase: options.passphrase,
@@ -229,8 +236,8 @@ export class KeyManager {
 
   [openCore]() {
     if (!this.#core) {
-      // `wasm` is for the loader, not the engine.
-      const { wasm: _wasm, tabs, ...options } = { ...defaults, ...this.#options };
+      // `wasm` and `importWasm` are for the loaders, not the engine.
+      const { wasm: _wasm, importWasm: _importWasm, tabs, ...options } = { ...defaults, ...this.#options };
       const key = storeKey(this.#userId, options);
       const openStores = openStoresOf();
       const shared = key === null ? undefined : openStores.get(key);
@@ -241,7 +248,7 @@ export class KeyManager {
         this.#core =
           key !== null && tabs !== false && tabsAvailable()
             ? shareAcrossTabs(key, this.#userId, options)
-            : load(defaults.wasm).then((wasm) => wasm.KeyManagerCore.open(this.#userId, options));
+            : load(defaults.wasm).then((wasm) => wasm.KeyManagerCore.open(this.#userId, options, importWebClient));
         if (key !== null) openStores.set(key, { passphrase: options.passphrase, core: this.#core });
       }
       this.#core.catch(() => {
@@ -334,7 +341,7 @@ export class SessionManager {
   #open() {
     if (!this.#core) {
       this.#core = Promise.all([load(defaults.wasm), this.#keyManager[openCore]()]).then(([wasm, keys]) => {
-        const { wasm: _wasm, tabs: _tabs, ...options } = { ...defaults, ...this.#options };
+        const { wasm: _wasm, importWasm: _importWasm, tabs: _tabs, ...options } = { ...defaults, ...this.#options };
         this.#ready = tabSessions(keys, this.#token, options) ?? new wasm.SessionManagerCore(keys, this.#token, options);
         return this.#ready;
       });

@@ -1,6 +1,8 @@
 // quickchat: the Quick Chat SDK for browsers and Node — the whole client, and (re-exported
 // from quickchat/crypto) the drop-in replacement of the web client's crypto layer.
 import { load } from '#load';
+import { configured } from './crypto.js';
+import { importWebClient, loadImporter } from './importer.js';
 
 export {
   KeyManager,
@@ -35,10 +37,16 @@ export function isQuickChatError(error) {
 
 /**
  * Reads the web client's IndexedDB database (`quick-chat-e2ee` unless named) as a JSON dump,
- * or null when there is none. Nothing is written.
+ * or null when there is none. Nothing is written. (The importer module does it: loaded now,
+ * from `configure({ importWasm })` if set.)
  */
 export async function readWebClientDatabase(name) {
-  return (await load()).readWebClientDatabase(name);
+  return (await loadImporter(configured().importWasm)).readWebClientDatabase(name);
+}
+
+// What a client imports through (`importWebClient()`): the importer module, loaded then.
+function clientImporter(name, userId, now) {
+  return importWebClient(configured().importWasm, name, userId, now);
 }
 
 function loadedModule() {
@@ -112,7 +120,7 @@ export class QuickChatClient {
 
   static async create(options = {}) {
     loaded = await load();
-    return loaded.QuickChatClient.create(options);
+    return loaded.QuickChatClient.create(options, clientImporter);
   }
 
   static [Symbol.hasInstance](value) {

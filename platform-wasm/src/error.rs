@@ -81,6 +81,15 @@ pub enum Error {
     /// The connection loop stopped for good.
     #[error("the connection stopped: {0}")]
     Stopped(String),
+    /// JavaScript the SDK called failed (the importer module, loaded apart): its message and
+    /// code as they came, so the application sees the error that module raised.
+    #[error("{message}")]
+    Reported {
+        /// The error's message.
+        message: String,
+        /// Its `code` (`import_failed` when it had none).
+        code: String,
+    },
 }
 
 impl Error {
@@ -104,8 +113,18 @@ impl Error {
             Error::Unsupported(_) => "unsupported",
             Error::Timeout(_) => "timeout",
             Error::Stopped(_) => "stopped",
+            Error::Reported { code, .. } => return code.clone(),
         };
         code.to_string()
+    }
+
+    /// An [`Error::Reported`] from what the importer module threw or rejected with.
+    pub(crate) fn reported(thrown: &JsValue) -> Self {
+        let text = |name| crate::realm::field(thrown, name).as_string();
+        Error::Reported {
+            message: text("message").unwrap_or_else(|| crate::transport::js_error_text(thrown)),
+            code: text("code").unwrap_or_else(|| "import_failed".into()),
+        }
     }
 
     /// An [`Error::Invalid`].

@@ -15,7 +15,7 @@ use std::rc::Rc;
 
 use futures::channel::oneshot;
 use js_sys::{Array, Object, Reflect};
-use quickchat_core::account::import_account;
+use quickchat_core::account::{import_account, imported_account_batch};
 use quickchat_core::reference::{ImportedAccount, WebStorageSnapshot};
 use quickchat_core::store::Store;
 use serde::Serialize;
@@ -24,6 +24,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{IdbDatabase, IdbFactory, IdbOpenDbRequest, IdbRequest, IdbTransactionMode};
 
 use crate::error::{Error, Result};
+use crate::handover::ImportedRecords;
 use crate::transport::js_error_text;
 
 /// The reference web client's database name.
@@ -278,4 +279,44 @@ pub async fn import_web_client<S: Store + ?Sized>(
     import_snapshot(store, &snapshot, user_id, now)
         .await
         .map(Some)
+}
+
+/// `user_id`'s keys and sessions from the reference client's database `name`, as the records
+/// to save (see [`crate::handover`]); `None` if there is no such database or it holds nothing
+/// for the user. The reference client's database is left untouched.
+pub async fn imported_records(
+    name: &str,
+    user_id: &str,
+    now: i64,
+) -> Result<Option<ImportedRecords>> {
+    let Some(dump) = read_web_client_database(name).await? else {
+        return Ok(None);
+    };
+    let snapshot = parse_snapshot(&dump)?;
+    if !snapshot.user_ids().iter().any(|id| id == user_id) {
+        return Ok(None);
+    }
+    let account = snapshot.import(user_id)?;
+    ImportedRecords::from_batch(imported_account_batch(&account, now)).map(Some)
+}
+
+/// The entry point of the importer module (`quickchat_import`), which the drop-in's page
+/// loads only when a new user's keys may be in the reference client's database: resolves to
+/// `userId`'s records to save, as bytes that `KeyManagerCore` reads and then zeroizes, or
+/// `null` when there is no such database or it holds nothing for the user. Rejects with a
+/// `QuickChatError` (code `import_failed` for data it cannot import).
+#[cfg(feature = "importer")]
+#[wasm_bindgen(js_name = importWebClient)]
+pub fn import_web_client_records(name: String, user_id: String, now: f64) -> js_sys::Promise {
+    wasm_bindgen_futures::future_to_promise(async move {
+        // A time in ms from `Date.now()`: integral, far inside i64.
+        match imported_records(&name, &user_id, now as i64).await {
+            Ok(Some(records)) => {
+                let bytes = records.encode()?;
+                Ok(js_sys::Uint8Array::from(&bytes[..]).into())
+            }
+            Ok(None) => Ok(JsValue::NULL),
+            Err(error) => Err(error.into()),
+        }
+    })
 }

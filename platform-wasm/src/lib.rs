@@ -13,11 +13,15 @@
 #![cfg_attr(not(target_arch = "wasm32"), allow(rustdoc::broken_intra_doc_links))]
 #![cfg(target_arch = "wasm32")]
 #![forbid(unsafe_code)]
+// The importer module is built without the drop-in (the feature `dropin`): the helpers only
+// the drop-in's and the client's API use are then unused.
+#![cfg_attr(not(feature = "dropin"), allow(dead_code, unused_imports))]
 
 pub mod api;
 mod body;
 pub mod clock;
 pub mod error;
+pub mod handover;
 pub mod import;
 mod realm;
 pub mod rng;

@@ -11,8 +11,9 @@
 mod support;
 
 use quickchat_core::session::{SessionConfig, SessionEngine};
-use quickchat_core::store::Store;
-use quickchat_wasm::import::{import_web_client, read_web_client_database};
+use quickchat_core::store::{MemoryStore, Store};
+use quickchat_wasm::handover::ImportedRecords;
+use quickchat_wasm::import::{import_web_client, imported_records, read_web_client_database};
 use quickchat_wasm::store::{IdbStore, KdfStrength};
 use serde_json::Value;
 use support::{database_names, unique};
@@ -234,4 +235,72 @@ async fn a_database_without_the_user_imports_nothing() {
     store.close();
     run(delete_database(&old)).await;
     IdbStore::delete(&ours).await.unwrap();
+}
+
+/// The importer module's route (`imported_records`, handed over as bytes and saved by the
+/// drop-in's module) saves exactly what the direct import saves.
+#[wasm_bindgen_test]
+async fn the_handed_over_records_save_what_the_direct_import_saves() {
+    let vector = vector();
+    let user = vector["userId"].as_str().unwrap();
+    let old = unique("quick-chat-e2ee");
+    reference_database(&old).await;
+
+    let direct = MemoryStore::new();
+    import_web_client(&direct, user, &old, 7)
+        .await
+        .unwrap()
+        .expect("the database holds the user");
+
+    let records = imported_records(&old, user, 7)
+        .await
+        .unwrap()
+        .expect("the database holds the user");
+    assert_eq!(records.user_id(), Some(user));
+    let bytes = records.encode().unwrap();
+    let handed = MemoryStore::new();
+    handed
+        .commit(ImportedRecords::decode(&bytes).unwrap().into_batch())
+        .await
+        .unwrap();
+
+    assert_eq!(
+        handed.identity().await.unwrap(),
+        direct.identity().await.unwrap()
+    );
+    assert_eq!(
+        handed.account_meta().await.unwrap(),
+        direct.account_meta().await.unwrap()
+    );
+    assert_eq!(
+        handed.signed_prekeys().await.unwrap(),
+        direct.signed_prekeys().await.unwrap()
+    );
+    assert_eq!(
+        handed.one_time_prekeys().await.unwrap(),
+        direct.one_time_prekeys().await.unwrap()
+    );
+    let peers = direct.session_peer_ids().await.unwrap();
+    assert_eq!(peers, vec!["alice-0000-4000-8000-000000000001"]);
+    assert_eq!(handed.session_peer_ids().await.unwrap(), peers);
+    for peer in &peers {
+        assert_eq!(
+            handed.peer_sessions(peer).await.unwrap(),
+            direct.peer_sessions(peer).await.unwrap()
+        );
+        assert_eq!(
+            handed.known_identity(peer).await.unwrap(),
+            direct.known_identity(peer).await.unwrap()
+        );
+    }
+    // Not a user of that database: nothing to hand over.
+    assert!(
+        imported_records(&old, "somebody-else", 7)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Bytes that are not the importer's records are refused.
+    assert!(ImportedRecords::decode(b"{\"identity\": 3}").is_err());
+    run(delete_database(&old)).await;
 }

@@ -28,9 +28,16 @@ function run(command, args, options = {}) {
 /** Builds the npm package (js/pkg) when it has not been built yet. */
 export function ensureSdkPackage() {
   const pkg = path.join(repoDir, 'js', 'pkg');
-  // Both modules (the whole SDK's and quickchat/crypto's); a js/pkg from before the split
-  // has only the first.
-  const files = ['quickchat_wasm_bg.wasm', 'quickchat_wasm.js', 'quickchat_crypto_bg.wasm', 'quickchat_crypto.js'];
+  // All three modules (the whole SDK's, quickchat/crypto's and its importer's); a js/pkg from
+  // before a split lacks the later ones.
+  const files = [
+    'quickchat_wasm_bg.wasm',
+    'quickchat_wasm.js',
+    'quickchat_crypto_bg.wasm',
+    'quickchat_crypto.js',
+    'quickchat_import_bg.wasm',
+    'quickchat_import.js',
+  ];
   if (files.every((file) => fs.existsSync(path.join(pkg, file)))) {
     return;
   }

@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 pub(crate) fn expiry_ms(token: &str) -> Option<i64> {
     let payload = token.split('.').nth(1)?;
     let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
-    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let claims: serde_json::Value = serde_json::from_str(std::str::from_utf8(&bytes).ok()?).ok()?;
     claims.get("exp")?.as_i64()?.checked_mul(1000)
 }
 

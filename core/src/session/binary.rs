@@ -70,9 +70,13 @@ pub fn encode(sessions: &PeerSessions) -> Zeroizing<Vec<u8>> {
 /// Reads a session record in either form.
 pub fn decode(bytes: &[u8]) -> Result<PeerSessions, SessionCodecError> {
     match bytes.first() {
-        Some(b'{') => {
-            serde_json::from_slice(bytes).map_err(|e| SessionCodecError::Json(e.to_string()))
-        }
+        // Read as text: stores parse their other JSON records from `str`, and one
+        // serde_json reader instead of two keeps the browser module smaller.
+        Some(b'{') => std::str::from_utf8(bytes)
+            .map_err(|e| SessionCodecError::Json(e.to_string()))
+            .and_then(|text| {
+                serde_json::from_str(text).map_err(|e| SessionCodecError::Json(e.to_string()))
+            }),
         Some(&VERSION) => {
             let mut input = Reader(&bytes[1..]);
             let peer_id = String::from_utf8(input.bytes_with_len()?.to_vec())

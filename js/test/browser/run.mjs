@@ -265,7 +265,7 @@ try {
     assert.match(out, /^\d+\.\d+\.\d+/);
   });
 
-  await check('a Vite app builds with the package (both .wasm emitted as assets)', async () => {
+  await check('a Vite app builds with the package (the three .wasm emitted as assets)', async () => {
     await build({
       root: app,
       logLevel: 'warn',
@@ -275,6 +275,8 @@ try {
     // The app uses both entry points: both modules are emitted.
     assert.match(assets, /quickchat_wasm_bg[^\n]*\.wasm/);
     assert.match(assets, /quickchat_crypto_bg[^\n]*\.wasm/);
+    // The importer, which the drop-in loads with a dynamic import: an asset of its own.
+    assert.match(assets, /quickchat_import_bg[^\n]*\.wasm/);
   });
 
   // Serve the built app.
@@ -388,6 +390,13 @@ try {
       assert.deepEqual(result.texts, value.afterSnapshot.map((m) => m.plaintext));
       assert.equal(result.untouched, true, 'the old database is unchanged');
       assert.deepEqual(result.sessions, [...new Set(value.afterSnapshot.map((m) => m.from))]);
+      assert.equal(result.clientImport.userId, value.userId);
+      assert.equal(result.clientImport.fingerprint, identity.value.fingerprint);
+      assert.deepEqual(result.clientImport.sessions, result.sessions);
+      // As the Rust importer test counts them (browser_import.rs).
+      assert.equal(result.clientImport.signedPrekeys, 1);
+      assert.equal(result.clientImport.oneTimePrekeys, 100);
+      assert.equal(result.clientImportOfNobody, null);
     });
   }
 

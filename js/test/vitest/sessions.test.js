@@ -3,6 +3,8 @@
 // session tests run its KeyManager and SessionManager (written from its documented
 // behaviour: docs/PROTOCOL.md §8 and the web client's API notes). Two users in one process,
 // each with the default options (IndexedDB store, bundles from this page's origin).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { IDBFactory } from 'fake-indexeddb';
 import {
@@ -68,6 +70,29 @@ function settled(promise, what, ms = 20_000) {
     timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** The web client's database as it leaves it (the rows of `snapshot`, under its name). */
+function writeWebClientDatabase(snapshot) {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.open(snapshot.name, snapshot.version);
+    request.onupgradeneeded = () => {
+      for (const store of Object.keys(snapshot.stores)) request.result.createObjectStore(store);
+    };
+    request.onerror = () => reject(request.error);
+    request.onsuccess = () => {
+      const db = request.result;
+      const tx = db.transaction(Object.keys(snapshot.stores), 'readwrite');
+      for (const [store, rows] of Object.entries(snapshot.stores)) {
+        for (const row of rows) tx.objectStore(store).put(row.value, row.key);
+      }
+      tx.oncomplete = () => {
+        db.close();
+        resolve();
+      };
+      tx.onerror = () => reject(tx.error);
+    };
+  });
 }
 
 function base64(bytes) {
@@ -335,6 +360,27 @@ describe('quickchat/crypto with vitest, jsdom, fake-indexeddb and a mocked fetch
     expect(first.x3dh.usedSignedPrekeyId).toBe(signed.keyId);
     expect(await bob.sessions.decryptMessage('carol', overTheWire(first))).toBe('hi from carol');
     expect((await carol.sessions.listSessions())[0].remoteSignedPrekeyId).toBe(signed.keyId);
+  });
+
+  it("an existing web-client user's keys and sessions are imported (by the importer module, loaded then)", async () => {
+    const vector = JSON.parse(
+      // From the package directory, where vitest runs (Vite rewrites `new URL(…, import.meta.url)`).
+      readFileSync(join(process.cwd(), '../tests/data/vectors/web-storage-import.json'), 'utf8'),
+    );
+    await writeWebClientDatabase(vector.snapshot);
+    const keys = new KeyManager(vector.userId);
+    await settled(keys.initialize(), 'initialize');
+    expect(keys.origin).toBe('imported');
+    expect(await keys.getFingerprint()).toBe(vector.snapshot.stores.identity[0].value.fingerprint);
+    // The imported session goes on: what the peer sent after the snapshot opens.
+    const sessions = new SessionManager(vector.userId, keys);
+    for (const { from, wire, plaintext } of vector.afterSnapshot) {
+      expect(await settled(sessions.decryptMessage(from, wire), 'decryptMessage')).toBe(plaintext);
+    }
+    // Another user of this device finds nothing of theirs there: new keys.
+    const other = new KeyManager('someone-else');
+    await settled(other.initialize(), 'initialize');
+    expect(other.origin).toBe('created');
   });
 
   it('a fresh indexedDB gives fresh keys; the same one gives the same keys', async () => {

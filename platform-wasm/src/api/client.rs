@@ -21,7 +21,8 @@ use super::options::{ParsedOptions, Storage};
 use super::{from_js, promise, report_callback_error, to_js};
 use crate::clock::WebClock;
 use crate::error::{Error, Result};
-use crate::import::{WEB_CLIENT_DATABASE, import_web_client};
+use crate::handover::import_with;
+use crate::import::WEB_CLIENT_DATABASE;
 use crate::rng::WebRng;
 use crate::store::IdbStore;
 use crate::transport::WebTransport;
@@ -37,6 +38,8 @@ struct Inner {
     running: Cell<bool>,
     /// The IndexedDB store the core client also holds, to close it in `dispose()`.
     idb: Option<Rc<IdbStore>>,
+    /// `importer(name, userId, now)`: the importer module's `importWebClient`.
+    importer: Option<js_sys::Function>,
 }
 
 /// A Quick Chat client: account, encrypted messaging, images, typing, receipts, presence,
@@ -75,8 +78,11 @@ fn optional_i64(value: Option<f64>) -> Option<i64> {
 #[wasm_bindgen(js_class = QuickChatClient)]
 impl QuickChatClient {
     /// Opens the store (IndexedDB with the passphrase, or memory) and restores a saved
-    /// login if there is one. Resolves to the client.
-    pub fn create(options: JsValue) -> js_sys::Promise {
+    /// login if there is one. Resolves to the client. `importer(name, userId, now)` is what
+    /// `importWebClient` imports through: the package passes the importer module's
+    /// `importWebClient` (see [`crate::handover`]), loaded on its first call.
+    pub fn create(options: JsValue, importer: JsValue) -> js_sys::Promise {
+        let importer = crate::realm::function(&importer);
         promise(async move {
             let parsed = ParsedOptions::parse(&options)?;
             let transport = parsed.transport()?;
@@ -105,6 +111,7 @@ impl QuickChatClient {
                     core,
                     running: Cell::new(false),
                     idb,
+                    importer,
                 }),
             };
             Ok(client.into())
@@ -189,9 +196,11 @@ impl QuickChatClient {
     ) -> js_sys::Promise {
         let inner = self.core();
         promise(async move {
-            let now = js_sys::Date::now() as i64;
             let name = database_name.as_deref().unwrap_or(WEB_CLIENT_DATABASE);
-            match import_web_client(inner.core.store(), &user_id, name, now).await? {
+            let importer = inner.importer.as_ref().ok_or_else(|| {
+                Error::Unsupported("no importer: create the client through the package".into())
+            })?;
+            match import_with(importer, inner.core.store(), &user_id, name).await? {
                 Some(summary) => to_js(&summary),
                 None => Ok(JsValue::NULL),
             }

@@ -22,7 +22,7 @@ use quickchat_core::protocol::{Api, ApiError};
 use quickchat_core::session::{
     IdentityChange, PeerSessions, SessionConfig, SessionEngine, SessionError, SessionOrigin,
 };
-use quickchat_core::store::{MemoryStore, Store};
+use quickchat_core::store::Store;
 use rexie::{ObjectStore, Rexie, TransactionMode};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
@@ -31,9 +31,11 @@ use wasm_bindgen::prelude::*;
 use super::options::{ParsedOptions, Storage};
 use super::{from_js, promise, report_callback_error, to_js};
 use crate::error::{Error, Result};
-use crate::import::{WEB_CLIENT_DATABASE, import_web_client};
+use crate::handover::import_with;
+use crate::import::WEB_CLIENT_DATABASE;
 use crate::rng::WebRng;
 use crate::store::IdbStore;
+use crate::store::memory::KeyMemoryStore;
 use crate::transport::WebTransport;
 
 type SharedStore = Arc<dyn Store>;
@@ -57,6 +59,9 @@ struct Shared {
     /// messages to a new peer keep their order; the engine (`crypto`) stays free meanwhile.
     setup: futures::lock::Mutex<()>,
     import_from: Option<String>,
+    /// `importer(name, userId, now)`: the importer module's `importWebClient`, loaded by the
+    /// package only when called (see [`crate::handover`]).
+    importer: Option<js_sys::Function>,
     config: SessionConfig,
 }
 
@@ -97,7 +102,9 @@ impl Shared {
 /// Opens the drop-in's store as the options say.
 async fn open_store(user_id: &str, parsed: &ParsedOptions) -> Result<SharedStore> {
     match parsed.storage() {
-        Storage::Memory => Ok(Arc::new(MemoryStore::new())),
+        // An Arc because core forwards `Store` through `Arc` (the browser has one thread).
+        #[allow(clippy::arc_with_non_send_sync)]
+        Storage::Memory => Ok(Arc::new(KeyMemoryStore::new())),
         Storage::Indexeddb => {
             let name = parsed
                 .options
@@ -208,7 +215,11 @@ struct IdentityMaterial {
 #[wasm_bindgen]
 impl KeyManagerCore {
     /// Opens the store of `userId`'s keys (see the package's `KeyManager` for the options).
-    pub fn open(user_id: String, options: JsValue) -> js_sys::Promise {
+    /// `importer(name, userId, now)` converts the reference client's database `name` (a
+    /// promise of the records' bytes, or `null`): the package passes the importer module's
+    /// `importWebClient`, loaded on its first call; without it nothing is imported.
+    pub fn open(user_id: String, options: JsValue, importer: JsValue) -> js_sys::Promise {
+        let importer = crate::realm::function(&importer);
         promise(async move {
             let parsed = ParsedOptions::parse(&options)?;
             let store = open_store(&user_id, &parsed).await?;
@@ -231,6 +242,7 @@ impl KeyManagerCore {
                     }),
                     setup: futures::lock::Mutex::new(()),
                     import_from,
+                    importer,
                     config,
                 }),
             }
@@ -258,9 +270,9 @@ impl KeyManagerCore {
                 }
                 Some(_) => "existing",
                 None => {
-                    let imported = match &shared.import_from {
-                        Some(name) if has_indexeddb() => {
-                            import_web_client(&shared.store, &shared.user_id, name, now()).await?
+                    let imported = match (&shared.import_from, &shared.importer) {
+                        (Some(name), Some(importer)) if has_indexeddb() => {
+                            import_with(importer, &shared.store, &shared.user_id, name).await?
                         }
                         _ => None,
                     };

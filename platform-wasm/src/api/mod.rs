@@ -6,6 +6,7 @@
 
 #[cfg(feature = "client")]
 pub mod client;
+#[cfg(feature = "dropin")]
 pub mod dropin;
 pub mod options;
 // The low-level API is the `quickchat` entry point's only: `quickchat/crypto` never loads it.
@@ -86,9 +87,9 @@ pub fn version() -> String {
 
 /// Reads the reference web client's IndexedDB database (`quick-chat-e2ee` unless named) as
 /// the JSON dump `{name, version, stores: {store: [{key, value}]}}`, or `null` if there is
-/// none. Nothing is written (a backup before migrating, or input for tools). Exported by
-/// the `quickchat` entry point only.
-#[cfg(feature = "client")]
+/// none. Nothing is written (a backup before migrating, or input for tools). An export of the
+/// importer module, which the `quickchat` entry point loads for it.
+#[cfg(feature = "importer")]
 #[wasm_bindgen(js_name = readWebClientDatabase)]
 pub fn read_web_client_database(name: Option<String>) -> js_sys::Promise {
     promise(async move {

@@ -43,6 +43,7 @@
 
 mod behind;
 mod lock;
+pub mod memory;
 pub mod schema;
 
 use std::cell::RefCell;

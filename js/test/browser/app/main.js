@@ -115,12 +115,18 @@ const scenarios = {
     }
     const after = JSON.stringify(await readWebClientDatabase());
     const listed = await sessions.listSessions();
+    // The full client imports through the same importer module.
+    const client = await QuickChatClient.create({ storage: 'memory' });
+    const clientImport = await client.importWebClient(userId);
+    const nothing = await (await QuickChatClient.create({ storage: 'memory' })).importWebClient('nobody-here');
     return {
       origin: keys.origin,
       fingerprint: await keys.getFingerprint(),
       texts,
       untouched: before === after,
       sessions: listed.map((s) => s.peerId),
+      clientImport,
+      clientImportOfNobody: nothing,
     };
   },
 
