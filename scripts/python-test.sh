@@ -46,8 +46,8 @@ python3 -m venv "$FRESH/venv"
 (cd "$FRESH" && env -u QUICKCHAT_SERVER QUICKCHAT_INSECURE_FAST_KDF=1 \
     "$FRESH/venv/bin/python" "$OLDPWD/python/examples/key_management.py" >/dev/null)
 
-log "mypy --strict on the examples and the bench"
-(cd python && "../$VENV/bin/mypy" --strict examples bench)
+log "mypy --strict on the examples, the bench and the tests"
+(cd python && "../$VENV/bin/mypy" --strict examples bench tests)
 
 log "pytest"
 (cd python && "../$VENV/bin/python" -m pytest -q "$@")

@@ -10,6 +10,8 @@ encrypted store, an outbox, catch-up after reconnects and reconnection with back
                             storage_path="~/.quickchat/bot", passphrase="…")
 """
 
+import atexit as _atexit
+
 from ._quickchat import (
     Conversation,
     Group,
@@ -20,6 +22,7 @@ from ._quickchat import (
     User,
     __version__,
 )
+from ._quickchat import close_gate as _close_gate
 from .client import AsyncClient, Client, WhatsAppClient
 from .exceptions import (
     AuthenticationError,
@@ -45,3 +48,7 @@ __all__ = [
     "ConnectionError",
     "__version__",
 ]
+
+# Results that arrive while the interpreter exits are dropped rather than delivered (a
+# delivery then would abort the process): see python/src/bridge.rs.
+_atexit.register(_close_gate)

@@ -257,7 +257,7 @@ class WhatsAppClient:
         if self._stop is None:
             self._stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        installed: List[int] = []
+        installed: List[signal.Signals] = []
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 try:

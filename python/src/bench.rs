@@ -19,7 +19,7 @@ pub(crate) fn rust_echo_bot<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let client = client.client()?;
     let mut events = client.subscribe();
-    pyo3_async_runtimes::tokio::future_into_py(py, async move {
+    crate::bridge::spawn(py, async move {
         let mut replies = JoinSet::new();
         let mut received = 0;
         while received < count {

@@ -4,7 +4,6 @@
 //! a send is saved before it goes out, or not at all).
 
 use std::collections::{BTreeMap, HashMap};
-use std::future::Future;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,6 +14,7 @@ use quickchat::quickchat_core::store::Store;
 use quickchat::store::{Durability, KdfStrength, StoreOptions};
 use quickchat::{Client, ClientConfig, ClientError, Conversation as ConversationId, Pacing};
 
+use crate::bridge::spawn;
 use crate::errors::{from_client, from_native, invalid};
 use crate::events::EventStream;
 use crate::models::{Conversation, Group, GroupMember, Message, PrekeyStatus, SessionInfo, User};
@@ -45,15 +45,6 @@ fn cached_peer(peers: &PeerCache, name_or_id: &str) -> Option<String> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .get(name_or_id)
         .cloned()
-}
-
-/// Runs `future` on the runtime and gives Python an awaitable of its result.
-fn spawn<'py, F, T>(py: Python<'py>, future: F) -> PyResult<Bound<'py, PyAny>>
-where
-    F: Future<Output = PyResult<T>> + Send + 'static,
-    T: for<'a> IntoPyObject<'a> + Send + 'static,
-{
-    pyo3_async_runtimes::tokio::future_into_py(py, future)
 }
 
 /// The client and what the binding keeps beside it.

@@ -128,7 +128,7 @@ impl EventStream {
         let mask = Arc::clone(&self.mask);
         let stream = Arc::clone(&self.stream);
         let slot = Arc::clone(&self.slot);
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::bridge::spawn(py, async move {
             let mut stream = stream.lock().await;
             let mut batch = Vec::new();
             while batch.is_empty() {

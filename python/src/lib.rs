@@ -4,6 +4,7 @@
 //! it (`python/quickchat`); this module is its engine.
 
 mod bench;
+mod bridge;
 mod client;
 mod errors;
 mod events;
@@ -27,6 +28,7 @@ fn _quickchat(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<testing::TestServer>()?;
     module.add_function(wrap_pyfunction!(client::compare_fingerprints, module)?)?;
     module.add_function(wrap_pyfunction!(bench::rust_echo_bot, module)?)?;
+    module.add_function(wrap_pyfunction!(bridge::close_gate, module)?)?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -8,7 +8,7 @@ import base64
 import os
 import signal
 from pathlib import Path
-from typing import List, Tuple
+from typing import List, Set, Tuple
 
 import pytest
 
@@ -136,7 +136,7 @@ async def test_messages_history_search_typing_receipts_and_images(make_client: M
     assert all(m.encrypted and m.from_user == alice.user.id for m in got)
 
     await bob.mark_as_read(alice.user.id, got)
-    seen = set()
+    seen: Set[str] = set()
     while {first.id, second.id} - seen:
         message_id, status = await within(statuses.get(), "read receipts")
         if status == "read":
@@ -359,7 +359,7 @@ async def test_bad_input_raises_the_right_exception(make_client: MakeClient, ser
     with pytest.raises(ValidationError):
         WhatsAppClient(server.url, "store.redb")  # a store file needs a passphrase
     with pytest.raises(ValidationError):
-        alice.on_message("not callable")  # type: ignore[arg-type]
+        alice.on_message("not callable")  # type: ignore[type-var]
 
 
 async def test_unreachable_server_and_offline_typing(tmp_path: Path, make_client: MakeClient) -> None:

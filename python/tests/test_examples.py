@@ -45,8 +45,12 @@ class Bot:
         return raw.decode().rstrip("\n")
 
     async def stop(self) -> int:
+        """Sends SIGTERM; the exit status (a failure shows the example's stderr)."""
         self.process.send_signal(signal.SIGTERM)
-        return await within(self.process.wait(), "the example to exit on SIGTERM")
+        code = await within(self.process.wait(), "the example to exit on SIGTERM")
+        if code != 0 and self.process.stderr is not None:
+            print((await self.process.stderr.read()).decode(), file=sys.stderr)
+        return code
 
 
 @asynccontextmanager
