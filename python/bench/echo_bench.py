@@ -9,7 +9,8 @@ pacing (the driver is an SDK client):
 - ``python``: a ``quickchat.WhatsAppClient`` with an ``async`` ``on_message`` handler that
   awaits ``send_message`` (what a Python bot author writes);
 - ``rust``: the same bot in Rust alone (``quickchat._quickchat.rust_echo_bot``: the
-  client's event stream, one reply task per message), Python only starting it.
+  client's event stream, one reply task per message), Python only starting it and
+  waiting for its reply count.
 
 A driver client here sends the bot N encrypted messages (at most 64 unanswered) and
 counts the encrypted replies. Each bot reports the CPU time of its whole process (all
@@ -73,12 +74,13 @@ async def rust_bot(url: str, store: str, username: str, total: int) -> Dict[str,
     native = await NativeClient.open(url, store, "bench passphrase", kdf="insecure-for-tests", pacing=False)
     await native.register(username, "bench-password")
     await native.connect_and_wait(15.0)
-    warmup = asyncio.ensure_future(rust_echo_bot(native, WARMUP))
+    bot = rust_echo_bot(native)
     print("ready", flush=True)
-    await warmup
+    await bot.wait_for(WARMUP)
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    await rust_echo_bot(native, total - WARMUP)
+    await bot.wait_for(total)
     cpu1, wall1 = time.process_time(), time.perf_counter()
+    bot.stop()
     await native.close()
     return {"cpu": cpu1 - cpu0, "wall": wall1 - wall0}
 

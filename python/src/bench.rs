@@ -4,49 +4,82 @@
 use futures::StreamExt;
 use pyo3::prelude::*;
 use quickchat::{ContentKind, Direction, Event};
-use tokio::task::JoinSet;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use crate::client::NativeClient;
-use crate::errors::from_client;
+use crate::errors::raise;
 
-/// Answers the first `count` incoming text messages with their text, each reply on its own
-/// task (as the Python bot's async handlers run); an awaitable of the replies sent.
+/// Replies sent and replies that failed so far.
+type Progress = (usize, usize);
+
+/// A running Rust echo bot: answers every incoming text message with its text, each reply
+/// on its own task (as the Python bot's async handlers run). Stops when dropped.
+#[pyclass(frozen, module = "quickchat._quickchat")]
+pub(crate) struct RustEchoBot {
+    progress: watch::Receiver<Progress>,
+    task: JoinHandle<()>,
+}
+
+/// Starts the bot on `client`'s events (subscribed now: nothing later is missed).
 #[pyfunction]
-pub(crate) fn rust_echo_bot<'py>(
-    py: Python<'py>,
-    client: &NativeClient,
-    count: usize,
-) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn rust_echo_bot(client: &NativeClient) -> PyResult<RustEchoBot> {
     let client = client.client()?;
     let mut events = client.subscribe();
-    crate::bridge::spawn(py, async move {
-        let mut replies = JoinSet::new();
-        let mut received = 0;
-        while received < count {
-            let Some(event) = events.next().await else {
-                break;
-            };
+    let (progress, watcher) = watch::channel((0, 0));
+    let runtime = pyo3_async_runtimes::tokio::get_runtime();
+    let task = runtime.spawn(async move {
+        while let Some(event) = events.next().await {
             if let Event::Message { message, .. } = event
                 && message.direction == Direction::Incoming
                 && message.kind == ContentKind::Text
             {
-                received += 1;
                 let client = client.clone();
-                replies.spawn(async move {
-                    client
-                        .send_text(&message.sender_id, &message.body)
-                        .await
-                        .map(|_| ())
+                let progress = progress.clone();
+                tokio::spawn(async move {
+                    let sent = client.send_text(&message.sender_id, &message.body).await;
+                    progress.send_modify(|(ok, failed)| match sent {
+                        Ok(_) => *ok += 1,
+                        Err(_) => *failed += 1,
+                    });
                 });
             }
         }
-        let mut sent = 0usize;
-        while let Some(reply) = replies.join_next().await {
-            if let Ok(result) = reply {
-                result.map_err(from_client)?;
-                sent += 1;
-            }
-        }
-        Ok(sent)
+    });
+    Ok(RustEchoBot {
+        progress: watcher,
+        task,
     })
+}
+
+#[pymethods]
+impl RustEchoBot {
+    /// An awaitable that resolves once `count` replies went out (fails if one failed).
+    fn wait_for<'py>(&self, py: Python<'py>, count: usize) -> PyResult<Bound<'py, PyAny>> {
+        let mut progress = self.progress.clone();
+        crate::bridge::spawn(py, async move {
+            let (ok, failed) = *progress
+                .wait_for(|(ok, failed)| ok + failed >= count || *failed > 0)
+                .await
+                .map_err(|_| raise("stopped".into(), "the echo bot stopped".into()))?;
+            if failed > 0 {
+                return Err(raise(
+                    "send_failed".into(),
+                    format!("{failed} replies failed"),
+                ));
+            }
+            Ok(ok)
+        })
+    }
+
+    /// Stops answering.
+    fn stop(&self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for RustEchoBot {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }

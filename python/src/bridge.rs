@@ -1,25 +1,62 @@
 //! From a Rust future to an asyncio future: the work runs on the package's tokio runtime
-//! without the GIL; the result is handed to the event loop with `call_soon_threadsafe`.
+//! without the GIL, and its result reaches the event loop through one delivery thread.
 //!
 //! Written here rather than taken from `pyo3_async_runtimes::tokio::future_into_py` for
-//! one reason: at interpreter exit, a result delivered after Python began finalizing
-//! would attach a tokio thread to a dying interpreter and abort the process ("Fatal Python
-//! error: PyGILState_Release"), which happened to bots stopped while a call was still
-//! completing. Every delivery holds [`GATE`] for reading; the package's `atexit` hook
-//! closes it (taking it for writing, so deliveries in progress finish first), after which
-//! results are dropped instead of delivered. Cancelling the asyncio future drops the Rust
-//! future at its next poll.
+//! two reasons:
+//!
+//! - **Exit.** A result delivered after Python began finalizing would attach a thread to a
+//!   dying interpreter and abort the process ("Fatal Python error: PyGILState_Release"),
+//!   which happened to bots stopped while a call was completing. Every delivery holds
+//!   [`GATE`] for reading; the package's `atexit` hook closes it (taking it for writing,
+//!   so a delivery in progress finishes first), after which results are dropped.
+//! - **Cost.** `future_into_py` hands each result to a blocking-pool thread that attaches
+//!   to the interpreter (creating and deleting a Python thread state) and wakes the loop,
+//!   per call. Here one long-lived thread keeps its thread state, takes every result that
+//!   is ready at once, and wakes each loop once per batch: under load, a bot's replies and
+//!   events share the GIL acquisitions and the loop wake-ups.
+//!
+//! Cancelling the asyncio future drops the Rust future at its next poll.
 
 use std::future::Future;
-use std::sync::{Mutex, RwLock};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Mutex, OnceLock, RwLock};
 
 use futures::channel::oneshot;
 use pyo3::prelude::*;
-use pyo3::types::PyCFunction;
+use pyo3::types::PyList;
 use pyo3::{IntoPyObjectExt, intern};
+
+use crate::errors::raise;
 
 /// `true` once the interpreter is exiting: nothing attaches to it any more.
 static GATE: RwLock<bool> = RwLock::new(false);
+
+/// Most results handed to a loop in one wake-up.
+const MAX_DELIVERY: usize = 1024;
+
+/// Converts a finished operation's result under the GIL.
+type Convert = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
+
+/// A result on its way to its loop.
+struct Delivery {
+    event_loop: Py<PyAny>,
+    future: Py<PyAny>,
+    convert: Convert,
+}
+
+/// The delivery thread's inbox (started on first use).
+fn inbox() -> PyResult<&'static Mutex<Sender<Delivery>>> {
+    static INBOX: OnceLock<Mutex<Sender<Delivery>>> = OnceLock::new();
+    if let Some(inbox) = INBOX.get() {
+        return Ok(inbox);
+    }
+    let (sender, receiver) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("quickchat-deliver".into())
+        .spawn(move || deliver_forever(receiver))
+        .map_err(|e| raise("runtime".into(), format!("cannot start a thread: {e}")))?;
+    Ok(INBOX.get_or_init(|| Mutex::new(sender)))
+}
 
 /// Runs `future` on the runtime; an asyncio future of its result on the running loop.
 pub(crate) fn spawn<'py, F, T>(py: Python<'py>, future: F) -> PyResult<Bound<'py, PyAny>>
@@ -27,25 +64,19 @@ where
     F: Future<Output = PyResult<T>> + Send + 'static,
     T: for<'a> IntoPyObject<'a> + Send + 'static,
 {
+    let sender = inbox()?.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let event_loop = pyo3_async_runtimes::get_running_loop(py)?;
     let py_future = event_loop.call_method0(intern!(py, "create_future"))?;
     let (cancel, cancelled) = oneshot::channel::<()>();
-    let on_done = Mutex::new(Some(cancel));
-    let callback = PyCFunction::new_closure(py, None, None, move |args, _kwargs| {
-        let future = args.get_item(0)?;
-        if future
-            .call_method0(intern!(args.py(), "cancelled"))?
-            .is_truthy()?
-        {
-            let sender = on_done.lock().unwrap_or_else(|p| p.into_inner()).take();
-            if let Some(sender) = sender {
-                let _ = sender.send(());
-            }
-        }
-        Ok::<(), PyErr>(())
-    })?;
-    py_future.call_method1(intern!(py, "add_done_callback"), (callback,))?;
-    let target = (event_loop.unbind(), py_future.clone().unbind());
+    let on_done = Bound::new(
+        py,
+        CancelOnDone {
+            sender: Mutex::new(Some(cancel)),
+        },
+    )?;
+    py_future.call_method1(intern!(py, "add_done_callback"), (on_done,))?;
+    let event_loop = event_loop.unbind();
+    let target = py_future.clone().unbind();
     pyo3_async_runtimes::tokio::get_runtime().spawn(async move {
         let stopped = async {
             // Only a cancellation stops the work; the callback going away does not.
@@ -55,7 +86,9 @@ where
         };
         tokio::select! {
             result = future => {
-                drop(tokio::task::spawn_blocking(move || deliver(target, result)));
+                let convert: Convert = Box::new(move |py| result.and_then(|v| v.into_py_any(py)));
+                // The thread only ends with the process.
+                let _ = sender.send(Delivery { event_loop, future: target, convert });
             }
             () = stopped => {}
         }
@@ -63,49 +96,113 @@ where
     Ok(py_future)
 }
 
-/// Hands `result` to the loop, unless the interpreter is exiting.
-fn deliver<T>(target: (Py<PyAny>, Py<PyAny>), result: PyResult<T>)
-where
-    T: for<'a> IntoPyObject<'a>,
-{
+/// The done-callback of every future: tells the Rust side when Python cancelled it.
+#[pyclass(frozen, module = "quickchat._quickchat")]
+struct CancelOnDone {
+    sender: Mutex<Option<oneshot::Sender<()>>>,
+}
+
+#[pymethods]
+impl CancelOnDone {
+    fn __call__(&self, future: &Bound<'_, PyAny>) -> PyResult<()> {
+        if future
+            .call_method0(intern!(future.py(), "cancelled"))?
+            .is_truthy()?
+        {
+            let sender = self.sender.lock().unwrap_or_else(|p| p.into_inner()).take();
+            if let Some(sender) = sender {
+                let _ = sender.send(());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The delivery thread: waits without the GIL for results, then hands over every result
+/// ready by then, one `call_soon_threadsafe` per loop.
+fn deliver_forever(inbox: Receiver<Delivery>) {
+    // Attached once and then detached for good: the thread keeps its Python thread state,
+    // so each later attach only takes the GIL.
+    Python::attach(move |py| {
+        py.detach(move || {
+            while let Ok(first) = inbox.recv() {
+                let mut batch = vec![first];
+                while batch.len() < MAX_DELIVERY {
+                    match inbox.try_recv() {
+                        Ok(next) => batch.push(next),
+                        Err(_) => break,
+                    }
+                }
+                deliver(batch);
+            }
+        })
+    });
+}
+
+fn deliver(batch: Vec<Delivery>) {
     let exiting = GATE.read().unwrap_or_else(|p| p.into_inner());
     if *exiting {
+        // Dropped without the GIL: PyO3 defers the reference counts.
         return;
     }
     Python::attach(|py| {
-        let (event_loop, py_future) = target;
-        let (setter, value) = match result.and_then(|value| value.into_py_any(py)) {
-            Ok(value) => ("set_result", value),
-            Err(error) => ("set_exception", error.into_value(py).into_any()),
+        let mut loops: Vec<(Py<PyAny>, Bound<'_, PyList>)> = Vec::new();
+        for delivery in batch {
+            let (ok, value) = match (delivery.convert)(py) {
+                Ok(value) => (true, value),
+                Err(error) => (false, error.into_value(py).into_any()),
+            };
+            let index = loops
+                .iter()
+                .position(|(l, _)| l.as_ptr() == delivery.event_loop.as_ptr());
+            let list = match index {
+                Some(index) => &loops[index].1,
+                None => {
+                    loops.push((delivery.event_loop, PyList::empty(py)));
+                    match loops.last() {
+                        Some((_, list)) => list,
+                        None => continue,
+                    }
+                }
+            };
+            let _ = list.append((delivery.future, ok, value));
+        }
+        let Ok(settle) = wrap_pyfunction!(settle_all, py) else {
+            return;
         };
-        let settle = wrap_pyfunction!(settle, py);
-        // A closed loop (the program ended without awaiting) has nobody to tell.
-        if let Ok(settle) = settle {
+        for (event_loop, list) in loops {
+            // A closed loop (the program ended without awaiting) has nobody to tell.
             let _ = event_loop.call_method1(
                 py,
                 intern!(py, "call_soon_threadsafe"),
-                (settle, py_future, setter, value),
+                (settle.clone(), list),
             );
         }
     });
     drop(exiting);
 }
 
-/// Sets a future's result or exception, unless it was cancelled meanwhile.
+/// On the loop: sets each future's result or exception, unless it was cancelled meanwhile.
 #[pyfunction]
-fn settle(future: &Bound<'_, PyAny>, setter: &str, value: Bound<'_, PyAny>) -> PyResult<()> {
-    if future
-        .call_method0(intern!(future.py(), "done"))?
-        .is_truthy()?
-    {
-        return Ok(());
+fn settle_all(results: &Bound<'_, PyList>) -> PyResult<()> {
+    let py = results.py();
+    for item in results.iter() {
+        let (future, ok, value): (Bound<'_, PyAny>, bool, Bound<'_, PyAny>) = item.extract()?;
+        if future.call_method0(intern!(py, "done"))?.is_truthy()? {
+            continue;
+        }
+        let setter = if ok {
+            intern!(py, "set_result")
+        } else {
+            intern!(py, "set_exception")
+        };
+        future.call_method1(setter, (value,))?;
     }
-    future.call_method1(setter, (value,))?;
     Ok(())
 }
 
-/// Called by the package's `atexit` hook: from now on no result is delivered, so no tokio
-/// thread attaches to the interpreter while it finalizes.
+/// Called by the package's `atexit` hook: from now on no result is delivered, so no thread
+/// attaches to the interpreter while it finalizes.
 #[pyfunction]
 pub(crate) fn close_gate(py: Python<'_>) {
     // Without the GIL while waiting: a delivery in progress needs it to finish.

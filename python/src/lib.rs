@@ -26,6 +26,7 @@ fn _quickchat(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<models::Conversation>()?;
     module.add_class::<models::SessionInfo>()?;
     module.add_class::<testing::TestServer>()?;
+    module.add_class::<bench::RustEchoBot>()?;
     module.add_function(wrap_pyfunction!(client::compare_fingerprints, module)?)?;
     module.add_function(wrap_pyfunction!(bench::rust_echo_bot, module)?)?;
     module.add_function(wrap_pyfunction!(bridge::close_gate, module)?)?;

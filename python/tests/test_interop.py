@@ -16,7 +16,7 @@ from typing import Dict, List, Tuple
 
 from quickchat import Message, WhatsAppClient
 
-from conftest import TIMEOUT, MakeClient, unique
+from conftest import TIMEOUT, MakeClient, unique, within
 from quickchat.testing import TestServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -49,23 +49,36 @@ async def run(args: List[str], env: Dict[str, str], timeout: float = 60.0) -> Tu
     return process.returncode, out.decode(), err.decode()
 
 
-def echo_bot(bot: WhatsAppClient) -> List[Message]:
-    """Registers an echo handler; returns the list of what it received."""
+def echo_bot(bot: WhatsAppClient) -> Tuple[List[Message], "asyncio.Queue[Message]"]:
+    """Registers an echo handler; returns what it received and a queue of its replies."""
     heard: List[Message] = []
+    replies: asyncio.Queue[Message] = asyncio.Queue()
 
     @bot.on_message
     async def echo(message: Message) -> None:
         heard.append(message)
-        await bot.send_message(message.from_user, f"Echo: {message.content}")
+        replies.put_nowait(await bot.send_message(message.from_user, f"Echo: {message.content}"))
 
-    return heard
+    return heard, replies
+
+
+async def accepted(bot: WhatsAppClient, statuses: "asyncio.Queue[Tuple[str, str]]", message: Message) -> None:
+    """Waits until the server stored `message` (so that a later catch-up finds it)."""
+    if message.status != "pending":
+        return
+    while True:
+        message_id, status = await within(statuses.get(), "the server to accept the reply")
+        if message_id == message.id and status != "pending":
+            return
 
 
 async def test_python_bot_and_native_cli_user(
     make_client: MakeClient, server: TestServer, tmp_path: Path
 ) -> None:
     bot = await make_client("pybot", pacing=True)
-    heard = echo_bot(bot)
+    heard, replies = echo_bot(bot)
+    statuses: asyncio.Queue[Tuple[str, str]] = asyncio.Queue()
+    bot.on_message_status(lambda message_id, status: statuses.put_nowait((message_id, status)))
     assert bot.user is not None
     name = unique("cli")
     env = {
@@ -88,6 +101,7 @@ async def test_python_bot_and_native_cli_user(
     assert sent["encrypted"] is True
 
     # The bot answers while the CLI is offline; `listen` catches the answer up, decrypted.
+    await accepted(bot, statuses, await within(replies.get(), "the bot's answer"))
     code, out, err = await run(
         [cli, "listen", "--count", "1", "--type", "message", "--timeout", "30"], env
     )
@@ -101,7 +115,7 @@ async def test_python_bot_and_native_cli_user(
     assert heard[0].from_user == cli_id and heard[0].encrypted
 
     # And the other way: the bot writes first to the CLI user, who reads it decrypted.
-    await bot.send_message(name, "a second one, from the bot")
+    await accepted(bot, statuses, await bot.send_message(name, "a second one, from the bot"))
     code, out, err = await run(
         [cli, "listen", "--count", "1", "--type", "message", "--timeout", "30"], env
     )
@@ -117,7 +131,7 @@ async def test_python_bot_and_npm_package_in_node(make_client: MakeClient, serve
     )
     assert (REPO / "js" / "node_modules" / "ws").is_dir(), "npm --prefix js ci"
     bot = await make_client("pybot", pacing=True)
-    heard = echo_bot(bot)
+    heard, _ = echo_bot(bot)
     assert bot.user is not None
     script = Path(__file__).parent / "node" / "peer.mjs"
     code, out, err = await run(
