@@ -4,8 +4,8 @@
 # checks that the wheel installs and runs in a fresh venv (the key_management example),
 # type-checks the examples and the bench with `mypy --strict`, and runs the pytest suite
 # against the in-process test server — including a Python bot chatting with the native CLI
-# (built here, release) and with the npm package in Node (js/pkg: built by
-# scripts/build-js.sh when missing). Every build shares the workspace's target/.
+# (target/debug/quickchat, or QUICKCHAT_CLI) and with the npm package in Node (js/pkg:
+# built by scripts/build-js.sh when missing). Every build shares the workspace's target/.
 #
 # Usage: scripts/python-test.sh [pytest arguments…]
 set -euo pipefail
@@ -20,8 +20,13 @@ if [ ! -x "$PY" ]; then
 fi
 "$PY" -m pip install -q --disable-pip-version-check "maturin>=1.9,<2" pytest pytest-asyncio mypy
 
-log "building the quickchat CLI (release) for the interoperability test"
-cargo build --release --locked -p quickchat-cli
+# The CLI for the interoperability test: the dev build scripts/test.sh's `cargo test
+# --workspace` has already made (so this is a no-op there), unless QUICKCHAT_CLI names one.
+if [ -z "${QUICKCHAT_CLI:-}" ]; then
+    log "building the quickchat CLI for the interoperability test"
+    cargo build --locked -p quickchat-cli
+    export QUICKCHAT_CLI="$PWD/target/debug/quickchat"
+fi
 
 if [ ! -f js/pkg/quickchat_wasm_bg.wasm ]; then
     log "js/pkg is missing: building the npm package"
@@ -50,4 +55,6 @@ log "mypy --strict on the examples, the bench and the tests"
 (cd python && "../$VENV/bin/mypy" --strict examples bench tests)
 
 log "pytest"
-(cd python && "../$VENV/bin/python" -m pytest -q "$@")
+# Not `python -m pytest` from python/: that would import the source tree's quickchat (without
+# its native module) instead of the installed wheel.
+(cd python && "../$VENV/bin/pytest" -q "$@")

@@ -1,8 +1,8 @@
 """A Python bot chatting with the other ways into the SDK, each in its own process: the
 native CLI (`quickchat`, platform-native/cli) and the npm package in Node (js/).
 
-The CLI binary is `QUICKCHAT_CLI` or the workspace's target/release/quickchat (built by
-scripts/python-test.sh); the Node peer needs js/pkg (the built npm package) and
+The CLI binary is `QUICKCHAT_CLI`, else the workspace's target/debug/quickchat or
+target/release/quickchat (scripts/python-test.sh builds the first); the Node peer needs js/pkg (the built npm package) and
 js/node_modules. A missing one fails the test: nothing here is skipped silently."""
 
 from __future__ import annotations
@@ -23,12 +23,15 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def cli_binary() -> str:
-    binary = os.environ.get("QUICKCHAT_CLI") or str(REPO / "target" / "release" / "quickchat")
-    assert Path(binary).is_file(), (
-        f"the quickchat CLI is not built at {binary}: "
-        "cargo build --release -p quickchat-cli (or set QUICKCHAT_CLI)"
+    named = os.environ.get("QUICKCHAT_CLI")
+    candidates = [Path(named)] if named else [REPO / "target" / p / "quickchat" for p in ("debug", "release")]
+    for binary in candidates:
+        if binary.is_file():
+            return str(binary)
+    raise AssertionError(
+        f"the quickchat CLI is not built ({', '.join(map(str, candidates))}): "
+        "cargo build -p quickchat-cli, or set QUICKCHAT_CLI"
     )
-    return binary
 
 
 async def run(args: List[str], env: Dict[str, str], timeout: float = 60.0) -> Tuple[int, str, str]:
