@@ -1,7 +1,7 @@
 //! The bench's baseline: an echo bot written in Rust alone on the same client, so that the
 //! bench can tell what the Python layer costs per message.
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use pyo3::prelude::*;
 use quickchat::{ContentKind, Direction, Event};
 use tokio::sync::watch;
@@ -14,7 +14,8 @@ use crate::errors::raise;
 type Progress = (usize, usize);
 
 /// A running Rust echo bot: answers every incoming text message with its text, each reply
-/// on its own task (as the Python bot's async handlers run). Stops when dropped.
+/// on its own task (as the Python bot's async handlers run), taking events in the same
+/// batches as the Python package. Stops when dropped.
 #[pyclass(frozen, module = "quickchat._quickchat")]
 pub(crate) struct RustEchoBot {
     progress: watch::Receiver<Progress>,
@@ -29,20 +30,30 @@ pub(crate) fn rust_echo_bot(client: &NativeClient) -> PyResult<RustEchoBot> {
     let (progress, watcher) = watch::channel((0, 0));
     let runtime = pyo3_async_runtimes::tokio::get_runtime();
     let task = runtime.spawn(async move {
-        while let Some(event) = events.next().await {
-            if let Event::Message { message, .. } = event
-                && message.direction == Direction::Incoming
-                && message.kind == ContentKind::Text
-            {
-                let client = client.clone();
-                let progress = progress.clone();
-                tokio::spawn(async move {
-                    let sent = client.send_text(&message.sender_id, &message.body).await;
-                    progress.send_modify(|(ok, failed)| match sent {
-                        Ok(_) => *ok += 1,
-                        Err(_) => *failed += 1,
+        while let Some(first) = events.next().await {
+            // Events are taken in batches as the Python package takes them (a millisecond
+            // after the first, everything ready), so that both bots' replies share commits
+            // alike and the bench compares the layers, not the batching.
+            tokio::time::sleep(crate::events::GATHER).await;
+            let mut batch = vec![first];
+            while let Some(Some(event)) = events.next().now_or_never() {
+                batch.push(event);
+            }
+            for event in batch {
+                if let Event::Message { message, .. } = event
+                    && message.direction == Direction::Incoming
+                    && message.kind == ContentKind::Text
+                {
+                    let client = client.clone();
+                    let progress = progress.clone();
+                    tokio::spawn(async move {
+                        let sent = client.send_text(&message.sender_id, &message.body).await;
+                        progress.send_modify(|(ok, failed)| match sent {
+                            Ok(_) => *ok += 1,
+                            Err(_) => *failed += 1,
+                        });
                     });
-                });
+                }
             }
         }
     });

@@ -45,8 +45,8 @@ struct Delivery {
 }
 
 /// The delivery thread's inbox (started on first use).
-fn inbox() -> PyResult<&'static Mutex<Sender<Delivery>>> {
-    static INBOX: OnceLock<Mutex<Sender<Delivery>>> = OnceLock::new();
+fn inbox() -> PyResult<&'static Sender<Delivery>> {
+    static INBOX: OnceLock<Sender<Delivery>> = OnceLock::new();
     if let Some(inbox) = INBOX.get() {
         return Ok(inbox);
     }
@@ -55,7 +55,7 @@ fn inbox() -> PyResult<&'static Mutex<Sender<Delivery>>> {
         .name("quickchat-deliver".into())
         .spawn(move || deliver_forever(receiver))
         .map_err(|e| raise("runtime".into(), format!("cannot start a thread: {e}")))?;
-    Ok(INBOX.get_or_init(|| Mutex::new(sender)))
+    Ok(INBOX.get_or_init(|| sender))
 }
 
 /// Runs `future` on the runtime; an asyncio future of its result on the running loop.
@@ -64,7 +64,7 @@ where
     F: Future<Output = PyResult<T>> + Send + 'static,
     T: for<'a> IntoPyObject<'a> + Send + 'static,
 {
-    let sender = inbox()?.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let sender = inbox()?;
     let event_loop = pyo3_async_runtimes::get_running_loop(py)?;
     let py_future = event_loop.call_method0(intern!(py, "create_future"))?;
     let (cancel, cancelled) = oneshot::channel::<()>();

@@ -31,6 +31,9 @@ const RAW: u32 = 64;
 /// Most events handed over in one batch.
 const MAX_BATCH: usize = 256;
 
+/// How long a batch waits for more events after its first one.
+pub(crate) const GATHER: std::time::Duration = std::time::Duration::from_millis(1);
+
 /// One event as Python receives it: a tuple whose first item names the kind.
 pub(crate) enum PyEvent {
     Message(Message),
@@ -140,6 +143,10 @@ impl EventStream {
                 let mask = mask.load(Ordering::Relaxed);
                 convert(event, mask, me.as_deref(), &peers, &mut batch);
             }
+            // Let a burst gather: each batch costs the loop a wake-up and the GIL changing
+            // threads, which on a busy machine costs more than the events themselves. A
+            // millisecond of latency is nothing to a chat bot; under load, batches grow.
+            tokio::time::sleep(GATHER).await;
             let (me, peers) = whom(&slot);
             let mask = mask.load(Ordering::Relaxed);
             while batch.len() < MAX_BATCH {
