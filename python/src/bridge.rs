@@ -34,6 +34,9 @@ static GATE: RwLock<bool> = RwLock::new(false);
 /// Most results handed to a loop in one wake-up.
 const MAX_DELIVERY: usize = 1024;
 
+/// How long the delivery thread lets a burst of results gather while under load.
+const GATHER: std::time::Duration = std::time::Duration::from_micros(300);
+
 /// Converts a finished operation's result under the GIL.
 type Convert = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
 
@@ -125,7 +128,14 @@ fn deliver_forever(inbox: Receiver<Delivery>) {
     // so each later attach only takes the GIL.
     Python::attach(move |py| {
         py.detach(move || {
+            let mut busy = false;
             while let Ok(first) = inbox.recv() {
+                // Under load (the last batch had company), results come in bursts a few
+                // microseconds apart: waiting a moment lets one wake-up of the loop carry
+                // the burst. A lone result (sequential awaits) goes at once.
+                if busy {
+                    std::thread::sleep(GATHER);
+                }
                 let mut batch = vec![first];
                 while batch.len() < MAX_DELIVERY {
                     match inbox.try_recv() {
@@ -133,6 +143,7 @@ fn deliver_forever(inbox: Receiver<Delivery>) {
                         Err(_) => break,
                     }
                 }
+                busy = batch.len() > 1;
                 deliver(batch);
             }
         })
