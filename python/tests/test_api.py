@@ -466,3 +466,27 @@ async def test_the_event_loop_runs_while_rust_works(server: TestServer, tmp_path
         await client.close()
     assert after[0] > before[0], "the event loop did not run while the store was opened"
     assert after[1] > before[1], "a Python thread did not run while the store was opened"
+
+
+async def test_failing_handlers_do_not_stop_the_others(make_client: MakeClient) -> None:
+    alice = await make_client("alice")
+    bob = await make_client("bob")
+    assert bob.user is not None
+    heard: asyncio.Queue[Message] = asyncio.Queue()
+    raw: List[str] = []
+
+    @bob.on_message
+    def broken(message: Message) -> None:
+        raise RuntimeError("a sync handler fails")
+
+    @bob.on_message
+    async def broken_too(message: Message) -> None:
+        raise RuntimeError("an async handler fails")
+
+    bob.on_message(heard.put_nowait)
+    bob.on_event(lambda event: raw.append(event["type"]))
+    await alice.send_message(bob.user.id, "one")
+    await alice.send_message(bob.user.id, "two")
+    assert (await within(heard.get(), "one")).content == "one"
+    assert (await within(heard.get(), "two")).content == "two"
+    assert raw.count("message") == 2
