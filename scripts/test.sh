@@ -49,6 +49,9 @@ scripts/wasm-test-browser.sh
 step "browser SDK: the npm package (build, Node suites, types, packed tarball in Vite + Chromium)"
 npm --prefix js test
 
+step "Python package: the abi3 wheel (maturin), a fresh-venv install, mypy --strict, the pytest suite against the in-process test server"
+scripts/python-test.sh
+
 step "browser SDK: download size of each entry point against its target (js/scripts/size.mjs; reported: both targets of issue 12 are still missed)"
 QC_SIZE_ALLOW_OVER=1 node js/scripts/size.mjs
 
