@@ -333,6 +333,45 @@ class WhatsAppClient:
         await native.logout()
         self._fingerprint = None
 
+    async def export_account(self, path: Union[str, "os.PathLike[str]"], passphrase: str, *, history: bool = False) -> None:
+        """Writes the account (keys, prekeys, sessions, trust; with ``history`` the messages)
+        to ``path``, sealed under ``passphrase`` (Argon2id + AES-256-GCM), to continue it
+        elsewhere: another store, the native CLI (``quickchat import``) or the npm package.
+        This store is then marked moved and disconnected: it neither connects nor sends
+        (``account_moved``) until :meth:`reactivate_account`. ``path`` must not exist."""
+        target = os.fspath(path)
+        if os.path.exists(target):
+            raise ValidationError(f"{target} exists: choose a new file for the export", "invalid_argument")
+        native = await self._client()
+        data = await native.export_account(_text(passphrase, "passphrase"), history)
+        with open(target, "xb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        self._fingerprint = None
+
+    async def import_account(
+        self, path: Union[str, "os.PathLike[str]"], passphrase: str, *, replace: bool = False
+    ) -> str:
+        """Reads an account file (from ``export_account``, ``quickchat export`` or the npm
+        package) into this client's store in one atomic step and picks up its saved login;
+        returns its user id. Refuses a store that holds an account unless ``replace``, and a
+        wrong passphrase, damaged or newer file, changing nothing."""
+        with open(os.fspath(path), "rb") as source:
+            data = source.read()
+        native = await self._client()
+        user_id = await native.import_account(data, _text(passphrase, "passphrase"), replace)
+        if native.current_user() is not None:
+            await self._signed_in(native)
+        return user_id
+
+    async def reactivate_account(self) -> None:
+        """Lets this store connect and send again after :meth:`export_account`: only when
+        the account is no longer used where it was moved to (both would advance the same
+        ratchets)."""
+        native = await self._client()
+        await native.reactivate_account()
+
     @property
     def user(self) -> Optional[User]:
         """The signed-in user."""

@@ -299,6 +299,63 @@ impl NativeClient {
         })
     }
 
+    /// The account sealed under `passphrase` (bytes); marks this store moved.
+    #[pyo3(signature = (passphrase, history = false))]
+    fn export_account<'py>(
+        &self,
+        py: Python<'py>,
+        passphrase: String,
+        history: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let shared = self.shared()?;
+        let passphrase = zeroize::Zeroizing::new(passphrase);
+        spawn(py, async move {
+            let options = quickchat::ExportOptions {
+                history,
+                ..quickchat::ExportOptions::default()
+            };
+            let file = shared
+                .client
+                .export_account(&passphrase, options)
+                .await
+                .map_err(from_client)?;
+            Ok(std::borrow::Cow::<'static, [u8]>::Owned(file))
+        })
+    }
+
+    /// Imports an account file; returns its user id.
+    #[pyo3(signature = (file, passphrase, replace = false))]
+    fn import_account<'py>(
+        &self,
+        py: Python<'py>,
+        file: Vec<u8>,
+        passphrase: String,
+        replace: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let shared = self.shared()?;
+        let passphrase = zeroize::Zeroizing::new(passphrase);
+        spawn(py, async move {
+            let imported = shared
+                .client
+                .import_account(&file, &passphrase, quickchat::ImportOptions { replace })
+                .await
+                .map_err(from_client)?;
+            Ok(imported.user_id().to_string())
+        })
+    }
+
+    /// Clears the moved mark an export left.
+    fn reactivate_account<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let shared = self.shared()?;
+        spawn(py, async move {
+            shared
+                .client
+                .reactivate_account()
+                .await
+                .map_err(from_client)
+        })
+    }
+
     fn list_users<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let shared = self.shared()?;
         spawn(py, async move {

@@ -58,12 +58,14 @@ where
         let Some(meta) = self.store.account_meta().await? else {
             return Ok(None);
         };
-        if meta.moved_at.is_some() {
+        if let Some(moved_at) = meta.moved_at {
             tracing::warn!(
                 "the store's account was exported to be used elsewhere; not restoring its login"
             );
+            self.lock_state().moved_at = Some(moved_at);
             return Ok(None);
         }
+        self.lock_state().moved_at = None;
         let Some(login) = meta.login else {
             return Ok(None);
         };

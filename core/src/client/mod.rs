@@ -87,6 +87,9 @@ pub(crate) struct State {
     bundle_checks: std::collections::HashMap<String, i64>,
     /// When each peer last came online, ms (a reconnect may follow a reset of its keys).
     came_online_at: std::collections::HashMap<String, i64>,
+    /// When the store's account was exported to be used elsewhere, ms: every operation that
+    /// needs the account says so.
+    moved_at: Option<i64>,
 }
 
 /// A Quick Chat client over platform I/O.
@@ -195,6 +198,9 @@ where
     }
 
     fn me(&self) -> Result<CurrentUser, ClientError> {
+        if let Some(moved_at) = self.lock_state().moved_at {
+            return Err(ClientError::AccountMoved { moved_at });
+        }
         self.current_user().ok_or(ClientError::NotLoggedIn)
     }
 

@@ -38,6 +38,7 @@ where
             let mut state = self.lock_state();
             state.login = None;
             state.password = None;
+            state.moved_at = Some(now);
         }
         Ok(file)
     }
@@ -82,6 +83,7 @@ where
     /// same ratchets break the conversations.
     pub async fn reactivate_account(&self) -> Result<(), ClientError> {
         archive::reactivate_account(&*self.store).await?;
+        self.lock_state().moved_at = None;
         Ok(())
     }
 }
