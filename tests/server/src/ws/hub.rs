@@ -169,9 +169,21 @@ pub(crate) struct Hub {
     table: Mutex<IndexMap<String, Entry>>,
     sockets: Mutex<HashMap<u64, Socket>>,
     next_connection: AtomicU64,
+    /// Whether presence is told to everyone (the backend's behaviour); see
+    /// [`Config::with_presence_fanout`](crate::Config::with_presence_fanout).
+    quiet_presence: bool,
 }
 
 impl Hub {
+    /// A hub that tells presence to everyone (`fanout`, the backend's behaviour) or to
+    /// nobody (a socket's online list names only its own user).
+    pub(crate) fn with_presence_fanout(fanout: bool) -> Self {
+        Hub {
+            quiet_presence: !fanout,
+            ..Hub::default()
+        }
+    }
+
     fn table(&self) -> MutexGuard<'_, IndexMap<String, Entry>> {
         self.table.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -242,6 +254,10 @@ impl Hub {
                 outbox: outbox.clone(),
             },
         );
+        if self.quiet_presence {
+            outbox.send(frames::online_list([(user_id, username)].into_iter()));
+            return;
+        }
         outbox.send(frames::online_list(
             table
                 .iter()
@@ -273,6 +289,9 @@ impl Hub {
             return;
         }
         table.shift_remove(user_id);
+        if self.quiet_presence {
+            return;
+        }
         let announcement = frames::presence(user_id, username, false);
         for entry in table.values() {
             entry.outbox.send(announcement.clone());
