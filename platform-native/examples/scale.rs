@@ -38,10 +38,11 @@ use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as StdMutex, mpsc as std_mpsc};
 use std::time::{Duration, Instant};
 
-use futures::stream::{SplitSink, StreamExt};
 use futures::SinkExt;
+use futures::stream::{SplitSink, StreamExt};
 use quickchat::quickchat_core;
 use quickchat::store::{KdfStrength, StoreOptions};
+use quickchat::transport::NativeTransport;
 use quickchat::{Client, Conversation, Direction, Event};
 use quickchat_core::keys::{IdentityKeyPair, OneTimePrekey, SignedPrekey};
 use quickchat_core::prekey_care::{PrekeyCare, PrekeyPolicy};
@@ -54,7 +55,6 @@ use quickchat_core::store::{
     AccountMeta, IdentityRecord, MemoryStore, OneTimePrekeyRecord, SignedPrekeyRecord, Store,
     StoreOp, WriteBatch,
 };
-use quickchat::transport::NativeTransport;
 use quickchat_testserver::{Config, TestServer};
 use rand_chacha::ChaCha20Rng;
 use serde_json::{Value, json};
@@ -114,14 +114,16 @@ fn args() -> Res<Args> {
         let value = it.next().ok_or(format!("{arg} needs a value"))?;
         match arg.as_str() {
             "--peers" => {
-                args.peers = value
-                    .split(',')
-                    .map(str::parse)
-                    .collect::<Result<_, _>>()?;
+                args.peers = value.split(',').map(str::parse).collect::<Result<_, _>>()?;
             }
             "--messages" => args.messages = Some(value.parse()?),
             "--window" => args.window = value.parse()?,
-            other => return Err(format!("unknown option {other} (--peers N[,N..] --messages M --window W)").into()),
+            other => {
+                return Err(format!(
+                    "unknown option {other} (--peers N[,N..] --messages M --window W)"
+                )
+                .into());
+            }
         }
     }
     Ok(args)
@@ -199,6 +201,10 @@ struct Row {
     peak_rss_mb: f64,
     store_mb: f64,
     reopen_ms: f64,
+    /// CPU time per reply during the reply phase, µs: the bot's, the peers', the server's.
+    bot_us: f64,
+    peers_us: f64,
+    server_us: f64,
     ok: bool,
 }
 
@@ -208,7 +214,10 @@ fn conduct() -> Res<()> {
     let mut rows = Vec::new();
     for &peers in &args.peers {
         let messages = args.messages.unwrap_or(20_000.max(peers));
-        eprintln!("scale: {peers} peers, {messages} messages, window {}", args.window);
+        eprintln!(
+            "scale: {peers} peers, {messages} messages, window {}",
+            args.window
+        );
         rows.push(one_size(&rt, peers, messages, args.window)?);
     }
     print_table(&rows);
@@ -219,7 +228,12 @@ fn conduct() -> Res<()> {
     }
 }
 
-fn one_size(rt: &tokio::runtime::Runtime, peers: usize, messages: usize, window: usize) -> Res<Row> {
+fn one_size(
+    rt: &tokio::runtime::Runtime,
+    peers: usize,
+    messages: usize,
+    window: usize,
+) -> Res<Row> {
     let mut server = rt.block_on(TestServer::start(
         Config::default()
             .with_bcrypt_cost(4)
@@ -262,11 +276,18 @@ fn one_size(rt: &tokio::runtime::Runtime, peers: usize, messages: usize, window:
     let sent = bot.hear(Duration::from_secs(300))?;
     eprintln!("scale: broadcast {received} / bot {sent}");
 
+    bot.say("mark")?;
+    let bot_cpu_before = bot.hear(Duration::from_secs(60))?["cpu_s"]
+        .as_f64()
+        .unwrap_or(0.0);
+    let server_cpu_before = cpu_seconds();
     crowd.say("go")?;
     let run = crowd.hear(Duration::from_secs(900))?;
+    let server_cpu = cpu_seconds() - server_cpu_before;
     eprintln!("scale: replies {run}");
     bot.say("stop")?;
     let stats = bot.hear(Duration::from_secs(120))?;
+    let bot_cpu = stats["cpu_s"].as_f64().unwrap_or(0.0) - bot_cpu_before;
     eprintln!("scale: bot {stats}");
     let _ = crowd.say("exit");
     drop(crowd);
@@ -285,7 +306,12 @@ fn one_size(rt: &tokio::runtime::Runtime, peers: usize, messages: usize, window:
         eprintln!("scale: CHECK FAILED with {peers} peers");
     }
     let elapsed = f(&run, "elapsed_s");
+    let replies = f(&run, "replies");
+    let per_reply_us = |cpu: f64| cpu / replies * 1e6;
     Ok(Row {
+        bot_us: per_reply_us(bot_cpu),
+        peers_us: per_reply_us(f(&run, "cpu_s")),
+        server_us: per_reply_us(server_cpu),
         peers,
         setup_s,
         broadcast_s,
@@ -303,12 +329,12 @@ fn one_size(rt: &tokio::runtime::Runtime, peers: usize, messages: usize, window:
 
 fn print_table(rows: &[Row]) {
     println!(
-        "| peers | set-up s | broadcast s | messages | replies/s | p50 ms | p99 ms | bot RSS MB (peak) | store MB | reopen ms | checked |"
+        "| peers | set-up s | broadcast s | messages | replies/s | p50 ms | p99 ms | CPU µs/reply bot + peers + server | bot RSS MB (peak) | store MB | reopen ms | checked |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for r in rows {
         println!(
-            "| {} | {:.1} | {:.2} | {} | {:.0} | {:.1} | {:.1} | {:.1} ({:.1}) | {:.1} | {:.0} | {} |",
+            "| {} | {:.1} | {:.2} | {} | {:.0} | {:.1} | {:.1} | {:.0} + {:.0} + {:.0} = {:.0} | {:.1} ({:.1}) | {:.1} | {:.0} | {} |",
             r.peers,
             r.setup_s,
             r.broadcast_s,
@@ -316,21 +342,45 @@ fn print_table(rows: &[Row]) {
             r.replies_per_s,
             r.p50_ms,
             r.p99_ms,
+            r.bot_us,
+            r.peers_us,
+            r.server_us,
+            r.bot_us + r.peers_us + r.server_us,
             r.rss_mb,
             r.peak_rss_mb,
             r.store_mb,
             r.reopen_ms,
-            if r.ok { "nothing lost or doubled" } else { "FAILED" },
+            if r.ok {
+                "nothing lost or doubled"
+            } else {
+                "FAILED"
+            },
         );
     }
     if let Some(r) = rows.iter().find(|r| r.peers >= 10_000) {
         let mark = |ok: bool| if ok { "met" } else { "MISSED" };
         println!();
         println!("targets at {} peers:", r.peers);
-        println!("  replies/s >= 2000: {:.0} {}", r.replies_per_s, mark(r.replies_per_s >= 2000.0));
-        println!("  bot RSS <= 100 MB: {:.1} {}", r.rss_mb, mark(r.rss_mb <= 100.0));
-        println!("  store reopen <= 500 ms: {:.0} {}", r.reopen_ms, mark(r.reopen_ms <= 500.0));
-        println!("  broadcast <= 15 s: {:.2} {}", r.broadcast_s, mark(r.broadcast_s <= 15.0));
+        println!(
+            "  replies/s >= 2000: {:.0} {}",
+            r.replies_per_s,
+            mark(r.replies_per_s >= 2000.0)
+        );
+        println!(
+            "  bot RSS <= 100 MB: {:.1} {}",
+            r.rss_mb,
+            mark(r.rss_mb <= 100.0)
+        );
+        println!(
+            "  store reopen <= 500 ms: {:.0} {}",
+            r.reopen_ms,
+            mark(r.reopen_ms <= 500.0)
+        );
+        println!(
+            "  broadcast <= 15 s: {:.2} {}",
+            r.broadcast_s,
+            mark(r.broadcast_s <= 15.0)
+        );
     }
 }
 
@@ -424,7 +474,10 @@ async fn bot() -> Res<()> {
             }
             say(json!({ "sent": ids.len() - failed, "failed": failed,
                         "sent_s": started.elapsed().as_secs_f64() }));
+        } else if line == "mark" {
+            say(json!({ "cpu_s": cpu_seconds() }));
         } else if line == "stop" {
+            let cpu_s = cpu_seconds();
             let (rss_kb, peak_rss_kb) = memory();
             echo.abort();
             client.close().await;
@@ -439,11 +492,28 @@ async fn bot() -> Res<()> {
             say(json!({
                 "rss_kb": rss_kb, "peak_rss_kb": peak_rss_kb, "store_bytes": store_bytes,
                 "reopen_ms": reopen_ms, "reply_failures": failures.load(Ordering::Relaxed),
+                "cpu_s": cpu_s,
             }));
             return Ok(());
         }
     }
     Ok(())
+}
+
+/// CPU time this process has used (user + system), seconds.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// This process's resident memory now and at its peak, KiB.
@@ -553,7 +623,11 @@ async fn peers() -> Res<()> {
     if tally.hellos_done.load(Ordering::SeqCst) < count {
         wait.await;
     }
-    let duplicates = tally.hellos.iter().filter(|h| h.load(Ordering::SeqCst) > 1).count();
+    let duplicates = tally
+        .hellos
+        .iter()
+        .filter(|h| h.load(Ordering::SeqCst) > 1)
+        .count();
     say(json!({
         "received": tally.hellos_done.load(Ordering::SeqCst),
         "wrong": tally.wrong.load(Ordering::SeqCst) + duplicates,
@@ -569,14 +643,22 @@ async fn peers() -> Res<()> {
     Ok(())
 }
 
-async fn exchange(peers: &[Arc<Peer>], tally: &Arc<Tally>, messages: usize, window: usize) -> Value {
+async fn exchange(
+    peers: &[Arc<Peer>],
+    tally: &Arc<Tally>,
+    messages: usize,
+    window: usize,
+) -> Value {
     let started = Instant::now();
+    let cpu_before = cpu_seconds();
     tally.window.add_permits(window);
     let finished = tally.replies_finished.notified();
     futures::pin_mut!(finished);
     finished.as_mut().enable();
     for i in 0..messages {
-        let Ok(permit) = tally.window.acquire().await else { break };
+        let Ok(permit) = tally.window.acquire().await else {
+            break;
+        };
         permit.forget();
         let peer = peers[i % peers.len()].clone();
         let tally = tally.clone();
@@ -595,7 +677,11 @@ async fn exchange(peers: &[Arc<Peer>], tally: &Arc<Tally>, messages: usize, wind
     .await;
     let elapsed = started.elapsed().as_secs_f64();
     let replies = tally.replies_done.load(Ordering::SeqCst);
-    let doubled = tally.replies.iter().filter(|r| r.load(Ordering::SeqCst) > 1).count();
+    let doubled = tally
+        .replies
+        .iter()
+        .filter(|r| r.load(Ordering::SeqCst) > 1)
+        .count();
     let mut latencies = tally
         .latencies_us
         .lock()
@@ -612,6 +698,7 @@ async fn exchange(peers: &[Arc<Peer>], tally: &Arc<Tally>, messages: usize, wind
         "replies": replies, "elapsed_s": elapsed, "lost": messages - replies,
         "doubled": doubled, "wrong": tally.wrong.load(Ordering::SeqCst),
         "timed_out": all.is_err(), "p50_us": pick(0.50), "p99_us": pick(0.99),
+        "cpu_s": cpu_seconds() - cpu_before,
     })
 }
 

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+use futures::StreamExt;
 use futures::channel::oneshot;
 use futures::future::Either;
 use rand_core::CryptoRng;
@@ -24,6 +25,9 @@ pub(crate) struct SendRequest {
     encrypted: bool,
     done: oneshot::Sender<Result<MessageRecord, ClientError>>,
 }
+
+/// Bundles of new peers fetched at once by one batch of sends.
+const BUNDLE_FETCHES: usize = 8;
 
 /// The caption the web client sends with an image.
 pub const IMAGE_CAPTION: &str = "📷 Image";
@@ -123,6 +127,7 @@ where
         // Sessions first: one bundle fetch per new peer, never per message.
         let mut plain_fallback = HashSet::new();
         let mut failed: HashMap<String, ClientError> = HashMap::new();
+        let mut need_bundle = Vec::new();
         for peer in requests
             .iter()
             .filter(|r| r.encrypted)
@@ -139,15 +144,27 @@ where
                     {
                         failed.insert(peer, e);
                     }
-                    continue;
                 }
-                Ok(false) => {}
+                Ok(false) => need_bundle.push(peer),
                 Err(e) => {
                     failed.insert(peer, e.into());
-                    continue;
                 }
             }
-            match self.fetch_bundle(&peer).await {
+        }
+        // The bundles of new peers are fetched several at a time (a broadcast to thousands
+        // of new peers would otherwise wait for each round trip in turn); the sessions are
+        // then started in order.
+        let bundles: Vec<(String, Result<BundleResponse, ClientError>)> =
+            futures::stream::iter(need_bundle)
+                .map(|peer| async move {
+                    let bundle = self.fetch_bundle(&peer).await;
+                    (peer, bundle)
+                })
+                .buffered(BUNDLE_FETCHES)
+                .collect()
+                .await;
+        for (peer, fetched) in bundles {
+            match fetched {
                 Ok(bundle) => {
                     self.bundle_seen(&peer);
                     let started = match bundle.to_bundle() {
