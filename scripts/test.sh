@@ -31,6 +31,9 @@ done
 [ "$passed" -gt 0 ] || { echo "no tests ran" >&2; exit 1; }
 echo "$passed tests passed"
 
+step "scale bench smoke run (one bot, 200 peers; the full run: --release ... --peers 100,1000,10000)"
+cargo run -q -p quickchat --example scale -- --peers 200 --messages 1000
+
 step "wasm32 build of core"
 scripts/wasm-check.sh
 

@@ -201,6 +201,8 @@ struct Row {
     peak_rss_mb: f64,
     store_mb: f64,
     reopen_ms: f64,
+    /// CPU time per peer during the broadcast, µs: the bot's, the peers', the server's.
+    broadcast_us: [f64; 3],
     /// CPU time per reply during the reply phase, µs: the bot's, the peers', the server's.
     bot_us: f64,
     peers_us: f64,
@@ -269,10 +271,16 @@ fn one_size(
     }
     let setup_s = setup.elapsed().as_secs_f64();
 
+    bot.say("mark")?;
+    let bot_cpu_start = bot.hear(Duration::from_secs(60))?["cpu_s"]
+        .as_f64()
+        .unwrap_or(0.0);
+    let server_cpu_start = cpu_seconds();
     let started = Instant::now();
     bot.say(&format!("broadcast {}", ids_file.display()))?;
     let received = crowd.hear(Duration::from_secs(300))?;
     let broadcast_s = started.elapsed().as_secs_f64();
+    let broadcast_server_cpu = cpu_seconds() - server_cpu_start;
     let sent = bot.hear(Duration::from_secs(300))?;
     eprintln!("scale: broadcast {received} / bot {sent}");
 
@@ -280,6 +288,7 @@ fn one_size(
     let bot_cpu_before = bot.hear(Duration::from_secs(60))?["cpu_s"]
         .as_f64()
         .unwrap_or(0.0);
+    let broadcast_bot_cpu = bot_cpu_before - bot_cpu_start;
     let server_cpu_before = cpu_seconds();
     crowd.say("go")?;
     let run = crowd.hear(Duration::from_secs(900))?;
@@ -308,7 +317,13 @@ fn one_size(
     let elapsed = f(&run, "elapsed_s");
     let replies = f(&run, "replies");
     let per_reply_us = |cpu: f64| cpu / replies * 1e6;
+    let per_peer_us = |cpu: f64| cpu / peers as f64 * 1e6;
     Ok(Row {
+        broadcast_us: [
+            per_peer_us(broadcast_bot_cpu),
+            per_peer_us(f(&received, "cpu_s")),
+            per_peer_us(broadcast_server_cpu),
+        ],
         bot_us: per_reply_us(bot_cpu),
         peers_us: per_reply_us(f(&run, "cpu_s")),
         server_us: per_reply_us(server_cpu),
@@ -329,15 +344,18 @@ fn one_size(
 
 fn print_table(rows: &[Row]) {
     println!(
-        "| peers | set-up s | broadcast s | messages | replies/s | p50 ms | p99 ms | CPU µs/reply bot + peers + server | bot RSS MB (peak) | store MB | reopen ms | checked |"
+        "| peers | set-up s | broadcast s | broadcast CPU µs/peer bot + peers + server | messages | replies/s | p50 ms | p99 ms | CPU µs/reply bot + peers + server | bot RSS MB (peak) | store MB | reopen ms | checked |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for r in rows {
         println!(
-            "| {} | {:.1} | {:.2} | {} | {:.0} | {:.1} | {:.1} | {:.0} + {:.0} + {:.0} = {:.0} | {:.1} ({:.1}) | {:.1} | {:.0} | {} |",
+            "| {} | {:.1} | {:.2} | {:.0} + {:.0} + {:.0} | {} | {:.0} | {:.1} | {:.1} | {:.0} + {:.0} + {:.0} = {:.0} | {:.1} ({:.1}) | {:.1} | {:.0} | {} |",
             r.peers,
             r.setup_s,
             r.broadcast_s,
+            r.broadcast_us[0],
+            r.broadcast_us[1],
+            r.broadcast_us[2],
             r.messages,
             r.replies_per_s,
             r.p50_ms,
@@ -615,6 +633,7 @@ async fn peers() -> Res<()> {
     peers.sort_by_key(|p| p.index);
     let ids: Vec<&str> = peers.iter().map(|p| p.id.as_str()).collect();
     std::fs::write(&ids_file, ids.join("\n"))?;
+    let cpu_ready = cpu_seconds();
     say(json!({ "ready": true }));
 
     let mut commands = stdin_lines();
@@ -631,6 +650,7 @@ async fn peers() -> Res<()> {
     say(json!({
         "received": tally.hellos_done.load(Ordering::SeqCst),
         "wrong": tally.wrong.load(Ordering::SeqCst) + duplicates,
+        "cpu_s": cpu_seconds() - cpu_ready,
     }));
 
     while let Some(line) = commands.recv().await {

@@ -26,6 +26,9 @@ pub(crate) struct SendRequest {
     done: oneshot::Sender<Result<MessageRecord, ClientError>>,
 }
 
+/// Sends encrypted, saved and written together at most (one commit each).
+const MAX_SEND_BATCH: usize = 256;
+
 /// Bundles of new peers fetched at once by one batch of sends.
 const BUNDLE_FETCHES: usize = 8;
 
@@ -94,11 +97,29 @@ where
         if let Ok(Some(sent)) = result.try_recv() {
             return sent;
         }
-        let mut requests = std::mem::take(&mut self.lock_state().send_queue);
-        // A caller that gave up (its future dropped) before its text was taken: the text is
-        // not saved or sent, rather than going out later with someone else's.
-        requests.retain(|r| !r.done.is_canceled());
-        self.process_sends(&mut guard, requests).await;
+        // Batches of at most `MAX_SEND_BATCH`, oldest first, until ours is done: a broadcast
+        // to thousands of peers then holds one batch's records, sessions and write
+        // transaction in memory at a time, not all of them.
+        loop {
+            let mut requests: Vec<SendRequest> = {
+                let mut state = self.lock_state();
+                let take = state.send_queue.len().min(MAX_SEND_BATCH);
+                state.send_queue.drain(..take).collect()
+            };
+            // A caller that gave up (its future dropped) before its text was taken: the
+            // text is not saved or sent, rather than going out later with someone else's.
+            requests.retain(|r| !r.done.is_canceled());
+            let nothing_left = requests.is_empty();
+            if !nothing_left {
+                self.process_sends(&mut guard, requests).await;
+            }
+            match result.try_recv() {
+                Ok(Some(answer)) => return answer,
+                Ok(None) if !nothing_left => {}
+                Ok(None) => break,
+                Err(_) => return Err(ClientError::Interrupted),
+            }
+        }
         drop(guard);
         result.await.unwrap_or(Err(ClientError::Interrupted))
     }
