@@ -836,11 +836,10 @@ async fn make_peer(
             if let WsMessage::Text(text) = frame
                 && let Ok(ServerFrame::Message(message)) = ServerFrame::parse(&text)
                 && message.from == tally.bot
+                && let Err(e) = received(&reader, &tally, &message.content).await
             {
-                if let Err(e) = received(&reader, &tally, &message.content).await {
-                    eprintln!("peers: {} could not read a message: {e}", reader.id);
-                    tally.wrong.fetch_add(1, Ordering::SeqCst);
-                }
+                eprintln!("peers: {} could not read a message: {e}", reader.id);
+                tally.wrong.fetch_add(1, Ordering::SeqCst);
             }
         }
     });
@@ -880,10 +879,10 @@ async fn received(peer: &Peer, tally: &Tally, wire: &str) -> Res<()> {
     let at = u64::try_from(tally.started.elapsed().as_micros()).unwrap_or(u64::MAX);
     let sent = tally.sent_at[i].load(Ordering::SeqCst);
     if tally.replies[i].fetch_add(1, Ordering::SeqCst) == 0 {
-        if sent > 0 {
-            if let Ok(mut l) = tally.latencies_us.lock() {
-                l.push(at.saturating_sub(sent - 1));
-            }
+        if sent > 0
+            && let Ok(mut l) = tally.latencies_us.lock()
+        {
+            l.push(at.saturating_sub(sent - 1));
         }
         tally.window.add_permits(1);
         if tally.replies_done.fetch_add(1, Ordering::SeqCst) + 1 == tally.sent_at.len() {
