@@ -350,6 +350,35 @@ mod tests {
     }
 
     #[test]
+    fn without_presence_fanout_nobody_hears_of_anyone_else_but_messages_still_flow() {
+        let hub = Hub::with_presence_fanout(false);
+        let (alice, mut alice_rx, _) = outbox();
+        let (bob, mut bob_rx, _) = outbox();
+        hub.authenticate("a", "alice", 1, &alice);
+        hub.authenticate("b", "bob", 2, &bob);
+        assert_eq!(
+            drain(&mut bob_rx),
+            [
+                r#"{"type":"online","payload":{"users":[{"userId":"b","username":"bob","online":true}]}}"#
+            ]
+        );
+        assert_eq!(
+            drain(&mut alice_rx),
+            [
+                r#"{"type":"online","payload":{"users":[{"userId":"a","username":"alice","online":true}]}}"#
+            ],
+            "no announcement of bob"
+        );
+        assert!(hub.send_to("a", Utf8Bytes::from_static("x")));
+        assert_eq!(drain(&mut alice_rx), ["x"]);
+        hub.disconnect("b", "bob", 2, true);
+        assert!(
+            drain(&mut alice_rx).is_empty(),
+            "no announcement of bob leaving"
+        );
+    }
+
+    #[test]
     fn reauthentication_keeps_position_closes_the_old_socket_and_races() {
         let hub = Hub::default();
         let (alice, mut alice_rx, _) = outbox();
