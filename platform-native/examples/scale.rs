@@ -26,6 +26,9 @@
 //!    on disk, and the time to open the store again (a restarted bot: key derivation with
 //!    the recommended Argon2id settings included) and restore the login.
 //!
+//! `QC_SCALE_DURABILITY=deferred` opens the bot's store without an fsync per commit, to
+//! see what durability costs (never for a real bot).
+//!
 //! Every message is checked: each peer gets exactly one broadcast message with its own text,
 //! and every message gets exactly one right answer; anything lost, doubled or wrong fails
 //! the run (exit status 1). The targets (≥ 2,000 replies/s with 10,000 peers, bot
@@ -422,11 +425,16 @@ fn say(value: Value) {
 }
 
 async fn open_bot(path: &Path, server: &str) -> Res<Client> {
+    let mut options = StoreOptions::new().kdf(KdfStrength::Recommended);
+    // To see what durable commits cost; never for a real bot.
+    if std::env::var("QC_SCALE_DURABILITY").as_deref() == Ok("deferred") {
+        options = options.durability(quickchat::store::Durability::Deferred);
+    }
     Ok(Client::builder()
         .server(server)
         .store_path(path)
         .passphrase(PASSPHRASE)
-        .store_options(StoreOptions::new().kdf(KdfStrength::Recommended))
+        .store_options(options)
         // The peers decrypt in order (they are SDK engines), so no pacing for web peers.
         .config(quickchat::ClientConfig {
             pacing: quickchat::Pacing::off(),
