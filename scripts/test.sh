@@ -34,6 +34,9 @@ echo "$passed tests passed"
 step "native crypto against libsodium (scripts/bench-libsodium.py: the core against a PyNaCl client of the same protocol, interleaved rounds; reported, not gating, on a shared machine)"
 python3 scripts/bench-libsodium.py --report
 
+step "scale bench smoke run (one bot, 200 peers; the full run: --release ... --peers 100,1000,10000)"
+cargo run -q -p quickchat --example scale -- --peers 200 --messages 1000
+
 step "wasm32 build of core"
 scripts/wasm-check.sh
 

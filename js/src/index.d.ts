@@ -284,7 +284,8 @@ export interface ClientOptions {
   /** Passphrase the IndexedDB store is encrypted under (Argon2id, AES-256-GCM). */
   passphrase?: string;
   kdf?: 'recommended' | 'insecure-for-tests';
-  /** Which users catch-up asks about after each (re)connect. */
+  /** Which users catch-up asks about after each (re)connect: `'known-peers'` (default;
+   *  new peers are found by a background scan of the user directory) or `'all-users'`. */
   catchUp?: 'all-users' | 'known-peers';
   /** Reconnection delays (default 3 s doubling to 60 s, 25 % jitter). */
   backoff?: { initialMs?: number; maxMs?: number; jitter?: number };

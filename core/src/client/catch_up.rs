@@ -2,13 +2,15 @@
 //!
 //! The backend pushes nothing that arrived while a client was offline (PROTOCOL §7), so the
 //! only way to get it is `GET /api/messages/{peer}?user={me}`, which returns the whole
-//! history with that peer. Catch-up reads it peer by peer, oldest first, decrypts and stores
+//! history with that peer. Catch-up reads it for the peers its [`CatchUpScope`] names (by
+//! default the known ones, the most recent conversation first; new peers are found by the
+//! background directory scan, `directory_scan.rs`), oldest first, decrypts and stores
 //! what this device has not seen (by message id, so nothing is duplicated), settles the
 //! status of this account's own messages, and tells the backend what it delivered. Only then
 //! does the outbox send what is still pending — so a message the backend stored before a
 //! disconnect (its echo lost) is recognised in history and not sent twice.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 use futures::StreamExt;
 use rand_core::CryptoRng;
@@ -29,6 +31,30 @@ const PARALLEL_FETCHES: usize = 4;
 /// Messages decrypted and stored per commit during catch-up.
 const CATCH_UP_BATCH: usize = 100;
 
+/// Message ids per delivery-status request.
+const STATUS_CHUNK: usize = 100;
+
+/// What a catch-up found so far.
+#[derive(Default)]
+pub(crate) struct CatchUpProgress {
+    /// Messages new to this device.
+    pub(crate) new: usize,
+    /// Ids of new messages the backend still has as `sent`: reported as delivered.
+    pub(crate) delivered: Vec<String>,
+    /// The first history that could not be read.
+    pub(crate) first_error: Option<ClientError>,
+}
+
+impl CatchUpProgress {
+    /// How many messages were new; an error only when nothing was read and one failed.
+    fn outcome(self) -> Result<usize, ClientError> {
+        match self.first_error {
+            Some(e) if self.new == 0 => Err(e),
+            _ => Ok(self.new),
+        }
+    }
+}
+
 impl<T, S, C, R> Client<T, S, C, R>
 where
     T: Transport,
@@ -37,28 +63,25 @@ where
     R: CryptoRng + MaybeSend,
 {
     /// Fetches and processes what was missed from everyone the configured
-    /// [`CatchUpScope`] covers; returns how many messages were new. The connection loop
-    /// runs it after every (re)connect.
+    /// [`CatchUpScope`] covers (for the default, [`CatchUpScope::KnownPeers`]: the peers
+    /// this store has a session or messages with, the most recent conversation first);
+    /// returns how many messages were new. The connection loop runs it after every
+    /// (re)connect.
     pub async fn catch_up(&self) -> Result<usize, ClientError> {
         let me = self.me()?.user_id;
         let peers: Vec<String> = match &self.config.catch_up {
-            CatchUpScope::AllUsers => self
-                .users()
-                .await?
-                .into_iter()
-                .map(|u| u.id)
-                .filter(|id| *id != me)
-                .collect(),
-            CatchUpScope::KnownPeers => {
-                let mut peers: BTreeSet<String> =
-                    self.store.session_peer_ids().await?.into_iter().collect();
-                for message in self.store.messages(&MessageQuery::default()).await? {
-                    if let Conversation::Direct(peer) = message.conversation {
-                        peers.insert(peer);
-                    }
-                }
-                peers.into_iter().collect()
+            CatchUpScope::AllUsers => {
+                let mut ids: Vec<String> = self
+                    .users()
+                    .await?
+                    .into_iter()
+                    .map(|u| u.id)
+                    .filter(|id| *id != me)
+                    .collect();
+                ids.sort();
+                ids
             }
+            CatchUpScope::KnownPeers => self.known_peers().await?,
             CatchUpScope::Only(peers) => peers.iter().filter(|id| **id != me).cloned().collect(),
         };
         self.catch_up_peers(&me, peers).await
@@ -70,67 +93,126 @@ where
         self.catch_up_peers(&me, vec![peer_id.to_string()]).await
     }
 
-    async fn catch_up_peers(&self, me: &str, peers: Vec<String>) -> Result<usize, ClientError> {
-        let me_ref = me;
-        let mut fetched: Vec<(String, Result<Vec<StoredMessage>, ClientError>)> =
-            futures::stream::iter(peers)
-                .map(|peer| async move {
-                    let history = self.api.history(&peer, me_ref).await.map_err(Into::into);
-                    (peer, history)
-                })
-                .buffer_unordered(PARALLEL_FETCHES)
-                .collect()
-                .await;
-        fetched.sort_by(|a, b| a.0.cmp(&b.0));
-
-        let mut new = 0;
-        let mut delivered = Vec::new();
-        let mut first_error = None;
-        for (peer, history) in fetched {
-            let messages = match history {
-                Ok(messages) => messages,
-                Err(e) => {
-                    tracing::warn!(%peer, error = %e, "catch-up could not read history");
-                    first_error.get_or_insert(e);
-                    continue;
-                }
-            };
-
-            let mut incoming = Vec::new();
-            let mut was_sent = std::collections::HashSet::new();
-            for message in messages {
-                if message.from_user == me {
-                    self.settle_own(message).await?;
-                    continue;
-                }
-                if message.status == "sent" {
-                    was_sent.insert(message.id.clone());
-                }
-                incoming.push(MessagePayload {
-                    id: message.id,
-                    from: message.from_user,
-                    to: message.to_user,
-                    content: message.content,
-                    timestamp: message.timestamp,
-                    status: message.status,
-                    message_type: message.message_type,
-                    image_data: message.image_data,
-                    encrypted: message.encrypted.0,
-                });
+    /// The peers this store has dealt with: those with stored messages, the most recent
+    /// conversation first, then those with a session only (by id).
+    pub async fn known_peers(&self) -> Result<Vec<String>, ClientError> {
+        let mut seen = HashSet::new();
+        let mut peers = Vec::new();
+        for (conversation, _) in self.store.conversation_activity().await? {
+            if let Conversation::Direct(peer) = conversation
+                && seen.insert(peer.clone())
+            {
+                peers.push(peer);
             }
-            // Oldest first, in batches: one commit (one disk sync) per batch.
-            while !incoming.is_empty() {
-                let rest = incoming.split_off(incoming.len().min(CATCH_UP_BATCH));
-                let batch = std::mem::replace(&mut incoming, rest);
-                let new_ids = self.receive_direct_batch(batch, false).await?;
-                new += new_ids.len();
-                delivered.extend(new_ids.into_iter().filter(|id| was_sent.contains(id)));
-            }
-            // What the backend holds of ours is settled: what is still pending for this
-            // peer may go out on this connection.
-            self.lock_state().flight.mark_checked(&peer);
         }
-        for chunk in delivered.chunks(100) {
+        let mut with_session = self.store.session_peer_ids().await?;
+        with_session.sort();
+        for peer in with_session {
+            if seen.insert(peer.clone()) {
+                peers.push(peer);
+            }
+        }
+        Ok(peers)
+    }
+
+    async fn catch_up_peers(&self, me: &str, peers: Vec<String>) -> Result<usize, ClientError> {
+        // Each history is processed as it arrives (in the order asked), so only a few are
+        // held in memory at once, however many peers there are.
+        let fetched = self.history_stream(me, peers, PARALLEL_FETCHES);
+        futures::pin_mut!(fetched);
+        let mut progress = CatchUpProgress::default();
+        while let Some((peer, history)) = fetched.next().await {
+            self.take_history(me, &peer, history, &mut progress).await?;
+        }
+        self.report_delivered(&mut progress, 0).await?;
+        progress.outcome()
+    }
+
+    /// The histories with `peers`, in that order, at most `parallel` requests in flight.
+    pub(crate) fn history_stream<'a>(
+        &'a self,
+        me: &'a str,
+        peers: Vec<String>,
+        parallel: usize,
+    ) -> impl futures::Stream<Item = (String, Result<Vec<StoredMessage>, ClientError>)> + 'a {
+        futures::stream::iter(peers)
+            .map(move |peer| async move {
+                let history = self.api.history(&peer, me).await.map_err(Into::into);
+                (peer, history)
+            })
+            .buffered(parallel.max(1))
+    }
+
+    /// Decrypts and stores what `history` (with `peer`) holds that this device has not
+    /// seen, and settles this account's own messages in it. A failed read is recorded in
+    /// `progress`, not returned: the other peers' histories still count.
+    pub(crate) async fn take_history(
+        &self,
+        me: &str,
+        peer: &str,
+        history: Result<Vec<StoredMessage>, ClientError>,
+        progress: &mut CatchUpProgress,
+    ) -> Result<(), ClientError> {
+        let messages = match history {
+            Ok(messages) => messages,
+            Err(e) => {
+                tracing::warn!(%peer, error = %e, "catch-up could not read history");
+                progress.first_error.get_or_insert(e);
+                return Ok(());
+            }
+        };
+        let mut incoming = Vec::new();
+        let mut was_sent = HashSet::new();
+        for message in messages {
+            if message.from_user == me {
+                self.settle_own(message).await?;
+                continue;
+            }
+            if message.status == "sent" {
+                was_sent.insert(message.id.clone());
+            }
+            incoming.push(MessagePayload {
+                id: message.id,
+                from: message.from_user,
+                to: message.to_user,
+                content: message.content,
+                timestamp: message.timestamp,
+                status: message.status,
+                message_type: message.message_type,
+                image_data: message.image_data,
+                encrypted: message.encrypted.0,
+            });
+        }
+        // Oldest first, in batches: one commit (one disk sync) per batch.
+        while !incoming.is_empty() {
+            let rest = incoming.split_off(incoming.len().min(CATCH_UP_BATCH));
+            let batch = std::mem::replace(&mut incoming, rest);
+            let new_ids = self.receive_direct_batch(batch, false).await?;
+            progress.new += new_ids.len();
+            progress
+                .delivered
+                .extend(new_ids.into_iter().filter(|id| was_sent.contains(id)));
+        }
+        // What the backend holds of ours is settled: what is still pending for this peer
+        // may go out on this connection.
+        self.lock_state().flight.mark_checked(peer);
+        if let Err(e) = self.report_delivered(progress, STATUS_CHUNK).await {
+            tracing::warn!(error = %e, "could not report messages as delivered");
+        }
+        Ok(())
+    }
+
+    /// Tells the backend which messages were delivered, in requests of up to
+    /// [`STATUS_CHUNK`] ids, once more than `keep` wait.
+    pub(crate) async fn report_delivered(
+        &self,
+        progress: &mut CatchUpProgress,
+        keep: usize,
+    ) -> Result<(), ClientError> {
+        if progress.delivered.len() <= keep {
+            return Ok(());
+        }
+        for chunk in std::mem::take(&mut progress.delivered).chunks(STATUS_CHUNK) {
             self.api
                 .update_status(&StatusBatchRequest {
                     message_ids: chunk.to_vec(),
@@ -138,10 +220,7 @@ where
                 })
                 .await?;
         }
-        match first_error {
-            Some(e) if new == 0 => Err(e),
-            _ => Ok(new),
-        }
+        Ok(())
     }
 
     /// One of this account's messages as the backend has it.

@@ -42,20 +42,65 @@ impl Backoff {
 }
 
 /// Which users the history catch-up asks the backend about after each (re)connect.
+///
+/// The backend has no "everything for me" query: the only way to see what arrived while
+/// offline is one history request per peer (PROTOCOL §7). So catch-up reads the
+/// conversations this store knows on every connect, and finds *new* peers with the
+/// background [`DirectoryScan`] instead of asking about every registered user each time.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub enum CatchUpScope {
-    /// Every user (`GET /api/users`): nothing sent while offline is missed, at one request
-    /// per user, since the backend has no "messages since" query.
-    #[default]
+    /// Every user (`GET /api/users`) on every connect, before anything is sent: nothing
+    /// sent while offline is missed, but every connect costs one request per registered
+    /// user (10,000 users: 10,000 requests). Only for small servers.
     AllUsers,
-    /// Only peers with a session or local history: cheaper, but a first message from a new
-    /// peer sent while offline is only seen once that peer writes again while online.
+    /// The default. Peers with a session or stored messages, the most recent conversation
+    /// first, on every connect (what was pending to them is checked before it is resent);
+    /// then, in the background and with bounded concurrency, the
+    /// [`ClientConfig::directory_scan`] walks the whole user directory now and then to
+    /// find first messages from peers this store never dealt with that arrived while it
+    /// was offline (while connected they arrive live). Such a message is therefore seen up
+    /// to [`DirectoryScan::interval_ms`] (plus the scan's own duration) late.
+    #[default]
     KnownPeers,
-    /// Only these peers (ids). An empty list catches up with nobody: for a short-lived
-    /// client (a one-shot command) that calls [`Client::catch_up_with`](super::Client::catch_up_with)
-    /// itself for the peers it needs — at least every peer it has pending messages to,
-    /// so that one whose echo was lost is recognised and not sent twice.
+    /// Only these peers (ids), and no directory scan. An empty list catches up with
+    /// nobody: for a short-lived client (a one-shot command) that calls
+    /// [`Client::catch_up_with`](super::Client::catch_up_with) itself for the peers it
+    /// needs — at least every peer it has pending messages to, so that one whose echo was
+    /// lost is recognised and not sent twice.
     Only(Vec<String>),
+}
+
+/// The background walk of the user directory that [`CatchUpScope::KnownPeers`] uses to find
+/// messages from new peers: one history request per user this connection has not caught up
+/// with yet, at most [`DirectoryScan::max_in_flight`] at once, in user-id order. Where it
+/// got to is saved in the store after every step, so a restarted client continues the pass
+/// instead of starting over. It never runs on the path of a send or a catch-up: it starts
+/// [`DirectoryScan::start_after_ms`] after a connection caught up (a short-lived client is
+/// gone by then) and runs between the frames the connection serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DirectoryScan {
+    /// A new pass starts this long after the last one finished, ms (30 minutes by default).
+    pub interval_ms: u64,
+    /// A connection starts scanning only after it stayed up this long, ms.
+    pub start_after_ms: u64,
+    /// History requests in flight at once.
+    pub max_in_flight: usize,
+    /// Users per step: their histories are read, processed, and the position saved.
+    pub step: usize,
+    /// After a failed request the scan pauses this long, ms.
+    pub retry_after_ms: u64,
+}
+
+impl Default for DirectoryScan {
+    fn default() -> Self {
+        Self {
+            interval_ms: 30 * 60 * 1000,
+            start_after_ms: 10_000,
+            max_in_flight: 4,
+            step: 64,
+            retry_after_ms: 60_000,
+        }
+    }
 }
 
 /// How messages to one peer are paced, so that a peer handling messages the way the web app
@@ -151,6 +196,10 @@ pub struct ClientConfig {
     pub prekey_check_interval_ms: u64,
     /// Which users catch-up covers.
     pub catch_up: CatchUpScope,
+    /// The background directory scan of [`CatchUpScope::KnownPeers`]; `None` turns it off
+    /// (then a first message from a new peer sent while offline is seen only when that
+    /// peer writes again while this client is online).
+    pub directory_scan: Option<DirectoryScan>,
     /// Peers to whom plaintext may be sent when they have published no keys. Empty by
     /// default: a peer without keys is an error, never a silent downgrade.
     pub plaintext_allowed: HashSet<String>,
@@ -191,6 +240,7 @@ impl Default for ClientConfig {
             keepalive_timeout_ms: 10_000,
             prekey_check_interval_ms: 6 * 60 * 60 * 1000,
             catch_up: CatchUpScope::default(),
+            directory_scan: Some(DirectoryScan::default()),
             plaintext_allowed: HashSet::new(),
             remember_password: true,
             pacing: Pacing::default(),

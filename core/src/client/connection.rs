@@ -13,9 +13,11 @@
 use std::sync::atomic::Ordering;
 
 use futures::channel::mpsc;
+use futures::future::{Fuse, FusedFuture};
 use futures::{FutureExt, StreamExt, pin_mut, select};
 use rand_core::CryptoRng;
 
+use super::directory_scan::{ScanFetched, ScanState};
 use super::{Client, ClientError, Event};
 use crate::platform::MaybeSend;
 use crate::protocol::ws::{ClientFrame, ServerFrame};
@@ -256,6 +258,16 @@ where
         let mut heartbeat_at: Option<i64> = None;
         let mut next_prekey_check = self.now().saturating_add(check_every);
         let mut next_outbox_retry = self.now().saturating_add(OUTBOX_RETRY_MS);
+        let mut scan = ScanState::new(
+            &self.config.catch_up,
+            self.config.directory_scan,
+            self.now(),
+        );
+        let max_in_flight = self.config.directory_scan.map_or(1, |s| s.max_in_flight);
+        // The scan's requests in flight, polled with the socket; their answers are processed
+        // by this loop itself (see `directory_scan`).
+        let scanning = Fuse::terminated();
+        pin_mut!(scanning);
         loop {
             let now = self.now();
             // The backoff starts again from its first delay only once a connection proved
@@ -292,6 +304,14 @@ where
             if let Some(due) = paced {
                 deadline = deadline.min(due);
             }
+            if let Some(scan) = scan.as_mut()
+                && scanning.is_terminated()
+            {
+                match self.next_scan_job(scan, now).await {
+                    Some(job) => scanning.set(self.run_scan_job(job, max_in_flight).fuse()),
+                    None => deadline = deadline.min(scan.next_at()),
+                }
+            }
             let wait = u64::try_from(deadline.saturating_sub(now)).unwrap_or(0);
             let woke = {
                 let next = stream.next_frame().fuse();
@@ -302,6 +322,7 @@ where
                     () = sleep => Wake::Timer,
                     _ = wake.next() => Wake::Outbox,
                     _ = stop.next() => Wake::Stop,
+                    fetched = scanning.as_mut() => Wake::Scanned(fetched),
                 }
             };
             match woke {
@@ -334,6 +355,11 @@ where
                 Wake::Frame(Some(Err(e))) => return Ended::Retry(e.to_string()),
                 Wake::Frame(None) => return Ended::Retry("closed by the server".into()),
                 Wake::Outbox => {}
+                Wake::Scanned(fetched) => {
+                    if let Some(scan) = scan.as_mut() {
+                        self.scan_fetched(scan, fetched).await;
+                    }
+                }
                 Wake::Timer
                     if self.now()
                         < deadline_of_heartbeat(heartbeat_at, last_frame, interval, timeout) => {}
@@ -402,6 +428,8 @@ enum Wake {
     Timer,
     /// A paced message started waiting.
     Outbox,
+    /// A step of the directory scan got its answers.
+    Scanned(ScanFetched),
     Stop,
 }
 

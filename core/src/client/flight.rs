@@ -45,6 +45,10 @@ pub(crate) struct Flight {
     /// Peers whose history was read on this connection: their pending messages written before
     /// it may be sent (the backend does not hold them).
     checked: HashSet<String>,
+    /// First messages that hold the ones after them: message id → peer, so that an echo
+    /// finds its pace without looking at every peer's (a bot with 10,000 peers gets an
+    /// echo for every message it sends).
+    firsts: HashMap<String, String>,
 }
 
 /// A queue per peer (paced) or per group (not paced: group messages are not encrypted and
@@ -155,11 +159,12 @@ impl Flight {
         self.queued.remove(&record.id);
         self.sent.insert(record.id.clone());
         if let QueueKey::Peer(peer) = key {
-            let pace = self.paces.entry(peer).or_default();
+            let pace = self.paces.entry(peer.clone()).or_default();
             pace.not_before = now.saturating_add(ms(pacing.min_interval_ms));
             if is_first_message(&record) && pacing.holds_after_first_message() {
                 let until = now.saturating_add(ms(pacing.first_message_max_hold_ms));
                 pace.first = Some((record.id.clone(), until));
+                self.firsts.insert(record.id.clone(), peer);
             }
         }
         Some(record)
@@ -189,22 +194,26 @@ impl Flight {
     /// reads everything from history in order anyway.
     pub(crate) fn echoed(&mut self, id: &str, now: i64, pacing: &Pacing) {
         self.sent.remove(id);
-        for pace in self.paces.values_mut() {
-            if let Some((first, until)) = &mut pace.first
-                && first == id
-            {
-                *until = now
-                    .saturating_add(ms(pacing.after_first_message_ms))
-                    .min(*until);
-            }
+        let Some(peer) = self.firsts.remove(id) else {
+            return;
+        };
+        if let Some(pace) = self.paces.get_mut(&peer)
+            && let Some((first, until)) = &mut pace.first
+            && first == id
+        {
+            *until = now
+                .saturating_add(ms(pacing.after_first_message_ms))
+                .min(*until);
         }
     }
 
     /// The peer sent us a message: it has the session, so a first message no longer holds
     /// the ones after it.
     pub(crate) fn answered(&mut self, peer: &str) {
-        if let Some(pace) = self.paces.get_mut(peer) {
-            pace.first = None;
+        if let Some(pace) = self.paces.get_mut(peer)
+            && let Some((first, _)) = pace.first.take()
+        {
+            self.firsts.remove(&first);
         }
     }
 

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+use futures::StreamExt;
 use futures::channel::oneshot;
 use futures::future::Either;
 use rand_core::CryptoRng;
@@ -24,6 +25,12 @@ pub(crate) struct SendRequest {
     encrypted: bool,
     done: oneshot::Sender<Result<MessageRecord, ClientError>>,
 }
+
+/// Sends encrypted, saved and written together at most (one commit each).
+const MAX_SEND_BATCH: usize = 256;
+
+/// Bundles of new peers fetched at once by one batch of sends.
+const BUNDLE_FETCHES: usize = 8;
 
 /// The caption the web client sends with an image.
 pub(super) const IMAGE_CAPTION: &str = "📷 Image";
@@ -90,11 +97,29 @@ where
         if let Ok(Some(sent)) = result.try_recv() {
             return sent;
         }
-        let mut requests = std::mem::take(&mut self.lock_state().send_queue);
-        // A caller that gave up (its future dropped) before its text was taken: the text is
-        // not saved or sent, rather than going out later with someone else's.
-        requests.retain(|r| !r.done.is_canceled());
-        self.process_sends(&mut guard, requests).await;
+        // Batches of at most `MAX_SEND_BATCH`, oldest first, until ours is done: a broadcast
+        // to thousands of peers then holds one batch's records, sessions and write
+        // transaction in memory at a time, not all of them.
+        loop {
+            let mut requests: Vec<SendRequest> = {
+                let mut state = self.lock_state();
+                let take = state.send_queue.len().min(MAX_SEND_BATCH);
+                state.send_queue.drain(..take).collect()
+            };
+            // A caller that gave up (its future dropped) before its text was taken: the
+            // text is not saved or sent, rather than going out later with someone else's.
+            requests.retain(|r| !r.done.is_canceled());
+            let nothing_left = requests.is_empty();
+            if !nothing_left {
+                self.process_sends(&mut guard, requests).await;
+            }
+            match result.try_recv() {
+                Ok(Some(answer)) => return answer,
+                Ok(None) if !nothing_left => {}
+                Ok(None) => break,
+                Err(_) => return Err(ClientError::Interrupted),
+            }
+        }
         drop(guard);
         result.await.unwrap_or(Err(ClientError::Interrupted))
     }
@@ -123,6 +148,7 @@ where
         // Sessions first: one bundle fetch per new peer, never per message.
         let mut plain_fallback = HashSet::new();
         let mut failed: HashMap<String, ClientError> = HashMap::new();
+        let mut need_bundle = Vec::new();
         for peer in requests
             .iter()
             .filter(|r| r.encrypted)
@@ -139,15 +165,27 @@ where
                     {
                         failed.insert(peer, e);
                     }
-                    continue;
                 }
-                Ok(false) => {}
+                Ok(false) => need_bundle.push(peer),
                 Err(e) => {
                     failed.insert(peer, e.into());
-                    continue;
                 }
             }
-            match self.fetch_bundle(&peer).await {
+        }
+        // The bundles of new peers are fetched several at a time (a broadcast to thousands
+        // of new peers would otherwise wait for each round trip in turn); the sessions are
+        // then started in order.
+        let bundles: Vec<(String, Result<BundleResponse, ClientError>)> =
+            futures::stream::iter(need_bundle)
+                .map(|peer| async move {
+                    let bundle = self.fetch_bundle(&peer).await;
+                    (peer, bundle)
+                })
+                .buffered(BUNDLE_FETCHES)
+                .collect()
+                .await;
+        for (peer, fetched) in bundles {
+            match fetched {
                 Ok(bundle) => {
                     self.bundle_seen(&peer);
                     let started = match bundle.to_bundle() {

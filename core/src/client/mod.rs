@@ -14,6 +14,7 @@ mod catch_up;
 mod config;
 mod connection;
 mod directory;
+mod directory_scan;
 mod error;
 mod events;
 mod flight;
@@ -34,7 +35,9 @@ use futures::channel::mpsc;
 use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
-pub use config::{Backoff, CatchUpScope, ClientConfig, IdentityChangePolicy, Pacing};
+pub use config::{
+    Backoff, CatchUpScope, ClientConfig, DirectoryScan, IdentityChangePolicy, Pacing,
+};
 pub use directory::OnlineUser;
 pub use error::ClientError;
 pub use events::{Event, EventStream};

@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 
+use super::recent::Recent;
+
 use rand_core::CryptoRng;
 
 use super::cooling::Cooling;
@@ -211,8 +213,8 @@ pub struct SessionEngine<S> {
 /// only once the store has accepted them, so it never disagrees with the store.
 #[derive(Default)]
 struct Cache {
-    sessions: HashMap<String, Option<PeerSessions>>,
-    known: HashMap<String, Option<KnownIdentity>>,
+    sessions: Recent<Option<PeerSessions>>,
+    known: Recent<Option<KnownIdentity>>,
 }
 
 impl Cache {

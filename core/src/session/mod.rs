@@ -16,6 +16,7 @@
 pub mod binary;
 mod cooling;
 mod engine;
+mod recent;
 mod record;
 mod trust;
 

@@ -14,7 +14,8 @@ use async_trait::async_trait;
 pub use memory::MemoryStore;
 pub use records::{
     AccountMeta, ContentKind, Conversation, Direction, IdentityRecord, KnownIdentity, MessageQuery,
-    MessageRecord, MessageStatus, OneTimePrekeyRecord, SavedLogin, SignedPrekeyRecord,
+    MessageRecord, MessageStatus, OneTimePrekeyRecord, SavedLogin, ScanProgress,
+    SignedPrekeyRecord,
 };
 
 use crate::platform::{MaybeSend, MaybeSync};
@@ -166,6 +167,18 @@ pub trait Store: MaybeSend + MaybeSync {
     async fn message(&self, id: &str) -> Result<Option<MessageRecord>, StoreError>;
     /// Messages matching `query`, oldest first.
     async fn messages(&self, query: &MessageQuery) -> Result<Vec<MessageRecord>, StoreError>;
+    /// Every conversation with stored messages and the timestamp of its latest one (ms),
+    /// the most recent first. Catch-up orders known peers by it on every connect; a store
+    /// with an index by conversation answers without opening each message.
+    async fn conversation_activity(&self) -> Result<Vec<(Conversation, i64)>, StoreError> {
+        let mut latest: std::collections::BTreeMap<Conversation, i64> =
+            std::collections::BTreeMap::new();
+        for message in self.messages(&MessageQuery::default()).await? {
+            let at = latest.entry(message.conversation).or_insert(i64::MIN);
+            *at = (*at).max(message.timestamp);
+        }
+        Ok(by_recency(latest))
+    }
     /// Applies every write of `batch` atomically.
     async fn commit(&self, batch: WriteBatch) -> Result<(), StoreError>;
     /// Resolves once every batch committed before is durable, relaxed ones included (see
@@ -174,6 +187,15 @@ pub trait Store: MaybeSend + MaybeSync {
     async fn settled(&self) -> Result<(), StoreError> {
         Ok(())
     }
+}
+
+/// Conversations and their latest timestamps, the most recent first (ties by conversation).
+pub fn by_recency(
+    latest: impl IntoIterator<Item = (Conversation, i64)>,
+) -> Vec<(Conversation, i64)> {
+    let mut list: Vec<(Conversation, i64)> = latest.into_iter().collect();
+    list.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    list
 }
 
 /// Forwards every [`Store`] method through a pointer type, so an engine can own an `Arc`
@@ -215,6 +237,9 @@ macro_rules! forward_store {
             }
             async fn messages(&self, query: &MessageQuery) -> Result<Vec<MessageRecord>, StoreError> {
                 (**self).messages(query).await
+            }
+            async fn conversation_activity(&self) -> Result<Vec<(Conversation, i64)>, StoreError> {
+                (**self).conversation_activity().await
             }
             async fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {
                 (**self).commit(batch).await

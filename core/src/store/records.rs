@@ -39,6 +39,22 @@ pub struct AccountMeta {
     /// refuses to connect and send until it is re-activated (`crate::archive`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moved_at: Option<i64>,
+    /// Where the background directory scan got to (see
+    /// [`DirectoryScan`](crate::client::DirectoryScan)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory_scan: Option<ScanProgress>,
+}
+
+/// Where the background directory scan got to: kept in the store, so a restarted client
+/// continues its pass.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ScanProgress {
+    /// The last user id the pass in progress covered (users are scanned in id order);
+    /// `None` when no pass is in progress.
+    pub after: Option<String>,
+    /// When the last complete pass ended, ms.
+    pub finished_at: Option<i64>,
 }
 
 /// A backend login: who, and the JWT the backend issued (valid 24 h).

@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 
 use quickchat_core::client::{Backoff, CatchUpScope, Client, ClientConfig, Event, EventStream};
 use quickchat_core::store::{
-    Conversation, MemoryStore, MessageStatus, SavedLogin, Store, StoreOp, WriteBatch,
+    Conversation, MemoryStore, MessageStatus, SavedLogin, ScanProgress, Store, StoreOp,
+    WriteBatch,
 };
 use quickchat_core::testing::{ManualClock, PendingRequest, Script, ServerSocket, scripted};
 use quickchat_core::transport::{HttpResponse, TransportError};
@@ -49,6 +50,12 @@ struct Harness {
 
 impl Harness {
     fn new(config: ClientConfig) -> Self {
+        Self::new_with(config, None)
+    }
+
+    /// A harness whose store already holds `scan` as the directory scan's progress (as a
+    /// client that stopped during a pass left it).
+    fn new_with(config: ClientConfig, scan: Option<ScanProgress>) -> Self {
         let (transport, script) = scripted();
         let clock = ManualClock::new(START_MS);
         let history: Shared<Vec<Value>> = Shared::default();
@@ -69,6 +76,7 @@ impl Harness {
                 expires_at: i64::MAX,
             });
             meta.last_upload_at = Some(START_MS);
+            meta.directory_scan = scan;
             let mut batch = WriteBatch::new();
             batch.push(StoreOp::PutAccountMeta(meta));
             store.commit(batch).await.unwrap();
@@ -569,6 +577,252 @@ fn a_paced_message_leaves_the_serving_loop_asleep_until_it_is_due() {
         assert_eq!(second.len(), 1, "{second:?}");
         assert_eq!(second[0]["payload"]["content"], "two");
     });
+}
+
+// ---- Catch-up at scale: known peers on connect, the directory scan in the background ----
+
+/// Users of the scripted directory: `user-0000` …, with this account and Bob among them.
+fn directory(users: usize) -> Vec<String> {
+    let mut ids: Vec<String> = (0..users).map(|i| format!("user-{i:04}")).collect();
+    ids.push(ME.to_string());
+    ids.push(BOB.to_string());
+    ids
+}
+
+/// A first message `from` a peer this account never dealt with, as history returns it.
+fn from_stranger(from: &str, id: &str) -> Value {
+    json!({
+        "id": id, "fromUser": from, "toUser": ME, "content": format!("hello from {from}"),
+        "timestamp": START_MS - 5_000, "status": "sent", "readAt": null, "type": "text",
+        "imageData": null, "encrypted": 0,
+    })
+}
+
+/// Answers the routine requests, the directory (`users`), and every history from `inbox`
+/// (empty when absent) — unless `hold` is set, when history reads wait for the test.
+fn answer_directory(
+    h: &Harness,
+    users: Vec<String>,
+    inbox: Shared<std::collections::HashMap<String, Vec<Value>>>,
+) {
+    let clock = h.clock.clone();
+    let hold = h.hold_history.clone();
+    h.script.answer_with(move |request| {
+        use quickchat_core::transport::{Clock, Method};
+        let path = request.path.as_str();
+        let body = match (request.method, path) {
+            (Method::Get, "/api/users/prekeys/status") => json!({
+                "signedPrekeyKeyId": 1,
+                "signedPrekeyCreatedAt": clock.now_ms(),
+                "oneTimePrekeyCount": 100,
+            }),
+            (Method::Put, "/api/messages/status") | (Method::Post, "/api/users/prekeys") => {
+                json!({"success": true})
+            }
+            (Method::Get, "/api/users") => Value::Array(
+                users
+                    .iter()
+                    .map(|id| json!({"id": id, "username": id, "avatar": null, "lastSeen": null}))
+                    .collect(),
+            ),
+            (Method::Get, p) if p.starts_with("/api/messages/") => {
+                if hold.load(Ordering::SeqCst) {
+                    return None;
+                }
+                let peer = history_peer(p);
+                Value::Array(lock(&inbox).get(&peer).cloned().unwrap_or_default())
+            }
+            _ => return None,
+        };
+        Some(HttpResponse {
+            status: 200,
+            body: body.to_string(),
+        })
+    });
+}
+
+/// The peer of a history request's path.
+fn history_peer(path: &str) -> String {
+    path.trim_start_matches("/api/messages/")
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The peers whose history the client asked for, in order.
+fn history_requests(h: &Harness) -> Vec<String> {
+    h.script
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/api/messages/") && r.path.contains("?user="))
+        .map(|r| history_peer(&r.path))
+        .collect()
+}
+
+fn scan_config() -> ClientConfig {
+    ClientConfig {
+        pacing: quickchat_core::client::Pacing::off(),
+        ..config()
+    }
+}
+
+#[test]
+fn a_send_on_a_1000_user_server_reads_only_the_known_conversations() {
+    assert_eq!(
+        ClientConfig::default().catch_up,
+        CatchUpScope::KnownPeers,
+        "the default catches up with the known conversations, not the whole directory"
+    );
+    let mut h = Harness::new(scan_config());
+    answer_directory(&h, directory(1_000), Shared::default());
+    // Bob is known: a message to him waits in the outbox.
+    h.send("written offline");
+    h.run();
+    let mut socket = h.accept();
+    h.handshake(&mut socket);
+    let id = h.send("and one more");
+    assert!(id.borrow().is_some());
+    let sent = messages_in(&parse_all(socket.frames()));
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert_eq!(history_requests(&h), [BOB], "only the known conversation");
+    assert!(
+        !h.script.requests().iter().any(|r| r.path == "/api/users"),
+        "the directory is not read on the way of a connect or a send"
+    );
+    assert!(h.events().iter().any(|e| matches!(e, Event::CaughtUp { .. })));
+}
+
+#[test]
+fn the_background_scan_reads_every_user_once_with_at_most_four_in_flight_and_finds_a_new_peer() {
+    let mut h = Harness::new(scan_config());
+    let users = directory(1_000);
+    let inbox: Shared<std::collections::HashMap<String, Vec<Value>>> = Shared::default();
+    lock(&inbox).insert(
+        "user-0777".into(),
+        vec![from_stranger("user-0777", "m-stranger")],
+    );
+    answer_directory(&h, users.clone(), inbox.clone());
+    h.send("bob is known");
+    h.run();
+    let mut socket = h.accept();
+    h.handshake(&mut socket);
+    assert_eq!(history_requests(&h), [BOB]);
+    h.hold_history.store(true, Ordering::SeqCst);
+    let scan = h.client.config().directory_scan.expect("on by default");
+    // Nothing until the connection stayed up a while.
+    let waited = h.let_next_timer_fire();
+    assert_eq!(waited, i64::try_from(scan.start_after_ms).unwrap());
+    let mut most_in_flight = 0;
+    let mut rounds = 0;
+    loop {
+        h.settle();
+        let held = h.script.take_requests();
+        if held.is_empty() {
+            break;
+        }
+        most_in_flight = most_in_flight.max(held.len());
+        for request in held {
+            let peer = history_peer(&request.request.path);
+            let body = Value::Array(lock(&inbox).get(&peer).cloned().unwrap_or_default());
+            request.respond(200, body.to_string());
+        }
+        rounds += 1;
+        assert!(rounds < 1_000, "the scan ends");
+    }
+    assert_eq!(most_in_flight, scan.max_in_flight);
+    let asked = history_requests(&h);
+    let mut expected: Vec<String> = users
+        .iter()
+        .filter(|id| *id != ME && *id != BOB)
+        .cloned()
+        .collect();
+    expected.sort();
+    assert_eq!(asked[0], BOB, "the known peer on connect");
+    assert_eq!(asked[1..], expected, "every other user once, in id order");
+    let found: Vec<String> = h
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Message { message, .. } => Some(message.body),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(found, ["hello from user-0777"]);
+    let client = h.client.clone();
+    let progress = h
+        .pool
+        .run_until(async move { client.store().account_meta().await })
+        .unwrap()
+        .unwrap()
+        .directory_scan
+        .unwrap();
+    assert_eq!(progress.after, None, "the pass is complete");
+    assert!(progress.finished_at.is_some());
+    // The next pass waits for its interval.
+    let next = h.clock.next_deadline();
+    assert!(
+        next.is_some_and(|due| due > h.clock_now()),
+        "asleep until a timer"
+    );
+    h.clock.advance(scan.interval_ms / 2);
+    socket.push(heartbeat_relay());
+    h.settle();
+    assert_eq!(history_requests(&h).len(), asked.len(), "no second pass yet");
+}
+
+#[test]
+fn the_scan_resumes_after_a_restart_where_the_store_says_it_stopped() {
+    let users = directory(300);
+    let mut h = Harness::new(scan_config());
+    answer_directory(&h, users.clone(), Shared::default());
+    h.run();
+    let mut socket = h.accept();
+    h.handshake(&mut socket);
+    h.hold_history.store(true, Ordering::SeqCst);
+    h.let_next_timer_fire();
+    // Two steps' worth of answers, then the process goes away mid-pass.
+    let step = h.client.config().directory_scan.unwrap().step;
+    let mut answered = 0;
+    while answered < 2 * step {
+        h.settle();
+        let held = h.script.take_requests();
+        assert!(!held.is_empty());
+        for request in held {
+            request.respond(200, "[]");
+            answered += 1;
+        }
+    }
+    h.settle();
+    let client = h.client.clone();
+    let saved = h
+        .pool
+        .run_until(async move { client.store().account_meta().await })
+        .unwrap()
+        .unwrap()
+        .directory_scan
+        .unwrap();
+    let mut sorted: Vec<String> = users.iter().filter(|u| *u != ME).cloned().collect();
+    sorted.sort();
+    let after = saved.after.clone().expect("a pass in progress");
+    assert_eq!(after, sorted[2 * step - 1], "the position after two steps");
+    drop(h);
+
+    let mut h = Harness::new_with(scan_config(), Some(saved));
+    answer_directory(&h, users.clone(), Shared::default());
+    h.run();
+    let mut socket = h.accept();
+    h.handshake(&mut socket);
+    h.let_next_timer_fire();
+    for _ in 0..100 {
+        h.settle();
+        if h.script.take_requests().is_empty() {
+            break;
+        }
+    }
+    let asked = history_requests(&h);
+    let rest: Vec<String> = sorted.iter().filter(|u| **u > after).cloned().collect();
+    assert_eq!(asked, rest, "the pass continues after {after}, nothing read twice");
 }
 
 /// Runs `scenario` and fails if it does not finish: a spinning loop never returns from its

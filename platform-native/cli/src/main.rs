@@ -74,10 +74,11 @@ async fn run(cli: Cli, out: Output) -> Result<(), error::CliError> {
             return daemon::remote::run(remote, command, &out, &global).await;
         }
     }
-    // Only `listen` stays connected long enough to be worth catching up with everyone;
-    // the others catch up with the peers they deal with (see `session`).
+    // Only `listen` stays connected long enough to be worth catching up: with the known
+    // peers, then (in the background) the directory scan for new ones; the others catch
+    // up with the peers they deal with (see `session`).
     let scope = match command {
-        Command::Listen { .. } => CatchUpScope::AllUsers,
+        Command::Listen { .. } => CatchUpScope::KnownPeers,
         _ => CatchUpScope::Only(Vec::new()),
     };
     let client = session::open(&global, scope).await?;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use quickchat::store::{KdfStrength, StoreOptions};
 use quickchat::{Client, ClientConfig, ClientError, Event, EventStream, MessageStatus};
-use quickchat_core::client::CatchUpScope;
+use quickchat_core::client::{CatchUpScope, DirectoryScan};
 use quickchat_core::store::{Conversation, Direction, MessageQuery, Store};
 
 use crate::cli::Global;
@@ -36,7 +36,8 @@ pub(crate) enum Mode {
 }
 
 /// Opens the store and restores the saved login. `catch_up` is what the connection loop
-/// catches up with after connecting.
+/// catches up with after connecting (with [`CatchUpScope::KnownPeers`], the directory scan
+/// for new peers starts right after, in the background).
 pub(crate) async fn open(global: &Global, catch_up: CatchUpScope) -> Result<Client, CliError> {
     let server = global
         .server
@@ -65,6 +66,12 @@ pub(crate) async fn open(global: &Global, catch_up: CatchUpScope) -> Result<Clie
         .store_options(options)
         .config(ClientConfig {
             catch_up,
+            // `listen` and the daemon are there to receive: their scan for messages from
+            // new peers starts as soon as they caught up (in the background).
+            directory_scan: Some(DirectoryScan {
+                start_after_ms: 0,
+                ..DirectoryScan::default()
+            }),
             ..ClientConfig::default()
         })
         .build()

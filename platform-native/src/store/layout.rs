@@ -74,7 +74,6 @@ pub(crate) fn encode_ts(ts: i64) -> [u8; TS_LEN] {
 }
 
 /// The inverse of [`encode_ts`].
-#[cfg(test)]
 pub(crate) fn decode_ts(bytes: [u8; TS_LEN]) -> i64 {
     (u64::from_be_bytes(bytes) ^ (1 << 63)) as i64
 }
@@ -93,6 +92,21 @@ pub(crate) fn conversation_key(conversation: &Conversation) -> Vec<u8> {
     key.extend_from_slice(&u32::try_from(id.len()).unwrap_or(u32::MAX).to_be_bytes());
     key.extend_from_slice(id.as_bytes());
     key
+}
+
+/// The conversation an index key starts with, and that conversation's key (the inverse of
+/// [`conversation_key`]); `None` if malformed.
+pub(crate) fn split_conversation_key(key: &[u8]) -> Option<(Conversation, Vec<u8>)> {
+    let kind = *key.first()?;
+    let len = u32::from_be_bytes(key.get(1..5)?.try_into().ok()?);
+    let end = 5usize.checked_add(usize::try_from(len).ok()?)?;
+    let id = std::str::from_utf8(key.get(5..end)?).ok()?.to_string();
+    let conversation = match kind {
+        0 => Conversation::Direct(id),
+        1 => Conversation::Group(id),
+        _ => return None,
+    };
+    Some((conversation, key.get(..end)?.to_vec()))
 }
 
 /// Where a message is indexed: conversation key ‖ timestamp.

@@ -5,7 +5,7 @@ use std::ops::Bound;
 
 use quickchat_core::session::PeerSessions;
 use quickchat_core::session::binary as session_binary;
-use quickchat_core::store::{MessageQuery, MessageRecord, MessageStatus, StoreError};
+use quickchat_core::store::{Conversation, MessageQuery, MessageRecord, MessageStatus, StoreError};
 use redb::{
     ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
     TableError, TableHandle,
@@ -15,7 +15,8 @@ use zeroize::Zeroizing;
 use super::error::{index_damaged, storage_error, table_error, transaction_error};
 use super::layout::{
     BY_CONVERSATION, BY_TIME, MESSAGES, OUTBOX, SESSIONS, TS_LEN, above_all, conversation_key,
-    encode_ts, locator, message_place, split_locator, split_outbox_value, time_index_key,
+    decode_ts, encode_ts, locator, message_place, split_conversation_key, split_locator,
+    split_outbox_value, time_index_key,
 };
 use super::redb_store::Inner;
 use quickchat_core::store::sealing::{Place, unreadable};
@@ -192,6 +193,45 @@ impl Inner {
             out.push(peer.value().to_string());
         }
         Ok(out)
+    }
+
+    /// Every conversation with messages and its latest timestamp, the most recent first:
+    /// read from the conversation index alone (one seek to the end of each conversation's
+    /// range), without opening a message.
+    pub(super) fn conversation_activity(&self) -> Result<Vec<(Conversation, i64)>, StoreError> {
+        let txn = self.begin_read()?;
+        let Some(index) = read_table(&txn, BY_CONVERSATION)? else {
+            return Ok(Vec::new());
+        };
+        let context = "listing conversations";
+        let mut latest = Vec::new();
+        let mut from: Vec<u8> = Vec::new();
+        loop {
+            let first = index
+                .range::<&[u8]>(from.as_slice()..)
+                .map_err(|e| storage_error(context, e))?
+                .next();
+            let Some(first) = first else { break };
+            let (key, _) = first.map_err(|e| storage_error(context, e))?;
+            let (conversation, prefix) = split_conversation_key(key.value())
+                .ok_or_else(|| index_damaged("malformed conversation index key"))?;
+            let end = above_all(&prefix);
+            let last = index
+                .range::<&[u8]>(prefix.as_slice()..end.as_slice())
+                .map_err(|e| storage_error(context, e))?
+                .next_back();
+            if let Some(last) = last {
+                let (key, _) = last.map_err(|e| storage_error(context, e))?;
+                let ts = key
+                    .value()
+                    .get(prefix.len()..prefix.len() + TS_LEN)
+                    .and_then(|b| <[u8; TS_LEN]>::try_from(b).ok())
+                    .ok_or_else(|| index_damaged("conversation index key without a time"))?;
+                latest.push((conversation, decode_ts(ts)));
+            }
+            from = end;
+        }
+        Ok(quickchat_core::store::by_recency(latest))
     }
 
     /// Message `id`, if the store has it.

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use quickchat_core::session::PeerSessions;
 use quickchat_core::store::{
-    AccountMeta, IdentityRecord, KnownIdentity, MessageQuery, MessageRecord, OneTimePrekeyRecord,
-    SignedPrekeyRecord, Store, StoreError, WriteBatch,
+    AccountMeta, Conversation, IdentityRecord, KnownIdentity, MessageQuery, MessageRecord,
+    OneTimePrekeyRecord, SignedPrekeyRecord, Store, StoreError, WriteBatch,
 };
 use redb::Database;
 use zeroize::Zeroizing;
@@ -219,6 +219,10 @@ impl Store for RedbStore {
     async fn messages(&self, query: &MessageQuery) -> Result<Vec<MessageRecord>, StoreError> {
         let query = query.clone();
         self.offload(move |i| i.messages(&query)).await
+    }
+
+    async fn conversation_activity(&self) -> Result<Vec<(Conversation, i64)>, StoreError> {
+        self.offload(|i| i.conversation_activity()).await
     }
 
     async fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {

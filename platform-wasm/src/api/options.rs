@@ -55,7 +55,8 @@ pub struct Options {
     /// `"recommended"` or `"insecure-for-tests"`.
     pub kdf: Option<String>,
     #[cfg(feature = "client")]
-    /// `"all-users"` or `"known-peers"`.
+    /// `"known-peers"` (the default: known peers on every connect, new ones by the
+    /// background directory scan) or `"all-users"` (every user on every connect).
     pub catch_up: Option<String>,
     #[cfg(feature = "client")]
     /// Reconnection delays.
@@ -203,8 +204,8 @@ impl ParsedOptions {
             config.prekey_check_interval_ms = ms;
         }
         config.catch_up = match o.catch_up.as_deref() {
-            None | Some("all-users") => CatchUpScope::AllUsers,
-            Some("known-peers") => CatchUpScope::KnownPeers,
+            Some("all-users") => CatchUpScope::AllUsers,
+            None | Some("known-peers") => CatchUpScope::KnownPeers,
             Some(other) => {
                 return Err(Error::invalid(
                     "catchUp",

@@ -108,6 +108,13 @@ pub struct Config {
     pub history_delay: Duration,
     /// Which backend bugs to reproduce.
     pub quirks: Quirks,
+    /// Whether a user coming or going is told to everyone online, and each new socket
+    /// gets the list of everyone online (`true`, the backend's behaviour). **Not
+    /// faithful when `false`**: each socket's online list names only its own user and
+    /// nobody is told of others. For scale benches only: when thousands of users connect
+    /// at once, the backend's presence traffic grows with the square of their number
+    /// (10,000 users: 50 million announcements), and would be all such a bench measures.
+    pub presence_fanout: bool,
 }
 
 impl Default for Config {
@@ -123,6 +130,7 @@ impl Default for Config {
             max_ws_queue_bytes: DEFAULT_MAX_WS_QUEUE_BYTES,
             history_delay: Duration::ZERO,
             quirks: Quirks::default(),
+            presence_fanout: true,
         }
     }
 }
@@ -151,6 +159,13 @@ impl Config {
     /// users.
     pub fn with_bcrypt_cost(mut self, cost: u32) -> Self {
         self.bcrypt_cost = cost;
+        self
+    }
+
+    /// Tells presence to everyone (`true`, the default, as the backend does) or to nobody
+    /// (`false`; see [`Config::presence_fanout`]: for scale benches only).
+    pub fn with_presence_fanout(mut self, fanout: bool) -> Self {
+        self.presence_fanout = fanout;
         self
     }
 

@@ -267,7 +267,7 @@ async fn launch(
     })?;
     let state = AppState::new(Shared {
         db,
-        hub: Hub::default(),
+        hub: Hub::with_presence_fanout(config.presence_fanout),
         jwt: JwtKey::new(jwt_secret),
         bcrypt_cost: config.bcrypt_cost,
         quirks: config.quirks.clone(),

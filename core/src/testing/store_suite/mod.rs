@@ -144,6 +144,21 @@ pub async fn check_contents<S: Store>(store: &S, model: &Model) {
         store.session_peer_ids().await.expect("peer ids"),
         model.sessions.keys().cloned().collect::<Vec<_>>()
     );
+    let mut latest: BTreeMap<Conversation, i64> = BTreeMap::new();
+    for message in model.messages.values() {
+        let at = latest
+            .entry(message.conversation.clone())
+            .or_insert(i64::MIN);
+        *at = (*at).max(message.timestamp);
+    }
+    assert_eq!(
+        store
+            .conversation_activity()
+            .await
+            .expect("conversation activity"),
+        crate::store::by_recency(latest),
+        "each conversation's latest message, the most recent first"
+    );
     for peer in PEERS {
         assert_eq!(
             store.peer_sessions(peer).await.expect("sessions"),

@@ -48,7 +48,7 @@ pub(crate) async fn serve(global: &Global, out: Output, stdio: bool) -> Result<(
             path.display()
         )));
     }
-    let client = session::open(global, CatchUpScope::AllUsers).await?;
+    let client = session::open(global, CatchUpScope::KnownPeers).await?;
     // A socket left by a daemon that died (checked above: ours, and nobody answers).
     let _ = std::fs::remove_file(&path);
     let listener = UnixListener::bind(&path)

@@ -262,15 +262,17 @@ async fn direct_message(
     let relay_duplicates = state.quirks.duplicate_relay;
     let (message, relayed) = state
         .db
-        .call(move |c| {
-            let sender = users::by_id(c, &message.from_user)?.ok_or(FrameError::UnknownUser)?;
+        .call(move |conn| {
+            // One transaction: one log append for the insert and the status that follows.
+            let c = conn.transaction()?;
+            let sender = users::by_id(&c, &message.from_user)?.ok_or(FrameError::UnknownUser)?;
             if sender.is_disabled() {
                 return Err(FrameError::Disabled);
             }
             if message.kind == "image" && !sender.may_send_images() {
                 return Err(FrameError::NoImages);
             }
-            match messages::insert(c, &message) {
+            match messages::insert(&c, &message) {
                 Ok(()) => {}
                 // Quirk 5: the backend relays a message whose id is taken, then fails.
                 Err(e) if relay_duplicates && db::is_unique_violation(&e) => {
@@ -286,8 +288,9 @@ async fn direct_message(
                 .hub
                 .send_to(&message.to_user, frames::message(&message, "sent"));
             if relayed {
-                messages::set_status(c, &message.id, "delivered")?;
+                messages::set_status(&c, &message.id, "delivered")?;
             }
+            c.commit()?;
             Ok((message, relayed))
         })
         .await?;

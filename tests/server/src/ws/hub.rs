@@ -169,9 +169,21 @@ pub(crate) struct Hub {
     table: Mutex<IndexMap<String, Entry>>,
     sockets: Mutex<HashMap<u64, Socket>>,
     next_connection: AtomicU64,
+    /// Whether presence is told to everyone (the backend's behaviour); see
+    /// [`Config::with_presence_fanout`](crate::Config::with_presence_fanout).
+    quiet_presence: bool,
 }
 
 impl Hub {
+    /// A hub that tells presence to everyone (`fanout`, the backend's behaviour) or to
+    /// nobody (a socket's online list names only its own user).
+    pub(crate) fn with_presence_fanout(fanout: bool) -> Self {
+        Hub {
+            quiet_presence: !fanout,
+            ..Hub::default()
+        }
+    }
+
     fn table(&self) -> MutexGuard<'_, IndexMap<String, Entry>> {
         self.table.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -242,6 +254,10 @@ impl Hub {
                 outbox: outbox.clone(),
             },
         );
+        if self.quiet_presence {
+            outbox.send(frames::online_list([(user_id, username)].into_iter()));
+            return;
+        }
         outbox.send(frames::online_list(
             table
                 .iter()
@@ -273,6 +289,9 @@ impl Hub {
             return;
         }
         table.shift_remove(user_id);
+        if self.quiet_presence {
+            return;
+        }
         let announcement = frames::presence(user_id, username, false);
         for entry in table.values() {
             entry.outbox.send(announcement.clone());
@@ -328,6 +347,35 @@ mod tests {
             });
         }
         out
+    }
+
+    #[test]
+    fn without_presence_fanout_nobody_hears_of_anyone_else_but_messages_still_flow() {
+        let hub = Hub::with_presence_fanout(false);
+        let (alice, mut alice_rx, _) = outbox();
+        let (bob, mut bob_rx, _) = outbox();
+        hub.authenticate("a", "alice", 1, &alice);
+        hub.authenticate("b", "bob", 2, &bob);
+        assert_eq!(
+            drain(&mut bob_rx),
+            [
+                r#"{"type":"online","payload":{"users":[{"userId":"b","username":"bob","online":true}]}}"#
+            ]
+        );
+        assert_eq!(
+            drain(&mut alice_rx),
+            [
+                r#"{"type":"online","payload":{"users":[{"userId":"a","username":"alice","online":true}]}}"#
+            ],
+            "no announcement of bob"
+        );
+        assert!(hub.send_to("a", Utf8Bytes::from_static("x")));
+        assert_eq!(drain(&mut alice_rx), ["x"]);
+        hub.disconnect("b", "bob", 2, true);
+        assert!(
+            drain(&mut alice_rx).is_empty(),
+            "no announcement of bob leaving"
+        );
     }
 
     #[test]
