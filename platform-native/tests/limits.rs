@@ -6,12 +6,14 @@
 
 mod support;
 
+use quickchat::ClientConfig;
 use quickchat::{Client, Event, MessageRecord};
+use quickchat_core::client::CatchUpScope;
 use quickchat_core::client::limits::{KEPT_PREFIX, MAX_IMAGE_DATA, MAX_TEXT, MAX_WIRE};
 use quickchat_core::protocol::rest::{AuthResponse, CreateGroupRequest, RegisterRequest};
 use quickchat_core::protocol::ws::{ClientFrame, MessageType};
 use quickchat_testserver::TestServer;
-use support::{WAIT, id, registered, send_raw_frame, unique, wait_for};
+use support::{WAIT, client_with, id, registered, send_raw_frame, unique, wait_for};
 
 /// A test server that takes WebSocket messages far over Cloudflare's 1 MiB (the backend
 /// behind another proxy, or a hostile server, can send anything).
@@ -185,7 +187,17 @@ async fn an_oversized_image_is_dropped() {
 async fn an_oversized_message_found_by_catch_up_is_stored_refused() {
     let server = server().await;
     let dir = tempfile::tempdir().unwrap();
-    let bob = registered(&server, &dir, "bob").await;
+    // Mallory is a new peer: the default catch-up finds it only in the background directory
+    // scan; catching up with every user finds it at once.
+    let config = ClientConfig {
+        catch_up: CatchUpScope::AllUsers,
+        ..ClientConfig::default()
+    };
+    let bob = client_with(&server, &dir, "bob", config).await;
+    bob.register(&unique("bob"), "secret123", None)
+        .await
+        .unwrap();
+    bob.connect_and_wait(WAIT).await.unwrap();
     let mallory = raw_user(&bob, "mallory").await;
     let bob_id = id(&bob);
     let bob_name = bob.current_user().unwrap().username;
