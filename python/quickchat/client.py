@@ -340,11 +340,21 @@ class WhatsAppClient:
         This store is then marked moved and disconnected: it neither connects nor sends
         (``account_moved``) until :meth:`reactivate_account`. ``path`` must not exist."""
         target = os.fspath(path)
-        if os.path.exists(target):
-            raise ValidationError(f"{target} exists: choose a new file for the export", "invalid_argument")
+        passphrase = _text(passphrase, "passphrase")
         native = await self._client()
-        data = await native.export_account(_text(passphrase, "passphrase"), history)
-        with open(target, "xb") as out:
+        # The file is made first: a path that cannot be written leaves the store unmarked,
+        # and an existing file (perhaps the only copy of another account) is never replaced.
+        try:
+            out = open(target, "xb")
+        except FileExistsError:
+            raise ValidationError(f"{target} exists: choose a new file for the export", "invalid_argument") from None
+        with out:
+            try:
+                data = await native.export_account(passphrase, history)
+            except BaseException:
+                out.close()
+                os.remove(target)
+                raise
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
