@@ -29,17 +29,17 @@ where
             let file =
                 archive::export_account(&*self.store, passphrase, options, now, &mut crypto.rng)
                     .await?;
-            // Whatever it cached may no longer be used here.
+            // Whatever it cached may no longer be used here, and from now on nothing may
+            // send: marked before the engine is free again, so a send waiting for it fails
+            // instead of advancing a ratchet the file already carries elsewhere.
             crypto.engine = None;
-            file
-        };
-        self.shutdown().await;
-        {
             let mut state = self.lock_state();
             state.login = None;
             state.password = None;
             state.moved_at = Some(now);
-        }
+            file
+        };
+        self.shutdown().await;
         Ok(file)
     }
 
