@@ -117,12 +117,7 @@ where
 
     /// Refuses when the store's account was exported to be used elsewhere.
     pub(crate) async fn refuse_if_moved(&self) -> Result<(), ClientError> {
-        match self
-            .store
-            .account_meta()
-            .await?
-            .and_then(|meta| meta.moved_at)
-        {
+        match self.moved_at().await? {
             Some(moved_at) => Err(ClientError::AccountMoved { moved_at }),
             None => Ok(()),
         }

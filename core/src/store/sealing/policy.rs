@@ -66,8 +66,10 @@ pub fn check_kdf_params(params: &KdfParams) -> Result<(), StoreError> {
 /// Reads parameters kept as JSON in a store's header, refused when unreadable or out of
 /// bounds.
 pub fn parse_kdf_params(bytes: &[u8]) -> Result<KdfParams, StoreError> {
+    // As text: one serde_json reader in the browser's modules (see `Sealer::open`).
+    let text = std::str::from_utf8(bytes).map_err(|e| damaged_params(format!("not text: {e}")))?;
     let params: KdfParams =
-        serde_json::from_slice(bytes).map_err(|e| damaged_params(format!("not readable: {e}")))?;
+        serde_json::from_str(text).map_err(|e| damaged_params(format!("not readable: {e}")))?;
     check_kdf_params(&params)?;
     Ok(params)
 }

@@ -133,7 +133,10 @@ impl<R: CryptoRng> Sealer<R> {
         sealed: &[u8],
     ) -> Result<T, StoreError> {
         let plain = self.open_bytes(place, sealed)?;
-        serde_json::from_slice(&plain).map_err(|e| unreadable(place, e))
+        // Read as text, as every other JSON of the browser's modules is: one serde_json
+        // reader in the .wasm instead of two.
+        let text = std::str::from_utf8(&plain).map_err(|e| unreadable(place, e))?;
+        serde_json::from_str(text).map_err(|e| unreadable(place, e))
     }
 
     /// Opens a value sealed for `place`: its bytes, in a buffer zeroized on drop.
