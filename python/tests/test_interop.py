@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from quickchat import Message, WhatsAppClient
 
@@ -52,14 +52,19 @@ async def run(args: List[str], env: Dict[str, str], timeout: float = 60.0) -> Tu
     return process.returncode, out.decode(), err.decode()
 
 
-def echo_bot(bot: WhatsAppClient) -> Tuple[List[Message], "asyncio.Queue[Message]"]:
-    """Registers an echo handler; returns what it received and a queue of its replies."""
+def echo_bot(
+    bot: WhatsAppClient, gate: Optional[asyncio.Event] = None
+) -> Tuple[List[Message], "asyncio.Queue[Message]"]:
+    """Registers an echo handler; returns what it received and a queue of its replies.
+    With `gate`, each reply waits until the gate is set."""
     heard: List[Message] = []
     replies: asyncio.Queue[Message] = asyncio.Queue()
 
     @bot.on_message
     async def echo(message: Message) -> None:
         heard.append(message)
+        if gate is not None:
+            await gate.wait()
         replies.put_nowait(await bot.send_message(message.from_user, f"Echo: {message.content}"))
 
     return heard, replies
@@ -79,7 +84,10 @@ async def test_python_bot_and_native_cli_user(
     make_client: MakeClient, server: TestServer, tmp_path: Path
 ) -> None:
     bot = await make_client("pybot", pacing=True)
-    heard, replies = echo_bot(bot)
+    # The reply waits until the CLI's `send` has exited: that process stays connected while
+    # it closes, and a reply arriving then would be read (and stored) by it, not by `listen`.
+    cli_offline = asyncio.Event()
+    heard, replies = echo_bot(bot, cli_offline)
     statuses: asyncio.Queue[Tuple[str, str]] = asyncio.Queue()
     bot.on_message_status(lambda message_id, status: statuses.put_nowait((message_id, status)))
     assert bot.user is not None
@@ -102,6 +110,7 @@ async def test_python_bot_and_native_cli_user(
     assert code == 0, err
     sent = json.loads(out)
     assert sent["encrypted"] is True
+    cli_offline.set()
 
     # The bot answers while the CLI is offline; `listen` catches the answer up, decrypted.
     await accepted(bot, statuses, await within(replies.get(), "the bot's answer"))
