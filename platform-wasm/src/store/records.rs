@@ -1,0 +1,136 @@
+//! Sealed records: reading and opening them, and the stored form of a message (clear index
+//! fields beside the sealed record, checked against it on every read).
+
+#[cfg(feature = "client")]
+use js_sys::Object;
+use quickchat_core::store::StoreError;
+use quickchat_core::store::sealing::Place;
+#[cfg(feature = "client")]
+use quickchat_core::store::{MessageRecord, MessageStatus};
+use rexie::TransactionMode;
+use serde::de::DeserializeOwned;
+use wasm_bindgen::JsValue;
+
+use super::IdbStore;
+#[cfg(feature = "client")]
+use super::schema::MESSAGES;
+use super::values::{backend, bytes_of, key_text};
+#[cfg(feature = "client")]
+use super::values::{bytes, conversation_key, corrupt, get_field, set_field};
+
+impl IdbStore {
+    pub(super) async fn get_sealed<T: DeserializeOwned>(
+        &self,
+        store: &'static str,
+        key: JsValue,
+        key_text: &str,
+    ) -> Result<Option<T>, StoreError> {
+        match self.get_raw(store, key, key_text).await? {
+            None => Ok(None),
+            Some(sealed) => self
+                .sealer
+                .open(&Place::new(store, key_text.as_bytes()), &sealed)
+                .map(Some),
+        }
+    }
+
+    /// The sealed bytes stored under `key`, if any.
+    pub(super) async fn get_raw(
+        &self,
+        store: &'static str,
+        key: JsValue,
+        key_text: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let context = format!("reading {store}");
+        let tx = self.transaction(&[store], TransactionMode::ReadOnly)?;
+        let value = tx
+            .store(store)
+            .map_err(backend(&context))?
+            .get(key)
+            .await
+            .map_err(backend(&context))?;
+        value
+            .filter(|v| !v.is_undefined())
+            .map(|value| bytes_of(&value, &format!("{store} record {key_text:?}")))
+            .transpose()
+    }
+
+    pub(super) async fn all_sealed<T: DeserializeOwned>(
+        &self,
+        store: &'static str,
+    ) -> Result<Vec<T>, StoreError> {
+        let context = format!("reading {store}");
+        let tx = self.transaction(&[store], TransactionMode::ReadOnly)?;
+        let object_store = tx.store(store).map_err(backend(&context))?;
+        let keys = object_store
+            .get_all_keys(None, None)
+            .await
+            .map_err(backend(&context))?;
+        let values = object_store
+            .get_all(None, None)
+            .await
+            .map_err(backend(&context))?;
+        if keys.len() != values.len() {
+            return Err(StoreError::Backend {
+                context,
+                detail: "the store changed while it was read".into(),
+            });
+        }
+        keys.iter()
+            .zip(values.iter())
+            .map(|(key, value)| {
+                let key_text = key_text(key);
+                let sealed = bytes_of(value, &format!("{store} record {key_text:?}"))?;
+                self.sealer
+                    .open(&Place::new(store, key_text.as_bytes()), &sealed)
+            })
+            .collect()
+    }
+
+    /// The stored form of a message: clear index fields and the sealed record.
+    #[cfg(feature = "client")]
+    pub(super) fn message_value(&self, record: &MessageRecord) -> Result<JsValue, StoreError> {
+        let sealed = self
+            .sealer
+            .seal(&Place::new(MESSAGES, record.id.as_bytes()), record)?;
+        let object = Object::new();
+        set_field(&object, "id", &JsValue::from_str(&record.id));
+        set_field(
+            &object,
+            "c",
+            &JsValue::from_str(&conversation_key(&record.conversation)),
+        );
+        let t = JsValue::from(record.timestamp as f64);
+        set_field(&object, "t", &t);
+        if record.status == MessageStatus::Pending {
+            set_field(&object, "o", &t);
+        }
+        set_field(&object, "s", &bytes(&sealed));
+        Ok(object.into())
+    }
+
+    /// Opens a stored message and checks its clear fields against the sealed record.
+    #[cfg(feature = "client")]
+    pub(super) fn open_message(&self, value: &JsValue) -> Result<MessageRecord, StoreError> {
+        let id = get_field(value, "id")
+            .as_string()
+            .ok_or_else(|| corrupt("message", "no id"))?;
+        let what = || format!("message {id:?}");
+        let sealed = bytes_of(&get_field(value, "s"), &what())?;
+        let record: MessageRecord = self
+            .sealer
+            .open(&Place::new(MESSAGES, id.as_bytes()), &sealed)?;
+        let c = get_field(value, "c").as_string();
+        let t = get_field(value, "t").as_f64();
+        if record.id != id
+            || c.as_deref() != Some(conversation_key(&record.conversation).as_str())
+            || t != Some(record.timestamp as f64)
+        {
+            return Err(corrupt(
+                what(),
+                "its index fields do not match the sealed record",
+            ));
+        }
+        Ok(record)
+    }
+}
