@@ -14,7 +14,7 @@ use crate::encoding::EncodingError;
 use crate::prekey_care::PrekeyCareError;
 use crate::protocol::ApiError;
 use crate::reference::ImportError;
-use crate::session::SessionError;
+use crate::session::{DeviceError, SessionError};
 use crate::store::StoreError;
 use crate::transport::TransportError;
 
@@ -46,6 +46,16 @@ impl SessionError {
             SessionError::UnacceptedIdentityChange { .. } => "identity_change_not_accepted",
             SessionError::UnknownPeer { .. } => "unknown_peer",
             SessionError::Cooling { .. } => "peer_cooling",
+        }
+    }
+}
+
+impl DeviceError {
+    /// The stable code of this kind of failure.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DeviceError::Closed => "not_initialized",
+            DeviceError::Session(e) => e.code(),
         }
     }
 }

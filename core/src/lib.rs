@@ -33,7 +33,7 @@ pub use client::{
 };
 pub use keys::{Fingerprint, IdentityKeyPair, PublicKey};
 pub use protocol::ApiError;
-pub use session::{SessionEngine, SessionError};
+pub use session::{Device, DeviceError, SessionEngine, SessionError};
 pub use store::{
     Conversation, Direction, MemoryStore, MessageRecord, MessageStatus, Store, StoreError,
 };

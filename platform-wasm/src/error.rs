@@ -11,7 +11,7 @@ use quickchat_core::encoding::EncodingError;
 use quickchat_core::prekey_care::PrekeyCareError;
 use quickchat_core::protocol::ApiError;
 use quickchat_core::reference::ImportError;
-use quickchat_core::session::SessionError;
+use quickchat_core::session::{DeviceError, SessionError};
 use quickchat_core::store::StoreError;
 use quickchat_core::transport::TransportError;
 use wasm_bindgen::JsValue;
@@ -132,6 +132,16 @@ impl Error {
         Error::Invalid {
             what,
             why: why.into(),
+        }
+    }
+}
+
+/// The drop-in's device is closed only before `KeyManager.initialize()`.
+impl From<DeviceError> for Error {
+    fn from(e: DeviceError) -> Self {
+        match e {
+            DeviceError::Closed => Error::NotInitialized("KeyManager"),
+            DeviceError::Session(e) => Error::Session(e),
         }
     }
 }

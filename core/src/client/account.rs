@@ -12,7 +12,7 @@ use crate::keys::{Fingerprint, PublicKey};
 use crate::platform::MaybeSend;
 use crate::prekey_care::PrekeyCare;
 use crate::protocol::rest::{AuthResponse, LoginRequest, PrekeyStatus, RegisterRequest};
-use crate::session::{SessionConfig, SessionEngine};
+use crate::session::SessionConfig;
 use crate::store::{AccountMeta, SavedLogin, Store, StoreOp, WriteBatch};
 use crate::transport::{Clock, Transport};
 
@@ -225,7 +225,7 @@ where
                     &user_id,
                     first_id,
                     self.now(),
-                    &mut crypto.rng,
+                    crypto.device.rng(),
                 )
                 .await?;
             }
@@ -264,11 +264,9 @@ where
     }
 
     async fn open_engine(&self) -> Result<(), ClientError> {
+        let config = self.session_config();
         let mut crypto = self.crypto.lock().await;
-        if crypto.engine.is_none() {
-            crypto.engine =
-                Some(SessionEngine::open(Arc::clone(&self.store), self.session_config()).await?);
-        }
+        crypto.device.open(Arc::clone(&self.store), config).await?;
         Ok(())
     }
 
@@ -372,13 +370,13 @@ where
         let care = PrekeyCare::new(&*self.store, self.config.prekeys);
         {
             let mut crypto = self.crypto.lock().await;
-            care.rotate_if_due(self.now(), &mut crypto.rng).await?;
+            care.rotate_if_due(self.now(), crypto.device.rng()).await?;
         }
         self.publish_keys(false).await?;
         let status = with_jwt!(self, |jwt| self.api.prekey_status(&jwt))?;
         let made = {
             let mut crypto = self.crypto.lock().await;
-            care.top_up(status.one_time_prekey_count, &mut crypto.rng)
+            care.top_up(status.one_time_prekey_count, crypto.device.rng())
                 .await?
         };
         if made > 0 {
@@ -395,8 +393,8 @@ where
         self.me()?;
         {
             let mut crypto = self.crypto.lock().await;
-            crypto.engine = None;
-            reset_account(&*self.store, self.now(), &mut crypto.rng).await?;
+            crypto.device.close();
+            reset_account(&*self.store, self.now(), crypto.device.rng()).await?;
         }
         self.open_engine().await?;
         self.publish_keys(false).await

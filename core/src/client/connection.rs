@@ -96,7 +96,7 @@ where
             attempt = attempt.saturating_add(1);
             let random = {
                 let mut crypto = self.crypto.lock().await;
-                f64::from(crypto.rng.next_u32()) / (f64::from(u32::MAX) + 1.0)
+                f64::from(crypto.device.rng().next_u32()) / (f64::from(u32::MAX) + 1.0)
             };
             let delay_ms = self.config.backoff.delay_ms(attempt, random);
             self.events.emit(Event::Reconnecting { attempt, delay_ms });

@@ -5,7 +5,7 @@ use crate::archive::ArchiveError;
 use crate::encoding::EncodingError;
 use crate::prekey_care::PrekeyCareError;
 use crate::protocol::ApiError;
-use crate::session::SessionError;
+use crate::session::{DeviceError, SessionError};
 use crate::store::StoreError;
 use crate::transport::TransportError;
 
@@ -114,6 +114,15 @@ pub enum ClientError {
     /// Exporting or importing the account failed.
     #[error(transparent)]
     Archive(#[from] ArchiveError),
+}
+
+impl From<DeviceError> for ClientError {
+    fn from(e: DeviceError) -> Self {
+        match e {
+            DeviceError::Closed => ClientError::NotLoggedIn,
+            DeviceError::Session(e) => ClientError::Session(e),
+        }
+    }
 }
 
 impl ClientError {

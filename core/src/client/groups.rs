@@ -217,7 +217,7 @@ where
         image: Option<&str>,
     ) -> Result<MessageRecord, ClientError> {
         let me = self.me()?;
-        let id = self.new_message_id(&mut self.crypto.lock().await.rng);
+        let id = self.new_message_id(self.crypto.lock().await.device.rng());
         let record = MessageRecord {
             id,
             conversation: Conversation::Group(group_id.to_string()),

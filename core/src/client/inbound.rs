@@ -386,7 +386,7 @@ where
         let now = self.now();
         let mut guard = self.crypto.lock().await;
         let crypto = &mut *guard;
-        let engine = crypto.engine.as_mut().ok_or(ClientError::NotLoggedIn)?;
+        let (engine, rng) = crypto.device.parts()?;
         // Plaintext where a session exists is someone posing as the peer (the backend takes
         // any sender on a socket), unless the app allowed plaintext from that peer.
         let mut spoofable = std::collections::HashSet::new();
@@ -399,7 +399,7 @@ where
             }
         }
         let mut prepared = engine
-            .decrypt_batch_gated(&encrypted, now, &mut crypto.rng, Some(&mut crypto.cooling))
+            .decrypt_batch_gated(&encrypted, now, rng, Some(&mut crypto.cooling))
             .await?;
         let mut outcomes = prepared.value().clone().into_iter();
         let mut events = Vec::with_capacity(fresh.len() + 1);

@@ -139,12 +139,12 @@ where
             }
             return;
         };
-        let Some(engine) = crypto.engine.as_mut() else {
+        if !crypto.device.is_open() {
             for request in requests {
                 let _ = request.done.send(Err(ClientError::NotLoggedIn));
             }
             return;
-        };
+        }
         // Sessions first: one bundle fetch per new peer, never per message.
         let mut plain_fallback = HashSet::new();
         let mut failed: HashMap<String, ClientError> = HashMap::new();
@@ -155,12 +155,12 @@ where
             .map(|r| r.peer_id.clone())
             .collect::<BTreeSet<_>>()
         {
-            match engine.has_session(&peer).await {
+            match crypto.device.has_session(&peer).await {
                 Ok(true) => {
                     // A session the peer may have abandoned (reset, re-install) is checked
                     // against its bundle first (rate-limited).
                     if let Err(e) = self
-                        .recheck_before_send(engine, &mut crypto.rng, &peer, now)
+                        .recheck_before_send(&mut crypto.device, &peer, now)
                         .await
                     {
                         failed.insert(peer, e);
@@ -189,8 +189,9 @@ where
                 Ok(bundle) => {
                     self.bundle_seen(&peer);
                     let started = match bundle.to_bundle() {
-                        Ok(bundle) => engine
-                            .start_session(&peer, &bundle, now, &mut crypto.rng)
+                        Ok(bundle) => crypto
+                            .device
+                            .session_from_bundle(&peer, &bundle, now)
                             .await
                             .map_err(ClientError::from),
                         Err(e) => Err(e.into()),
@@ -223,13 +224,17 @@ where
             })
             .map(|r| (r.peer_id.clone(), r.text.clone()))
             .collect();
-        let mut prepared = match engine
-            .encrypt_batch(&to_encrypt, now, &mut crypto.rng)
-            .await
-        {
+        let prepared = match crypto.device.parts() {
+            Ok((engine, rng)) => engine
+                .encrypt_batch(&to_encrypt, now, rng)
+                .await
+                .map_err(ClientError::from)
+                .map(|prepared| (prepared, rng)),
+            Err(e) => Err(e.into()),
+        };
+        let (mut prepared, rng) = match prepared {
             Ok(prepared) => prepared,
             Err(e) => {
-                let e = ClientError::from(e);
                 for request in requests {
                     let _ = request.done.send(Err(e.clone()));
                 }
@@ -245,7 +250,7 @@ where
                 continue;
             }
             let encrypt = request.encrypted && !plain_fallback.contains(&request.peer_id);
-            let id = self.new_message_id(&mut crypto.rng);
+            let id = self.new_message_id(rng);
             let mut record = self.outgoing_record(
                 id,
                 &me.user_id,
@@ -298,7 +303,7 @@ where
         check_data_url(data_url)?;
         let me = self.me()?;
         let now = self.now();
-        let id = self.new_message_id(&mut self.crypto.lock().await.rng);
+        let id = self.new_message_id(self.crypto.lock().await.device.rng());
         let mut record = self.outgoing_record(id, &me.user_id, peer_id, IMAGE_CAPTION, now, false);
         record.kind = ContentKind::Image;
         record.image_data = Some(data_url.to_string());

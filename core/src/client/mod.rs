@@ -47,7 +47,7 @@ pub use trust::PeerVerification;
 use crate::platform::MaybeSend;
 use crate::protocol::Api;
 use crate::protocol::rest::UserSummary;
-use crate::session::{Cooling, SessionEngine};
+use crate::session::{Cooling, Device};
 use crate::store::{SavedLogin, Store};
 use crate::transport::{Clock, FrameSink, Transport};
 use events::EventBus;
@@ -61,11 +61,10 @@ pub struct CurrentUser {
     pub username: String,
 }
 
-/// What needs the session engine and the random source, behind one async lock so that
-/// crypto operations and the writes that follow them never interleave.
+/// What needs the session engine and the random source (the [`Device`]), behind one async
+/// lock so that crypto operations and the writes that follow them never interleave.
 pub(crate) struct Crypto<S, R> {
-    engine: Option<SessionEngine<Arc<S>>>,
-    rng: R,
+    device: Device<Arc<S>, R>,
     /// Per-peer budgets for failed decryptions (hostile messages are costly to refuse).
     cooling: Cooling,
 }
@@ -152,8 +151,7 @@ where
             clock,
             config,
             crypto: futures::lock::Mutex::new(Crypto {
-                engine: None,
-                rng,
+                device: Device::new(rng),
                 cooling,
             }),
             state: Mutex::new(State::default()),

@@ -26,13 +26,18 @@ where
         let now = self.now();
         let file = {
             let mut crypto = self.crypto.lock().await;
-            let file =
-                archive::export_account(&*self.store, passphrase, options, now, &mut crypto.rng)
-                    .await?;
+            let file = archive::export_account(
+                &*self.store,
+                passphrase,
+                options,
+                now,
+                crypto.device.rng(),
+            )
+            .await?;
             // Whatever it cached may no longer be used here, and from now on nothing may
             // send: marked before the engine is free again, so a send waiting for it fails
             // instead of advancing a ratchet the file already carries elsewhere.
-            crypto.engine = None;
+            crypto.device.close();
             let mut state = self.lock_state();
             state.login = None;
             state.password = None;
@@ -62,7 +67,7 @@ where
         }
         let imported = {
             let mut crypto = self.crypto.lock().await;
-            crypto.engine = None;
+            crypto.device.close();
             archive::import_account(&*self.store, file, passphrase, options).await?
         };
         self.restore().await?;

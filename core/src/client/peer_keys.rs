@@ -16,6 +16,7 @@
 //! ([`ClientConfig::bundle_recheck_interval_ms`](super::ClientConfig)).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use rand_core::CryptoRng;
 
@@ -25,7 +26,7 @@ use crate::keys::PublicKey;
 use crate::platform::MaybeSend;
 use crate::protocol::rest::BundleResponse;
 use crate::protocol::ws::MessagePayload;
-use crate::session::SessionEngine;
+use crate::session::Device;
 use crate::store::Store;
 use crate::transport::{Clock, Transport};
 
@@ -152,12 +153,11 @@ where
     /// peer reset or re-installed) starts a new session, reported as an identity change.
     pub(crate) async fn recheck_before_send(
         &self,
-        engine: &mut SessionEngine<std::sync::Arc<S>>,
-        rng: &mut R,
+        device: &mut Device<Arc<S>, R>,
         peer_id: &str,
         now: i64,
     ) -> Result<(), ClientError> {
-        let Some(summary) = engine.session_summary(peer_id).await? else {
+        let Some(summary) = device.parts()?.0.session_summary(peer_id).await? else {
             return Ok(());
         };
         let stale_after = i64::try_from(self.config.stale_session_ms).unwrap_or(i64::MAX);
@@ -180,7 +180,7 @@ where
                 return Ok(());
             }
         };
-        self.follow_new_identity(engine, rng, peer_id, &bundle, now)
+        self.follow_new_identity(device, peer_id, &bundle, now)
             .await
     }
 
@@ -188,20 +188,13 @@ where
     /// was agreed with, starts a new session from it and reports the change.
     async fn follow_new_identity(
         &self,
-        engine: &mut SessionEngine<std::sync::Arc<S>>,
-        rng: &mut R,
+        device: &mut Device<Arc<S>, R>,
         peer_id: &str,
         bundle: &BundleResponse,
         now: i64,
     ) -> Result<(), ClientError> {
-        let Some(summary) = engine.session_summary(peer_id).await? else {
-            return Ok(());
-        };
-        if published_key(bundle)? == summary.remote_identity_key {
-            return Ok(());
-        }
-        if let Some(change) = engine
-            .start_session(peer_id, &bundle.to_bundle()?, now, rng)
+        if let Some(change) = device
+            .follow_published_identity(peer_id, &bundle.to_bundle()?, now)
             .await?
         {
             self.events.emit(Event::IdentityChanged { change });
@@ -224,13 +217,12 @@ where
             }
         };
         let now = self.now();
-        let mut guard = self.crypto.lock().await;
-        let crypto = &mut *guard;
-        let Some(engine) = crypto.engine.as_mut() else {
+        let mut crypto = self.crypto.lock().await;
+        if !crypto.device.is_open() {
             return;
-        };
+        }
         if let Err(e) = self
-            .follow_new_identity(engine, &mut crypto.rng, peer_id, &bundle, now)
+            .follow_new_identity(&mut crypto.device, peer_id, &bundle, now)
             .await
         {
             tracing::warn!(peer = %peer_id, error = %e, "could not follow the peer's new keys");

@@ -66,17 +66,15 @@ where
             .to_bundle()?;
         // A fresh bundle: no re-check for a reset is due for a while.
         self.bundle_seen(peer_id);
-        {
-            let mut guard = self.crypto.lock().await;
-            let crypto = &mut *guard;
-            let engine = crypto.engine.as_mut().ok_or(ClientError::NotLoggedIn)?;
-            if !engine.has_session(peer_id).await?
-                && let Some(change) = engine
-                    .start_session(peer_id, &bundle, now, &mut crypto.rng)
-                    .await?
-            {
-                self.events.emit(Event::IdentityChanged { change });
-            }
+        let change = self
+            .crypto
+            .lock()
+            .await
+            .device
+            .session_from_bundle(peer_id, &bundle, now)
+            .await?;
+        if let Some(change) = change {
+            self.events.emit(Event::IdentityChanged { change });
         }
         Ok(Fingerprint::of(&bundle.identity.dh))
     }
@@ -97,7 +95,7 @@ where
         };
         with_jwt!(self, |jwt| self.api.verify_key(&jwt, &request))?;
         let mut crypto = self.crypto.lock().await;
-        let engine = crypto.engine.as_mut().ok_or(ClientError::NotLoggedIn)?;
+        let (engine, _) = crypto.device.parts()?;
         engine.set_verified(peer_id, true).await?;
         Ok(fingerprint)
     }
@@ -106,7 +104,7 @@ where
     pub async fn unverify_peer(&self, peer_id: &str) -> Result<(), ClientError> {
         with_jwt!(self, |jwt| self.api.unverify_key(&jwt, peer_id))?;
         let mut crypto = self.crypto.lock().await;
-        if let Some(engine) = crypto.engine.as_mut()
+        if let Ok((engine, _)) = crypto.device.parts()
             && self.store.known_identity(peer_id).await?.is_some()
         {
             engine.set_verified(peer_id, false).await?;
@@ -137,7 +135,7 @@ where
     /// Accepts a peer's changed identity key without verifying it, allowing sending again.
     pub async fn accept_identity(&self, peer_id: &str) -> Result<(), ClientError> {
         let mut crypto = self.crypto.lock().await;
-        let engine = crypto.engine.as_mut().ok_or(ClientError::NotLoggedIn)?;
+        let (engine, _) = crypto.device.parts()?;
         engine.accept_identity(peer_id).await?;
         Ok(())
     }

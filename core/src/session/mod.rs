@@ -15,12 +15,14 @@
 
 pub mod binary;
 mod cooling;
+mod device;
 mod engine;
 mod recent;
 mod record;
 mod trust;
 
 pub use cooling::{Cooling, CoolingConfig};
+pub use device::{Device, DeviceError};
 pub use engine::{
     Incoming, Outgoing, Prepared, SessionConfig, SessionEngine, SessionError, SessionSummary,
 };

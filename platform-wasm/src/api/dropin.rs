@@ -20,7 +20,7 @@ use quickchat_core::prekey_care::{PendingUpload, PrekeyCare, PrekeyPolicy};
 use quickchat_core::protocol::rest::{BundleResponse, UploadPrekeysRequest};
 use quickchat_core::protocol::{Api, ApiError};
 use quickchat_core::session::{
-    IdentityChange, PeerSessions, SessionConfig, SessionEngine, SessionError, SessionOrigin,
+    Device, IdentityChange, PeerSessions, SessionConfig, SessionError, SessionOrigin,
 };
 use quickchat_core::store::Store;
 use rexie::{ObjectStore, Rexie, TransactionMode};
@@ -54,7 +54,7 @@ fn now() -> i64 {
 struct Shared {
     user_id: String,
     store: SharedStore,
-    crypto: futures::lock::Mutex<Crypto>,
+    crypto: futures::lock::Mutex<Device<SharedStore, WebRng>>,
     /// Held while a session is being set up (its bundle fetched), one at a time, so that
     /// messages to a new peer keep their order; the engine (`crypto`) stays free meanwhile.
     setup: futures::lock::Mutex<()>,
@@ -63,23 +63,6 @@ struct Shared {
     /// package only when called (see [`crate::handover`]).
     importer: Option<js_sys::Function>,
     config: SessionConfig,
-}
-
-struct Crypto {
-    engine: Option<SessionEngine<SharedStore>>,
-    rng: WebRng,
-}
-
-impl Crypto {
-    /// The engine (there once `KeyManager.initialize()` has run) and the generator, borrowed
-    /// together.
-    fn engine(&mut self) -> Result<(&mut SessionEngine<SharedStore>, &mut WebRng)> {
-        let engine = self
-            .engine
-            .as_mut()
-            .ok_or(Error::NotInitialized("KeyManager"))?;
-        Ok((engine, &mut self.rng))
-    }
 }
 
 impl Shared {
@@ -236,10 +219,7 @@ impl KeyManagerCore {
                 shared: Rc::new(Shared {
                     user_id,
                     store,
-                    crypto: futures::lock::Mutex::new(Crypto {
-                        engine: None,
-                        rng: parsed.rng,
-                    }),
+                    crypto: futures::lock::Mutex::new(Device::new(parsed.rng)),
                     setup: futures::lock::Mutex::new(()),
                     import_from,
                     importer,
@@ -279,16 +259,14 @@ impl KeyManagerCore {
                     if imported.is_some() {
                         "imported"
                     } else {
-                        create_account(&shared.store, &shared.user_id, now(), &mut crypto.rng)
-                            .await?;
+                        create_account(&shared.store, &shared.user_id, now(), crypto.rng()).await?;
                         "created"
                     }
                 }
             };
-            if crypto.engine.is_none() {
-                crypto.engine =
-                    Some(SessionEngine::open(Arc::clone(&shared.store), shared.config).await?);
-            }
+            crypto
+                .open(Arc::clone(&shared.store), shared.config)
+                .await?;
             Ok(JsValue::from_str(outcome))
         })
     }
@@ -376,7 +354,7 @@ impl KeyManagerCore {
                 return Err(Error::invalid("count", "at most 1000 prekeys at once"));
             }
             let mut crypto = shared.crypto.lock().await;
-            shared.care().add_one_time(count, &mut crypto.rng).await?;
+            shared.care().add_one_time(count, crypto.rng()).await?;
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -391,7 +369,7 @@ impl KeyManagerCore {
             let mut crypto = shared.crypto.lock().await;
             // The old secret is kept for late first messages; retired secrets past their
             // keeping time go.
-            shared.care().rotate_now(now(), &mut crypto.rng).await?;
+            shared.care().rotate_now(now(), crypto.rng()).await?;
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -421,11 +399,12 @@ impl KeyManagerCore {
         let shared = Rc::clone(&self.shared);
         promise(async move {
             let mut crypto = shared.crypto.lock().await;
-            crypto.engine = None;
+            crypto.close();
             // One commit, and the prekey id counter carries on (as the web client's reset).
-            reset_account(&shared.store, now(), &mut crypto.rng).await?;
-            crypto.engine =
-                Some(SessionEngine::open(Arc::clone(&shared.store), shared.config).await?);
+            reset_account(&shared.store, now(), crypto.rng()).await?;
+            crypto
+                .open(Arc::clone(&shared.store), shared.config)
+                .await?;
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -664,10 +643,13 @@ impl SessionState {
     /// Makes sure there is a session with the peer and hands back the engine. The peer's
     /// bundle is fetched without holding the engine: a slow or failing network delays only
     /// this call, never the other peers' messages. Callers hold `setup`.
-    async fn ensure(&self, peer_id: &str) -> Result<futures::lock::MutexGuard<'_, Crypto>> {
+    async fn ensure(
+        &self,
+        peer_id: &str,
+    ) -> Result<futures::lock::MutexGuard<'_, Device<SharedStore, WebRng>>> {
         {
             let mut guard = self.shared.crypto.lock().await;
-            if guard.engine()?.0.has_session(peer_id).await? {
+            if guard.has_session(peer_id).await? {
                 return Ok(guard);
             }
         }
@@ -677,19 +659,16 @@ impl SessionState {
             .to_bundle()
             .map_err(|e: EncodingError| Error::Encoding(e))?;
         let mut guard = self.shared.crypto.lock().await;
-        let (engine, rng) = guard.engine()?;
         // A first message from the peer may have made one meanwhile: it is used.
-        if !engine.has_session(peer_id).await? {
-            let change = engine.start_session(peer_id, &bundle, now(), rng).await?;
-            self.report(change);
-        }
+        let change = guard.session_from_bundle(peer_id, &bundle, now()).await?;
+        self.report(change);
         Ok(guard)
     }
 
     async fn encrypt_wire(&self, peer_id: &str, plaintext: &str) -> Result<String> {
         {
             let mut guard = self.shared.crypto.lock().await;
-            let (engine, rng) = guard.engine()?;
+            let (engine, rng) = guard.parts()?;
             // Straight to the session (no separate existence check, which would copy the
             // session); only a peer without one gets a session first. A missing session is
             // found before any random draw.
@@ -712,7 +691,7 @@ impl SessionState {
         // peer cannot overtake it.
         let _setup = self.shared.setup.lock().await;
         let mut guard = self.ensure(peer_id).await?;
-        let (engine, rng) = guard.engine()?;
+        let (engine, rng) = guard.parts()?;
         let outgoing = engine
             .encrypt(peer_id, plaintext, now(), rng)
             .await?
@@ -732,7 +711,7 @@ impl SessionState {
             source,
         })?;
         let mut guard = self.shared.crypto.lock().await;
-        let (engine, rng) = guard.engine()?;
+        let (engine, rng) = guard.parts()?;
         let prepared = engine
             .decrypt_envelope(&peer_id, envelope, now(), rng)
             .await?;
