@@ -20,6 +20,8 @@
 pub mod api;
 mod body;
 pub mod clock;
+#[cfg(feature = "dropin")]
+mod dropin;
 pub mod error;
 pub mod handover;
 pub mod import;

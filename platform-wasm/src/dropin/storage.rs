@@ -1,0 +1,91 @@
+//! Opening the drop-in's store as the options say, and the generated passphrase of a store
+//! opened without one.
+
+use std::sync::Arc;
+
+use rexie::{ObjectStore, Rexie, TransactionMode};
+use wasm_bindgen::JsValue;
+
+use super::SharedStore;
+use crate::api::options::{ParsedOptions, Storage};
+use crate::error::Error;
+use crate::error::Result;
+use crate::rng::WebRng;
+use crate::store::IdbStore;
+use crate::store::memory::KeyMemoryStore;
+
+/// The database holding the generated passphrases of drop-in stores opened without one.
+const DEVICE_SECRETS_DATABASE: &str = "quickchat-device-secrets";
+
+/// Opens the drop-in's store as the options say.
+pub(super) async fn open_store(user_id: &str, parsed: &ParsedOptions) -> Result<SharedStore> {
+    match parsed.storage() {
+        // An Arc because core forwards `Store` through `Arc` (the browser has one thread).
+        #[allow(clippy::arc_with_non_send_sync)]
+        Storage::Memory => Ok(Arc::new(KeyMemoryStore::new())),
+        Storage::Indexeddb => {
+            let name = parsed
+                .options
+                .database_name
+                .clone()
+                .unwrap_or_else(|| format!("quickchat-keys:{user_id}"));
+            let passphrase = match &parsed.options.passphrase {
+                Some(passphrase) => zeroize::Zeroizing::new(passphrase.clone()),
+                None => device_secret(&name).await?,
+            };
+            // An Arc because core forwards `Store` through `Arc` (the browser has one thread).
+            #[allow(clippy::arc_with_non_send_sync)]
+            let store: SharedStore =
+                Arc::new(IdbStore::open(&name, &passphrase, parsed.kdf()?).await?);
+            Ok(store)
+        }
+    }
+}
+
+/// The generated passphrase of the store `name`, made on first use and kept in the
+/// `quickchat-device-secrets` database — the same protection the reference client gives
+/// its keys (its master key sits beside them). An application that supplies a passphrase
+/// gets real encryption at rest instead.
+async fn device_secret(name: &str) -> Result<zeroize::Zeroizing<String>> {
+    let failed = |e: rexie::Error| {
+        Error::Store(quickchat_core::store::StoreError::Backend {
+            context: "keeping the device passphrase".into(),
+            detail: e.to_string(),
+        })
+    };
+    let db = Rexie::builder(DEVICE_SECRETS_DATABASE)
+        .version(1)
+        .add_object_store(ObjectStore::new("secrets"))
+        .build()
+        .await
+        .map_err(failed)?;
+    let result = async {
+        let tx = db
+            .transaction(&["secrets"], TransactionMode::ReadWrite)
+            .map_err(failed)?;
+        let secrets = tx.store("secrets").map_err(failed)?;
+        let existing = secrets
+            .get(JsValue::from_str(name))
+            .await
+            .map_err(failed)?
+            .and_then(|v| v.as_string());
+        let secret = match existing {
+            Some(secret) => secret,
+            None => {
+                let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
+                quickchat_core::rand_core::Rng::fill_bytes(&mut WebRng::System, &mut *bytes);
+                let secret = quickchat_core::encoding::b64_encode(&*bytes);
+                secrets
+                    .put(&JsValue::from_str(&secret), Some(&JsValue::from_str(name)))
+                    .await
+                    .map_err(failed)?;
+                secret
+            }
+        };
+        tx.done().await.map_err(failed)?;
+        Ok(zeroize::Zeroizing::new(secret))
+    }
+    .await;
+    db.close();
+    result
+}
