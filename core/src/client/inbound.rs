@@ -58,19 +58,29 @@ where
         }
     }
 
-    /// Handles frames that arrived together, in order; consecutive messages from peers are
-    /// decrypted and stored as one batch (one disk sync).
+    /// Handles frames that arrived together, in order, except that the messages from peers
+    /// between two other frames are decrypted and stored as one batch (one disk sync), with
+    /// the echoes of this account's own messages among them handled right after it.
     pub(crate) async fn handle_frames(&self, texts: Vec<String>, live: bool) {
         let me = match self.me() {
             Ok(me) => me.user_id,
             Err(_) => return,
         };
+        // Messages from peers and the backend's echoes of this account's own messages are
+        // independent of each other (an echo settles a record the peers' messages never
+        // touch), and they interleave on a busy socket: a bot's replies are echoed between
+        // the next messages it gets. So echoes wait beside the batch instead of ending it,
+        // and the peers' messages of a whole read cost one commit, not one each. Every
+        // other frame keeps its place: what came before it is handled first.
         let mut pending: Vec<MessagePayload> = Vec::new();
+        let mut echoes: Vec<MessagePayload> = Vec::new();
         for text in texts {
             match ServerFrame::parse(&text) {
                 Ok(ServerFrame::Message(payload)) if payload.from != me => pending.push(payload),
+                Ok(ServerFrame::Message(payload)) => echoes.push(payload),
                 parsed => {
                     self.flush_received(&mut pending, live).await;
+                    self.flush_echoes(&mut echoes).await;
                     match parsed {
                         Ok(frame) => {
                             if let Err(e) = self.dispatch(frame, live).await {
@@ -85,6 +95,15 @@ where
             }
         }
         self.flush_received(&mut pending, live).await;
+        self.flush_echoes(&mut echoes).await;
+    }
+
+    async fn flush_echoes(&self, echoes: &mut Vec<MessagePayload>) {
+        for payload in std::mem::take(echoes) {
+            if let Err(e) = self.echo(payload).await {
+                self.report_failure(&e);
+            }
+        }
     }
 
     async fn flush_received(&self, pending: &mut Vec<MessagePayload>, live: bool) {

@@ -582,6 +582,48 @@ fn a_paced_message_leaves_the_serving_loop_asleep_until_it_is_due() {
 // ---- Catch-up at scale: known peers on connect, the directory scan in the background ----
 
 /// Users of the scripted directory: `user-0000` …, with this account and Bob among them.
+/// A live message from Bob (plaintext, which the harness allows from him).
+fn from_bob(id: &str, text: &str, timestamp: i64) -> String {
+    json!({"type": "message", "payload": {
+        "id": id, "from": BOB, "to": ME, "content": text, "timestamp": timestamp,
+        "status": "sent", "type": "text", "encrypted": false,
+    }})
+    .to_string()
+}
+
+#[test]
+fn peer_messages_read_together_are_one_batch_even_with_echoes_between_them() {
+    let mut h = Harness::new(config());
+    h.run();
+    let mut socket = h.accept();
+    h.handshake(&mut socket);
+    let id = h.send("ours");
+    let id = id.borrow().clone().expect("saved");
+    let sent = messages_in(&parse_all(socket.frames()));
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    h.events();
+    // As a busy bot reads them: a peer's message, the echo of its own reply, another.
+    socket.push(from_bob("b1", "one", START_MS + 20));
+    socket.push(echo(&sent[0], "sent", START_MS + 21));
+    socket.push(from_bob("b2", "two", START_MS + 22));
+    let seen: Vec<String> = h
+        .events()
+        .into_iter()
+        .filter_map(|event| match event {
+            Event::Message { message, .. } => Some(format!("message {}", message.id)),
+            Event::MessageStatus { message_id, .. } => Some(format!("status {message_id}")),
+            _ => None,
+        })
+        .collect();
+    // Both of Bob's messages came out of one batch (one commit), the echo right after.
+    assert_eq!(
+        seen,
+        ["message b1".to_string(), "message b2".into(), format!("status {id}")]
+    );
+    assert_eq!(h.status_of(&id), MessageStatus::Sent);
+    assert_eq!(h.status_of("b2"), MessageStatus::Delivered);
+}
+
 fn directory(users: usize) -> Vec<String> {
     let mut ids: Vec<String> = (0..users).map(|i| format!("user-{i:04}")).collect();
     ids.push(ME.to_string());
