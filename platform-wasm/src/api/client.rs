@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use futures::channel::oneshot;
 use futures::{FutureExt, StreamExt, pin_mut, select};
-use quickchat_core::client::{Client, Event, EventStream};
+use quickchat_core::client::{Client, ClientError, Event, EventStream};
 use quickchat_core::protocol::rest::{GroupSettings, UpdateGroupRequest};
 use quickchat_core::store::{Conversation, MemoryStore, Store};
 use serde::Serialize;
@@ -26,6 +26,10 @@ use crate::import::WEB_CLIENT_DATABASE;
 use crate::rng::WebRng;
 use crate::store::IdbStore;
 use crate::transport::WebTransport;
+
+mod moving;
+
+pub use moving::export_web_client_account;
 
 /// Core's client with the browser's parts.
 pub type CoreClient = Client<WebTransport, Box<dyn Store>, WebClock, WebRng>;
@@ -222,7 +226,8 @@ impl QuickChatClient {
     }
 
     /// `connect()`, then waits until the socket is up and history caught up (or the wait
-    /// times out, default 10 s). Rejects at once if the connection stops for good.
+    /// times out, default 10 s). Rejects at once if the connection stops for good, and with
+    /// `account_moved` on a store whose account was exported.
     #[wasm_bindgen(js_name = connectAndWait)]
     pub fn connect_and_wait(&self, timeout_ms: Option<u32>) -> js_sys::Promise {
         let inner = self.core();
@@ -232,6 +237,10 @@ impl QuickChatClient {
         promise(async move {
             if already {
                 return Ok(JsValue::UNDEFINED);
+            }
+            // A moved store never connects: say so with its own code, not as a stop.
+            if let Some(moved_at) = inner.core.moved_at().await? {
+                return Err(ClientError::AccountMoved { moved_at }.into());
             }
             let wait = async {
                 events.until_ready().await.map_err(|reason| {
