@@ -10,7 +10,7 @@
 use js_sys::Uint8Array;
 use quickchat_core::archive::{self, AccountArchive, ExportOptions, ImportOptions};
 use quickchat_core::client::ClientError;
-use quickchat_core::store::MemoryStore;
+use quickchat_core::store::{MemoryStore, Store};
 use serde::Serialize;
 use wasm_bindgen::JsValue;
 use wasm_bindgen::prelude::*;
@@ -196,7 +196,9 @@ pub fn export_web_client_account(options: JsValue, importer: JsValue) -> js_sys:
         let importer = importer.ok_or_else(|| {
             Error::Unsupported("no importer: call exportAccount through the package".into())
         })?;
-        let store = MemoryStore::new();
+        // Boxed as the client's store is: the import and the export below are then the very
+        // code the client runs (one copy of each in the module, not a second for MemoryStore).
+        let store: Box<dyn Store> = Box::new(MemoryStore::new());
         if import_with(&importer, &store, &user_id, &database)
             .await?
             .is_none()
