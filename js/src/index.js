@@ -88,6 +88,12 @@ function clientImporter(name, userId, now) {
   return importWebClient(configured().importWasm, name, userId, now);
 }
 
+// What a client opens account files with (`importAccount()`): the importer module's
+// `openAccountFile`, loaded then (the file's reader stays out of the client's module).
+async function clientOpener(file, passphrase) {
+  return (await loadImporter(configured().importWasm)).openAccountFile(file, passphrase);
+}
+
 function loadedModule() {
   if (!loaded) {
     throw new Error('quickchat: the WebAssembly module is not loaded yet: `await init()` first');
@@ -159,7 +165,7 @@ export class QuickChatClient {
 
   static async create(options = {}) {
     loaded = await load();
-    return loaded.QuickChatClient.create(options, clientImporter);
+    return loaded.QuickChatClient.create(options, clientImporter, clientOpener);
   }
 
   static [Symbol.hasInstance](value) {

@@ -44,6 +44,8 @@ struct Inner {
     idb: Option<Rc<IdbStore>>,
     /// `importer(name, userId, now)`: the importer module's `importWebClient`.
     importer: Option<js_sys::Function>,
+    /// `opener(file, passphrase)`: the importer module's `openAccountFile`.
+    opener: Option<js_sys::Function>,
 }
 
 /// A Quick Chat client: account, encrypted messaging, images, typing, receipts, presence,
@@ -84,9 +86,12 @@ impl QuickChatClient {
     /// Opens the store (IndexedDB with the passphrase, or memory) and restores a saved
     /// login if there is one. Resolves to the client. `importer(name, userId, now)` is what
     /// `importWebClient` imports through: the package passes the importer module's
-    /// `importWebClient` (see [`crate::handover`]), loaded on its first call.
-    pub fn create(options: JsValue, importer: JsValue) -> js_sys::Promise {
+    /// `importWebClient` (see [`crate::handover`]), loaded on its first call;
+    /// `opener(file, passphrase)`, what `importAccount` opens account files with, is that
+    /// module's `openAccountFile`.
+    pub fn create(options: JsValue, importer: JsValue, opener: JsValue) -> js_sys::Promise {
         let importer = crate::realm::function(&importer);
+        let opener = crate::realm::function(&opener);
         promise(async move {
             let parsed = ParsedOptions::parse(&options)?;
             let transport = parsed.transport()?;
@@ -116,6 +121,7 @@ impl QuickChatClient {
                     running: Cell::new(false),
                     idb,
                     importer,
+                    opener,
                 }),
             };
             Ok(client.into())

@@ -6,6 +6,11 @@
 //! The file is core's account file (`QCACCT`, versioned, Argon2id + AES-256-GCM under the
 //! passphrase given at export), the one the CLI and the Python package read and write: there
 //! is no format of the browser's own.
+//!
+//! Files are sealed here but opened by the importer module (`openAccountFile`, loaded only
+//! when an account is imported), which hands the records over in the form of
+//! [`crate::handover`]: the file's reader (a deserializer for every record kind in it) would
+//! otherwise add about 25 KB gzipped to this module on every page load.
 
 use js_sys::Uint8Array;
 use quickchat_core::archive::{self, AccountArchive, ExportOptions, ImportOptions};
@@ -19,7 +24,7 @@ use zeroize::Zeroizing;
 use super::{QuickChatClient, UserJson, to_user};
 use crate::api::{promise, to_js};
 use crate::error::{Error, Result};
-use crate::handover::import_with;
+use crate::handover::{ImportedRecords, import_with};
 use crate::import::WEB_CLIENT_DATABASE;
 use crate::realm::field;
 use crate::rng::WebRng;
@@ -119,19 +124,20 @@ impl QuickChatClient {
     pub fn import_account(&self, file: JsValue, options: JsValue) -> js_sys::Promise {
         let inner = self.core();
         promise(async move {
-            let bytes = crate::realm::bytes(&file)
-                .ok_or_else(|| Error::invalid("file", "the account file as a Uint8Array"))?;
+            if crate::realm::uint8_array(&file).is_none() {
+                return Err(Error::invalid("file", "the account file as a Uint8Array"));
+            }
             let passphrase = passphrase(&options)?;
-            let imported = inner
-                .core
-                .import_account(
-                    &bytes,
-                    &passphrase,
-                    ImportOptions {
-                        replace: flag(&options, "replace"),
-                    },
+            let options = ImportOptions {
+                replace: flag(&options, "replace"),
+            };
+            let opener = inner.opener.as_ref().ok_or_else(|| {
+                Error::Unsupported(
+                    "no account file opener: create the client through the package".into(),
                 )
-                .await?;
+            })?;
+            let archive = open_with(opener, &file, &passphrase).await?;
+            let imported = inner.core.import_archive(archive, options).await?;
             to_js(&ImportedJson::of(
                 &imported,
                 inner.core.current_user().map(to_user),
@@ -165,6 +171,27 @@ impl QuickChatClient {
             Ok(JsValue::UNDEFINED)
         })
     }
+}
+
+/// Opens an account file through `opener(file, passphrase)`: the importer module's
+/// `openAccountFile` (see [`crate::import::open_account_file`]), which the package loads when
+/// it is first called. The records it hands over hold private keys: zeroized once read.
+async fn open_with(
+    opener: &js_sys::Function,
+    file: &JsValue,
+    passphrase: &str,
+) -> Result<AccountArchive> {
+    let pending = opener
+        .call2(&JsValue::NULL, file, &JsValue::from_str(passphrase))
+        .map_err(|e| Error::reported(&e))?;
+    let answer = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&pending))
+        .await
+        .map_err(|e| Error::reported(&e))?;
+    let array = crate::realm::uint8_array(&answer)
+        .ok_or_else(|| Error::invalid("account file", "the opener gave no records"))?;
+    let bytes = Zeroizing::new(array.to_vec());
+    array.fill(0, 0, array.length());
+    ImportedRecords::decode(&bytes)?.into_archive()
 }
 
 /// Exports the web client's account from its IndexedDB database (`options.database`,
