@@ -239,6 +239,7 @@ try {
       newer: 'archive_too_new',
     });
     assert.equal(imported.emptyAfterRefusals, true, 'the refused files changed nothing');
+    assert.deepEqual([imported.importerBefore, imported.importerAfter], [false, true], 'the reader is loaded for the import only');
     assert.equal(imported.summary.userId, carolId);
     assert.deepEqual(imported.summary.sessions, [daveId]);
     assert.equal(imported.summary.messages, 2);

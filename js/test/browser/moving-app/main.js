@@ -124,6 +124,10 @@ const scenarios = {
       kdf: 'insecure-for-tests',
       backoff: { initialMs: 100, maxMs: 1000 },
     });
+    // The file's reader is in the importer module, fetched only now.
+    const importerFetched = () =>
+      performance.getEntriesByType('resource').some((entry) => entry.name.includes('quickchat_import_bg'));
+    const importerBefore = importerFetched();
     const good = bytes(file);
     const newer = good.slice();
     newer[9] = 2;
@@ -141,7 +145,7 @@ const scenarios = {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     await client.dispose();
-    return { refusals, emptyAfterRefusals, summary, sentEncrypted: sent.encrypted };
+    return { refusals, emptyAfterRefusals, summary, sentEncrypted: sent.encrypted, importerBefore, importerAfter: importerFetched() };
   },
 
   /**
