@@ -83,6 +83,12 @@ export type QuickChatErrorCode =
   | 'unsupported'
   | 'timeout'
   | 'stopped'
+  /** The store's account was exported to be used elsewhere (`reactivateAccount()` undoes it). */
+  | 'account_moved'
+  /** Not an account file, or a damaged or cut-short one. */
+  | 'archive_damaged'
+  /** An account file of a newer format: update the package. */
+  | 'archive_too_new'
   /** A module's .wasm could not be fetched as WebAssembly (the message names the fix). */
   | 'wasm_unavailable'
   | `http_${number}`;
@@ -105,6 +111,57 @@ export interface WebClientDatabaseDump {
 
 /** Reads the web client's database (`quick-chat-e2ee` unless named), or `null`. Writes nothing. */
 export declare function readWebClientDatabase(name?: string): Promise<WebClientDatabaseDump | null>;
+
+/** Options of the top-level `exportAccount`. */
+export interface WebClientExportOptions {
+  /** The account file is sealed under it (Argon2id, 19 MiB, 2 passes; AES-256-GCM). */
+  passphrase: string;
+  /** Whose account; may be left out when the database holds one. */
+  userId?: string;
+  /** The web client's database (default `quick-chat-e2ee`). */
+  database?: string;
+  /** Must be absent or false: the web client's database holds no message history. */
+  history?: false;
+}
+
+/**
+ * Exports the web client's account from its IndexedDB database as an account file (the
+ * format `quickchat import`, Python and `QuickChatClient.importAccount` read). The database
+ * is only read and not marked: stop using the web app for this account afterwards.
+ */
+export declare function exportAccount(options: WebClientExportOptions): Promise<Uint8Array>;
+
+/** Options of `QuickChatClient.exportAccount`. */
+export interface AccountExportOptions {
+  /** The account file is sealed under it (Argon2id, 19 MiB, 2 passes; AES-256-GCM). */
+  passphrase: string;
+  /** Also the local history (default: only keys, sessions, trust and contacts). */
+  history?: boolean;
+}
+
+/** Options of `QuickChatClient.importAccount`. */
+export interface AccountImportOptions {
+  /** The passphrase given at export. */
+  passphrase: string;
+  /** Replace the account this store holds (its keys and sessions are lost). */
+  replace?: boolean;
+}
+
+/** What `importAccount` brought over. */
+export interface AccountImportSummary {
+  userId: string;
+  fingerprint: string;
+  signedPrekeys: number;
+  oneTimePrekeys: number;
+  /** The peers whose sessions came over. */
+  sessions: string[];
+  /** Messages of the history that came over. */
+  messages: number;
+  /** When the file was made (ms). */
+  exportedAt: number;
+  /** The login the file carried (the client is logged in with it), or null: log in first. */
+  user: User | null;
+}
 
 // ---------------------------------------------------------------------------- records
 
@@ -321,6 +378,24 @@ export declare class QuickChatClient {
   currentUser(): User | null;
   /** Imports the web client's keys and sessions (before `login`); the old database is not changed. */
   importWebClient(userId: string, databaseName?: string): Promise<ImportSummary | null>;
+
+  // moving the account
+  /**
+   * Exports the account as a sealed file, to continue it elsewhere; marks this store moved:
+   * the connection closes and this client neither connects nor sends (`account_moved`)
+   * until `reactivateAccount()`.
+   */
+  exportAccount(options: AccountExportOptions): Promise<Uint8Array>;
+  /**
+   * Imports an account file into this store (atomically), then restores the login it
+   * carried. Refused, changing nothing: `account_exists` (without `replace`),
+   * `wrong_passphrase`, `archive_damaged`, `archive_too_new`.
+   */
+  importAccount(file: Uint8Array, options: AccountImportOptions): Promise<AccountImportSummary>;
+  /** When this store's account was exported (ms), or null. */
+  movedAt(): Promise<number | null>;
+  /** Clears the moved mark: only when the account is no longer used where it was moved to. */
+  reactivateAccount(): Promise<void>;
 
   // connection
   /** Keeps the WebSocket up (reconnecting with backoff) until `close()`. */

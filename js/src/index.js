@@ -44,9 +44,54 @@ export async function readWebClientDatabase(name) {
   return (await loadImporter(configured().importWasm)).readWebClientDatabase(name);
 }
 
+/** A `QuickChatError` made on this side of the package. */
+function quickChatError(code, message) {
+  return Object.assign(new Error(message), { name: 'QuickChatError', code });
+}
+
+/** The one user whose keys the web client's database `name` holds. */
+async function onlyUserOf(name) {
+  const dump = await readWebClientDatabase(name);
+  const rows = dump?.stores?.identity ?? [];
+  const users = [...new Set(rows.map((row) => row?.value?.userId ?? row?.key).filter((id) => typeof id === 'string'))];
+  if (users.length === 1) return users[0];
+  if (users.length === 0) {
+    throw quickChatError('not_initialized', `the web client's database ${name} holds no account to export`);
+  }
+  throw quickChatError(
+    'invalid_argument',
+    `invalid userId: the web client's database ${name} holds ${users.length} accounts (${users.join(', ')}): say which`,
+  );
+}
+
+/**
+ * Exports the web client's account from its IndexedDB database (`quick-chat-e2ee` unless
+ * `database` names another) as an account file sealed under `passphrase`: identity, prekeys
+ * with their upload state, sessions with their ratchet state. Resolves to the file's bytes,
+ * which `quickchat import FILE`, Python's `import_account` and `client.importAccount` read.
+ * `userId` may be left out when the database holds one account. The web client's database is
+ * only read (the importer module reads it, loaded now); the web app cannot know that the
+ * account moved, so the user must stop using it there.
+ */
+export async function exportAccount(options = {}) {
+  loaded = await load();
+  const database = options.database ?? 'quick-chat-e2ee';
+  const userId = options.userId ?? (await onlyUserOf(database));
+  return loaded.exportWebClientAccount(
+    { passphrase: options.passphrase, history: options.history, database, userId },
+    clientImporter,
+  );
+}
+
 // What a client imports through (`importWebClient()`): the importer module, loaded then.
 function clientImporter(name, userId, now) {
   return importWebClient(configured().importWasm, name, userId, now);
+}
+
+// What a client opens account files with (`importAccount()`): the importer module's
+// `openAccountFile`, loaded then (the file's reader stays out of the client's module).
+async function clientOpener(file, passphrase) {
+  return (await loadImporter(configured().importWasm)).openAccountFile(file, passphrase);
 }
 
 function loadedModule() {
@@ -120,7 +165,7 @@ export class QuickChatClient {
 
   static async create(options = {}) {
     loaded = await load();
-    return loaded.QuickChatClient.create(options, clientImporter);
+    return loaded.QuickChatClient.create(options, clientImporter, clientOpener);
   }
 
   static [Symbol.hasInstance](value) {

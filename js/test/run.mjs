@@ -11,6 +11,8 @@
 //      in headless Chromium;
 //   5. the package in a Vite app without configuration (test/browser/vite.mjs): the dev
 //      server (which pre-bundles it) and `vite build` + `vite preview`, in headless Chromium;
+//   5b. moving an account between the web app, the package in Chromium and the native CLI
+//      (test/browser/moving.mjs);
 //   6. a short run of the browser bench (bench/browser.mjs --quick), for its printed ratios.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -43,6 +45,7 @@ const steps = [
   ['TypeScript declarations', process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'test/types']],
   ['browser suite', process.execPath, ['test/browser/run.mjs']],
   ['Vite without configuration (dev server, build + preview)', process.execPath, ['test/browser/vite.mjs']],
+  ['moving an account (web app, browser, native CLI)', process.execPath, ['test/browser/moving.mjs']],
   // Prints the speed ratios against the web client in Chromium; fails only if the bench does.
   ['browser bench, short (ratios printed, not asserted)', process.execPath, ['bench/browser.mjs', '--quick']],
 ];

@@ -81,6 +81,16 @@ pub enum Error {
     /// The connection loop stopped for good.
     #[error("the connection stopped: {0}")]
     Stopped(String),
+    /// The web client's database holds no keys for the user whose account was to be
+    /// exported (or there is no such database).
+    #[cfg(feature = "client")]
+    #[error("the web client's database {database} holds no keys for user {user_id}")]
+    NoWebClientAccount {
+        /// The database read.
+        database: String,
+        /// The user asked for.
+        user_id: String,
+    },
     /// JavaScript the SDK called failed (the importer module, loaded apart): its message and
     /// code as they came, so the application sees the error that module raised.
     #[error("{message}")]
@@ -113,6 +123,8 @@ impl Error {
             Error::Unsupported(_) => "unsupported",
             Error::Timeout(_) => "timeout",
             Error::Stopped(_) => "stopped",
+            #[cfg(feature = "client")]
+            Error::NoWebClientAccount { .. } => "not_initialized",
             Error::Reported { code, .. } => return code.clone(),
         };
         code.to_string()

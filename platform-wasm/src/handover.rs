@@ -8,12 +8,13 @@
 //! store already reads, in a buffer the drop-in zeroizes once read (it holds private keys).
 
 use quickchat_core::account::AccountError;
+use quickchat_core::archive::AccountArchive;
 use quickchat_core::session::{PeerSessions, binary};
 use quickchat_core::store::Store;
 use quickchat_core::store::sealing::to_json_zeroizing;
 use quickchat_core::store::{
-    AccountMeta, IdentityRecord, KnownIdentity, OneTimePrekeyRecord, SignedPrekeyRecord, StoreOp,
-    WriteBatch,
+    AccountMeta, IdentityRecord, KnownIdentity, MessageRecord, OneTimePrekeyRecord,
+    SignedPrekeyRecord, StoreOp, WriteBatch,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -30,6 +31,10 @@ const SIGNED_PREKEY: u8 = 3;
 const ONE_TIME_PREKEY: u8 = 4;
 const SESSIONS: u8 = 5;
 const KNOWN_IDENTITY: u8 = 6;
+/// Only in an opened account file (see [`ImportedRecords::from_archive`]).
+const MESSAGE: u8 = 7;
+/// Only in an opened account file: when it was exported (ms, an i64 big-endian).
+const EXPORTED_AT: u8 = 8;
 
 /// The records an import saves: the writes of core's
 /// [`imported_account_batch`](quickchat_core::account::imported_account_batch), by kind.
@@ -47,6 +52,8 @@ pub struct ImportedRecords {
     one_time_prekeys: Vec<OneTimePrekeyRecord>,
     sessions: Vec<PeerSessions>,
     known_identities: Vec<KnownIdentity>,
+    messages: Vec<MessageRecord>,
+    exported_at: Option<i64>,
 }
 
 fn refused() -> Error {
@@ -88,6 +95,42 @@ impl ImportedRecords {
             }
         }
         Ok(records)
+    }
+
+    /// An opened account file's records, to hand over to the module whose store takes them
+    /// (the importer module opens account files: their reader would otherwise be in the
+    /// client's module on every page load).
+    pub fn from_archive(archive: AccountArchive) -> Self {
+        Self {
+            identity: Some(archive.identity),
+            meta: Some(archive.meta),
+            signed_prekeys: archive.signed_prekeys,
+            one_time_prekeys: archive.one_time_prekeys,
+            sessions: archive.sessions,
+            known_identities: archive.known_identities,
+            messages: archive.messages,
+            exported_at: Some(archive.exported_at),
+        }
+    }
+
+    /// The account file these records came from ([`ImportedRecords::from_archive`]);
+    /// `Err` when they are not a whole account.
+    pub fn into_archive(self) -> Result<AccountArchive> {
+        let (Some(identity), Some(meta), Some(exported_at)) =
+            (self.identity, self.meta, self.exported_at)
+        else {
+            return Err(refused());
+        };
+        Ok(AccountArchive {
+            exported_at,
+            identity,
+            meta,
+            signed_prekeys: self.signed_prekeys,
+            one_time_prekeys: self.one_time_prekeys,
+            sessions: self.sessions,
+            known_identities: self.known_identities,
+            messages: self.messages,
+        })
     }
 
     /// The writes that save these records, in one batch.
@@ -157,6 +200,12 @@ impl ImportedRecords {
         for record in &self.known_identities {
             parts.push(json_part(KNOWN_IDENTITY, record)?);
         }
+        for record in &self.messages {
+            parts.push(json_part(MESSAGE, record)?);
+        }
+        if let Some(at) = self.exported_at {
+            parts.push((EXPORTED_AT, Zeroizing::new(at.to_be_bytes().to_vec())));
+        }
         // Sized first, so the buffer never grows (no stray copy of a key left unzeroized).
         let mut out = Zeroizing::new(Vec::with_capacity(
             parts.iter().map(|(_, record)| 5 + record.len()).sum(),
@@ -190,6 +239,15 @@ impl ImportedRecords {
                     .sessions
                     .push(binary::decode(record).map_err(|_| refused())?),
                 KNOWN_IDENTITY => records.known_identities.push(json(record)?),
+                // Account files are imported only by the client: the drop-in's module goes
+                // without a message reader.
+                #[cfg(feature = "client")]
+                MESSAGE => records.messages.push(json(record)?),
+                #[cfg(feature = "client")]
+                EXPORTED_AT => {
+                    let at = <[u8; 8]>::try_from(record).map_err(|_| refused())?;
+                    records.exported_at = Some(i64::from_be_bytes(at));
+                }
                 _ => return Err(refused()),
             }
             bytes = rest;

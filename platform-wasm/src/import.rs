@@ -320,3 +320,22 @@ pub fn import_web_client_records(name: String, user_id: String, now: f64) -> js_
         }
     })
 }
+
+/// The importer module's opener of account files (core's `archive`): `file` opened with
+/// `passphrase` and handed over as the records to save (see [`crate::handover`]), in bytes
+/// the client's module reads and then zeroizes. The file's reader (its JSON, Argon2id) lives
+/// here, loaded only when an account is imported, not in the client's module on every page.
+/// Throws a `QuickChatError` with the archive's codes (`wrong_passphrase`, `archive_damaged`,
+/// `archive_too_new`).
+#[cfg(feature = "importer")]
+#[wasm_bindgen(js_name = openAccountFile)]
+pub fn open_account_file(file: JsValue, passphrase: String) -> Result<js_sys::Uint8Array, JsValue> {
+    let passphrase = zeroize::Zeroizing::new(passphrase);
+    let bytes = crate::realm::bytes(&file)
+        .ok_or_else(|| Error::invalid("file", "the account file as a Uint8Array"))?;
+    let archive = quickchat_core::archive::open_archive(&bytes, &passphrase)
+        .map_err(quickchat_core::client::ClientError::Archive)
+        .map_err(Error::from)?;
+    let records = ImportedRecords::from_archive(archive).encode()?;
+    Ok(js_sys::Uint8Array::from(&records[..]))
+}

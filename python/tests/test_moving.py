@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import urllib.request
 from pathlib import Path
 from typing import Any, List
@@ -89,3 +90,71 @@ async def test_an_account_moves_and_its_conversation_goes_on(
 
     # Re-activation is explicit; then the old store may log in again.
     await alice.reactivate_account()
+
+
+async def test_the_web_app_account_moves_to_python(
+    make_client: MakeClient, server: TestServer, tmp_path: Path
+) -> None:
+    """The web app's own database (``quick-chat-e2ee``, written as the web app writes it, in
+    Node over fake-indexeddb) with a session it used both ways → the npm package's top-level
+    ``exportAccount`` → ``import_account`` here → the session goes on, with the same identity
+    for the peer and no new first message."""
+    repo = Path(__file__).resolve().parents[2]
+    node = shutil.which("node")
+    assert node is not None, "node is not installed"
+    assert (repo / "js" / "pkg" / "quickchat_wasm_bg.wasm").is_file(), "the npm package is not built: scripts/build-js.sh"
+    assert (repo / "js" / "node_modules" / "fake-indexeddb").is_dir(), "npm --prefix js ci"
+    bob = await make_client("bob")
+    assert bob.user is not None
+    bob_id = bob.user.id
+    heard: List[Message] = []
+
+    @bob.on_message
+    async def echo(message: Message) -> None:
+        heard.append(message)
+        await bob.send_message(message.from_user, f"Echo: {message.content}")
+
+    path = tmp_path / "web-app.qcaccount"
+    script = Path(__file__).parent / "node" / "web_app_export.mjs"
+    process = await asyncio.create_subprocess_exec(
+        node,
+        str(script),
+        server.url,
+        bob.user.username,
+        str(path),
+        "web app file passphrase",
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 90)
+    assert process.returncode == 0, f"the web app's export failed: {err.decode()}"
+    web = json.loads(out.decode().strip().splitlines()[-1])
+    assert web["heard"] == ["Echo: hello from the web app", "Echo: still the web app"]
+    assert [m.content for m in heard] == ["hello from the web app", "still the web app"]
+    bob_sees = await bob.get_peer_fingerprint(web["userId"])
+    assert path.read_bytes().startswith(b"QCACCT\0\n")
+
+    moved = WhatsAppClient(server.url, tmp_path / "moved.redb", "store passphrase", kdf="insecure-for-tests", pacing=False)
+    try:
+        await moved.open()
+        with pytest.raises(AuthenticationError) as wrong:
+            await moved.import_account(path, "not the passphrase")
+        assert wrong.value.code == "wrong_passphrase"
+        assert await moved.import_account(path, "web app file passphrase") == web["userId"]
+        # The web app keeps no login the file could carry.
+        assert moved.user is None
+        await moved.login(web["username"], web["password"])
+        to_moved: asyncio.Queue[Message] = asyncio.Queue()
+        moved.on_message(to_moved.put_nowait)
+        await moved.connect(20.0)
+        await moved.send_message(bob_id, "from Python after the move")
+        answer = await within(to_moved.get(), "the echo after the move")
+        assert answer.content == "Echo: from Python after the move"
+        assert heard[-1].content == "from Python after the move"
+        assert await bob.get_peer_fingerprint(web["userId"]) == bob_sees
+        contents = [m["content"] for m in backend_history(server, bob_id, web["userId"])]
+        assert len(contents) == 6, contents
+        assert ['"x3dh"' in c for c in contents] == [True] + [False] * 5, contents
+    finally:
+        await moved.close()

@@ -87,7 +87,11 @@ pub fn open_archive(bytes: &[u8], passphrase: &str) -> Result<AccountArchive, Ar
         return Err(damaged("header length out of range"));
     }
     let (header_bytes, sealed) = rest.split_at(header_len);
-    let header: Header = serde_json::from_slice(header_bytes)
+    // Read as text, as every other JSON of the browser's modules is: `from_slice` would bring
+    // serde_json's second reader (and every record's deserializer for it) into them.
+    let header_text =
+        std::str::from_utf8(header_bytes).map_err(|_| damaged("header is not UTF-8 text"))?;
+    let header: Header = serde_json::from_str(header_text)
         .map_err(|e| damaged(&format!("header not readable: {e}")))?;
     let check = STANDARD
         .decode(&header.check)
@@ -101,7 +105,8 @@ pub fn open_archive(bytes: &[u8], passphrase: &str) -> Result<AccountArchive, Ar
     let payload = key
         .open(aad, sealed)
         .map_err(|_| damaged("the sealed account does not open: damaged or cut short"))?;
-    serde_json::from_slice(&payload).map_err(|e| damaged(&format!("account not readable: {e}")))
+    let text = std::str::from_utf8(&payload).map_err(|_| damaged("account is not UTF-8 text"))?;
+    serde_json::from_str(text).map_err(|e| damaged(&format!("account not readable: {e}")))
 }
 
 fn serializing(what: &str, e: impl std::fmt::Display) -> ArchiveError {

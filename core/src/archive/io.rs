@@ -101,7 +101,18 @@ pub async fn import_account<S: Store + ?Sized>(
     passphrase: &str,
     options: ImportOptions,
 ) -> Result<AccountArchive, ArchiveError> {
-    let archive = open_archive(file, passphrase)?;
+    import_archive(store, open_archive(file, passphrase)?, options).await
+}
+
+/// Writes an account already opened ([`open_archive`]) into `store`, as [`import_account`]
+/// does: one atomic commit, refused (changing nothing) when the store holds an account and
+/// `options.replace` is not set. For a platform that opens files apart from where its store
+/// lives (the browser opens them in a module of its own, loaded only then). Returns `archive`.
+pub async fn import_archive<S: Store + ?Sized>(
+    store: &S,
+    archive: AccountArchive,
+    options: ImportOptions,
+) -> Result<AccountArchive, ArchiveError> {
     let mut batch = WriteBatch::new();
     if let Some(existing) = store.identity().await? {
         if !options.replace {

@@ -42,7 +42,10 @@ use crate::store::{
 };
 
 pub use file::{FORMAT_VERSION, MAGIC, open_archive, seal_archive};
-pub use io::{ExportOptions, ImportOptions, export_account, import_account, reactivate_account};
+pub use io::{
+    ExportOptions, ImportOptions, export_account, import_account, import_archive,
+    reactivate_account,
+};
 
 /// Everything an account's device holds, as the archive carries it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -58,6 +58,30 @@ where
         passphrase: &str,
         options: ImportOptions,
     ) -> Result<AccountArchive, ClientError> {
+        self.check_import(options)?;
+        let archive = archive::open_archive(file, passphrase)?;
+        self.import_archive(archive, options).await
+    }
+
+    /// [`Client::import_account`] of an account already opened
+    /// ([`open_archive`](crate::archive::open_archive)), for a platform that opens files
+    /// apart from where its client lives (the browser, in a module loaded only then).
+    pub async fn import_archive(
+        &self,
+        archive: AccountArchive,
+        options: ImportOptions,
+    ) -> Result<AccountArchive, ClientError> {
+        self.check_import(options)?;
+        let imported = {
+            let mut crypto = self.crypto.lock().await;
+            crypto.device.close();
+            archive::import_archive(&*self.store, archive, options).await?
+        };
+        self.restore().await?;
+        Ok(imported)
+    }
+
+    fn check_import(&self, options: ImportOptions) -> Result<(), ClientError> {
         // Without `replace`, a store in use holds an account, which the import refuses.
         if options.replace && self.current_user().is_some() {
             return Err(ClientError::InvalidInput {
@@ -65,13 +89,7 @@ where
                 why: "log out first: an account is in use on this client".into(),
             });
         }
-        let imported = {
-            let mut crypto = self.crypto.lock().await;
-            crypto.device.close();
-            archive::import_account(&*self.store, file, passphrase, options).await?
-        };
-        self.restore().await?;
-        Ok(imported)
+        Ok(())
     }
 
     /// When the store's account was exported to be used elsewhere (ms), or `None`.

@@ -7,11 +7,13 @@ import {
   Identity,
   Ratchet,
   configure,
+  exportAccount,
   init,
   isQuickChatError,
   prekeyBundle,
   readWebClientDatabase,
   version,
+  type AccountImportSummary,
   type MessageRecord,
   type QuickChatEvent,
   type SerializedEncryptedMessage,
@@ -89,6 +91,18 @@ async function full(): Promise<void> {
   await client.dispose();
 }
 
+// Moving an account: out of the web app's database, out of a client, into another.
+async function moving(client: QuickChatClient, other: QuickChatClient): Promise<number | null> {
+  const fromWebApp: Uint8Array = await exportAccount({ passphrase: 'file secret' });
+  const named: Uint8Array = await exportAccount({ passphrase: 'file secret', userId: 'u1', database: 'quick-chat-e2ee' });
+  const file: Uint8Array = await client.exportAccount({ passphrase: 'file secret', history: true });
+  const summary: AccountImportSummary = await other.importAccount(file, { passphrase: 'file secret', replace: true });
+  const peers: string[] = summary.sessions;
+  void [fromWebApp, named, peers, summary.user?.username, summary.messages];
+  await client.reactivateAccount();
+  return client.movedAt();
+}
+
 // The drop-in keeps the reference's names at the top level too.
 const same: typeof KeyManager = crypto.KeyManager;
 const alsoSame: typeof SessionManager = crypto.SessionManager;
@@ -96,3 +110,4 @@ void same;
 void alsoSame;
 void dropIn;
 void full;
+void moving;

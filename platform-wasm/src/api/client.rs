@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use futures::channel::oneshot;
 use futures::{FutureExt, StreamExt, pin_mut, select};
-use quickchat_core::client::{Client, Event, EventStream};
+use quickchat_core::client::{Client, ClientError, Event, EventStream};
 use quickchat_core::protocol::rest::{GroupSettings, UpdateGroupRequest};
 use quickchat_core::store::{Conversation, MemoryStore, Store};
 use serde::Serialize;
@@ -27,6 +27,10 @@ use crate::rng::WebRng;
 use crate::store::IdbStore;
 use crate::transport::WebTransport;
 
+mod moving;
+
+pub use moving::export_web_client_account;
+
 /// Core's client with the browser's parts.
 pub type CoreClient = Client<WebTransport, Box<dyn Store>, WebClock, WebRng>;
 
@@ -40,6 +44,8 @@ struct Inner {
     idb: Option<Rc<IdbStore>>,
     /// `importer(name, userId, now)`: the importer module's `importWebClient`.
     importer: Option<js_sys::Function>,
+    /// `opener(file, passphrase)`: the importer module's `openAccountFile`.
+    opener: Option<js_sys::Function>,
 }
 
 /// A Quick Chat client: account, encrypted messaging, images, typing, receipts, presence,
@@ -80,9 +86,12 @@ impl QuickChatClient {
     /// Opens the store (IndexedDB with the passphrase, or memory) and restores a saved
     /// login if there is one. Resolves to the client. `importer(name, userId, now)` is what
     /// `importWebClient` imports through: the package passes the importer module's
-    /// `importWebClient` (see [`crate::handover`]), loaded on its first call.
-    pub fn create(options: JsValue, importer: JsValue) -> js_sys::Promise {
+    /// `importWebClient` (see [`crate::handover`]), loaded on its first call;
+    /// `opener(file, passphrase)`, what `importAccount` opens account files with, is that
+    /// module's `openAccountFile`.
+    pub fn create(options: JsValue, importer: JsValue, opener: JsValue) -> js_sys::Promise {
         let importer = crate::realm::function(&importer);
+        let opener = crate::realm::function(&opener);
         promise(async move {
             let parsed = ParsedOptions::parse(&options)?;
             let transport = parsed.transport()?;
@@ -112,6 +121,7 @@ impl QuickChatClient {
                     running: Cell::new(false),
                     idb,
                     importer,
+                    opener,
                 }),
             };
             Ok(client.into())
@@ -222,7 +232,8 @@ impl QuickChatClient {
     }
 
     /// `connect()`, then waits until the socket is up and history caught up (or the wait
-    /// times out, default 10 s). Rejects at once if the connection stops for good.
+    /// times out, default 10 s). Rejects at once if the connection stops for good, and with
+    /// `account_moved` on a store whose account was exported.
     #[wasm_bindgen(js_name = connectAndWait)]
     pub fn connect_and_wait(&self, timeout_ms: Option<u32>) -> js_sys::Promise {
         let inner = self.core();
@@ -232,6 +243,10 @@ impl QuickChatClient {
         promise(async move {
             if already {
                 return Ok(JsValue::UNDEFINED);
+            }
+            // A moved store never connects: say so with its own code, not as a stop.
+            if let Some(moved_at) = inner.core.moved_at().await? {
+                return Err(ClientError::AccountMoved { moved_at }.into());
             }
             let wait = async {
                 events.until_ready().await.map_err(|reason| {
