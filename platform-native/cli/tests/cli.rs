@@ -64,19 +64,7 @@ async fn messages_history_fingerprints_and_trust_through_the_cli() {
     assert_eq!(sent["to"], bob_id.as_str());
 
     // bob's listen catches it up, decrypted.
-    let heard = bob
-        .run(&[
-            "listen",
-            "--count",
-            "1",
-            "--type",
-            "message",
-            "--timeout",
-            "60",
-        ])
-        .await
-        .ok();
-    let event = heard.json();
+    let event = bob.listen_one("message").await;
     assert_eq!(event["type"], "message");
     assert_eq!(event["message"]["body"], "Hello Bob 👋");
     assert_eq!(event["message"]["encrypted"], true);
@@ -206,19 +194,7 @@ async fn messages_history_fingerprints_and_trust_through_the_cli() {
     let reset = bob.run(&["reset-e2ee", "--yes"]).await.ok().json();
     assert_ne!(reset["fingerprint"], bob_own.as_str());
     bob.run(&["send", "alice", "new keys, same bob"]).await.ok();
-    let change = alice
-        .run(&[
-            "listen",
-            "--count",
-            "1",
-            "--type",
-            "identity_changed",
-            "--timeout",
-            "60",
-        ])
-        .await
-        .ok()
-        .json();
+    let change = alice.listen_one("identity_changed").await;
     assert_eq!(change["change"]["peerId"], bob_id.as_str());
     assert_eq!(change["change"]["wasVerified"], true);
     let blocked = alice.run(&["send", "bob", "hello?"]).await.failed();

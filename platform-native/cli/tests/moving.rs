@@ -38,21 +38,6 @@ async fn fingerprint(user: &User, peer: &str) -> String {
     run.stdout
 }
 
-async fn listen_one(user: &User) -> Value {
-    user.run(&[
-        "listen",
-        "--count",
-        "1",
-        "--type",
-        "message",
-        "--timeout",
-        "60",
-    ])
-    .await
-    .ok()
-    .json()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_account_moves_to_another_store_and_its_conversation_goes_on() {
     let server = server().await;
@@ -64,9 +49,15 @@ async fn an_account_moves_to_another_store_and_its_conversation_goes_on() {
 
     // A session both ways before the move.
     alice.run(&["send", "bob", "before the move"]).await.ok();
-    assert_eq!(listen_one(&bob).await["message"]["body"], "before the move");
+    assert_eq!(
+        bob.listen_one("message").await["message"]["body"],
+        "before the move"
+    );
     bob.run(&["send", "alice", "reply before"]).await.ok();
-    assert_eq!(listen_one(&alice).await["message"]["body"], "reply before");
+    assert_eq!(
+        alice.listen_one("message").await["message"]["body"],
+        "reply before"
+    );
     let bob_sees = fingerprint(&bob, "alice").await;
 
     // Export: the file is written, no secret is printed, the old store is marked moved.
@@ -124,10 +115,13 @@ async fn an_account_moves_to_another_store_and_its_conversation_goes_on() {
 
     // The conversation goes on from the new store, both ways, on the same sessions.
     moved.run(&["send", "bob", "after the move"]).await.ok();
-    let heard = listen_one(&bob).await;
+    let heard = bob.listen_one("message").await;
     assert_eq!(heard["message"]["body"], "after the move");
     bob.run(&["send", "alice", "welcome back"]).await.ok();
-    assert_eq!(listen_one(&moved).await["message"]["body"], "welcome back");
+    assert_eq!(
+        moved.listen_one("message").await["message"]["body"],
+        "welcome back"
+    );
     // Bob sees the same identity, and the backend saw no new session: one first message
     // (x3dh block) in the whole conversation, the very first one.
     assert_eq!(fingerprint(&bob, "alice").await, bob_sees);

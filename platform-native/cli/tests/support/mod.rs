@@ -135,6 +135,14 @@ impl User {
         assert!(!text.contains("panicked"), "panic: {text}");
     }
 
+    /// `listen` until one event of `kind` arrives (60 s at most); that event.
+    pub(crate) async fn listen_one(&self, kind: &str) -> Value {
+        self.run(&["listen", "--count", "1", "--type", kind, "--timeout", "60"])
+            .await
+            .ok()
+            .json()
+    }
+
     pub(crate) async fn register(&self) -> String {
         let run = self.run(&["register", &self.name]).await.ok();
         let user = run.json();
