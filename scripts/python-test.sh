@@ -20,8 +20,8 @@ if [ ! -x "$PY" ]; then
 fi
 "$PY" -m pip install -q --disable-pip-version-check "maturin>=1.9,<2" pytest pytest-asyncio mypy
 
-# The CLI for the interoperability test: the dev build scripts/test.sh's `cargo test
-# --workspace` has already made (so this is a no-op there), unless QUICKCHAT_CLI names one.
+# The CLI for the interoperability test: built here unless QUICKCHAT_CLI names one
+# (scripts/test.sh passes the one its workspace build made).
 if [ -z "${QUICKCHAT_CLI:-}" ]; then
     log "building the quickchat CLI for the interoperability test"
     cargo build --locked -p quickchat-cli

@@ -5,6 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Incremental caches only help a developer's next edit; in a full run they double the disk
+# used by debug builds.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
+
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "setup"
@@ -31,11 +35,18 @@ done
 [ "$passed" -gt 0 ] || { echo "no tests ran" >&2; exit 1; }
 echo "$passed tests passed"
 
+# The binaries the later steps run (CLI, test server, examples), with the feature set the test
+# build just used: a `cargo build -p <one package>` would compile the dependency graph again
+# with other features (dev-dependencies switch some on), gigabytes more on disk.
+cargo build --workspace --bins --examples
+bins="${CARGO_TARGET_DIR:-$PWD/target}/debug"
+export QUICKCHAT_CLI="$bins/quickchat" QC_CLI_BIN="$bins/quickchat" QC_SERVER_BIN="$bins/quickchat-server"
+
 step "native crypto against libsodium (scripts/bench-libsodium.py: the core against a PyNaCl client of the same protocol, interleaved rounds; reported, not gating, on a shared machine)"
 python3 scripts/bench-libsodium.py --report
 
 step "scale bench smoke run (one bot, 200 peers; the full run: --release ... --peers 100,1000,10000)"
-cargo run -q -p quickchat --example scale -- --peers 200 --messages 1000
+"$bins/examples/scale" --peers 200 --messages 1000
 
 step "wasm32 build of core"
 scripts/wasm-check.sh

@@ -13,9 +13,13 @@ if [ -z "$chromedriver" ]; then
     exit 1
 fi
 
-# The test server, built by the host toolchain.
-cargo build --quiet -p quickchat-testserver --bin quickchat-server
-server_bin="${CARGO_TARGET_DIR:-$root/target}/debug/quickchat-server"
+# The test server, built by the host toolchain unless QC_SERVER_BIN names one.
+if [ -n "${QC_SERVER_BIN:-}" ]; then
+    server_bin=$QC_SERVER_BIN
+else
+    cargo build --quiet -p quickchat-testserver --bin quickchat-server
+    server_bin="${CARGO_TARGET_DIR:-$root/target}/debug/quickchat-server"
+fi
 work=$(mktemp -d)
 server_pid=
 cleanup() {

@@ -4,8 +4,9 @@
 //! store reopened afterwards).
 //!
 //! The example binaries are the ones cargo puts next to this test's directory
-//! (`target/<profile>/examples`); the test runs `cargo build --examples` once first, which
-//! costs nothing after a plain `cargo test` and builds them for `cargo test --test examples`.
+//! (`target/<profile>/examples`); the test runs `cargo build --workspace --examples` once
+//! first, which costs nothing after `cargo test --workspace` and builds them for `cargo test
+//! --test examples`.
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -45,7 +46,9 @@ fn example(name: &str) -> PathBuf {
             .expect("target directory");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
-            .args(["build", "-q", "-p", "quickchat", "--examples", "--profile"])
+            // The whole workspace's examples: the same feature set as `cargo test --workspace`,
+            // so nothing is compiled a second time with other features (CI's disk is finite).
+            .args(["build", "-q", "--workspace", "--examples", "--profile"])
             .arg(&profile)
             .arg("--target-dir")
             .arg(target_dir)
