@@ -60,7 +60,8 @@ where
 
     /// Handles frames that arrived together, in order, except that the messages from peers
     /// between two other frames are decrypted and stored as one batch (one disk sync), with
-    /// the echoes of this account's own messages among them handled right after it.
+    /// the echoes of this account's own messages among them settled right after it (one
+    /// commit for them all).
     pub(crate) async fn handle_frames(&self, texts: Vec<String>, live: bool) {
         let me = match self.me() {
             Ok(me) => me.user_id,
@@ -70,7 +71,8 @@ where
         // independent of each other (an echo settles a record the peers' messages never
         // touch), and they interleave on a busy socket: a bot's replies are echoed between
         // the next messages it gets. So echoes wait beside the batch instead of ending it,
-        // and the peers' messages of a whole read cost one commit, not one each. Every
+        // and the peers' messages of a whole read cost one commit, not one each (and so do
+        // the echoes). Every
         // other frame keeps its place: what came before it is handled first.
         let mut pending: Vec<MessagePayload> = Vec::new();
         let mut echoes: Vec<MessagePayload> = Vec::new();
@@ -99,10 +101,11 @@ where
     }
 
     async fn flush_echoes(&self, echoes: &mut Vec<MessagePayload>) {
-        for payload in std::mem::take(echoes) {
-            if let Err(e) = self.echo(payload).await {
-                self.report_failure(&e);
-            }
+        if echoes.is_empty() {
+            return;
+        }
+        if let Err(e) = self.echoes(std::mem::take(echoes)).await {
+            self.report_failure(&e);
         }
     }
 
@@ -157,7 +160,7 @@ where
                 }
             }
             ServerFrame::Message(payload) if payload.from == me => {
-                self.echo(payload).await?;
+                self.echoes(vec![payload]).await?;
             }
             ServerFrame::Message(payload) => {
                 self.receive_direct(payload, live).await?;
@@ -239,86 +242,6 @@ where
             }
             ServerFrame::Unknown { frame_type, .. } => {
                 tracing::debug!(%frame_type, "ignoring a frame of unknown type");
-            }
-        }
-        Ok(())
-    }
-
-    /// The backend's echo of our own message: it was stored (`sent`) or relayed
-    /// (`delivered`).
-    async fn echo(&self, payload: MessagePayload) -> Result<(), ClientError> {
-        self.lock_state()
-            .images_in_flight
-            .retain(|id| *id != payload.id);
-        let status = parse_status(&payload.status);
-        let result = self.settle_echo(&payload, status).await;
-        // Stored (or not): either way no longer in flight on this socket.
-        let now = self.now();
-        self.lock_state()
-            .flight
-            .echoed(&payload.id, now, &self.config.pacing);
-        result
-    }
-
-    async fn settle_echo(
-        &self,
-        payload: &MessagePayload,
-        status: MessageStatus,
-    ) -> Result<(), ClientError> {
-        match self.store.message(&payload.id).await? {
-            Some(mut record) => {
-                // The backend's time replaces the local one even when a receipt or catch-up
-                // moved the status on first.
-                let raised = record.status < status;
-                let changed =
-                    raised || record.wire.is_some() || record.timestamp != payload.timestamp;
-                if !changed {
-                    return Ok(());
-                }
-                record.status = record.status.max(status);
-                record.timestamp = payload.timestamp;
-                record.wire = None;
-                // A lost status update is harmless: catch-up settles it from history.
-                let mut batch = WriteBatch::new().relaxed();
-                batch.push(StoreOp::PutMessage(record.clone()));
-                self.store.commit(batch).await?;
-                if raised {
-                    self.events.emit(Event::MessageStatus {
-                        message_id: record.id,
-                        status: record.status,
-                    });
-                }
-            }
-            // Plaintext "from this account" that this device did not send proves nothing
-            // (anyone can authenticate a socket as anyone): not imported.
-            None if !payload.encrypted => {}
-            None => {
-                // Sent by this account from elsewhere (another client on the same login).
-                let mut record = MessageRecord {
-                    id: payload.id.clone(),
-                    conversation: Conversation::Direct(payload.to.clone()),
-                    sender_id: payload.from.clone(),
-                    direction: Direction::Outgoing,
-                    body: if payload.encrypted {
-                        String::new()
-                    } else {
-                        payload.content.clone()
-                    },
-                    kind: parse_kind(&payload.message_type),
-                    image_data: payload.image_data.clone(),
-                    timestamp: payload.timestamp,
-                    status,
-                    encrypted: payload.encrypted,
-                    read_at: None,
-                    wire: None,
-                    decrypt_error: payload
-                        .encrypted
-                        .then(|| "sent from another device: not readable here".to_string()),
-                };
-                limits::enforce(&mut record);
-                let mut batch = WriteBatch::new();
-                batch.push(StoreOp::PutMessage(record));
-                self.store.commit(batch).await?;
             }
         }
         Ok(())

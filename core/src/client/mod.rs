@@ -15,6 +15,7 @@ mod config;
 mod connection;
 mod directory;
 mod directory_scan;
+mod echoes;
 mod error;
 mod events;
 mod flight;

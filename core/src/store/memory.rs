@@ -28,6 +28,7 @@ struct Contents {
 pub struct MemoryStore {
     contents: Mutex<Contents>,
     failing: Mutex<bool>,
+    commits: Mutex<u64>,
 }
 
 impl MemoryStore {
@@ -39,6 +40,11 @@ impl MemoryStore {
     /// While `fail` is true, every commit fails and writes nothing.
     pub fn fail_commits(&self, fail: bool) {
         *lock(&self.failing) = fail;
+    }
+
+    /// The number of commits written so far: lets a test check what is written together.
+    pub fn commit_count(&self) -> u64 {
+        *lock(&self.commits)
     }
 
     fn contents(&self) -> MutexGuard<'_, Contents> {
@@ -130,6 +136,9 @@ impl Store for MemoryStore {
                 context: "committing".into(),
                 detail: "commit failure injected by the test".into(),
             });
+        }
+        if !batch.is_empty() {
+            *lock(&self.commits) += 1;
         }
         // Applying an op cannot fail, so applying them one by one under the lock is atomic
         // for every reader.

@@ -624,6 +624,50 @@ fn peer_messages_read_together_are_one_batch_even_with_echoes_between_them() {
     assert_eq!(h.status_of("b2"), MessageStatus::Delivered);
 }
 
+#[test]
+fn the_echoes_of_one_read_are_settled_in_one_commit() {
+    let mut h = Harness::new(config());
+    h.run();
+    let mut socket = h.accept();
+    h.handshake(&mut socket);
+    let first = h.send("one of ours");
+    let second = h.send("another of ours");
+    let first = first.borrow().clone().expect("saved");
+    let second = second.borrow().clone().expect("saved");
+    // The second goes out after the pause the web client keeps between messages.
+    h.clock.advance(1_000);
+    h.settle();
+    let sent = messages_in(&parse_all(socket.frames()));
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    h.events();
+    let before = h.client.store().commit_count();
+    // As a busy bot reads them: a peer's message, the echoes of two replies, another.
+    socket.push(from_bob("b1", "one", START_MS + 20));
+    socket.push(echo(&sent[0], "sent", START_MS + 21));
+    socket.push(echo(&sent[1], "delivered", START_MS + 22));
+    socket.push(from_bob("b2", "two", START_MS + 23));
+    let statuses: Vec<(String, MessageStatus)> = h
+        .events()
+        .into_iter()
+        .filter_map(|event| match event {
+            Event::MessageStatus { message_id, status } => Some((message_id, status)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            (first.clone(), MessageStatus::Sent),
+            (second.clone(), MessageStatus::Delivered)
+        ]
+    );
+    // One commit for Bob's two messages, one for both echoes.
+    assert_eq!(h.client.store().commit_count() - before, 2);
+    assert_eq!(h.status_of(&first), MessageStatus::Sent);
+    assert_eq!(h.status_of(&second), MessageStatus::Delivered);
+    assert_eq!(h.status_of("b2"), MessageStatus::Delivered);
+}
+
 fn directory(users: usize) -> Vec<String> {
     let mut ids: Vec<String> = (0..users).map(|i| format!("user-{i:04}")).collect();
     ids.push(ME.to_string());

@@ -200,8 +200,10 @@ impl Store for RedbStore {
     }
 
     async fn peer_sessions(&self, peer_id: &str) -> Result<Option<PeerSessions>, StoreError> {
-        let peer = peer_id.to_string();
-        self.offload(move |i| i.sessions(&peer)).await
+        // One record of bounded size (at most five sessions with their bounded skipped
+        // keys), read for every message from a peer the engine's cache does not hold: a
+        // bot serving more peers than that cache reads it on every message.
+        self.point_read(|i| i.sessions(peer_id))
     }
 
     async fn session_peer_ids(&self) -> Result<Vec<String>, StoreError> {
