@@ -70,10 +70,9 @@ where
         // Messages from peers and the backend's echoes of this account's own messages are
         // independent of each other (an echo settles a record the peers' messages never
         // touch), and they interleave on a busy socket: a bot's replies are echoed between
-        // the next messages it gets. So echoes wait beside the batch instead of ending it,
-        // and the peers' messages of a whole read cost one commit, not one each (and so do
-        // the echoes). Every
-        // other frame keeps its place: what came before it is handled first.
+        // the next messages it gets. So echoes wait beside the batch instead of ending it:
+        // the peers' messages of a whole read cost one commit, not one each, and so do the
+        // echoes. Every other frame keeps its place: what came before it is handled first.
         let mut pending: Vec<MessagePayload> = Vec::new();
         let mut echoes: Vec<MessagePayload> = Vec::new();
         for text in texts {
