@@ -88,4 +88,8 @@ if [ "$seconds" -gt 0 ]; then
     )
 fi
 
+step "disk used by the build (CI once ran out of it)"
+du -sh "${CARGO_TARGET_DIR:-target}" core/fuzz/target 2>/dev/null || true
+df -h . | tail -n 1
+
 step "all checks passed"
