@@ -39,7 +39,7 @@ echo "$passed tests passed"
 # build just used: a `cargo build -p <one package>` would compile the dependency graph again
 # with other features (dev-dependencies switch some on), gigabytes more on disk.
 cargo build --workspace --bins --examples
-bins="${CARGO_TARGET_DIR:-$PWD/target}/debug"
+bins="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/debug"  # absolute: later steps run elsewhere
 export QUICKCHAT_CLI="$bins/quickchat" QC_CLI_BIN="$bins/quickchat" QC_SERVER_BIN="$bins/quickchat-server"
 
 step "native crypto against libsodium (scripts/bench-libsodium.py: the core against a PyNaCl client of the same protocol, interleaved rounds; reported, not gating, on a shared machine)"
