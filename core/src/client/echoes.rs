@@ -14,17 +14,8 @@ use crate::store::{
 };
 use crate::transport::{Clock, Transport};
 
-/// What settling a read's echoes writes, and the status changes to report once written.
-#[derive(Default)]
-struct EchoSettlement {
-    /// The records to write.
-    ops: Vec<StoreOp>,
-    /// Status updates only (a lost one is harmless: catch-up settles it from history), no
-    /// record new to this device.
-    relaxed: bool,
-    /// The messages whose status rose, with their new status.
-    raised: Vec<(String, MessageStatus)>,
-}
+/// The status changes a settlement reports once its writes are stored.
+type Raised = Vec<(String, MessageStatus)>;
 
 impl<T, S, C, R> Client<T, S, C, R>
 where
@@ -36,20 +27,29 @@ where
     /// Settles the echoes of one read: one commit for all of them (a bot's replies come back
     /// as echoes between the messages it gets, one per reply).
     pub(super) async fn echoes(&self, payloads: Vec<MessagePayload>) -> Result<(), ClientError> {
-        let result = match self.settle_echoes(&payloads).await {
-            Ok(settlement) => self.commit_echoes(settlement).await,
-            Err(e) => Err(e),
-        };
+        let written = async {
+            let (batch, raised) = self.settle_echoes(&payloads).await?;
+            if !batch.is_empty() {
+                self.store.commit(batch).await?;
+            }
+            Ok::<_, ClientError>(raised)
+        }
+        .await;
         self.echoes_done(&payloads);
-        result
+        for (message_id, status) in written? {
+            self.events
+                .emit(Event::MessageStatus { message_id, status });
+        }
+        Ok(())
     }
 
     /// What the echoes change, read from the store but not written: a message echoed twice
-    /// in one read is settled from what the first echo made of it.
+    /// in one read is settled from what the first echo made of it. The batch is relaxed when
+    /// it only updates statuses (a lost one is harmless: catch-up settles it from history).
     async fn settle_echoes(
         &self,
         payloads: &[MessagePayload],
-    ) -> Result<EchoSettlement, ClientError> {
+    ) -> Result<(WriteBatch, Raised), ClientError> {
         struct Settled {
             record: MessageRecord,
             write: bool,
@@ -94,45 +94,20 @@ where
             }
             entry.raised |= rises;
         }
-        let mut settlement = EchoSettlement {
-            relaxed,
-            ..EchoSettlement::default()
-        };
+        let mut batch = WriteBatch::new();
+        let mut raised = Raised::new();
         for entry in settled.into_values() {
             if entry.raised {
-                settlement
-                    .raised
-                    .push((entry.record.id.clone(), entry.record.status));
+                raised.push((entry.record.id.clone(), entry.record.status));
             }
             if entry.write {
-                settlement.ops.push(StoreOp::PutMessage(entry.record));
+                batch.push(StoreOp::PutMessage(entry.record));
             }
         }
-        Ok(settlement)
-    }
-
-    /// Writes a settlement in a commit of its own, then reports what it changed.
-    async fn commit_echoes(&self, mut settlement: EchoSettlement) -> Result<(), ClientError> {
-        if !settlement.ops.is_empty() {
-            let mut batch = WriteBatch::new();
-            for op in std::mem::take(&mut settlement.ops) {
-                batch.push(op);
-            }
-            if settlement.relaxed {
-                batch = batch.relaxed();
-            }
-            self.store.commit(batch).await?;
+        if relaxed {
+            batch = batch.relaxed();
         }
-        self.echoes_written(settlement);
-        Ok(())
-    }
-
-    /// Reports the status changes of a settlement whose writes are stored.
-    fn echoes_written(&self, settlement: EchoSettlement) {
-        for (message_id, status) in settlement.raised {
-            self.events
-                .emit(Event::MessageStatus { message_id, status });
-        }
+        Ok((batch, raised))
     }
 
     /// Stored or not, echoed messages are no longer in flight on this socket.

@@ -3,9 +3,9 @@
 // storage. Events as callbacks and as an async iterator.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import WebSocket from 'ws';
 import { QuickChatClient, isQuickChatError } from 'quickchat';
 import { startServer, makeAdmin } from '../server.mjs';
+import { memoryClient, unique } from '../support.mjs';
 
 const external = process.env.QC_TEST_SERVER;
 const server = external
@@ -23,19 +23,7 @@ const server = external
   : await startServer();
 after(() => server.stop());
 
-let n = 0;
-const unique = (name) => `${name}_${process.pid}_${Date.now()}_${n++}`;
-
-async function client() {
-  return QuickChatClient.create({
-    server: server.url,
-    WebSocket,
-    storage: 'memory',
-    backoff: { initialMs: 100, maxMs: 1000 },
-    keepaliveIntervalMs: 2000,
-    keepaliveTimeoutMs: 2000,
-  });
-}
+const client = () => memoryClient(server.url, { keepaliveIntervalMs: 2000, keepaliveTimeoutMs: 2000 });
 
 /** The first event `pick` accepts, from an async iterator. */
 async function next(events, pick, what) {

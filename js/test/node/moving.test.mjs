@@ -6,26 +6,15 @@
 // `reactivateAccount()`.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import WebSocket from 'ws';
-import { QuickChatClient } from 'quickchat';
 import { startServer } from '../server.mjs';
+import { memoryClient, unique } from '../support.mjs';
 
 const external = process.env.QC_TEST_SERVER;
 const server = external ? { url: external, stop: async () => {} } : await startServer();
 after(() => server.stop());
 
-let n = 0;
-const unique = (name) => `${name}_${process.pid}_${Date.now()}_${n++}`;
 const FILE_PASSPHRASE = 'file passphrase for the move';
-
-async function client() {
-  return QuickChatClient.create({
-    server: server.url,
-    WebSocket,
-    storage: 'memory',
-    backoff: { initialMs: 100, maxMs: 1000 },
-  });
-}
+const client = () => memoryClient(server.url);
 
 /** Resolves with the first event `pick` accepts (a generous bound against hangs). */
 function waitFor(c, pick, what) {
@@ -43,6 +32,13 @@ function waitFor(c, pick, what) {
 }
 
 const messageWith = (body) => (e) => (e.type === 'message' && e.message.body === body ? e.message : undefined);
+
+/** `sender` sends `text` to `toId`; resolves once `receiver` has it. */
+async function deliver(sender, receiver, toId, text) {
+  const received = waitFor(receiver, messageWith(text), `"${text}"`);
+  await sender.sendText(toId, text);
+  await received;
+}
 
 /** Every message between two users as the backend keeps them (no token needed, PROTOCOL §7). */
 async function backendHistory(peer, me) {
@@ -71,12 +67,8 @@ test('an account moves to another client and its conversation goes on', async ()
   await alice.connectAndWait(15_000);
   await bob.connectAndWait(15_000);
 
-  const heard = waitFor(bob, messageWith('before the move'), 'the first message');
-  await alice.sendText(bobUser.userId, 'before the move');
-  await heard;
-  const answered = waitFor(alice, messageWith('reply before'), 'the reply');
-  await bob.sendText(aliceUser.userId, 'reply before');
-  await answered;
+  await deliver(alice, bob, bobUser.userId, 'before the move');
+  await deliver(bob, alice, aliceUser.userId, 'reply before');
   const bobSees = await bob.peerFingerprint(aliceUser.userId);
 
   // Export: a sealed file, and the old client stops.
@@ -135,12 +127,8 @@ test('an account moves to another client and its conversation goes on', async ()
 
   // The conversation goes on from the new client, both ways, on the same sessions.
   await moved.connectAndWait(15_000);
-  const heardAfter = waitFor(bob, messageWith('after the move'), 'the message after the move');
-  await moved.sendText(bobUser.userId, 'after the move');
-  await heardAfter;
-  const welcomed = waitFor(moved, messageWith('welcome back'), 'the answer after the move');
-  await bob.sendText(aliceUser.userId, 'welcome back');
-  await welcomed;
+  await deliver(moved, bob, bobUser.userId, 'after the move');
+  await deliver(bob, moved, aliceUser.userId, 'welcome back');
   assert.equal(await bob.peerFingerprint(aliceUser.userId), bobSees);
   assert.deepEqual(identityChanges, []);
   const kept = await backendHistory(bobUser.userId, aliceUser.userId);

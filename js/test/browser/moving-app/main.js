@@ -6,6 +6,17 @@ import { QuickChatClient, exportAccount, init, isQuickChatError, readWebClientDa
 // js/bench/web-client-reference.mjs (an alias in the test's Vite build).
 import { WebClientReference } from 'web-client-reference';
 
+/** The full client on the IndexedDB database `databaseName`. */
+function openStore(server, databaseName) {
+  return QuickChatClient.create({
+    server,
+    databaseName,
+    passphrase: 'store passphrase',
+    kdf: 'insecure-for-tests',
+    backoff: { initialMs: 100, maxMs: 1000 },
+  });
+}
+
 async function errorCode(promise) {
   try {
     await promise;
@@ -117,13 +128,7 @@ const scenarios = {
    * `peerId`.
    */
   async clientImport({ server, databaseName, file, passphrase, peerId, text }) {
-    const client = await QuickChatClient.create({
-      server,
-      databaseName,
-      passphrase: 'store passphrase',
-      kdf: 'insecure-for-tests',
-      backoff: { initialMs: 100, maxMs: 1000 },
-    });
+    const client = await openStore(server, databaseName);
     // The file's reader is in the importer module, fetched only now.
     const importerFetched = () =>
       performance.getEntriesByType('resource').some((entry) => entry.name.includes('quickchat_import_bg'));
@@ -154,13 +159,7 @@ const scenarios = {
    * resolves to the file.
    */
   async clientReceiveAndExport({ server, databaseName, peerId, text, passphrase }) {
-    const client = await QuickChatClient.create({
-      server,
-      databaseName,
-      passphrase: 'store passphrase',
-      kdf: 'insecure-for-tests',
-      backoff: { initialMs: 100, maxMs: 1000 },
-    });
+    const client = await openStore(server, databaseName);
     const user = client.currentUser();
     await client.connectAndWait(20_000);
     let found = null;
@@ -173,12 +172,7 @@ const scenarios = {
     const refused = await errorCode(client.sendText(peerId, 'from the moved store'));
     await client.dispose();
     // Reopened, the store still says moved.
-    const reopened = await QuickChatClient.create({
-      server,
-      databaseName,
-      passphrase: 'store passphrase',
-      kdf: 'insecure-for-tests',
-    });
+    const reopened = await openStore(server, databaseName);
     const stillMoved = (await reopened.movedAt()) === movedAt;
     const refusedAfterReopen = await errorCode(reopened.connectAndWait(5_000));
     await reopened.dispose();
