@@ -9,7 +9,7 @@
 //!
 //! Three processes: this one runs the test server (bcrypt cost 4, presence told to nobody:
 //! see `Config::presence_fanout`) and conducts; a child runs the bot; another child runs the
-//! peers, each a real account with its own keys (identity, signed prekey, one one-time
+//! peers on one thread, each a real account with its own keys (identity, signed prekey, one one-time
 //! prekey, published through the REST API), its own session engine and its own WebSocket —
 //! 10,000 sockets do not fit beside the server's 10,000 under this machine's limit of 20,000
 //! open files per process. For each number of peers:
