@@ -9,9 +9,9 @@
 //!
 //! Three processes: this one runs the test server (bcrypt cost 4, presence told to nobody:
 //! see `Config::presence_fanout`) and conducts; a child runs the bot; another child runs the
-//! peers on one thread, each a real account with its own keys (identity, signed prekey, one one-time
-//! prekey, published through the REST API), its own session engine and its own WebSocket —
-//! 10,000 sockets do not fit beside the server's 10,000 under this machine's limit of 20,000
+//! peers on one thread, each a real account with its own keys (identity, signed prekey, one
+//! one-time prekey, published through the REST API), its own session engine and its own
+//! WebSocket — 10,000 sockets do not fit beside the server's 10,000 under this machine's limit of 20,000
 //! open files per process. For each number of peers:
 //!
 //! 1. **broadcast**: the bot sends one message to every peer, none of whom it has a session
