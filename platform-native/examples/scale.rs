@@ -11,8 +11,8 @@
 //! see `Config::presence_fanout`) and conducts; a child runs the bot; another child runs the
 //! peers on one thread, each a real account with its own keys (identity, signed prekey, one
 //! one-time prekey, published through the REST API), its own session engine and its own
-//! WebSocket — 10,000 sockets do not fit beside the server's 10,000 under this machine's limit of 20,000
-//! open files per process. For each number of peers:
+//! WebSocket — 10,000 sockets do not fit beside the server's 10,000 under this machine's
+//! limit of 20,000 open files per process. For each number of peers:
 //!
 //! 1. **broadcast**: the bot sends one message to every peer, none of whom it has a session
 //!    with (a bundle fetch and an X3DH first message each); timed until every peer has
