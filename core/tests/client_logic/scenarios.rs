@@ -579,9 +579,6 @@ fn a_paced_message_leaves_the_serving_loop_asleep_until_it_is_due() {
     });
 }
 
-// ---- Catch-up at scale: known peers on connect, the directory scan in the background ----
-
-/// Users of the scripted directory: `user-0000` …, with this account and Bob among them.
 /// A live message from Bob (plaintext, which the harness allows from him).
 fn from_bob(id: &str, text: &str, timestamp: i64) -> String {
     json!({"type": "message", "payload": {
@@ -668,6 +665,9 @@ fn the_echoes_of_one_read_are_settled_in_one_commit() {
     assert_eq!(h.status_of("b2"), MessageStatus::Delivered);
 }
 
+// ---- Catch-up at scale: known peers on connect, the directory scan in the background ----
+
+/// Users of the scripted directory: `user-0000` …, with this account and Bob among them.
 fn directory(users: usize) -> Vec<String> {
     let mut ids: Vec<String> = (0..users).map(|i| format!("user-{i:04}")).collect();
     ids.push(ME.to_string());
