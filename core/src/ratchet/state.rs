@@ -382,6 +382,37 @@ impl RatchetState {
     pub fn skipped_keys(&self) -> &SkippedKeys {
         &self.skipped
     }
+
+    /// The sending chain: the ratchet public key that names it, its key and `Ns`.
+    pub(crate) fn sending_chain(&self) -> Option<(&PublicKey, &ChainKey, u32)> {
+        match (&self.ratchet_key_pair, &self.sending_chain_key) {
+            (Some(pair), Some(chain_key)) => {
+                Some((pair.public(), chain_key, self.sending_chain_length))
+            }
+            _ => None,
+        }
+    }
+
+    /// Moves the sending chain on to `Ns = length`, dropping the message keys passed over
+    /// unused (their numbers are never sent; a receiver skips them). Does nothing when the
+    /// chain is already there or past it.
+    pub(crate) fn skip_sending_to(&mut self, length: u32) {
+        let Some(mut chain_key) = self.sending_chain_key.take() else {
+            return;
+        };
+        while self.sending_chain_length < length {
+            chain_key = chain_key.step().1;
+            self.sending_chain_length += 1;
+        }
+        self.sending_chain_key = Some(chain_key);
+    }
+
+    /// Puts the sending chain back at `Ns = length` with key `chain_key` (a position this
+    /// state was at before [`RatchetState::skip_sending_to`] moved it on).
+    pub(crate) fn set_sending(&mut self, chain_key: ChainKey, length: u32) {
+        self.sending_chain_key = Some(chain_key);
+        self.sending_chain_length = length;
+    }
 }
 
 fn check_skip(target: u32, from: u32) -> Result<(), RatchetError> {

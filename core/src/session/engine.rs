@@ -1,8 +1,9 @@
 //! The session engine: starts sessions, encrypts and decrypts through a store.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::recent::Recent;
+use super::reservation::{self, Reservation, Reservations};
 
 use rand_core::CryptoRng;
 
@@ -23,6 +24,15 @@ pub struct SessionConfig {
     /// Whether a change of a peer's identity key holds sending even when the user had not
     /// verified the old key (a change to a verified key always does).
     pub hold_unverified_changes: bool,
+    /// How far, at most, a session's stored sending chain is kept ahead of the last message
+    /// sent (0, the default: exactly at it). At R > 0, a write of a session stores its
+    /// sending chain as many numbers on as the chain has messages, up to R, and the next
+    /// messages on that chain need no write until they reach the stored number: on a long
+    /// chain most messages cost no commit at all. After a crash the chain resumes at the
+    /// stored number and the receiver passes over at most that many numbers (none for a
+    /// chain of one message); within one engine nothing is passed over. The stored
+    /// `updated_at` may lag the real one.
+    pub send_ahead: u32,
 }
 
 /// Why a session operation failed. Nothing was written in any case.
@@ -206,6 +216,8 @@ pub struct SessionEngine<S> {
     identity: IdentityKeyPair,
     config: SessionConfig,
     cache: Cache,
+    /// Where the sessions' sending chains are stored ahead of where they are.
+    reservations: Reservations,
 }
 
 /// Write-through copies of what the engine reads on every message. Every write of
@@ -312,6 +324,7 @@ impl<S: Store> SessionEngine<S> {
             identity: record.identity,
             config,
             cache: Cache::default(),
+            reservations: Reservations::default(),
         })
     }
 
@@ -340,7 +353,7 @@ impl<S: Store> SessionEngine<S> {
         if let Some(cached) = self.cache.sessions.get(peer_id) {
             return Ok(cached.is_some());
         }
-        let loaded = self.store.peer_sessions(peer_id).await?;
+        let loaded = self.load_sessions(peer_id).await?;
         let found = loaded.is_some();
         self.cache.sessions.insert(peer_id.to_string(), loaded);
         Ok(found)
@@ -354,7 +367,7 @@ impl<S: Store> SessionEngine<S> {
         // Read from the cached sessions in place: this runs before every send batch, and a
         // copy would clone the whole ratchet state (skipped keys included) each time.
         if !self.cache.sessions.contains_key(peer_id) {
-            let loaded = self.store.peer_sessions(peer_id).await?;
+            let loaded = self.load_sessions(peer_id).await?;
             self.cache.sessions.insert(peer_id.to_string(), loaded);
         }
         Ok(self
@@ -374,7 +387,7 @@ impl<S: Store> SessionEngine<S> {
         if let Some(cached) = self.cache.sessions.get(peer_id) {
             return Ok(cached.clone());
         }
-        let loaded = self.store.peer_sessions(peer_id).await?;
+        let loaded = self.load_sessions(peer_id).await?;
         self.cache
             .sessions
             .insert(peer_id.to_string(), loaded.clone());
@@ -403,8 +416,18 @@ impl<S: Store> SessionEngine<S> {
     ) -> Result<Option<PeerSessions>, SessionError> {
         match self.cache.sessions.remove(peer_id) {
             Some(cached) => Ok(cached),
-            None => Ok(self.store.peer_sessions(peer_id).await?),
+            None => self.load_sessions(peer_id).await,
         }
+    }
+
+    /// A peer's sessions as the store holds them, with the sending chain put back where it
+    /// really is if the store holds it ahead.
+    async fn load_sessions(&self, peer_id: &str) -> Result<Option<PeerSessions>, SessionError> {
+        let mut loaded = self.store.peer_sessions(peer_id).await?;
+        if let Some(sessions) = &mut loaded {
+            self.reservations.restore(sessions);
+        }
+        Ok(loaded)
     }
 
     /// Whether sending to the peer waits for an identity change to be accepted.
@@ -437,10 +460,38 @@ impl<S: Store> SessionEngine<S> {
     async fn commit_with(
         &mut self,
         batch: WriteBatch,
-        overlay: Overlay,
+        mut overlay: Overlay,
     ) -> Result<(), SessionError> {
-        let updates = Cache::updates(&batch, &overlay);
-        self.store.commit(batch).await?;
+        let mut updates = Cache::updates(&batch, &overlay);
+        // States the store already covers are not written, but the cache takes them all
+        // the same: it holds where the sessions really are.
+        updates.extend(
+            overlay
+                .unwritten
+                .iter()
+                .map(|peer| CacheUpdate::SessionsFromOverlay(peer.clone())),
+        );
+        let forgotten: Vec<Option<String>> = batch
+            .ops()
+            .iter()
+            .filter_map(|op| match op {
+                StoreOp::DeleteSessions(peer) => Some(Some(peer.clone())),
+                StoreOp::ClearKeys => Some(None),
+                _ => None,
+            })
+            .collect();
+        // Nothing to write (every message of the operation was covered): no commit.
+        if !batch.is_empty() {
+            self.store.commit(batch).await?;
+        }
+        for peer in forgotten {
+            match peer {
+                Some(peer) => self.reservations.forget(&peer),
+                None => self.reservations.clear(),
+            }
+        }
+        let reserved = std::mem::take(&mut overlay.reserved);
+        self.reservations.extend(reserved);
         self.cache.apply(updates, overlay);
         Ok(())
     }
@@ -578,6 +629,16 @@ impl<S: Store> SessionEngine<S> {
             })?;
         let x3dh = session.pending_x3dh.take();
         session.updated_at = now;
+        let planned = reservation::plan(
+            session,
+            overlay
+                .reserved
+                .get(peer_id)
+                .or_else(|| self.reservations.get(peer_id)),
+            x3dh.is_none(),
+            self.config.send_ahead,
+            now,
+        );
         let envelope = Envelope {
             header: encrypted.header,
             ciphertext: encrypted.ciphertext,
@@ -587,7 +648,13 @@ impl<S: Store> SessionEngine<S> {
             wire: envelope.to_json(),
             first_message: x3dh.is_some(),
         };
-        overlay.sessions.insert(peer_id.to_string(), sessions);
+        let covered = planned.as_ref().is_some_and(|p| p.covered);
+        if let Some(planned) = planned {
+            overlay
+                .reserved
+                .insert(peer_id.to_string(), planned.reservation);
+        }
+        overlay.put_sessions(peer_id, sessions, covered);
         Ok(value)
     }
 
@@ -686,8 +753,8 @@ impl<S: Store> SessionEngine<S> {
     /// The writes of an operation, all derived from its overlay, ready to commit.
     fn prepared<T>(&mut self, overlay: Overlay, value: T) -> Prepared<'_, S, T> {
         Prepared {
+            batch: overlay.writes(&self.reservations),
             engine: self,
-            batch: overlay.writes(),
             overlay,
             value,
         }
@@ -729,7 +796,7 @@ impl<S: Store> SessionEngine<S> {
                 });
             }
         };
-        overlay.sessions.insert(peer_id.to_string(), sessions);
+        overlay.put_sessions(peer_id, sessions, false);
         Ok(incoming)
     }
 
@@ -898,15 +965,20 @@ impl<S: Store> SessionEngine<S> {
 #[derive(Default)]
 struct Overlay {
     sessions: HashMap<String, PeerSessions>,
+    /// Peers whose new state the store already covers (see [`SessionConfig::send_ahead`]):
+    /// only their sending chains moved, within what is stored.
+    unwritten: HashSet<String>,
+    /// The peers' reservations after this operation, recorded once it is committed.
+    reserved: HashMap<String, Reservation>,
     known: HashMap<String, KnownIdentity>,
-    used_one_time_prekeys: std::collections::HashSet<u32>,
+    used_one_time_prekeys: HashSet<u32>,
 }
 
 impl Overlay {
     /// What the overlay's changes write: the one-time prekeys used up, and per peer the
     /// final state of its sessions and known identity (a batch of many messages with one
     /// peer serializes, seals and stores that peer's sessions once, not per message).
-    fn writes(&self) -> WriteBatch {
+    fn writes(&self, committed: &Reservations) -> WriteBatch {
         let mut batch = WriteBatch::new();
         for id in &self.used_one_time_prekeys {
             batch.push(StoreOp::DeleteOneTimePrekey(*id));
@@ -914,10 +986,33 @@ impl Overlay {
         for known in self.known.values() {
             batch.push(StoreOp::PutKnownIdentity(known.clone()));
         }
-        for sessions in self.sessions.values() {
-            batch.push(StoreOp::PutSessions(sessions.clone()));
+        for (peer_id, sessions) in &self.sessions {
+            if self.unwritten.contains(peer_id) {
+                continue;
+            }
+            let reservation = self
+                .reserved
+                .get(peer_id)
+                .or_else(|| committed.get(peer_id));
+            batch.push(StoreOp::PutSessions(reservation::stored_form(
+                sessions,
+                reservation,
+            )));
         }
         batch
+    }
+
+    /// Sets a peer's state in this operation; `covered`: the store already holds what it
+    /// needs of it (which stays so only while every change of the peer in this operation
+    /// is covered).
+    fn put_sessions(&mut self, peer_id: &str, sessions: PeerSessions, covered: bool) {
+        let clean_so_far = !self.sessions.contains_key(peer_id) || self.unwritten.contains(peer_id);
+        self.sessions.insert(peer_id.to_string(), sessions);
+        if covered && clean_so_far {
+            self.unwritten.insert(peer_id.to_string());
+        } else {
+            self.unwritten.remove(peer_id);
+        }
     }
 }
 

@@ -19,6 +19,7 @@ mod device;
 mod engine;
 mod recent;
 mod record;
+mod reservation;
 mod trust;
 
 pub use cooling::{Cooling, CoolingConfig};
