@@ -11,6 +11,7 @@ use std::collections::HashSet;
 
 use engines::*;
 use futures_executor::block_on;
+use proptest::prelude::*;
 use quickchat_core::envelope::Envelope;
 use quickchat_core::session::{SessionConfig, SessionEngine};
 use quickchat_core::store::Store;
@@ -132,7 +133,7 @@ fn after_a_crash_the_chain_resumes_past_every_number_sent() {
     let mut rng = ChaCha20Rng::seed_from_u64(3);
     let (mut alice, mut bob) = pair(&mut rng);
     let mut sent = HashSet::new();
-    sent.insert(0);
+    sent.insert(0u32);
     for round in 0..4 {
         for i in 0..5 {
             let wire = send(&mut alice, "bob", &format!("r{round} m{i}"), &mut rng);
@@ -249,4 +250,99 @@ fn a_failed_commit_reserves_nothing() {
             .plaintext,
         "kept"
     );
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    /// Alice (true) or Bob (false) sends a message.
+    Send(bool),
+    /// The in-flight message picked by the index arrives, in the direction given.
+    Deliver(bool, usize),
+    /// Alice (true) or Bob (false) crashes: her engine is opened again on her store.
+    Crash(bool),
+    /// A forged message makes the receiver's engine drop the peer from its cache.
+    Forge(bool),
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        6 => any::<bool>().prop_map(Step::Send),
+        4 => (any::<bool>(), any::<usize>()).prop_map(|(d, i)| Step::Deliver(d, i)),
+        1 => any::<bool>().prop_map(Step::Crash),
+        1 => any::<bool>().prop_map(Step::Forge),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Both sides sending ahead, with crashes, dropped caches and any order of delivery:
+    /// no (chain, number) ever goes out twice, and every message opens to what was sent.
+    #[test]
+    fn no_number_goes_out_twice_and_every_message_opens(
+        seed in any::<u64>(),
+        steps in proptest::collection::vec(step(), 1..100),
+    ) {
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let mut alice = engine_with("alice", &mut rng, config());
+        let mut bob = engine_with("bob", &mut rng, config());
+        block_on(alice.start_session("bob", &bundle(&bob, 0), 0, &mut rng)).unwrap();
+        let first = send(&mut alice, "bob", "first", &mut rng);
+        prop_assert_eq!(receive(&mut bob, "alice", &first, &mut rng).unwrap().plaintext, "first");
+        let mut sent = HashSet::new();
+        sent.insert(header(&first));
+        // In flight per direction: 0 = alice -> bob, 1 = bob -> alice.
+        let mut in_flight: [Vec<(String, String)>; 2] = [Vec::new(), Vec::new()];
+        let dir = |from_alice: bool| usize::from(!from_alice);
+        for (i, step) in steps.into_iter().enumerate() {
+            match step {
+                Step::Send(from_alice) => {
+                    let text = format!("m{i}");
+                    let wire = if from_alice {
+                        send(&mut alice, "bob", &text, &mut rng)
+                    } else {
+                        send(&mut bob, "alice", &text, &mut rng)
+                    };
+                    let (key, number, _) = header(&wire);
+                    prop_assert!(sent.insert((key, number, 0)), "number {} went out twice", number);
+                    in_flight[dir(from_alice)].push((wire, text));
+                }
+                Step::Deliver(from_alice, pick) => {
+                    let queue = &mut in_flight[dir(from_alice)];
+                    if queue.is_empty() { continue; }
+                    let (wire, text) = queue.remove(pick % queue.len());
+                    let got = if from_alice {
+                        receive(&mut bob, "alice", &wire, &mut rng)
+                    } else {
+                        receive(&mut alice, "bob", &wire, &mut rng)
+                    };
+                    prop_assert_eq!(got.map(|g| g.plaintext).ok(), Some(text));
+                }
+                Step::Crash(which) => {
+                    let engine = if which { &mut alice } else { &mut bob };
+                    let user = if which { "alice" } else { "bob" };
+                    let fresh = engine_with(user, &mut rng, config());
+                    let old = std::mem::replace(engine, fresh);
+                    *engine = block_on(SessionEngine::open(old.into_store(), config())).unwrap();
+                }
+                Step::Forge(to_alice) => {
+                    let (engine, peer) = if to_alice { (&mut alice, "bob") } else { (&mut bob, "alice") };
+                    let mut forged = Envelope::parse(&first).unwrap();
+                    forged.x3dh = None;
+                    forged.ciphertext[30] ^= 1;
+                    prop_assert!(receive(engine, peer, &forged.to_json(), &mut rng).is_err());
+                }
+            }
+        }
+        for (d, queue) in in_flight.iter_mut().enumerate() {
+            while let Some((wire, text)) = queue.pop() {
+                let got = if d == 0 {
+                    receive(&mut bob, "alice", &wire, &mut rng)
+                } else {
+                    receive(&mut alice, "bob", &wire, &mut rng)
+                };
+                prop_assert_eq!(got.map(|g| g.plaintext).ok(), Some(text), "late");
+            }
+        }
+    }
 }
