@@ -115,6 +115,41 @@ fn a_second_message_is_written_with_one_number_ahead() {
 }
 
 #[test]
+fn the_answer_to_a_received_message_needs_no_commit() {
+    let mut rng = ChaCha20Rng::seed_from_u64(8);
+    let (mut alice, mut bob) = pair(&mut rng);
+    let b1 = send(&mut bob, "alice", "b1", &mut rng);
+    receive(&mut alice, "bob", &b1, &mut rng).unwrap();
+    // Her DH step started a chain that has sent nothing: it is stored at Ns = 1.
+    assert_eq!(stored_ns(&alice), 1);
+    let commits = alice.store().commit_count();
+    let a1 = send(&mut alice, "bob", "a1", &mut rng);
+    assert_eq!(header(&a1).1, 0);
+    assert_eq!(
+        alice.store().commit_count(),
+        commits,
+        "the answer was covered"
+    );
+    assert_eq!(
+        receive(&mut bob, "alice", &a1, &mut rng).unwrap().plaintext,
+        "a1"
+    );
+
+    // A crash after a receipt, before any answer: the answer goes out as number 1, which
+    // Bob opens, passing over number 0.
+    let b2 = send(&mut bob, "alice", "b2", &mut rng);
+    receive(&mut alice, "bob", &b2, &mut rng).unwrap();
+    let store = alice.into_store();
+    let mut alice = block_on(SessionEngine::open(store, config())).unwrap();
+    let a2 = send(&mut alice, "bob", "a2", &mut rng);
+    assert_eq!(header(&a2).1, 1);
+    assert_eq!(
+        receive(&mut bob, "alice", &a2, &mut rng).unwrap().plaintext,
+        "a2"
+    );
+}
+
+#[test]
 fn the_default_writes_every_message() {
     let mut rng = ChaCha20Rng::seed_from_u64(2);
     let mut alice = engine("alice", &mut rng);

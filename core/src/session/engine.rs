@@ -28,10 +28,13 @@ pub struct SessionConfig {
     /// sent (0, the default: exactly at it). At R > 0, a write of a session stores its
     /// sending chain as many numbers on as the chain has messages, up to R, and the next
     /// messages on that chain need no write until they reach the stored number: on a long
-    /// chain most messages cost no commit at all. After a crash the chain resumes at the
-    /// stored number and the receiver passes over at most that many numbers (none for a
-    /// chain of one message); within one engine nothing is passed over. The stored
-    /// `updated_at` may lag the real one.
+    /// chain most messages cost no commit at all. A chain a received message started is
+    /// stored one number on before it has sent, so the answer needs no commit either. After
+    /// a crash the chain resumes at the stored number and the receiver passes over at most
+    /// that many numbers (none for a chain of one message, one for a chain that had sent
+    /// nothing); within one engine nothing is passed over. The stored `updated_at` may lag
+    /// the real one. A message covered by a relaxed commit
+    /// ([`Prepared::relaxed`]) is durable once the store has settled that commit.
     pub send_ahead: u32,
 }
 
@@ -796,6 +799,18 @@ impl<S: Store> SessionEngine<S> {
                 });
             }
         };
+        let fresh = reservation::for_fresh_chain(
+            &sessions.current,
+            overlay
+                .reserved
+                .get(peer_id)
+                .or_else(|| self.reservations.get(peer_id)),
+            self.config.send_ahead,
+            now,
+        );
+        if let Some(fresh) = fresh {
+            overlay.reserved.insert(peer_id.to_string(), fresh);
+        }
         overlay.put_sessions(peer_id, sessions, false);
         Ok(incoming)
     }

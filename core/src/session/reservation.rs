@@ -9,6 +9,9 @@
 //! is the number of messages the chain already has, up to R: a chain of n messages costs
 //! about log2(n) + n/R writes instead of n.
 //!
+//! A chain that a received message started (a DH step) is stored at `Ns = 1` before it has
+//! sent anything, so the answer needs no write either.
+//!
 //! What it costs: when the stored state is used again after a crash (or by another process),
 //! the chain resumes at the reserved number, and the receiver passes over at most r numbers
 //! (it keeps their keys as skipped keys; the web client keeps them for good, hence the small
@@ -142,6 +145,31 @@ pub(crate) fn plan(
         },
         covered,
     })
+}
+
+/// What to record when a received message leaves `session` with a sending chain that has
+/// sent nothing yet (a DH step made it): the chain stored at `Ns = 1`, so that the answer,
+/// the common next message, finds its number already on disk and needs no write of its own.
+/// `None` when the chain is already reserved, has sent, or `ahead` is 0.
+pub(crate) fn for_fresh_chain(
+    session: &Session,
+    previous: Option<&Reservation>,
+    ahead: u32,
+    now: i64,
+) -> Option<Reservation> {
+    if ahead == 0 || previous.is_some_and(|r| r.matches(session)) {
+        return None;
+    }
+    match session.ratchet.sending_chain()? {
+        (key, chain_key, 0) => Some(Reservation {
+            ratchet_key: *key,
+            until: 1,
+            chain_key: chain_key.clone(),
+            length: 0,
+            updated_at: now,
+        }),
+        _ => None,
+    }
 }
 
 /// The state to store for `sessions`: its current sending chain moved on to the reserved
