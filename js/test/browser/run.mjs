@@ -376,6 +376,28 @@ try {
     assert.equal(after.next, 'after the reload');
   });
 
+  await check('drop-in: messages one after the other on a chain start few transactions; after a reload the chain goes on past them; an answer starts none', async () => {
+    const prefix = `sequential${Date.now()}`;
+    const count = 40;
+    const sent = await run('dropInSequential', { prefix, count });
+    assert.deepEqual(sent.received, sent.texts);
+    assert.deepEqual(sent.numbers, Array.from({ length: count }, (_, i) => i + 1), 'no number passed over');
+    // The chain is stored ahead by as many messages as it has (up to 16): writes at its
+    // 2nd, 4th, 8th, 16th, 32nd message, not at every one.
+    assert.ok(sent.sendTransactions <= 6, `${sent.sendTransactions} transactions for ${count} messages`);
+    await page.reload();
+    await page.waitForFunction(() => window.quickchatReady === true);
+    const after = await run('dropInAfterSequential', { prefix });
+    assert.equal(after.opened, 'after the reload');
+    const resumed = after.nextHeader.messageNumber;
+    assert.ok(resumed > count && resumed <= count + 16, `the chain resumed at ${resumed} after ${count + 1} messages`);
+    assert.equal(after.question, 'question');
+    assert.deepEqual(after.answer, ['answer']);
+    assert.equal(after.answerHeader.messageNumber, 0);
+    assert.equal(after.answerHeader.previousChainLength, resumed + 1, "Alice's previous chain, as it really ended");
+    assert.equal(after.answerTransactions, 0, 'the answer was below what the disk held');
+  });
+
   for (const { name, value } of vectorFiles('web-storage-import')) {
     await check(`drop-in: imports the web client's database (${name}) and decrypts what came after`, async () => {
       const result = await run('dropInImport', {

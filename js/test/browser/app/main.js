@@ -312,6 +312,50 @@ const scenarios = {
     };
   },
 
+  /**
+   * Messages sent one after the other on one chain, each awaited before the next: counts
+   * the read-write transactions they start (the stored sending chain is kept ahead of what
+   * went out, so most start none).
+   */
+  async dropInSequential({ prefix, count }) {
+    configure({ passphrase: 'sequential pass', kdf: 'insecure-for-tests' });
+    const { alice, bob } = await burstPair(prefix);
+    await bob.decryptMessage(`${prefix}-alice`, await alice.encryptMessage(`${prefix}-bob`, 'first'));
+    const texts = Array.from({ length: count }, (_, i) => `one after the other ${i}`);
+    const sending = countReadWriteTransactions();
+    const wires = [];
+    for (const text of texts) wires.push(await alice.encryptMessage(`${prefix}-bob`, text));
+    const sendTransactions = sending.stop();
+    const received = [];
+    for (const wire of wires) received.push(await bob.decryptMessage(`${prefix}-alice`, wire));
+    return { sendTransactions, numbers: wires.map((wire) => wire.header.messageNumber), received, texts };
+  },
+
+  /**
+   * After a reload: Alice's chain goes on past every number it sent; then an answer to a
+   * received message, on the chain that message started, starts no transaction.
+   */
+  async dropInAfterSequential({ prefix }) {
+    configure({ passphrase: 'sequential pass', kdf: 'insecure-for-tests' });
+    const { alice, bob } = await burstPair(prefix);
+    const next = await alice.encryptMessage(`${prefix}-bob`, 'after the reload');
+    const opened = await bob.decryptMessage(`${prefix}-alice`, next);
+    const question = await alice.decryptMessage(`${prefix}-bob`, await bob.encryptMessage(`${prefix}-alice`, 'question'));
+    // Her decryption stored the chain it started one number on (its transaction started
+    // before this count): the answer, number 0, needs none of its own.
+    const answering = countReadWriteTransactions();
+    const answer = await alice.encryptMessage(`${prefix}-bob`, 'answer');
+    const answerTransactions = answering.stop();
+    return {
+      nextHeader: next.header,
+      opened,
+      question,
+      answerHeader: answer.header,
+      answerTransactions,
+      answer: [await bob.decryptMessage(`${prefix}-alice`, answer)],
+    };
+  },
+
   /** Two full clients in one page, each with its own encrypted IndexedDB store. */
   async chat({ server, prefix }) {
     const options = (name) => ({
