@@ -6,6 +6,7 @@ import { WebClientReference } from '../web-client-reference.mjs';
 
 const TEXT = 'x'.repeat(100);
 const BURST = 10;
+const ANSWERS = 50;
 
 async function upload(token, bundle) {
   const response = await fetch('/api/users/prekeys', {
@@ -98,8 +99,21 @@ async function round(c, { messages, conversation }) {
       }
     }
   });
+  // Answers: one message each way in turn, each the first of a new sending chain (the DH
+  // step of the message before started it); only the sends are timed, each right after
+  // its sender received.
+  let answerMs = 0;
+  for (let i = 0; i < ANSWERS; i++) {
+    const [from, to] = i % 2 ? ['bob', 'alice'] : ['alice', 'bob'];
+    let wire;
+    answerMs += await timed(async () => {
+      wire = await c.send(from, to, TEXT);
+    });
+    if ((await c.receive(to, from, wire)) !== TEXT) throw new Error('answers: wrong text');
+  }
   return {
     encrypt: (encryptMs * 1000) / messages,
+    answer: (answerMs * 1000) / ANSWERS,
     decrypt: (decryptMs * 1000) / messages,
     conversation: conversationMs,
   };
