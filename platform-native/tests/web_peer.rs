@@ -567,6 +567,78 @@ async fn sdk_client_and_web_peer_chat_both_ways() {
     web.close().await;
 }
 
+/// The message number and previous chain length of an SDK message's wire.
+fn numbers_of(sent: &quickchat::MessageRecord) -> (u32, u32) {
+    let wire = sent
+        .wire
+        .as_deref()
+        .expect("an encrypted message has a wire");
+    let header = Envelope::parse(wire).expect("wire").header;
+    (header.message_number, header.previous_chain_length)
+}
+
+/// An SDK client that keeps its sending chains stored ahead of what it sent
+/// (`SessionConfig::send_ahead`) restarts in the middle of a chain: it resumes past every
+/// number it sent, the web peer passes over the numbers in between (it keeps their keys, as
+/// the web client does) and reads everything, and after the next turn the SDK tells it how
+/// long the chain really was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sdk_client_sending_ahead_restarts_mid_chain_and_the_web_peer_reads_on() {
+    let server = server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = || quickchat::ClientConfig {
+        session: quickchat_core::session::SessionConfig {
+            send_ahead: 16,
+            ..Default::default()
+        },
+        ..fast_config()
+    };
+    let alice = client_with(&server, &dir, "alice", config()).await;
+    alice
+        .register(&unique("alice"), "secret123", None)
+        .await
+        .unwrap();
+    alice.connect_and_wait(WAIT).await.unwrap();
+    let web = WebPeer::register(&server, "web").await.unwrap();
+    let peer = web.user_id().to_string();
+    let mut numbers = Vec::new();
+    for i in 0..10 {
+        let before = web.outcome_count();
+        let sent = alice.send_text(&peer, &format!("m{i}")).await.unwrap();
+        numbers.push(numbers_of(&sent).0);
+        web.wait_for_outcomes(before + 1, WAIT).await.unwrap();
+    }
+    assert_eq!(
+        numbers,
+        (0..10).collect::<Vec<_>>(),
+        "nothing passed over while running"
+    );
+
+    alice.close().await;
+    drop(alice);
+    let alice = reopened(&server, &dir, "alice", config()).await;
+    let mut events = alice.events();
+    let mut after = Vec::new();
+    for i in 0..3 {
+        let before = web.outcome_count();
+        let sent = alice.send_text(&peer, &format!("after {i}")).await.unwrap();
+        after.push(numbers_of(&sent).0);
+        web.wait_for_outcomes(before + 1, WAIT).await.unwrap();
+    }
+    // Ten messages: the chain was last written at its 8th, stored 7 ahead (Ns = 15).
+    assert_eq!(after, vec![15, 16, 17], "resumed at the stored number");
+    assert_all_decrypted(&web, 13).await;
+    let texts: Vec<String> = web.received().into_iter().map(|r| r.plaintext).collect();
+    assert_eq!(&texts[10..], ["after 0", "after 1", "after 2"]);
+
+    web_says_to_sdk(&web, &id(&alice), &mut events, "your turn").await;
+    let answer = alice.send_text(&peer, "the answer").await.unwrap();
+    assert_eq!(numbers_of(&answer), (0, 18), "the chain's true length");
+    assert_all_decrypted(&web, 14).await;
+    alice.close().await;
+    web.close().await;
+}
+
 // ---------------------------------------------------------------- loss modes (PROTOCOL §8)
 
 fn describe(failures: &[Failure]) -> String {
