@@ -4,7 +4,7 @@
 // Its own, smaller module (see src/load-crypto-browser.js): the drop-in needs no client code.
 import { load } from '#load-crypto';
 import { tabSessions } from './tab-engines.js';
-import { importWebClient as importFrom } from './importer.js';
+import { importWebClient as importFrom, loadImporter } from './importer.js';
 import { TabGroup, tabsAvailable } from './tabs.js';
 
 /** One-time prekeys the web client keeps on the server (the SDK's policy too). */
@@ -45,6 +45,13 @@ function storeKey(userId, options) {
 // calls only on a new user's first run (src/importer.js).
 function importWebClient(name, userId, now) {
   return importFrom(defaults.importWasm, name, userId, now);
+}
+
+// A store written by an older version of this package may hold session records in JSON,
+// which this entry point's module does not read: the importer module converts them, once,
+// when such a store is opened (and is downloaded only then).
+function convertSessionRecord(record) {
+  return loadImporter(defaults.importWasm).then((module) => module.sessionRecordToBinary(record));
 }
 
 function wrongPassphrase() {
@@ -202,7 +209,7 @@ function shareAcrossTabs(key, userId, options) {
     openKeys: () =>
       load(defaults.wasm).then((module) => {
         wasm = module;
-        return module.KeyManagerCore.open(userId, options, importWebClient);
+        return module.KeyManagerCore.open(userId, options, importWebClient, convertSessionRecord);
       }),
     openSessions: (keys, token, sessionOptions) => new wasm.SessionManagerCore(keys, token, sessionOptions),
     passphrase: options.passphrase,
@@ -248,7 +255,7 @@ export class KeyManager {
         this.#core =
           key !== null && tabs !== false && tabsAvailable()
             ? shareAcrossTabs(key, this.#userId, options)
-            : load(defaults.wasm).then((wasm) => wasm.KeyManagerCore.open(this.#userId, options, importWebClient));
+            : load(defaults.wasm).then((wasm) => wasm.KeyManagerCore.open(this.#userId, options, importWebClient, convertSessionRecord));
         if (key !== null) openStores.set(key, { passphrase: options.passphrase, core: this.#core });
       }
       this.#core.catch(() => {

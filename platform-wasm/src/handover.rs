@@ -298,3 +298,33 @@ pub async fn import_with<S: Store + ?Sized>(
     store.commit(records.into_batch()).await?;
     Ok(Some(summary))
 }
+
+/// A [`SessionConverter`](crate::store::SessionConverter) over the package's
+/// `convertSessions(record)` (the importer module's `sessionRecordToBinary`, loaded on its
+/// first call): the record goes over as a `Uint8Array`, and both it and the answer are
+/// zeroized once read (they hold private keys).
+pub fn session_converter(convert: js_sys::Function) -> crate::store::SessionConverter {
+    std::rc::Rc::new(move |json: Zeroizing<Vec<u8>>| {
+        let convert = convert.clone();
+        Box::pin(async move {
+            let failed = |detail: String| quickchat_core::store::StoreError::Backend {
+                context: "converting a session record of an older layout".into(),
+                detail,
+            };
+            let record = js_sys::Uint8Array::from(&json[..]);
+            let answer = match convert.call1(&JsValue::NULL, &record) {
+                Ok(pending) => {
+                    wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&pending)).await
+                }
+                Err(e) => Err(e),
+            };
+            record.fill(0, 0, record.length());
+            let answer = answer.map_err(|e| failed(crate::transport::js_error_text(&e)))?;
+            let array = crate::realm::uint8_array(&answer)
+                .ok_or_else(|| failed("the converter gave no Uint8Array".into()))?;
+            let converted = Zeroizing::new(array.to_vec());
+            array.fill(0, 0, array.length());
+            Ok(converted)
+        }) as crate::store::Converted
+    })
+}

@@ -321,6 +321,22 @@ pub fn import_web_client_records(name: String, user_id: String, now: f64) -> js_
     })
 }
 
+/// The importer module's converter of session records that an older layout of the SDK's
+/// store left in the JSON form, which the drop-in's module does not read: `record` (the
+/// unsealed JSON, zeroized here once read) in core's binary form, which the drop-in reads
+/// and then zeroizes. Throws a `QuickChatError` (`store_corrupt`) for a record it cannot
+/// read.
+#[cfg(feature = "importer")]
+#[wasm_bindgen(js_name = sessionRecordToBinary)]
+pub fn session_record_to_binary(record: JsValue) -> Result<js_sys::Uint8Array, JsValue> {
+    let array = crate::realm::uint8_array(&record)
+        .ok_or_else(|| Error::invalid("record", "a session record as a Uint8Array"))?;
+    let json = zeroize::Zeroizing::new(array.to_vec());
+    array.fill(0, 0, array.length());
+    let converted = crate::store::session_record_to_binary(&json).map_err(Error::from)?;
+    Ok(js_sys::Uint8Array::from(&converted[..]))
+}
+
 /// The importer module's opener of account files (core's `archive`): `file` opened with
 /// `passphrase` and handed over as the records to save (see [`crate::handover`]), in bytes
 /// the client's module reads and then zeroizes. The file's reader (its JSON, Argon2id) lives

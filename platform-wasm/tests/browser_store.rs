@@ -10,6 +10,9 @@
 
 mod support;
 
+use std::cell::Cell;
+use std::rc::Rc;
+
 use js_sys::{Object, Reflect, Uint8Array};
 use quickchat_core::account::create_account;
 use quickchat_core::keys::IdentityKeyPair;
@@ -588,14 +591,8 @@ async fn a_version_1_database_is_upgraded_and_keeps_everything() {
     let mut by_time = records.clone();
     by_time.sort_by_key(|m| m.timestamp);
     assert_eq!(all, by_time);
-    // The JSON session record of layout 1 reads as it is; written again, it takes core's
-    // binary form and reads back the same.
-    assert_eq!(store.peer_sessions("bob").await.unwrap(), Some(bob.clone()));
-    assert_eq!(raw_session(&name, "pw", "bob").await.first(), Some(&b'{'));
-    store
-        .commit(put(StoreOp::PutSessions(bob.clone())))
-        .await
-        .unwrap();
+    // The JSON session record of layout 1 was rewritten in core's binary form by the
+    // upgrade (layout 4), and reads back the same.
     assert_eq!(
         raw_session(&name, "pw", "bob").await.first(),
         Some(&binary::VERSION)
@@ -618,6 +615,111 @@ async fn a_version_1_database_is_upgraded_and_keeps_everything() {
         .unwrap();
     assert_eq!(layout.as_f64(), Some(f64::from(schema::LAYOUT)));
     db.close();
+    IdbStore::delete(&name).await.unwrap();
+}
+
+/// The layout the store's header says.
+async fn layout_of(name: &str) -> Option<f64> {
+    let db = Rexie::builder(name).build().await.unwrap();
+    let tx = db
+        .transaction(&[schema::META], TransactionMode::ReadOnly)
+        .unwrap();
+    let layout = tx
+        .store(schema::META)
+        .unwrap()
+        .get("layout".into())
+        .await
+        .unwrap()
+        .and_then(|v| v.as_f64());
+    drop(tx);
+    db.close();
+    layout
+}
+
+/// A converter as the drop-in's module gets one (there, the importer module's
+/// `sessionRecordToBinary`): it counts its calls, and fails while `fail` is set.
+fn converter(
+    calls: &Rc<Cell<u32>>,
+    fail: &Rc<Cell<bool>>,
+) -> quickchat_wasm::store::SessionConverter {
+    let (calls, fail) = (Rc::clone(calls), Rc::clone(fail));
+    Rc::new(move |json: zeroize::Zeroizing<Vec<u8>>| {
+        calls.set(calls.get() + 1);
+        let result = if fail.get() {
+            Err(StoreError::Backend {
+                context: "converting".into(),
+                detail: "the importer module did not load".into(),
+            })
+        } else {
+            quickchat_wasm::store::session_record_to_binary(&json)
+        };
+        Box::pin(async move { result }) as quickchat_wasm::store::Converted
+    })
+}
+
+#[wasm_bindgen_test]
+async fn json_session_records_go_through_the_converter_given_all_at_once_or_not_at_all() {
+    let name = unique("convert");
+    let (bob, carol) = (peer_sessions("bob"), peer_sessions("carol"));
+    write_version_1(&name, "pw", &[], &[bob.clone(), carol.clone()]).await;
+    let (calls, fail) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(true)));
+
+    // A converter that fails (the importer module did not load): the store does not open,
+    // and nothing was rewritten: the records are JSON and the layout is 1, as they were.
+    let refused = IdbStore::open_with(&name, "pw", FAST, Some(converter(&calls, &fail))).await;
+    assert!(
+        matches!(refused, Err(StoreError::Backend { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(calls.get(), 1, "it stopped at the first failure");
+    assert_eq!(raw_session(&name, "pw", "bob").await.first(), Some(&b'{'));
+    assert_eq!(raw_session(&name, "pw", "carol").await.first(), Some(&b'{'));
+    assert_eq!(layout_of(&name).await, Some(1.0));
+
+    // It works the next time: both records converted, in core's binary form, the layout 4.
+    fail.set(false);
+    calls.set(0);
+    let store = IdbStore::open_with(&name, "pw", FAST, Some(converter(&calls, &fail)))
+        .await
+        .unwrap();
+    assert_eq!(calls.get(), 2);
+    for peer in ["bob", "carol"] {
+        assert_eq!(
+            raw_session(&name, "pw", peer).await.first(),
+            Some(&binary::VERSION)
+        );
+    }
+    assert_eq!(store.peer_sessions("bob").await.unwrap(), Some(bob));
+    assert_eq!(store.peer_sessions("carol").await.unwrap(), Some(carol));
+    store.close();
+    drop(store);
+    assert_eq!(layout_of(&name).await, Some(f64::from(schema::LAYOUT)));
+
+    // Opened again, there is nothing left to convert.
+    calls.set(0);
+    let store = IdbStore::open_with(&name, "pw", FAST, Some(converter(&calls, &fail)))
+        .await
+        .unwrap();
+    assert_eq!(calls.get(), 0);
+    store.close();
+    IdbStore::delete(&name).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_converter_that_hands_back_another_peers_sessions_is_refused() {
+    let name = unique("convert-swap");
+    write_version_1(&name, "pw", &[], &[peer_sessions("bob")]).await;
+    let mallory = binary::encode(&peer_sessions("mallory"));
+    let swapped: quickchat_wasm::store::SessionConverter = Rc::new(move |_json| {
+        let answer = zeroize::Zeroizing::new(mallory.to_vec());
+        Box::pin(async move { Ok(answer) }) as quickchat_wasm::store::Converted
+    });
+    let refused = IdbStore::open_with(&name, "pw", FAST, Some(swapped)).await;
+    assert!(
+        matches!(refused, Err(StoreError::Corrupt { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(raw_session(&name, "pw", "bob").await.first(), Some(&b'{'));
     IdbStore::delete(&name).await.unwrap();
 }
 

@@ -49,6 +49,9 @@ pub enum SessionCodecError {
     /// The JSON form does not parse.
     #[error("session record (JSON): {0}")]
     Json(String),
+    /// A record in the JSON form, in a build without its reader (feature `json-sessions`).
+    #[error("session record in the JSON form of older stores, which this build does not read")]
+    JsonNotRead,
 }
 
 /// The binary form of `sessions`, in a buffer that is zeroized on drop (it holds private
@@ -67,16 +70,11 @@ pub fn encode(sessions: &PeerSessions) -> Zeroizing<Vec<u8>> {
     out.0
 }
 
-/// Reads a session record in either form.
+/// Reads a session record in either form (the JSON one only with the feature
+/// `json-sessions`).
 pub fn decode(bytes: &[u8]) -> Result<PeerSessions, SessionCodecError> {
     match bytes.first() {
-        // Read as text: stores parse their other JSON records from `str`, and one
-        // serde_json reader instead of two keeps the browser module smaller.
-        Some(b'{') => std::str::from_utf8(bytes)
-            .map_err(|e| SessionCodecError::Json(e.to_string()))
-            .and_then(|text| {
-                serde_json::from_str(text).map_err(|e| SessionCodecError::Json(e.to_string()))
-            }),
+        Some(b'{') => decode_json(bytes),
         Some(&VERSION) => {
             let mut input = Reader(&bytes[1..]);
             let peer_id = String::from_utf8(input.bytes_with_len()?.to_vec())
@@ -99,6 +97,29 @@ pub fn decode(bytes: &[u8]) -> Result<PeerSessions, SessionCodecError> {
         Some(&other) => Err(SessionCodecError::UnknownVersion(other)),
         None => Err(SessionCodecError::Truncated),
     }
+}
+
+/// Whether `bytes` is a session record in the JSON form of older stores.
+pub fn is_json(bytes: &[u8]) -> bool {
+    bytes.first() == Some(&b'{')
+}
+
+#[cfg(feature = "json-sessions")]
+fn decode_json(bytes: &[u8]) -> Result<PeerSessions, SessionCodecError> {
+    // Read as text: stores parse their other JSON records from `str`, and one serde_json
+    // reader instead of two keeps the browser module smaller.
+    std::str::from_utf8(bytes)
+        .map_err(|e| SessionCodecError::Json(e.to_string()))
+        .and_then(|text| {
+            serde_json::from_str(text).map_err(|e| SessionCodecError::Json(e.to_string()))
+        })
+}
+
+/// Without the feature `json-sessions` (the browser drop-in's module), the JSON form is not
+/// read here: a store converts such records once, through code that has the reader.
+#[cfg(not(feature = "json-sessions"))]
+fn decode_json(_bytes: &[u8]) -> Result<PeerSessions, SessionCodecError> {
+    Err(SessionCodecError::JsonNotRead)
 }
 
 fn encoded_len(sessions: &PeerSessions) -> usize {

@@ -398,6 +398,22 @@ try {
     assert.equal(after.answerTransactions, 0, 'the answer was below what the disk held');
   });
 
+  await check('drop-in: stores an earlier version left (session records in JSON) are converted through the importer module, and the conversation goes on', async () => {
+    const fixture = JSON.parse(readFileSync(new URL('../fixtures/legacy-dropin-stores.json', import.meta.url), 'utf8'));
+    // A fresh page: no module loaded yet, no resource fetched yet.
+    await page.reload();
+    await page.waitForFunction(() => window.quickchatReady === true);
+    const result = await run('dropInLegacyStores', { fixture });
+    assert.equal(result.unread, fixture.unread.text, "Bob's message from before the upgrade opens");
+    assert.equal(result.replied, 'hello from the new version');
+    assert.equal(result.back, 'and back');
+    assert.equal(result.x3dh, 0, 'the old sessions go on: no new session');
+    assert.equal(result.importerLoaded, true, 'the JSON records were read by the importer module');
+    // The scenario's configure() (no import from the web client) stays with that page.
+    await page.reload();
+    await page.waitForFunction(() => window.quickchatReady === true);
+  });
+
   for (const { name, value } of vectorFiles('web-storage-import')) {
     await check(`drop-in: imports the web client's database (${name}) and decrypts what came after`, async () => {
       const result = await run('dropInImport', {

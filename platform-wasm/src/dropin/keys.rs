@@ -15,6 +15,7 @@ use crate::api::options::ParsedOptions;
 use crate::error::{Error, Result};
 use crate::handover::import_with;
 use crate::rng::WebRng;
+use crate::store::SessionConverter;
 
 /// How far ahead, at most, the drop-in stores a sending chain ([`SessionConfig::send_ahead`]):
 /// after a reload, a peer passes over at most this many message numbers of the chain the
@@ -67,14 +68,16 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// Opens the store of `user_id`'s keys as `parsed` says; `import_from` names the
-    /// reference client's database to import from on first use.
+    /// reference client's database to import from on first use; `converter` reads the JSON
+    /// session records of an older store's layout.
     pub(crate) async fn open(
         user_id: String,
         parsed: ParsedOptions,
         import_from: Option<String>,
         importer: Option<js_sys::Function>,
+        converter: Option<SessionConverter>,
     ) -> Result<Self> {
-        let store = storage::open_store(&user_id, &parsed).await?;
+        let store = storage::open_store(&user_id, &parsed, converter).await?;
         let config = SessionConfig {
             one_time_prekey_use: parsed.one_time_prekeys()?,
             // A message sent alone waits for its session's write (one IndexedDB transaction,

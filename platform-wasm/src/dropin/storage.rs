@@ -11,14 +11,18 @@ use crate::api::options::{ParsedOptions, Storage};
 use crate::error::Error;
 use crate::error::Result;
 use crate::rng::WebRng;
-use crate::store::IdbStore;
 use crate::store::memory::KeyMemoryStore;
+use crate::store::{IdbStore, SessionConverter};
 
 /// The database holding the generated passphrases of drop-in stores opened without one.
 const DEVICE_SECRETS_DATABASE: &str = "quickchat-device-secrets";
 
 /// Opens the drop-in's store as the options say.
-pub(super) async fn open_store(user_id: &str, parsed: &ParsedOptions) -> Result<SharedStore> {
+pub(super) async fn open_store(
+    user_id: &str,
+    parsed: &ParsedOptions,
+    converter: Option<SessionConverter>,
+) -> Result<SharedStore> {
     match parsed.storage() {
         // An Arc because core forwards `Store` through `Arc` (the browser has one thread).
         #[allow(clippy::arc_with_non_send_sync)]
@@ -36,7 +40,7 @@ pub(super) async fn open_store(user_id: &str, parsed: &ParsedOptions) -> Result<
             // An Arc because core forwards `Store` through `Arc` (the browser has one thread).
             #[allow(clippy::arc_with_non_send_sync)]
             let store: SharedStore =
-                Arc::new(IdbStore::open(&name, &passphrase, parsed.kdf()?).await?);
+                Arc::new(IdbStore::open_with(&name, &passphrase, parsed.kdf()?, converter).await?);
             Ok(store)
         }
     }

@@ -20,12 +20,14 @@ use zeroize::Zeroizing;
 
 use super::connection::{Connection, finish};
 use super::header::{read_header, write_header};
+use super::json_sessions::SessionConverter;
 use super::schema::{
-    self, ACCOUNT, KNOWN_IDENTITIES, MESSAGES, META, ONE_TIME_PREKEYS, SIGNED_PREKEYS,
+    self, ACCOUNT, KNOWN_IDENTITIES, MESSAGES, META, ONE_TIME_PREKEYS, SESSIONS, SIGNED_PREKEYS,
 };
 #[cfg(not(feature = "client"))]
 use super::values::no_history;
 use super::values::{backend, corrupt};
+use super::writes::Write;
 use super::{KdfStrength, behind, lock};
 use crate::rng::WebRng;
 
@@ -59,6 +61,19 @@ impl IdbStore {
     /// Web Lock), opening waits up to two seconds and then gives [`StoreError::InUse`].
     /// The Argon2id derivation takes a moment (it runs on the calling thread).
     pub async fn open(name: &str, passphrase: &str, kdf: KdfStrength) -> Result<Self, StoreError> {
+        Self::open_with(name, passphrase, kdf, None).await
+    }
+
+    /// As [`IdbStore::open`]; session records that an older layout left in the JSON form
+    /// are converted by `converter` (where given) when the store is upgraded. A module
+    /// built without core's JSON session reader needs it for such a store (see
+    /// [`super::json_sessions`]).
+    pub async fn open_with(
+        name: &str,
+        passphrase: &str,
+        kdf: KdfStrength,
+        converter: Option<SessionConverter>,
+    ) -> Result<Self, StoreError> {
         let passphrase = Zeroizing::new(passphrase.to_string());
         let lock = lock::acquire(&format!("quickchat-store:{name}"), LOCK_WAIT_MS).await?;
         let db = schema::builder(name, schema::VERSION)
@@ -106,7 +121,8 @@ impl IdbStore {
             behind: Rc::default(),
         };
         if header.layout < schema::LAYOUT {
-            store.migrate(header.layout).await?;
+            let sessions = store.converted_sessions(converter.as_ref()).await?;
+            store.migrate(header.layout, sessions).await?;
         }
         Ok(store)
     }
@@ -141,9 +157,11 @@ impl IdbStore {
         self.connection.transaction(stores, mode)
     }
 
-    /// Brings the values written by an older layout up to date (all in one transaction).
-    async fn migrate(&self, from: u32) -> Result<(), StoreError> {
-        let tx = self.transaction(&[META, MESSAGES], TransactionMode::ReadWrite)?;
+    /// Brings the values written by an older layout up to date, with `sessions` (the JSON
+    /// session records converted), all in one transaction: a failure leaves the older
+    /// layout as it was, to be upgraded at the next opening.
+    async fn migrate(&self, from: u32, sessions: Vec<Write>) -> Result<(), StoreError> {
+        let tx = self.transaction(&[META, MESSAGES, SESSIONS], TransactionMode::ReadWrite)?;
         let result = async {
             let err = backend("upgrading the store");
             if from < 2 {
@@ -163,8 +181,19 @@ impl IdbStore {
                     }
                 }
             }
-            // Layout 3 rewrites nothing: session records stay JSON until their next write,
-            // and both forms are read.
+            // Layout 3 rewrote nothing; layout 4 has every session record in core's
+            // binary form.
+            let store = tx.store(SESSIONS).map_err(&err)?;
+            for write in &sessions {
+                if let Write::Put {
+                    key: Some(key),
+                    value,
+                    ..
+                } = write
+                {
+                    store.put(value, Some(key)).await.map_err(&err)?;
+                }
+            }
             let meta = tx.store(META).map_err(&err)?;
             meta.put(&JsValue::from(schema::LAYOUT), Some(&"layout".into()))
                 .await

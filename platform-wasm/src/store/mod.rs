@@ -45,6 +45,7 @@ mod behind;
 mod connection;
 mod header;
 mod idb_store;
+mod json_sessions;
 mod lock;
 pub mod memory;
 mod reads;
@@ -55,6 +56,9 @@ mod writes;
 
 pub use header::FORMAT;
 pub use idb_store::IdbStore;
+#[cfg(feature = "json-sessions")]
+pub use json_sessions::to_binary as session_record_to_binary;
+pub use json_sessions::{Converted, SessionConverter};
 pub use quickchat_core::store::sealing::KdfStrength;
 
 use connection::{Connection, finish};

@@ -37,7 +37,7 @@ impl IdbStore {
         let plain = self
             .sealer
             .open_bytes(&Place::new(SESSIONS, peer_id.as_bytes()), &sealed)?;
-        // Core's binary form since layout 3; JSON before (both are read).
+        // Core's binary form (layout 4 converted the JSON records of older layouts).
         binary::decode(&plain)
             .map(Some)
             .map_err(|e| unreadable(&Place::new(SESSIONS, peer_id.as_bytes()), e))

@@ -13,6 +13,7 @@
 //! | 1 | every sealed value is JSON |
 //! | 2 | as 1, and pending messages carry `o` (a database upgraded from version 1 has layout 1 until the store has rewritten its pending messages with it, which needs the passphrase because the status is sealed) |
 //! | 3 | session records are written in core's binary form (`quickchat_core::session::binary`), about a third of the JSON; JSON ones are still read, so moving to 3 rewrites nothing, but a version of this SDK that knows only layout 2 refuses the database instead of failing on a session |
+//! | 4 | every session record is in core's binary form: moving to 4 rewrites the JSON ones (the drop-in's module, which has no JSON reader for them, through the importer module) in the transaction that sets the layout |
 //!
 //! Every version's declaration stays here: opening an older database upgrades it step by
 //! step, and the tests create databases at older versions to check that.
@@ -23,7 +24,7 @@ use rexie::{Index, ObjectStore, Rexie, RexieBuilder};
 pub const VERSION: u32 = 2;
 
 /// The current value layout (see the module docs).
-pub const LAYOUT: u32 = 3;
+pub const LAYOUT: u32 = 4;
 
 /// Store of the clear header: format marker, layout, KDF parameters, passphrase check.
 pub const META: &str = "meta";
@@ -33,7 +34,8 @@ pub const ACCOUNT: &str = "account";
 pub const SIGNED_PREKEYS: &str = "signed_prekeys";
 /// Sealed one-time prekeys by id (number).
 pub const ONE_TIME_PREKEYS: &str = "one_time_prekeys";
-/// Sealed `PeerSessions` by peer id (core's binary form; JSON before layout 3).
+/// Sealed `PeerSessions` by peer id (core's binary form; JSON before layout 3, and some
+/// still until layout 4).
 pub const SESSIONS: &str = "sessions";
 /// Sealed `KnownIdentity` by peer id.
 pub const KNOWN_IDENTITIES: &str = "known_identities";

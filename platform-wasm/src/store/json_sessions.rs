@@ -1,0 +1,114 @@
+//! Session records in the JSON form of layouts before 4, rewritten in core's binary form
+//! when the store is opened.
+//!
+//! The whole SDK's module reads that JSON itself (core's feature `json-sessions`). The
+//! drop-in's module goes without the reader, about 20 KB gzipped that every page would
+//! download for stores that only an earlier version of this package wrote: it converts such
+//! records through a [`SessionConverter`] instead, which the package makes from the importer
+//! module, loaded only when a store has such records.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+
+use quickchat_core::session::binary;
+use quickchat_core::store::StoreError;
+use quickchat_core::store::sealing::Place;
+use rexie::TransactionMode;
+use wasm_bindgen::JsValue;
+use zeroize::Zeroizing;
+
+use super::schema::SESSIONS;
+use super::values::{backend, bytes, bytes_of, corrupt};
+use super::{IdbStore, Write};
+
+/// What a converter resolves to: the record in core's binary form.
+pub type Converted = Pin<Box<dyn Future<Output = Result<Zeroizing<Vec<u8>>, StoreError>>>>;
+
+/// Converts one session record from the JSON form to core's binary form (its bytes hold
+/// private keys: both are zeroized once used).
+pub type SessionConverter = Rc<dyn Fn(Zeroizing<Vec<u8>>) -> Converted>;
+
+/// One JSON session record in core's binary form, in this module (with the feature
+/// `json-sessions`: the whole SDK, the importer module).
+#[cfg(feature = "json-sessions")]
+pub fn to_binary(json: &[u8]) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+    let sessions = binary::decode(json).map_err(|e| corrupt("a session record", e.to_string()))?;
+    Ok(binary::encode(&sessions))
+}
+
+impl IdbStore {
+    /// The session records still in the JSON form, converted (by `converter`, or here when
+    /// this module reads JSON) and sealed again, ready to write. Reads only: the caller writes
+    /// them in the transaction that moves the store to the new layout.
+    pub(super) async fn converted_sessions(
+        &self,
+        converter: Option<&SessionConverter>,
+    ) -> Result<Vec<Write>, StoreError> {
+        let context = "reading session records to upgrade them";
+        let tx = self.transaction(&[SESSIONS], TransactionMode::ReadOnly)?;
+        let store = tx.store(SESSIONS).map_err(backend(context))?;
+        // Both in key order (IndexedDB's getAllKeys and getAll).
+        let keys = store
+            .get_all_keys(None, None)
+            .await
+            .map_err(backend(context))?;
+        let values = store.get_all(None, None).await.map_err(backend(context))?;
+        if keys.len() != values.len() {
+            return Err(corrupt(
+                "the session records",
+                "keys and values do not pair up",
+            ));
+        }
+        let mut writes = Vec::new();
+        for (key, value) in keys.iter().zip(&values) {
+            let peer_id = key
+                .as_string()
+                .ok_or_else(|| corrupt("the session records", "a key that is not a peer id"))?;
+            let place = Place::new(SESSIONS, peer_id.as_bytes());
+            let sealed = bytes_of(value, &format!("{SESSIONS} record {peer_id:?}"))?;
+            let plain = self.sealer.open_bytes(&place, &sealed)?;
+            if !binary::is_json(&plain) {
+                continue;
+            }
+            let converted = convert(converter, plain).await?;
+            // Whatever converted it, the result must be this peer's sessions in the form
+            // every build reads.
+            let sessions = binary::decode(&converted).map_err(|e| {
+                corrupt(
+                    format!("the converted session record of {peer_id:?}"),
+                    e.to_string(),
+                )
+            })?;
+            if sessions.peer_id != peer_id {
+                return Err(corrupt(
+                    format!("the converted session record of {peer_id:?}"),
+                    "it is another peer's",
+                ));
+            }
+            writes.push(Write::Put {
+                store: SESSIONS,
+                key: Some(JsValue::from_str(&peer_id)),
+                value: bytes(&self.sealer.seal_bytes(&place, &converted)),
+            });
+        }
+        Ok(writes)
+    }
+}
+
+async fn convert(
+    converter: Option<&SessionConverter>,
+    json: Zeroizing<Vec<u8>>,
+) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+    if let Some(converter) = converter {
+        return converter(json).await;
+    }
+    #[cfg(feature = "json-sessions")]
+    return to_binary(&json);
+    #[cfg(not(feature = "json-sessions"))]
+    Err(corrupt(
+        "a session record",
+        "it is in the JSON form of an older version of this package, and no converter \
+         (the importer module) was given to read it",
+    ))
+}
