@@ -34,7 +34,9 @@ pub struct SessionConfig {
     /// that many numbers (none for a chain of one message, one for a chain that had sent
     /// nothing); within one engine nothing is passed over. The stored `updated_at` may lag
     /// the real one. A message covered by a relaxed commit
-    /// ([`Prepared::relaxed`]) is durable once the store has settled that commit.
+    /// ([`Prepared::relaxed`]) is durable once the store has settled that commit. The engine
+    /// keeps about a hundred bytes per peer it has sent to (the real chain position, its
+    /// key zeroized on drop) for as long as it is open.
     pub send_ahead: u32,
 }
 
