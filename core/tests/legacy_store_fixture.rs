@@ -34,6 +34,23 @@ fn bytes(sealed: &[u8]) -> Value {
     json!({ "b64": b64_encode(sealed) })
 }
 
+/// `[id, sealed record]` rows of an object store keyed by number (the prekeys).
+fn numbered_rows<'r, T: serde::Serialize + 'r>(
+    sealer: &Sealer<ChaCha20Rng>,
+    store: &str,
+    records: impl Iterator<Item = (u32, &'r T)>,
+) -> Vec<Value> {
+    records
+        .map(|(id, record)| {
+            let place = id.to_string();
+            let sealed = sealer
+                .seal(&Place::new(store, place.as_bytes()), record)
+                .unwrap();
+            json!([id, bytes(&sealed)])
+        })
+        .collect()
+}
+
 /// One store's object stores as the drop-in's IndexedDB store holds them, at layout 3 with
 /// every record sealed in JSON (as layouts before 3 wrote session records).
 fn dump(store: &MemoryStore, rng: &mut ChaCha20Rng) -> Value {
@@ -56,38 +73,22 @@ fn dump(store: &MemoryStore, rng: &mut ChaCha20Rng) -> Value {
             bytes(&sealer.seal(&Place::new("account", b"meta"), &meta).unwrap())
         ]));
     }
-    let signed: Vec<Value> = block_on(store.signed_prekeys())
-        .unwrap()
-        .iter()
-        .map(|r| {
-            let id = r.prekey.id();
-            let place = id.to_string();
-            json!([
-                id,
-                bytes(
-                    &sealer
-                        .seal(&Place::new("signed_prekeys", place.as_bytes()), r)
-                        .unwrap()
-                )
-            ])
-        })
-        .collect();
-    let one_time: Vec<Value> = block_on(store.one_time_prekeys())
-        .unwrap()
-        .iter()
-        .map(|r| {
-            let id = r.prekey.id();
-            let place = id.to_string();
-            json!([
-                id,
-                bytes(
-                    &sealer
-                        .seal(&Place::new("one_time_prekeys", place.as_bytes()), r)
-                        .unwrap()
-                )
-            ])
-        })
-        .collect();
+    let signed = numbered_rows(
+        &sealer,
+        "signed_prekeys",
+        block_on(store.signed_prekeys())
+            .unwrap()
+            .iter()
+            .map(|r| (r.prekey.id(), r)),
+    );
+    let one_time = numbered_rows(
+        &sealer,
+        "one_time_prekeys",
+        block_on(store.one_time_prekeys())
+            .unwrap()
+            .iter()
+            .map(|r| (r.prekey.id(), r)),
+    );
     let mut sessions = Vec::new();
     let mut known = Vec::new();
     for peer in block_on(store.session_peer_ids()).unwrap() {

@@ -51,6 +51,17 @@ fn header(wire: &str) -> (String, u32, u32) {
     )
 }
 
+/// How many skipped message keys `engine` keeps for `peer`'s current session.
+fn skipped_keys_kept(engine: &Engine, peer: &str) -> usize {
+    block_on(engine.store().peer_sessions(peer))
+        .unwrap()
+        .unwrap()
+        .current
+        .ratchet
+        .skipped_keys()
+        .len()
+}
+
 /// The stored `Ns` of Alice's current session with Bob.
 fn stored_ns(alice: &Engine) -> u32 {
     block_on(alice.store().peer_sessions("bob"))
@@ -182,13 +193,7 @@ fn after_a_crash_the_chain_resumes_past_every_number_sent() {
         alice = block_on(SessionEngine::open(store, config())).unwrap();
     }
     // Bob passed over at most AHEAD numbers at each crash and keeps only those keys.
-    let kept = block_on(bob.store().peer_sessions("alice"))
-        .unwrap()
-        .unwrap()
-        .current
-        .ratchet
-        .skipped_keys()
-        .len();
+    let kept = skipped_keys_kept(&bob, "alice");
     assert!(kept <= 4 * AHEAD as usize, "{kept} skipped keys kept");
     assert!(kept > 0, "the crashes did pass numbers over");
 }
@@ -216,13 +221,7 @@ fn a_state_read_back_within_one_engine_resumes_where_it_was() {
     let (_, number, previous) = header(&next);
     assert_eq!((number, previous), (0, 3));
     receive(&mut bob, "alice", &next, &mut rng).unwrap();
-    let kept = block_on(bob.store().peer_sessions("alice"))
-        .unwrap()
-        .unwrap()
-        .current
-        .ratchet
-        .skipped_keys()
-        .len();
+    let kept = skipped_keys_kept(&bob, "alice");
     assert_eq!(kept, 0, "Bob keeps no key for a message that never existed");
 }
 

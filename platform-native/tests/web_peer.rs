@@ -577,6 +577,19 @@ fn numbers_of(sent: &quickchat::MessageRecord) -> (u32, u32) {
     (header.message_number, header.previous_chain_length)
 }
 
+/// Sends `texts` to the web peer one at a time, each once the peer has handled the one
+/// before; their message numbers.
+async fn send_one_by_one(client: &Client, web: &WebPeer, texts: &[String]) -> Vec<u32> {
+    let mut numbers = Vec::new();
+    for text in texts {
+        let before = web.outcome_count();
+        let sent = client.send_text(web.user_id(), text).await.unwrap();
+        numbers.push(numbers_of(&sent).0);
+        web.wait_for_outcomes(before + 1, WAIT).await.unwrap();
+    }
+    numbers
+}
+
 /// An SDK client that keeps its sending chains stored ahead of what it sent
 /// (`SessionConfig::send_ahead`) restarts in the middle of a chain: it resumes past every
 /// number it sent, the web peer passes over the numbers in between (it keeps their keys, as
@@ -601,13 +614,8 @@ async fn an_sdk_client_sending_ahead_restarts_mid_chain_and_the_web_peer_reads_o
     alice.connect_and_wait(WAIT).await.unwrap();
     let web = WebPeer::register(&server, "web").await.unwrap();
     let peer = web.user_id().to_string();
-    let mut numbers = Vec::new();
-    for i in 0..10 {
-        let before = web.outcome_count();
-        let sent = alice.send_text(&peer, &format!("m{i}")).await.unwrap();
-        numbers.push(numbers_of(&sent).0);
-        web.wait_for_outcomes(before + 1, WAIT).await.unwrap();
-    }
+    let texts: Vec<String> = (0..10).map(|i| format!("m{i}")).collect();
+    let numbers = send_one_by_one(&alice, &web, &texts).await;
     assert_eq!(
         numbers,
         (0..10).collect::<Vec<_>>(),
@@ -618,13 +626,8 @@ async fn an_sdk_client_sending_ahead_restarts_mid_chain_and_the_web_peer_reads_o
     drop(alice);
     let alice = reopened(&server, &dir, "alice", config()).await;
     let mut events = alice.events();
-    let mut after = Vec::new();
-    for i in 0..3 {
-        let before = web.outcome_count();
-        let sent = alice.send_text(&peer, &format!("after {i}")).await.unwrap();
-        after.push(numbers_of(&sent).0);
-        web.wait_for_outcomes(before + 1, WAIT).await.unwrap();
-    }
+    let texts: Vec<String> = (0..3).map(|i| format!("after {i}")).collect();
+    let after = send_one_by_one(&alice, &web, &texts).await;
     // Ten messages: the chain was last written at its 8th, stored 7 ahead (Ns = 15).
     assert_eq!(after, vec![15, 16, 17], "resumed at the stored number");
     assert_all_decrypted(&web, 13).await;

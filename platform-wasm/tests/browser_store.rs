@@ -603,18 +603,8 @@ async fn a_version_1_database_is_upgraded_and_keeps_everything() {
 
     let db = Rexie::builder(&name).build().await.unwrap();
     assert_eq!(db.version().unwrap(), schema::VERSION);
-    let tx = db
-        .transaction(&[schema::META], TransactionMode::ReadOnly)
-        .unwrap();
-    let layout = tx
-        .store(schema::META)
-        .unwrap()
-        .get("layout".into())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(layout.as_f64(), Some(f64::from(schema::LAYOUT)));
     db.close();
+    assert_eq!(layout_of(&name).await, Some(f64::from(schema::LAYOUT)));
     IdbStore::delete(&name).await.unwrap();
 }
 
