@@ -27,7 +27,6 @@ use super::schema::{
 #[cfg(not(feature = "client"))]
 use super::values::no_history;
 use super::values::{backend, corrupt};
-use super::writes::Write;
 use super::{KdfStrength, behind, lock};
 use crate::rng::WebRng;
 
@@ -160,7 +159,11 @@ impl IdbStore {
     /// Brings the values written by an older layout up to date, with `sessions` (the JSON
     /// session records converted), all in one transaction: a failure leaves the older
     /// layout as it was, to be upgraded at the next opening.
-    async fn migrate(&self, from: u32, sessions: Vec<Write>) -> Result<(), StoreError> {
+    async fn migrate(
+        &self,
+        from: u32,
+        sessions: Vec<(JsValue, JsValue)>,
+    ) -> Result<(), StoreError> {
         let tx = self.transaction(&[META, MESSAGES, SESSIONS], TransactionMode::ReadWrite)?;
         let result = async {
             let err = backend("upgrading the store");
@@ -184,15 +187,8 @@ impl IdbStore {
             // Layout 3 rewrote nothing; layout 4 has every session record in core's
             // binary form.
             let store = tx.store(SESSIONS).map_err(&err)?;
-            for write in &sessions {
-                if let Write::Put {
-                    key: Some(key),
-                    value,
-                    ..
-                } = write
-                {
-                    store.put(value, Some(key)).await.map_err(&err)?;
-                }
+            for (key, value) in &sessions {
+                store.put(value, Some(key)).await.map_err(&err)?;
             }
             let meta = tx.store(META).map_err(&err)?;
             meta.put(&JsValue::from(schema::LAYOUT), Some(&"layout".into()))

@@ -18,9 +18,9 @@ use rexie::TransactionMode;
 use wasm_bindgen::JsValue;
 use zeroize::Zeroizing;
 
+use super::IdbStore;
 use super::schema::SESSIONS;
 use super::values::{backend, bytes, bytes_of, corrupt};
-use super::{IdbStore, Write};
 
 /// What a converter resolves to: the record in core's binary form.
 pub type Converted = Pin<Box<dyn Future<Output = Result<Zeroizing<Vec<u8>>, StoreError>>>>;
@@ -39,12 +39,13 @@ pub fn to_binary(json: &[u8]) -> Result<Zeroizing<Vec<u8>>, StoreError> {
 
 impl IdbStore {
     /// The session records still in the JSON form, converted (by `converter`, or here when
-    /// this module reads JSON) and sealed again, ready to write. Reads only: the caller writes
-    /// them in the transaction that moves the store to the new layout.
+    /// this module reads JSON) and sealed again: `(key, value)` pairs ready to put. Reads
+    /// only: the caller writes them in the transaction that moves the store to the new
+    /// layout.
     pub(super) async fn converted_sessions(
         &self,
         converter: Option<&SessionConverter>,
-    ) -> Result<Vec<Write>, StoreError> {
+    ) -> Result<Vec<(JsValue, JsValue)>, StoreError> {
         let context = "reading session records to upgrade them";
         let tx = self.transaction(&[SESSIONS], TransactionMode::ReadOnly)?;
         let store = tx.store(SESSIONS).map_err(backend(context))?;
@@ -60,7 +61,7 @@ impl IdbStore {
                 "keys and values do not pair up",
             ));
         }
-        let mut writes = Vec::new();
+        let mut converted_records = Vec::new();
         for (key, value) in keys.iter().zip(&values) {
             let peer_id = key
                 .as_string()
@@ -86,13 +87,12 @@ impl IdbStore {
                     "it is another peer's",
                 ));
             }
-            writes.push(Write::Put {
-                store: SESSIONS,
-                key: Some(JsValue::from_str(&peer_id)),
-                value: bytes(&self.sealer.seal_bytes(&place, &converted)),
-            });
+            converted_records.push((
+                JsValue::from_str(&peer_id),
+                bytes(&self.sealer.seal_bytes(&place, &converted)),
+            ));
         }
-        Ok(writes)
+        Ok(converted_records)
     }
 }
 
