@@ -221,8 +221,6 @@ pub struct SessionEngine<S> {
     identity: IdentityKeyPair,
     config: SessionConfig,
     cache: Cache,
-    /// Where the sessions' sending chains are stored ahead of where they are.
-    reservations: Reservations,
 }
 
 /// Write-through copies of what the engine reads on every message. Every write of
@@ -232,6 +230,9 @@ pub struct SessionEngine<S> {
 struct Cache {
     sessions: Recent<Option<PeerSessions>>,
     known: Recent<Option<KnownIdentity>>,
+    /// Where the sessions' sending chains are stored ahead of where they are (kept for
+    /// every peer, not only the cached ones: see [`reservation`]).
+    reservations: Reservations,
 }
 
 impl Cache {
@@ -265,9 +266,14 @@ impl Cache {
     }
 
     fn apply(&mut self, updates: Vec<CacheUpdate>, mut overlay: Overlay) {
+        self.reservations
+            .extend(std::mem::take(&mut overlay.reserved));
         for update in updates {
             match update {
                 CacheUpdate::Sessions(peer, value) => {
+                    if value.is_none() {
+                        self.reservations.forget(&peer);
+                    }
                     self.sessions.insert(peer, value.map(|v| *v));
                 }
                 // A second write of the same peer finds the overlay's state gone: the cache
@@ -295,6 +301,7 @@ impl Cache {
                 CacheUpdate::Clear => {
                     self.sessions.clear();
                     self.known.clear();
+                    self.reservations.clear();
                 }
             }
         }
@@ -329,7 +336,6 @@ impl<S: Store> SessionEngine<S> {
             identity: record.identity,
             config,
             cache: Cache::default(),
-            reservations: Reservations::default(),
         })
     }
 
@@ -430,7 +436,7 @@ impl<S: Store> SessionEngine<S> {
     async fn load_sessions(&self, peer_id: &str) -> Result<Option<PeerSessions>, SessionError> {
         let mut loaded = self.store.peer_sessions(peer_id).await?;
         if let Some(sessions) = &mut loaded {
-            self.reservations.restore(sessions);
+            self.cache.reservations.restore(sessions);
         }
         Ok(loaded)
     }
@@ -465,7 +471,7 @@ impl<S: Store> SessionEngine<S> {
     async fn commit_with(
         &mut self,
         batch: WriteBatch,
-        mut overlay: Overlay,
+        overlay: Overlay,
     ) -> Result<(), SessionError> {
         let mut updates = Cache::updates(&batch, &overlay);
         // States the store already covers are not written, but the cache takes them all
@@ -476,27 +482,10 @@ impl<S: Store> SessionEngine<S> {
                 .iter()
                 .map(|peer| CacheUpdate::SessionsFromOverlay(peer.clone())),
         );
-        let forgotten: Vec<Option<String>> = batch
-            .ops()
-            .iter()
-            .filter_map(|op| match op {
-                StoreOp::DeleteSessions(peer) => Some(Some(peer.clone())),
-                StoreOp::ClearKeys => Some(None),
-                _ => None,
-            })
-            .collect();
         // Nothing to write (every message of the operation was covered): no commit.
         if !batch.is_empty() {
             self.store.commit(batch).await?;
         }
-        for peer in forgotten {
-            match peer {
-                Some(peer) => self.reservations.forget(&peer),
-                None => self.reservations.clear(),
-            }
-        }
-        let reserved = std::mem::take(&mut overlay.reserved);
-        self.reservations.extend(reserved);
         self.cache.apply(updates, overlay);
         Ok(())
     }
@@ -636,10 +625,7 @@ impl<S: Store> SessionEngine<S> {
         session.updated_at = now;
         let planned = reservation::plan(
             session,
-            overlay
-                .reserved
-                .get(peer_id)
-                .or_else(|| self.reservations.get(peer_id)),
+            overlay.reservation(peer_id, &self.cache.reservations),
             x3dh.is_none(),
             self.config.send_ahead,
             now,
@@ -758,7 +744,7 @@ impl<S: Store> SessionEngine<S> {
     /// The writes of an operation, all derived from its overlay, ready to commit.
     fn prepared<T>(&mut self, overlay: Overlay, value: T) -> Prepared<'_, S, T> {
         Prepared {
-            batch: overlay.writes(&self.reservations),
+            batch: overlay.writes(&self.cache.reservations),
             engine: self,
             overlay,
             value,
@@ -803,10 +789,7 @@ impl<S: Store> SessionEngine<S> {
         };
         let fresh = reservation::for_fresh_chain(
             &sessions.current,
-            overlay
-                .reserved
-                .get(peer_id)
-                .or_else(|| self.reservations.get(peer_id)),
+            overlay.reservation(peer_id, &self.cache.reservations),
             self.config.send_ahead,
             now,
         );
@@ -1007,16 +990,24 @@ impl Overlay {
             if self.unwritten.contains(peer_id) {
                 continue;
             }
-            let reservation = self
-                .reserved
-                .get(peer_id)
-                .or_else(|| committed.get(peer_id));
+            let reservation = self.reservation(peer_id, committed);
             batch.push(StoreOp::PutSessions(reservation::stored_form(
                 sessions,
                 reservation,
             )));
         }
         batch
+    }
+
+    /// A peer's reservation as this operation leaves it: its own, else the committed one.
+    fn reservation<'a>(
+        &'a self,
+        peer_id: &str,
+        committed: &'a Reservations,
+    ) -> Option<&'a Reservation> {
+        self.reserved
+            .get(peer_id)
+            .or_else(|| committed.get(peer_id))
     }
 
     /// Sets a peer's state in this operation; `covered`: the store already holds what it

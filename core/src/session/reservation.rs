@@ -30,7 +30,6 @@ use crate::keys::PublicKey;
 use crate::ratchet::ChainKey;
 
 /// One peer's reservation: its current sending chain as stored, and where it really is.
-#[derive(Clone)]
 pub(crate) struct Reservation {
     /// The ratchet public key that names the chain (fresh for every chain).
     ratchet_key: PublicKey,
