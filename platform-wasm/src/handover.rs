@@ -282,8 +282,7 @@ pub async fn import_with<S: Store + ?Sized>(
         return Ok(None);
     }
     let array = crate::realm::uint8_array(&answer).ok_or_else(refused)?;
-    let bytes = Zeroizing::new(array.to_vec());
-    array.fill(0, 0, array.length());
+    let bytes = crate::realm::take_bytes(&array);
     let records = ImportedRecords::decode(&bytes)?;
     if records.user_id() != Some(user_id) {
         return Err(Error::invalid("imported keys", "they are another user's"));
@@ -322,9 +321,7 @@ pub fn session_converter(convert: js_sys::Function) -> crate::store::SessionConv
             let answer = answer.map_err(|e| failed(crate::transport::js_error_text(&e)))?;
             let array = crate::realm::uint8_array(&answer)
                 .ok_or_else(|| failed("the converter gave no Uint8Array".into()))?;
-            let converted = Zeroizing::new(array.to_vec());
-            array.fill(0, 0, array.length());
-            Ok(converted)
+            Ok(crate::realm::take_bytes(&array))
         }) as crate::store::Converted
     })
 }

@@ -331,8 +331,7 @@ pub fn import_web_client_records(name: String, user_id: String, now: f64) -> js_
 pub fn session_record_to_binary(record: JsValue) -> Result<js_sys::Uint8Array, JsValue> {
     let array = crate::realm::uint8_array(&record)
         .ok_or_else(|| Error::invalid("record", "a session record as a Uint8Array"))?;
-    let json = zeroize::Zeroizing::new(array.to_vec());
-    array.fill(0, 0, array.length());
+    let json = crate::realm::take_bytes(&array);
     let converted = crate::store::session_record_to_binary(&json).map_err(Error::from)?;
     Ok(js_sys::Uint8Array::from(&converted[..]))
 }

@@ -33,6 +33,14 @@ pub(crate) fn bytes(value: &JsValue) -> Option<Vec<u8>> {
     uint8_array(value).map(|array| array.to_vec())
 }
 
+/// The bytes of `array`, copied out, and the array zeroed: for bytes that hold secrets
+/// (records handed between modules), which then live only in the zeroized copy.
+pub(crate) fn take_bytes(array: &Uint8Array) -> zeroize::Zeroizing<Vec<u8>> {
+    let bytes = zeroize::Zeroizing::new(array.to_vec());
+    array.fill(0, 0, array.length());
+    bytes
+}
+
 /// `object[name]`, or `undefined` when it cannot be read (no object, a throwing getter).
 pub(crate) fn field(object: &JsValue, name: &str) -> JsValue {
     if !object.is_object() && !object.is_function() {

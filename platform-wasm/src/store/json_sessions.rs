@@ -14,13 +14,12 @@ use std::rc::Rc;
 use quickchat_core::session::binary;
 use quickchat_core::store::StoreError;
 use quickchat_core::store::sealing::Place;
-use rexie::TransactionMode;
 use wasm_bindgen::JsValue;
 use zeroize::Zeroizing;
 
 use super::IdbStore;
 use super::schema::SESSIONS;
-use super::values::{backend, bytes, bytes_of, corrupt};
+use super::values::{bytes, corrupt};
 
 /// What a converter resolves to: the record in core's binary form.
 pub type Converted = Pin<Box<dyn Future<Output = Result<Zeroizing<Vec<u8>>, StoreError>>>>;
@@ -46,28 +45,9 @@ impl IdbStore {
         &self,
         converter: Option<&SessionConverter>,
     ) -> Result<Vec<(JsValue, JsValue)>, StoreError> {
-        let context = "reading session records to upgrade them";
-        let tx = self.transaction(&[SESSIONS], TransactionMode::ReadOnly)?;
-        let store = tx.store(SESSIONS).map_err(backend(context))?;
-        // Both in key order (IndexedDB's getAllKeys and getAll).
-        let keys = store
-            .get_all_keys(None, None)
-            .await
-            .map_err(backend(context))?;
-        let values = store.get_all(None, None).await.map_err(backend(context))?;
-        if keys.len() != values.len() {
-            return Err(corrupt(
-                "the session records",
-                "keys and values do not pair up",
-            ));
-        }
         let mut converted_records = Vec::new();
-        for (key, value) in keys.iter().zip(&values) {
-            let peer_id = key
-                .as_string()
-                .ok_or_else(|| corrupt("the session records", "a key that is not a peer id"))?;
+        for (peer_id, sealed) in self.all_raw(SESSIONS).await? {
             let place = Place::new(SESSIONS, peer_id.as_bytes());
-            let sealed = bytes_of(value, &format!("{SESSIONS} record {peer_id:?}"))?;
             let plain = self.sealer.open_bytes(&place, &sealed)?;
             if !binary::is_json(&plain) {
                 continue;

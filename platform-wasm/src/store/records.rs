@@ -59,9 +59,25 @@ impl IdbStore {
         &self,
         store: &'static str,
     ) -> Result<Vec<T>, StoreError> {
+        self.all_raw(store)
+            .await?
+            .into_iter()
+            .map(|(key_text, sealed)| {
+                self.sealer
+                    .open(&Place::new(store, key_text.as_bytes()), &sealed)
+            })
+            .collect()
+    }
+
+    /// Every record of `store` as `(key as text, sealed bytes)`, in key order.
+    pub(super) async fn all_raw(
+        &self,
+        store: &'static str,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let context = format!("reading {store}");
         let tx = self.transaction(&[store], TransactionMode::ReadOnly)?;
         let object_store = tx.store(store).map_err(backend(&context))?;
+        // Both in key order (IndexedDB's getAllKeys and getAll).
         let keys = object_store
             .get_all_keys(None, None)
             .await
@@ -81,8 +97,7 @@ impl IdbStore {
             .map(|(key, value)| {
                 let key_text = key_text(key);
                 let sealed = bytes_of(value, &format!("{store} record {key_text:?}"))?;
-                self.sealer
-                    .open(&Place::new(store, key_text.as_bytes()), &sealed)
+                Ok((key_text, sealed))
             })
             .collect()
     }

@@ -189,8 +189,7 @@ async fn open_with(
         .map_err(|e| Error::reported(&e))?;
     let array = crate::realm::uint8_array(&answer)
         .ok_or_else(|| Error::invalid("account file", "the opener gave no records"))?;
-    let bytes = Zeroizing::new(array.to_vec());
-    array.fill(0, 0, array.length());
+    let bytes = crate::realm::take_bytes(&array);
     ImportedRecords::decode(&bytes)?.into_archive()
 }
 
