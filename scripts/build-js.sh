@@ -149,7 +149,12 @@ build_module() {
 modules=${QC_WASM_MODULES:-quickchat_wasm quickchat_crypto quickchat_import}
 for name in $modules; do
     case "$name" in
-        quickchat_wasm) build_module quickchat_wasm ;;
+        # The whole client without the drop-in's engines: the `quickchat` entry point's
+        # KeyManager and SessionManager are quickchat/crypto's, on that module of their own.
+        quickchat_wasm)
+            build_module quickchat_wasm --no-default-features \
+                --features "client ${QC_WASM_SDK_FEATURES-precomputed-tables}"
+            ;;
         # The drop-in keeps curve25519-dalek's precomputed tables: without them its module is
         # about 36 KB gzipped smaller, but X3DH and every message that takes a DH ratchet
         # step cost 20-30 % more (js/README.md, "Size"). QC_WASM_CRYPTO_FEATURES= (empty)

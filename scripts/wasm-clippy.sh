@@ -11,9 +11,11 @@ if [ ${#WASM_BUILD_STD[@]} -gt 0 ]; then
 fi
 "$WASM_CARGO" clippy --target wasm32-unknown-unknown "${WASM_BUILD_STD[@]}" -p quickchat-wasm \
     --all-targets -- -D warnings
-# The crate as the modules of `quickchat/crypto` and of its importer are built
-# (scripts/build-js.sh): the drop-in without the feature `client`, the importer alone (the
-# library only: the tests use the client).
+# The crate as the three modules are built (scripts/build-js.sh): the whole SDK without the
+# drop-in, the drop-in without the feature `client`, the importer alone (the library only:
+# the tests use both).
+"$WASM_CARGO" clippy --target wasm32-unknown-unknown "${WASM_BUILD_STD[@]}" -p quickchat-wasm \
+    --lib --no-default-features --features client,precomputed-tables -- -D warnings
 "$WASM_CARGO" clippy --target wasm32-unknown-unknown "${WASM_BUILD_STD[@]}" -p quickchat-wasm \
     --lib --no-default-features --features dropin,precomputed-tables -- -D warnings
 "$WASM_CARGO" clippy --target wasm32-unknown-unknown "${WASM_BUILD_STD[@]}" -p quickchat-wasm \

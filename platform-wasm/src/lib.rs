@@ -13,8 +13,9 @@
 #![cfg_attr(not(target_arch = "wasm32"), allow(rustdoc::broken_intra_doc_links))]
 #![cfg(target_arch = "wasm32")]
 #![forbid(unsafe_code)]
-// The importer module is built without the drop-in (the feature `dropin`): the helpers only
-// the drop-in's and the client's API use are then unused.
+// The importer module and the whole SDK's are built without the drop-in (the feature
+// `dropin`): the helpers only the drop-in's (and, in the importer, the client's) API use are
+// then unused.
 #![cfg_attr(not(feature = "dropin"), allow(dead_code, unused_imports))]
 
 pub mod api;
