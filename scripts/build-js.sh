@@ -155,12 +155,13 @@ for name in $modules; do
             build_module quickchat_wasm --no-default-features \
                 --features "client ${QC_WASM_SDK_FEATURES-precomputed-tables}"
             ;;
-        # The drop-in keeps curve25519-dalek's precomputed tables: without them its module is
-        # about 36 KB gzipped smaller, but X3DH and every message that takes a DH ratchet
-        # step cost 20-30 % more (js/README.md, "Size"). QC_WASM_CRYPTO_FEATURES= (empty)
-        # builds it without.
+        # The drop-in goes without curve25519-dalek's precomputed tables: its module is about
+        # 36 KB gzipped smaller; X3DH and a message that takes a DH ratchet step cost
+        # 20-30 % more CPU, which in the browser is small beside the IndexedDB transaction
+        # each of them waits for (js/README.md, "Size").
+        # QC_WASM_CRYPTO_FEATURES=precomputed-tables builds it with them.
         quickchat_crypto)
-            features="dropin ${QC_WASM_CRYPTO_FEATURES-precomputed-tables}"
+            features="dropin ${QC_WASM_CRYPTO_FEATURES-}"
             build_module quickchat_crypto --no-default-features --features "$features"
             ;;
         # Runs once per user at most: built without the curve tables.

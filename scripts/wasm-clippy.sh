@@ -17,6 +17,6 @@ fi
 "$WASM_CARGO" clippy --target wasm32-unknown-unknown "${WASM_BUILD_STD[@]}" -p quickchat-wasm \
     --lib --no-default-features --features client,precomputed-tables -- -D warnings
 "$WASM_CARGO" clippy --target wasm32-unknown-unknown "${WASM_BUILD_STD[@]}" -p quickchat-wasm \
-    --lib --no-default-features --features dropin,precomputed-tables -- -D warnings
+    --lib --no-default-features --features dropin -- -D warnings
 "$WASM_CARGO" clippy --target wasm32-unknown-unknown "${WASM_BUILD_STD[@]}" -p quickchat-wasm \
     --lib --no-default-features --features importer -- -D warnings
