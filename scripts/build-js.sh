@@ -36,9 +36,10 @@ fi
 
 # The profile lives here rather than in the workspace manifest (whose profiles apply to every
 # crate): small code (opt-level z), one codegen unit, LTO, abort on panic — except the crates
-# on the message path (core, the crypto primitives), which are built for speed: with core at
-# opt-level s a message costs about 20 % more CPU, at z about 25-40 % (see js/README.md,
-# "Speed and size").
+# of the crypto on the message path, which are built for speed. Core itself is built for
+# size: the generic RustCrypto code it used to instantiate (Salsa20's rounds, HMAC, HKDF),
+# which at opt-level z made a message about twice as slow, is instantiated in
+# quickchat-primitives, built for speed (js/README.md, "Speed and size").
 profile=wasm-release
 opt_level=${QC_WASM_OPT_LEVEL:-z}
 case "$opt_level" in [0-9]) ;; *) opt_level="\"$opt_level\"" ;; esac
@@ -50,13 +51,13 @@ profile_flags=(
     --config "profile.$profile.panic=\"abort\""
     --config "profile.$profile.debug=false"
 )
-fast_crates="quickchat-core curve25519-dalek x25519-dalek ed25519-dalek salsa20 poly1305 sha2 hmac
+fast_crates="quickchat-primitives curve25519-dalek x25519-dalek ed25519-dalek salsa20 poly1305 sha2 hmac
     hkdf crypto_secretbox cipher universal-hash digest block-buffer base64 zeroize subtle"
 for crate in ${QC_WASM_FAST_CRATES-$fast_crates}; do
     profile_flags+=(--config "profile.$profile.package.$crate.opt-level=3")
 done
 # QC_WASM_CRATE_OPT: other per-crate levels, for measuring (later ones win; e.g.
-# "quickchat-core=s").
+# "quickchat-core=3").
 for setting in ${QC_WASM_CRATE_OPT:-}; do
     level=${setting#*=}
     case "$level" in [0-9]) ;; *) level="\"$level\"" ;; esac

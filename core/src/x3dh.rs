@@ -2,9 +2,7 @@
 
 use std::fmt;
 
-use hkdf::Hkdf;
 use rand_core::CryptoRng;
-use sha2::Sha256;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::keys::{
@@ -220,10 +218,9 @@ fn derive(parts: &[Option<&[u8; 32]>]) -> SharedSecret {
     for part in parts.iter().flatten() {
         ikm.extend_from_slice(*part);
     }
-    let hkdf = Hkdf::<Sha256>::new(Some(&[0u8; 32]), &ikm);
     let mut out = [0u8; 32];
     // 32 bytes is far below HKDF-SHA256's 8160-byte limit, so expansion cannot fail.
-    let _ = hkdf.expand(X3DH_INFO, &mut out);
+    let _ = quickchat_primitives::hkdf_sha256(&[0u8; 32], &ikm, X3DH_INFO, &mut out);
     SharedSecret(out)
 }
 

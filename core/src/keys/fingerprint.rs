@@ -2,8 +2,6 @@
 
 use std::fmt;
 
-use sha2::{Digest, Sha256};
-
 use super::PublicKey;
 use crate::encoding::upper_hex;
 
@@ -28,7 +26,7 @@ pub struct Fingerprint(String);
 impl Fingerprint {
     /// The fingerprint of an identity key.
     pub fn of(identity_key: &PublicKey) -> Self {
-        let digest = Sha256::digest(identity_key.as_bytes());
+        let digest = quickchat_primitives::sha256(identity_key.as_bytes());
         let mut hex = upper_hex(&digest);
         hex.truncate(FINGERPRINT_LEN);
         Self(hex)

@@ -3,9 +3,6 @@
 
 use std::fmt;
 
-use hkdf::Hkdf;
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::keys::DhOutput;
@@ -65,10 +62,9 @@ impl RootKey {
 }
 
 fn kdf_rk(salt: &[u8; 32], ikm: &[u8; 32]) -> (RootKey, ChainKey) {
-    let hkdf = Hkdf::<Sha256>::new(Some(salt), ikm);
     let mut okm = Zeroizing::new([0u8; 64]);
     // 64 bytes is far below HKDF-SHA256's output limit, so expansion cannot fail.
-    let _ = hkdf.expand(ROOT_INFO, okm.as_mut());
+    let _ = quickchat_primitives::hkdf_sha256(salt, ikm, ROOT_INFO, okm.as_mut());
     let mut root = [0u8; 32];
     let mut chain = [0u8; 32];
     root.copy_from_slice(&okm[..32]);
@@ -79,24 +75,16 @@ fn kdf_rk(salt: &[u8; 32], ikm: &[u8; 32]) -> (RootKey, ChainKey) {
 impl ChainKey {
     /// `KDF_CK`: the message key `HMAC(ck, 0x02)` and the next chain key `HMAC(ck, 0x01)`.
     pub fn step(&self) -> (MessageKey, ChainKey) {
-        // HMAC pads a short key with zeros to the block size, so the zero-padded 64-byte
-        // key is the same key, and takes the infallible fixed-size constructor.
-        let mut block_key = Zeroizing::new([0u8; 64]);
-        block_key[..32].copy_from_slice(&self.0);
-        // Keying HMAC costs as much as a whole tag; key once and clone for the second tag.
-        let keyed = <Hmac<Sha256> as KeyInit>::new(&(*block_key).into());
-        let mut next_mac = keyed.clone();
-        next_mac.update(&[0x01]);
-        let mut message_mac = keyed;
-        message_mac.update(&[0x02]);
-        let next: [u8; 32] = next_mac.finalize().into_bytes().into();
-        let message: [u8; 32] = message_mac.finalize().into_bytes().into();
+        let (next, message) = quickchat_primitives::hmac_sha256_pair(&self.0, &[0x01], &[0x02]);
         (MessageKey(message), ChainKey(next))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use hmac::{Hmac, KeyInit, Mac};
+    use sha2::Sha256;
+
     use super::*;
 
     #[test]

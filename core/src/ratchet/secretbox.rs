@@ -1,8 +1,7 @@
 //! NaCl secretbox (XSalsa20-Poly1305) with the nonce in front, the ratchet's message
 //! cipher: `nonce (24) ‖ tag (16) ‖ ciphertext`.
 
-use crypto_secretbox::aead::{AeadInPlace, KeyInit};
-use crypto_secretbox::{Nonce, Tag, XSalsa20Poly1305};
+use quickchat_primitives::{secretbox_open, secretbox_seal};
 
 use super::MessageKey;
 
@@ -26,12 +25,9 @@ pub(crate) fn seal(key: &MessageKey, nonce: &[u8; NONCE_LEN], plaintext: &[u8]) 
     out.extend_from_slice(nonce);
     out.extend_from_slice(&[0u8; TAG_LEN]);
     out.extend_from_slice(plaintext);
-    let cipher = XSalsa20Poly1305::new(key.as_bytes().into());
     let (head, body) = out.split_at_mut(NONCE_LEN + TAG_LEN);
-    // Encryption without associated data cannot fail.
-    if let Ok(tag) = cipher.encrypt_in_place_detached(Nonce::from_slice(nonce), b"", body) {
-        head[NONCE_LEN..].copy_from_slice(&tag);
-    }
+    let tag = secretbox_seal(key.as_bytes(), nonce, body);
+    head[NONCE_LEN..].copy_from_slice(&tag);
     out
 }
 
@@ -42,16 +38,14 @@ pub(crate) fn open(key: &MessageKey, sealed: &[u8]) -> Result<Vec<u8>, OpenError
     }
     let (nonce, rest) = sealed.split_at(NONCE_LEN);
     let (tag, body) = rest.split_at(TAG_LEN);
+    let (Ok(nonce), Ok(tag)) = (
+        <&[u8; NONCE_LEN]>::try_from(nonce),
+        <&[u8; TAG_LEN]>::try_from(tag),
+    ) else {
+        return Err(OpenError::TooShort);
+    };
     let mut plaintext = body.to_vec();
-    let cipher = XSalsa20Poly1305::new(key.as_bytes().into());
-    cipher
-        .decrypt_in_place_detached(
-            Nonce::from_slice(nonce),
-            b"",
-            &mut plaintext,
-            Tag::from_slice(tag),
-        )
-        .map_err(|_| OpenError::Forged)?;
+    secretbox_open(key.as_bytes(), nonce, &mut plaintext, tag).map_err(|_| OpenError::Forged)?;
     Ok(plaintext)
 }
 
