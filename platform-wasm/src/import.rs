@@ -13,7 +13,6 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use futures::channel::oneshot;
 use js_sys::{Array, Object, Reflect};
 use quickchat_core::account::{import_account, imported_account_batch};
 use quickchat_core::reference::{ImportedAccount, WebStorageSnapshot};
@@ -73,47 +72,14 @@ fn idb_error(context: &str) -> impl Fn(JsValue) -> Error + '_ {
 }
 
 fn factory() -> Result<IdbFactory> {
-    Reflect::get(&js_sys::global(), &"indexedDB".into())
-        .ok()
-        .filter(|f| !f.is_undefined() && !f.is_null())
-        .map(JsCast::unchecked_into)
-        .ok_or_else(|| Error::Unsupported("this environment has no IndexedDB".into()))
+    crate::idb::factory().map_err(|e| Error::Unsupported(e.message))
 }
 
 /// Waits for an IndexedDB request: its result, or the error it failed with.
 async fn request_done(request: &IdbRequest) -> std::result::Result<JsValue, JsValue> {
-    let (tx, rx) = oneshot::channel::<std::result::Result<(), ()>>();
-    let tx = Rc::new(RefCell::new(Some(tx)));
-    let on_success = {
-        let tx = Rc::clone(&tx);
-        Closure::<dyn FnMut(JsValue)>::new(move |_: JsValue| {
-            if let Some(tx) = tx.borrow_mut().take() {
-                let _ = tx.send(Ok(()));
-            }
-        })
-    };
-    let on_error = {
-        let tx = Rc::clone(&tx);
-        Closure::<dyn FnMut(JsValue)>::new(move |_: JsValue| {
-            if let Some(tx) = tx.borrow_mut().take() {
-                let _ = tx.send(Err(()));
-            }
-        })
-    };
-    request.set_onsuccess(Some(on_success.as_ref().unchecked_ref()));
-    request.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-    let outcome = rx.await;
-    request.set_onsuccess(None);
-    request.set_onerror(None);
-    match outcome {
-        Ok(Ok(())) => request.result(),
-        _ => Err(request
-            .error()
-            .ok()
-            .flatten()
-            .map(JsValue::from)
-            .unwrap_or_else(|| JsValue::from_str("the request failed"))),
-    }
+    crate::idb::request(request)
+        .await
+        .map_err(|e| JsValue::from_str(&e.message))
 }
 
 /// Whether a database `name` exists, from `indexedDB.databases()`; `None` where the engine

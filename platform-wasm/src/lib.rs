@@ -25,6 +25,7 @@ pub mod clock;
 mod dropin;
 pub mod error;
 pub mod handover;
+mod idb;
 pub mod import;
 mod realm;
 pub mod rng;

@@ -25,7 +25,7 @@ use quickchat_core::store::{
 use quickchat_core::testing::store_suite::{check_contents, check_store};
 use quickchat_wasm::rng::WebRng;
 use quickchat_wasm::store::{IdbStore, KdfStrength, schema};
-use rexie::{Rexie, TransactionMode};
+use rexie::{Index, ObjectStore, Rexie, RexieBuilder, TransactionMode};
 use support::{message, unique};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
@@ -36,6 +36,29 @@ const FAST: KdfStrength = KdfStrength::InsecureForTests;
 
 async fn open(name: &str, passphrase: &str) -> Result<IdbStore, StoreError> {
     IdbStore::open(name, passphrase, FAST).await
+}
+
+/// The store's schema at `version` (1 or 2), as `schema`'s docs describe it, declared here
+/// with another IndexedDB library than the store's own: the tests make databases as older
+/// versions left them, and read and write beside the store.
+fn schema_builder(name: &str, version: u32) -> RexieBuilder {
+    let mut messages = ObjectStore::new(schema::MESSAGES)
+        .key_path("id")
+        .add_index(Index::new_array(schema::BY_CONVERSATION, ["c", "t"]));
+    if version >= 2 {
+        messages = messages
+            .add_index(Index::new(schema::BY_TIME, "t"))
+            .add_index(Index::new(schema::OUTBOX, "o"));
+    }
+    Rexie::builder(name)
+        .version(version)
+        .add_object_store(ObjectStore::new(schema::META))
+        .add_object_store(ObjectStore::new(schema::ACCOUNT))
+        .add_object_store(ObjectStore::new(schema::SIGNED_PREKEYS))
+        .add_object_store(ObjectStore::new(schema::ONE_TIME_PREKEYS))
+        .add_object_store(ObjectStore::new(schema::SESSIONS))
+        .add_object_store(ObjectStore::new(schema::KNOWN_IDENTITIES))
+        .add_object_store(messages)
 }
 
 fn put(op: StoreOp) -> WriteBatch {
@@ -157,10 +180,7 @@ async fn the_recommended_key_derivation_works_in_the_browser() {
 
 /// Every value of every object store, as (store, key, value).
 async fn raw_contents(name: &str) -> Vec<(String, JsValue, JsValue)> {
-    let db = schema::builder(name, schema::VERSION)
-        .build()
-        .await
-        .unwrap();
+    let db = schema_builder(name, schema::VERSION).build().await.unwrap();
     let stores = db.store_names();
     let mut all = Vec::new();
     for store_name in &stores {
@@ -260,7 +280,7 @@ async fn a_record_moved_to_another_key_does_not_open() {
     drop(store);
 
     // Put a's sealed record under b, with b's clear fields.
-    let db = schema::builder(&name, schema::VERSION)
+    let db = schema_builder(&name, schema::VERSION)
         .build()
         .await
         .unwrap();
@@ -502,7 +522,7 @@ async fn write_version_1(
 ) {
     let params = KdfParams::insecure_for_tests(&mut WebRng::System);
     let key = SealingKey::derive(passphrase, &params).unwrap();
-    let db = schema::builder(name, 1).build().await.unwrap();
+    let db = schema_builder(name, 1).build().await.unwrap();
     assert_eq!(db.version().unwrap(), 1);
     let tx = db
         .transaction(
@@ -766,7 +786,7 @@ async fn a_database_from_a_newer_version_or_another_program_is_refused() {
     IdbStore::delete(&newer).await.unwrap();
 
     let foreign = unique("foreign");
-    let db = schema::builder(&foreign, schema::VERSION)
+    let db = schema_builder(&foreign, schema::VERSION)
         .build()
         .await
         .unwrap();

@@ -3,13 +3,14 @@
 
 use std::sync::Arc;
 
-use rexie::{ObjectStore, Rexie, TransactionMode};
 use wasm_bindgen::JsValue;
+use web_sys::{IdbDatabase, IdbTransactionMode};
 
 use super::SharedStore;
 use crate::api::options::{ParsedOptions, Storage};
 use crate::error::Error;
 use crate::error::Result;
+use crate::idb::{self, IdbError, Transaction};
 use crate::rng::WebRng;
 use crate::store::memory::KeyMemoryStore;
 use crate::store::{IdbStore, SessionConverter};
@@ -51,38 +52,38 @@ pub(super) async fn open_store(
 /// its keys (its master key sits beside them). An application that supplies a passphrase
 /// gets real encryption at rest instead.
 async fn device_secret(name: &str) -> Result<zeroize::Zeroizing<String>> {
-    let failed = |e: rexie::Error| {
+    let failed = |e: IdbError| {
         Error::Store(quickchat_core::store::StoreError::Backend {
             context: "keeping the device passphrase".into(),
             detail: e.to_string(),
         })
     };
-    let db = Rexie::builder(DEVICE_SECRETS_DATABASE)
-        .version(1)
-        .add_object_store(ObjectStore::new("secrets"))
-        .build()
-        .await
-        .map_err(failed)?;
+    let db = idb::open(DEVICE_SECRETS_DATABASE, 1, |request, old| {
+        if old < 1 {
+            IdbDatabase::from(request.result()?).create_object_store("secrets")?;
+        }
+        Ok(())
+    })
+    .await
+    .map_err(failed)?;
     let result = async {
-        let tx = db
-            .transaction(&["secrets"], TransactionMode::ReadWrite)
-            .map_err(failed)?;
+        let tx =
+            Transaction::start(&db, &["secrets"], IdbTransactionMode::Readwrite).map_err(failed)?;
         let secrets = tx.store("secrets").map_err(failed)?;
-        let existing = secrets
-            .get(JsValue::from_str(name))
+        let existing = idb::call(secrets.get(&JsValue::from_str(name)))
             .await
             .map_err(failed)?
-            .and_then(|v| v.as_string());
+            .as_string();
         let secret = match existing {
             Some(secret) => secret,
             None => {
                 let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
                 quickchat_core::rand_core::Rng::fill_bytes(&mut WebRng::System, &mut *bytes);
                 let secret = quickchat_core::encoding::b64_encode(&*bytes);
-                secrets
-                    .put(&JsValue::from_str(&secret), Some(&JsValue::from_str(name)))
-                    .await
-                    .map_err(failed)?;
+                idb::issued(
+                    secrets.put_with_key(&JsValue::from_str(&secret), &JsValue::from_str(name)),
+                )
+                .map_err(failed)?;
                 secret
             }
         };

@@ -21,9 +21,10 @@ use std::rc::Rc;
 
 use futures::channel::oneshot;
 use quickchat_core::store::StoreError;
-use rexie::{Transaction, TransactionMode};
+use web_sys::IdbTransactionMode;
 
 use super::{Connection, Write, backend, finish, key_text};
+use crate::idb::{self, Transaction};
 
 /// Who waits for one write-behind transaction to complete.
 type Waiters = Rc<RefCell<Vec<oneshot::Sender<Result<(), StoreError>>>>>;
@@ -152,7 +153,7 @@ fn launch(this: &Rc<RefCell<WriteBehind>>, connection: &Rc<Connection>, writes: 
     let waiters: Waiters = Rc::new(RefCell::new(std::mem::take(
         &mut this.borrow_mut().queued_waiters,
     )));
-    let tx = match connection.transaction(&stores_of(&writes), TransactionMode::ReadWrite) {
+    let tx = match connection.transaction(&stores_of(&writes), IdbTransactionMode::Readwrite) {
         Ok(tx) => tx,
         Err(e) => {
             report(this, &waiters, Err(e));
@@ -198,32 +199,29 @@ fn report(this: &Rc<RefCell<WriteBehind>>, waiters: &Waiters, result: Result<(),
 }
 
 /// Makes the writes in `tx` and waits for it to commit (or aborts it on the first failure).
+/// The requests go in order without waiting for each: IndexedDB runs them in that order, and
+/// a failed one aborts the transaction, which `finish` reports.
 pub(super) async fn apply(tx: Transaction, writes: Vec<Write>) -> Result<(), StoreError> {
-    let result = async {
-        let err = backend("committing");
+    let result = (|| -> Result<(), idb::IdbError> {
         for write in &writes {
-            match write {
-                Write::Put { store, key, value } => {
-                    tx.store(store)
-                        .map_err(&err)?
-                        .put(value, key.as_ref())
-                        .await
-                        .map_err(&err)?;
-                }
-                Write::Delete { store, key } => {
-                    tx.store(store)
-                        .map_err(&err)?
-                        .delete(key.clone())
-                        .await
-                        .map_err(&err)?;
-                }
-                Write::Clear(store) => {
-                    tx.store(store).map_err(&err)?.clear().await.map_err(&err)?;
-                }
-            }
+            let made = match write {
+                Write::Put {
+                    store,
+                    key: Some(key),
+                    value,
+                } => tx.store(store)?.put_with_key(value, key),
+                Write::Put {
+                    store,
+                    key: None,
+                    value,
+                } => tx.store(store)?.put(value),
+                Write::Delete { store, key } => tx.store(store)?.delete(key),
+                Write::Clear(store) => tx.store(store)?.clear(),
+            };
+            idb::issued(made)?;
         }
         Ok(())
-    }
-    .await;
+    })()
+    .map_err(backend("committing"));
     finish(tx, result).await
 }

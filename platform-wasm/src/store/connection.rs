@@ -3,14 +3,15 @@
 use std::cell::RefCell;
 
 use quickchat_core::store::StoreError;
-use rexie::{Rexie, Transaction, TransactionMode};
+use web_sys::{IdbDatabase, IdbTransactionMode};
 
 use super::lock;
 use super::values::backend;
+use crate::idb::Transaction;
 
 /// The open database and its lock; both let go when dropped.
 pub(super) struct Connection {
-    pub(super) db: RefCell<Option<Rexie>>,
+    pub(super) db: RefCell<Option<IdbDatabase>>,
     pub(super) name: String,
     pub(super) lock: RefCell<Option<lock::StoreLock>>,
 }
@@ -19,15 +20,14 @@ impl Connection {
     pub(super) fn transaction(
         &self,
         stores: &[&str],
-        mode: TransactionMode,
+        mode: IdbTransactionMode,
     ) -> Result<Transaction, StoreError> {
         let db = self.db.borrow();
         let db = db.as_ref().ok_or_else(|| StoreError::Backend {
             context: "using the store".into(),
             detail: "the database connection is closed".into(),
         })?;
-        db.transaction(stores, mode)
-            .map_err(backend("starting a transaction"))
+        Transaction::start(db, stores, mode).map_err(backend("starting a transaction"))
     }
 
     pub(super) fn close(&self) {
@@ -51,20 +51,10 @@ pub(super) async fn finish(
     result: Result<(), StoreError>,
 ) -> Result<(), StoreError> {
     match result {
-        Ok(()) => {
-            let outcome = tx.done().await.map_err(backend("committing"))?;
-            if outcome.is_committed() {
-                Ok(())
-            } else {
-                Err(StoreError::Backend {
-                    context: "committing".into(),
-                    detail: "the transaction was aborted".into(),
-                })
-            }
-        }
+        Ok(()) => tx.done().await.map_err(backend("committing")),
         Err(e) => {
             // The transaction may already be aborted by the failed request.
-            let _ = tx.abort().await;
+            tx.abort();
             Err(e)
         }
     }

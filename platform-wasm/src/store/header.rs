@@ -3,12 +3,13 @@
 
 use quickchat_core::store::StoreError;
 use quickchat_core::store::sealing::{KdfParams, parse_kdf_params};
-use rexie::TransactionMode;
 use wasm_bindgen::JsValue;
+use web_sys::IdbTransactionMode;
 
 use super::connection::{Connection, finish};
 use super::schema::{self, META};
 use super::values::{backend, bytes, bytes_of, corrupt};
+use crate::idb;
 
 /// Value of the `format` entry of `meta`: names the database as a quickchat store.
 pub const FORMAT: &str = "quickchat-idb";
@@ -21,14 +22,14 @@ pub(super) struct Header {
 }
 
 pub(super) async fn read_header(connection: &Connection) -> Result<Option<Header>, StoreError> {
-    let tx = connection.transaction(&[META], TransactionMode::ReadOnly)?;
+    let tx = connection.transaction(&[META], IdbTransactionMode::Readonly)?;
     let meta = tx.store(META).map_err(backend("reading the header"))?;
     let get = |key: &'static str| {
-        let meta = &meta;
+        let made = meta.get(&JsValue::from_str(key));
         async move {
-            meta.get(JsValue::from_str(key))
+            idb::call(made)
                 .await
-                .map(|v| v.filter(|v| !v.is_undefined()))
+                .map(|v| Some(v).filter(|v| !v.is_undefined()))
                 .map_err(backend("reading the header"))
         }
     };
@@ -70,25 +71,17 @@ pub(super) async fn write_header(
         context: "writing the header".into(),
         detail: e.to_string(),
     })?;
-    let tx = connection.transaction(&[META], TransactionMode::ReadWrite)?;
-    let result = async {
-        let meta = tx.store(META).map_err(backend("writing the header"))?;
-        let err = backend("writing the header");
-        // `add` fails if another tab wrote the header first.
-        meta.add(&FORMAT.into(), Some(&"format".into()))
-            .await
-            .map_err(&err)?;
-        meta.put(&JsValue::from(schema::LAYOUT), Some(&"layout".into()))
-            .await
-            .map_err(&err)?;
-        meta.put(&kdf.into(), Some(&"kdf".into()))
-            .await
-            .map_err(&err)?;
-        meta.put(&bytes(check), Some(&"check".into()))
-            .await
-            .map_err(&err)?;
-        Ok(())
-    }
-    .await;
+    let tx = connection.transaction(&[META], IdbTransactionMode::Readwrite)?;
+    // The requests go in order without waiting for each: a failed one aborts the
+    // transaction, and `finish` reports it. `add` fails if another tab wrote the header
+    // first.
+    let result = (|| -> Result<(), idb::IdbError> {
+        let meta = tx.store(META)?;
+        idb::issued(meta.add_with_key(&FORMAT.into(), &"format".into()))?;
+        idb::issued(meta.put_with_key(&JsValue::from(schema::LAYOUT), &"layout".into()))?;
+        idb::issued(meta.put_with_key(&kdf.into(), &"kdf".into()))?;
+        idb::issued(meta.put_with_key(&bytes(check), &"check".into()))
+    })()
+    .map_err(backend("writing the header"));
     finish(tx, result).await
 }

@@ -14,8 +14,8 @@ use quickchat_core::store::{
     AccountMeta, IdentityRecord, KnownIdentity, MessageQuery, MessageRecord, OneTimePrekeyRecord,
     SignedPrekeyRecord, Store, StoreError, WriteBatch,
 };
-use rexie::{Rexie, Transaction, TransactionMode};
 use wasm_bindgen::JsValue;
+use web_sys::IdbTransactionMode;
 use zeroize::Zeroizing;
 
 use super::connection::{Connection, finish};
@@ -28,6 +28,7 @@ use super::schema::{
 use super::values::no_history;
 use super::values::{backend, corrupt};
 use super::{KdfStrength, behind, lock};
+use crate::idb::{self, Transaction};
 use crate::rng::WebRng;
 
 /// How long opening waits for another holder of the store (another tab) to let go, ms.
@@ -75,16 +76,13 @@ impl IdbStore {
     ) -> Result<Self, StoreError> {
         let passphrase = Zeroizing::new(passphrase.to_string());
         let lock = lock::acquire(&format!("quickchat-store:{name}"), LOCK_WAIT_MS).await?;
-        let db = schema::builder(name, schema::VERSION)
-            .build()
+        let db = schema::open(name, schema::VERSION)
             .await
-            .map_err(|e| match &e {
-                rexie::Error::IdbError(inner) if inner.to_string().contains("VersionError") => {
-                    corrupt(
-                        format!("IndexedDB database {name:?}"),
-                        "it was made by a newer version of this SDK",
-                    )
-                }
+            .map_err(|e| match e.name.as_str() {
+                "VersionError" => corrupt(
+                    format!("IndexedDB database {name:?}"),
+                    "it was made by a newer version of this SDK",
+                ),
                 _ => backend("opening the database")(e),
             })?;
         let connection = Connection {
@@ -141,7 +139,7 @@ impl IdbStore {
     /// Deletes the IndexedDB database `name` (every store, key and message in it). Waits
     /// until every connection to it, in every tab, is closed.
     pub async fn delete(name: &str) -> Result<(), StoreError> {
-        Rexie::delete(name)
+        idb::delete(name)
             .await
             .map_err(backend("deleting the database"))
     }
@@ -150,7 +148,7 @@ impl IdbStore {
     pub(super) fn transaction(
         &self,
         stores: &[&str],
-        mode: TransactionMode,
+        mode: IdbTransactionMode,
     ) -> Result<Transaction, StoreError> {
         behind::WriteBehind::flush(&self.behind, &self.connection);
         self.connection.transaction(stores, mode)
@@ -164,37 +162,52 @@ impl IdbStore {
         from: u32,
         sessions: Vec<(JsValue, JsValue)>,
     ) -> Result<(), StoreError> {
-        let tx = self.transaction(&[META, MESSAGES, SESSIONS], TransactionMode::ReadWrite)?;
+        let tx = self.transaction(&[META, MESSAGES, SESSIONS], IdbTransactionMode::Readwrite)?;
         let result = async {
             let err = backend("upgrading the store");
+            let messages = tx.store(MESSAGES).map_err(&err)?;
+            // Pending messages rewritten for layout 2 (the drop-in's stores hold none).
+            #[cfg_attr(not(feature = "client"), allow(unused_mut))]
+            let mut puts: Vec<JsValue> = Vec::new();
             if from < 2 {
                 // Layout 2 marks pending messages with `o` for the outbox index.
-                let messages = tx.store(MESSAGES).map_err(&err)?;
                 // The drop-in's stores hold no messages: nothing to rewrite.
                 #[cfg(not(feature = "client"))]
-                if messages.count(None).await.map_err(&err)? > 0 {
+                if idb::call(messages.count())
+                    .await
+                    .map_err(&err)?
+                    .as_f64()
+                    .unwrap_or(0.0)
+                    > 0.0
+                {
                     return Err(no_history());
                 }
                 #[cfg(feature = "client")]
-                for value in messages.get_all(None, None).await.map_err(&err)? {
+                for value in
+                    super::records::array(idb::call(messages.get_all()).await.map_err(&err)?)
+                {
                     let record = self.open_message(&value)?;
                     if record.status == MessageStatus::Pending {
-                        let updated = self.message_value(&record)?;
-                        messages.put(&updated, None).await.map_err(&err)?;
+                        puts.push(self.message_value(&record)?);
                     }
                 }
             }
-            // Layout 3 rewrote nothing; layout 4 has every session record in core's
-            // binary form.
-            let store = tx.store(SESSIONS).map_err(&err)?;
-            for (key, value) in &sessions {
-                store.put(value, Some(key)).await.map_err(&err)?;
-            }
-            let meta = tx.store(META).map_err(&err)?;
-            meta.put(&JsValue::from(schema::LAYOUT), Some(&"layout".into()))
-                .await
-                .map_err(&err)?;
-            Ok(())
+            let issued = (|| -> Result<(), idb::IdbError> {
+                for updated in &puts {
+                    idb::issued(messages.put(updated))?;
+                }
+                // Layout 3 rewrote nothing; layout 4 has every session record in core's
+                // binary form.
+                let store = tx.store(SESSIONS)?;
+                for (key, value) in &sessions {
+                    idb::issued(store.put_with_key(value, key))?;
+                }
+                idb::issued(
+                    tx.store(META)?
+                        .put_with_key(&JsValue::from(schema::LAYOUT), &"layout".into()),
+                )
+            })();
+            issued.map_err(&err)
         }
         .await;
         finish(tx, result).await

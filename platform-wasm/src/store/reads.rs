@@ -10,13 +10,14 @@ use quickchat_core::store::sealing::{Place, unreadable};
 use quickchat_core::store::{MessageQuery, MessageRecord};
 #[cfg(feature = "client")]
 use quickchat_core::store::{MessageQuery, MessageRecord, MessageStatus};
-use rexie::TransactionMode;
-#[cfg(feature = "client")]
-use rexie::{Direction, KeyRange};
 #[cfg(feature = "client")]
 use wasm_bindgen::JsValue;
+#[cfg(feature = "client")]
+use web_sys::IdbKeyRange;
+use web_sys::IdbTransactionMode;
 
 use super::IdbStore;
+use super::records::array;
 use super::schema::SESSIONS;
 #[cfg(feature = "client")]
 use super::schema::{BY_CONVERSATION, BY_TIME, MESSAGES, OUTBOX};
@@ -25,6 +26,7 @@ use super::values::backend;
 use super::values::conversation_key;
 #[cfg(not(feature = "client"))]
 use super::values::no_history;
+use crate::idb;
 
 impl IdbStore {
     pub(super) async fn read_peer_sessions(
@@ -44,14 +46,13 @@ impl IdbStore {
     }
 
     pub(super) async fn read_session_peer_ids(&self) -> Result<Vec<String>, StoreError> {
-        let tx = self.transaction(&[SESSIONS], TransactionMode::ReadOnly)?;
-        let keys = tx
+        let tx = self.transaction(&[SESSIONS], IdbTransactionMode::Readonly)?;
+        let made = tx
             .store(SESSIONS)
             .map_err(backend("reading sessions"))?
-            .get_all_keys(None, None)
-            .await
-            .map_err(backend("reading sessions"))?;
-        Ok(keys.iter().filter_map(|k| k.as_string()).collect())
+            .get_all_keys();
+        let keys = idb::call(made).await.map_err(backend("reading sessions"))?;
+        Ok(array(keys).iter().filter_map(|k| k.as_string()).collect())
     }
 
     #[cfg(not(feature = "client"))]
@@ -72,14 +73,15 @@ impl IdbStore {
 
     #[cfg(feature = "client")]
     pub(super) async fn read_message(&self, id: &str) -> Result<Option<MessageRecord>, StoreError> {
-        let tx = self.transaction(&[MESSAGES], TransactionMode::ReadOnly)?;
-        let value = tx
+        let tx = self.transaction(&[MESSAGES], IdbTransactionMode::Readonly)?;
+        let made = tx
             .store(MESSAGES)
             .map_err(backend("reading a message"))?
-            .get(id.into())
+            .get(&id.into());
+        let value = idb::call(made)
             .await
             .map_err(backend("reading a message"))?;
-        match value.filter(|v| !v.is_undefined()) {
+        match Some(value).filter(|v| !v.is_undefined()) {
             None => Ok(None),
             Some(value) => {
                 let record = self.open_message(&value)?;
@@ -94,24 +96,28 @@ impl IdbStore {
         query: &MessageQuery,
     ) -> Result<Vec<MessageRecord>, StoreError> {
         let err = backend("reading messages");
-        let tx = self.transaction(&[MESSAGES], TransactionMode::ReadOnly)?;
+        let tx = self.transaction(&[MESSAGES], IdbTransactionMode::Readonly)?;
         let store = tx.store(MESSAGES).map_err(&err)?;
+        let range_error = |e: JsValue| err(idb::IdbError::of(&e));
         let upper_t = query.before.map_or(f64::INFINITY, |b| b as f64);
         let upper_open = query.before.is_some();
         let (index, range) = if let Some(conversation) = &query.conversation {
             let c = JsValue::from_str(&conversation_key(conversation));
             let lower = Array::of2(&c, &JsValue::from(f64::NEG_INFINITY));
             let upper = Array::of2(&c, &JsValue::from(upper_t));
-            let range = KeyRange::bound(&lower, &upper, Some(false), Some(upper_open))
-                .map_err(|e| err(e.into()))?;
-            (BY_CONVERSATION, Some(range))
+            let range = IdbKeyRange::bound_with_lower_open_and_upper_open(
+                &lower, &upper, false, upper_open,
+            )
+            .map_err(range_error)?;
+            (BY_CONVERSATION, JsValue::from(range))
         } else {
             let range = match query.before {
-                Some(before) => Some(
-                    KeyRange::upper_bound(&JsValue::from(before as f64), Some(true))
-                        .map_err(|e| err(e.into()))?,
-                ),
-                None => None,
+                Some(before) => {
+                    IdbKeyRange::upper_bound_with_open(&JsValue::from(before as f64), true)
+                        .map_err(range_error)?
+                        .into()
+                }
+                None => JsValue::UNDEFINED,
             };
             let index = if query.status == Some(MessageStatus::Pending) {
                 OUTBOX
@@ -120,24 +126,21 @@ impl IdbStore {
             };
             (index, range)
         };
-        let index = store.index(index).map_err(&err)?;
+        let index = store.index(index).map_err(range_error)?;
         let only_range = query.text.is_none() && query.status.is_none();
         // Newest first.
         let values: Vec<JsValue> = match query.limit {
-            Some(limit) if only_range => index
-                .scan(
-                    range,
-                    Some(u32::try_from(limit).unwrap_or(u32::MAX)),
-                    None,
-                    Some(Direction::Prev),
-                )
-                .await
-                .map_err(&err)?
-                .into_iter()
-                .map(|(_, value)| value)
-                .collect(),
+            Some(limit) if only_range => {
+                idb::scan_back(&index, &range, u32::try_from(limit).unwrap_or(u32::MAX))
+                    .await
+                    .map_err(&err)?
+            }
             _ => {
-                let mut all = index.get_all(range, None).await.map_err(&err)?;
+                let mut all = array(
+                    idb::call(index.get_all_with_key(&range))
+                        .await
+                        .map_err(&err)?,
+                );
                 all.reverse();
                 all
             }

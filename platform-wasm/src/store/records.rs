@@ -7,9 +7,9 @@ use quickchat_core::store::StoreError;
 use quickchat_core::store::sealing::Place;
 #[cfg(feature = "client")]
 use quickchat_core::store::{MessageRecord, MessageStatus};
-use rexie::TransactionMode;
 use serde::de::DeserializeOwned;
 use wasm_bindgen::JsValue;
+use web_sys::IdbTransactionMode;
 
 use super::IdbStore;
 #[cfg(feature = "client")]
@@ -17,6 +17,7 @@ use super::schema::MESSAGES;
 use super::values::{backend, bytes_of, key_text};
 #[cfg(feature = "client")]
 use super::values::{bytes, conversation_key, corrupt, get_field, set_field};
+use crate::idb;
 
 impl IdbStore {
     pub(super) async fn get_sealed<T: DeserializeOwned>(
@@ -42,14 +43,10 @@ impl IdbStore {
         key_text: &str,
     ) -> Result<Option<Vec<u8>>, StoreError> {
         let context = format!("reading {store}");
-        let tx = self.transaction(&[store], TransactionMode::ReadOnly)?;
-        let value = tx
-            .store(store)
-            .map_err(backend(&context))?
-            .get(key)
-            .await
-            .map_err(backend(&context))?;
-        value
+        let tx = self.transaction(&[store], IdbTransactionMode::Readonly)?;
+        let made = tx.store(store).map_err(backend(&context))?.get(&key);
+        let value = idb::call(made).await.map_err(backend(&context))?;
+        Some(value)
             .filter(|v| !v.is_undefined())
             .map(|value| bytes_of(&value, &format!("{store} record {key_text:?}")))
             .transpose()
@@ -75,17 +72,16 @@ impl IdbStore {
         store: &'static str,
     ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let context = format!("reading {store}");
-        let tx = self.transaction(&[store], TransactionMode::ReadOnly)?;
+        let tx = self.transaction(&[store], IdbTransactionMode::Readonly)?;
         let object_store = tx.store(store).map_err(backend(&context))?;
-        // Both in key order (IndexedDB's getAllKeys and getAll).
-        let keys = object_store
-            .get_all_keys(None, None)
-            .await
-            .map_err(backend(&context))?;
-        let values = object_store
-            .get_all(None, None)
-            .await
-            .map_err(backend(&context))?;
+        // Both in key order (IndexedDB's getAllKeys and getAll), in one transaction.
+        let (keys, values) = (object_store.get_all_keys(), object_store.get_all());
+        let keys = idb::call(keys).await;
+        let values = idb::call(values).await;
+        let (keys, values) = (
+            array(keys.map_err(backend(&context))?),
+            array(values.map_err(backend(&context))?),
+        );
         if keys.len() != values.len() {
             return Err(StoreError::Backend {
                 context,
@@ -148,4 +144,9 @@ impl IdbStore {
         }
         Ok(record)
     }
+}
+
+/// The values of a `getAll`/`getAllKeys` result.
+pub(super) fn array(value: JsValue) -> Vec<JsValue> {
+    js_sys::Array::from(&value).to_vec()
 }

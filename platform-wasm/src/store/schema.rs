@@ -18,7 +18,8 @@
 //! Every version's declaration stays here: opening an older database upgrades it step by
 //! step, and the tests create databases at older versions to check that.
 
-use rexie::{Index, ObjectStore, Rexie, RexieBuilder};
+use wasm_bindgen::JsValue;
+use web_sys::{IdbDatabase, IdbObjectStoreParameters, IdbOpenDbRequest};
 
 /// The current schema version.
 pub const VERSION: u32 = 2;
@@ -59,23 +60,43 @@ pub const KEY_STORES: [&str; 5] = [
     KNOWN_IDENTITIES,
 ];
 
-/// The schema of `version` (1 or 2) for the database `name`.
-pub fn builder(name: &str, version: u32) -> RexieBuilder {
-    let mut messages = ObjectStore::new(MESSAGES)
-        .key_path("id")
-        .add_index(Index::new_array(BY_CONVERSATION, ["c", "t"]));
-    if version >= 2 {
-        messages = messages
-            .add_index(Index::new(BY_TIME, "t"))
-            .add_index(Index::new(OUTBOX, "o"));
+/// Brings the database of an open request from `old` (0: a new database) to `new` (1 or 2),
+/// in its upgrade transaction: the object stores and indexes each version adds.
+pub(crate) fn upgrade(request: &IdbOpenDbRequest, old: u32, new: u32) -> Result<(), JsValue> {
+    let db: IdbDatabase = request.result()?.into();
+    if old < 1 {
+        for store in [
+            META,
+            ACCOUNT,
+            SIGNED_PREKEYS,
+            ONE_TIME_PREKEYS,
+            SESSIONS,
+            KNOWN_IDENTITIES,
+        ] {
+            db.create_object_store(store)?;
+        }
+        let parameters = IdbObjectStoreParameters::new();
+        parameters.set_key_path(&JsValue::from_str("id"));
+        let messages = db.create_object_store_with_optional_parameters(MESSAGES, &parameters)?;
+        let conversation_time: js_sys::Array =
+            ["c", "t"].iter().map(|f| JsValue::from_str(f)).collect();
+        messages.create_index_with_str_sequence(BY_CONVERSATION, &conversation_time)?;
     }
-    Rexie::builder(name)
-        .version(version)
-        .add_object_store(ObjectStore::new(META))
-        .add_object_store(ObjectStore::new(ACCOUNT))
-        .add_object_store(ObjectStore::new(SIGNED_PREKEYS))
-        .add_object_store(ObjectStore::new(ONE_TIME_PREKEYS))
-        .add_object_store(ObjectStore::new(SESSIONS))
-        .add_object_store(ObjectStore::new(KNOWN_IDENTITIES))
-        .add_object_store(messages)
+    if old < 2 && new >= 2 {
+        let messages = request
+            .transaction()
+            .ok_or_else(|| JsValue::from_str("no upgrade transaction"))?
+            .object_store(MESSAGES)?;
+        messages.create_index_with_str(BY_TIME, "t")?;
+        messages.create_index_with_str(OUTBOX, "o")?;
+    }
+    Ok(())
+}
+
+/// Opens (creating or upgrading) the store's database `name` at schema `version`.
+pub(crate) async fn open(name: &str, version: u32) -> Result<IdbDatabase, crate::idb::IdbError> {
+    crate::idb::open(name, version, move |request, old| {
+        upgrade(request, old, version)
+    })
+    .await
 }

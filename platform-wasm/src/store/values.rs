@@ -8,6 +8,8 @@ use quickchat_core::store::Conversation;
 use quickchat_core::store::StoreError;
 use wasm_bindgen::JsValue;
 
+use crate::idb::IdbError;
+
 /// What the drop-in's module (`quickchat/crypto`, built without the feature `client`) answers
 /// to a message read or write: it keeps no messages, and leaves the history code out (a
 /// `cfg`, not a constant condition: dead code in an async function stays in its state
@@ -20,13 +22,10 @@ pub(super) fn no_history() -> StoreError {
     }
 }
 
-pub(super) fn backend(context: &str) -> impl Fn(rexie::Error) -> StoreError + '_ {
+pub(super) fn backend(context: &str) -> impl Fn(IdbError) -> StoreError + '_ {
     move |e| StoreError::Backend {
         context: context.to_string(),
-        detail: match &e {
-            rexie::Error::IdbError(inner) => inner.to_string(),
-            other => other.to_string(),
-        },
+        detail: e.to_string(),
     }
 }
 

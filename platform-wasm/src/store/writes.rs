@@ -4,8 +4,8 @@
 use quickchat_core::session::binary;
 use quickchat_core::store::sealing::Place;
 use quickchat_core::store::{BatchDurability, StoreError, StoreOp, WriteBatch};
-use rexie::TransactionMode;
 use wasm_bindgen::JsValue;
+use web_sys::IdbTransactionMode;
 
 #[cfg(feature = "client")]
 use super::schema::MESSAGES;
@@ -129,7 +129,7 @@ impl IdbStore {
             return Ok(());
         }
         // After the queued relaxed writes (`transaction` starts them first).
-        let tx = self.transaction(&behind::stores_of(&writes), TransactionMode::ReadWrite)?;
+        let tx = self.transaction(&behind::stores_of(&writes), IdbTransactionMode::Readwrite)?;
         behind::apply(tx, writes).await
     }
 }
