@@ -173,13 +173,7 @@ impl IdbStore {
                 // Layout 2 marks pending messages with `o` for the outbox index.
                 // The drop-in's stores hold no messages: nothing to rewrite.
                 #[cfg(not(feature = "client"))]
-                if idb::call(messages.count())
-                    .await
-                    .map_err(&err)?
-                    .as_f64()
-                    .unwrap_or(0.0)
-                    > 0.0
-                {
+                if idb::call(messages.count()).await.map_err(&err)?.as_f64() != Some(0.0) {
                     return Err(no_history());
                 }
                 #[cfg(feature = "client")]
