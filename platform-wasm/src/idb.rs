@@ -92,23 +92,38 @@ fn answered() -> (Slot, oneshot::Receiver<bool>) {
 /// Waits for `request` to succeed (its result) or fail (its error).
 pub(crate) async fn request(request: &IdbRequest) -> Result<JsValue, IdbError> {
     let (slot, receiver) = answered();
-    let on_success = answer(&slot, true);
-    let on_error = answer(&slot, false);
+    settled(
+        request,
+        &answer(&slot, true),
+        &answer(&slot, false),
+        receiver,
+    )
+    .await?;
+    request.result().map_err(|e| IdbError::of(&e))
+}
+
+/// Waits, with `on_success` and `on_error` set on `request`, for the answer they give
+/// `receiver`: `Err` with the request's error when it failed.
+async fn settled(
+    request: &IdbRequest,
+    on_success: &Closure<dyn FnMut(JsValue)>,
+    on_error: &Closure<dyn FnMut(JsValue)>,
+    receiver: oneshot::Receiver<bool>,
+) -> Result<(), IdbError> {
     request.set_onsuccess(Some(on_success.as_ref().unchecked_ref()));
     request.set_onerror(Some(on_error.as_ref().unchecked_ref()));
     let succeeded = receiver.await.unwrap_or(false);
     request.set_onsuccess(None);
     request.set_onerror(None);
     if succeeded {
-        request.result().map_err(|e| IdbError::of(&e))
-    } else {
-        Err(request
-            .error()
-            .ok()
-            .flatten()
-            .map(|e| IdbError::of(&e.into()))
-            .unwrap_or_else(|| IdbError::new("UnknownError", "the request failed")))
+        return Ok(());
     }
+    Err(request
+        .error()
+        .ok()
+        .flatten()
+        .map(|e| IdbError::of(&e.into()))
+        .unwrap_or_else(|| IdbError::new("UnknownError", "the request failed")))
 }
 
 /// A request just made, waited for.
@@ -281,19 +296,6 @@ pub(crate) async fn scan_back(
             }
         })
     };
-    let on_error = answer(&slot, false);
-    request.set_onsuccess(Some(on_success.as_ref().unchecked_ref()));
-    request.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-    let succeeded = receiver.await.unwrap_or(false);
-    request.set_onsuccess(None);
-    request.set_onerror(None);
-    if !succeeded {
-        return Err(request
-            .error()
-            .ok()
-            .flatten()
-            .map(|e| IdbError::of(&e.into()))
-            .unwrap_or_else(|| IdbError::new("UnknownError", "the cursor failed")));
-    }
+    settled(&request, &on_success, &answer(&slot, false), receiver).await?;
     Ok(found.take())
 }

@@ -122,6 +122,20 @@ test('failures are QuickChatErrors with stable codes', async () => {
     QuickChatClient.create({ server: server.url, storage: 'indexeddb' }),
     { code: 'invalid_argument' },
   );
+  // Options are read field by field, each checked for its type and named when wrong.
+  for (const [options, message] of [
+    [{ backoff: { initialMs: -1 } }, /backoff|initialMs/],
+    [{ keepaliveIntervalMs: 1.5 }, /keepaliveIntervalMs must be a whole number/],
+    [{ allowPlaintextTo: 'bob' }, /allowPlaintextTo must be an array of strings/],
+    [{ rememberPassword: 'yes' }, /rememberPassword must be true or false/],
+    [{ catchUp: 'everyone' }, /catchUp/],
+  ]) {
+    await assert.rejects(QuickChatClient.create({ server: server.url, storage: 'memory', ...options }), (e) => {
+      assert.equal(e.code, 'invalid_argument');
+      assert.match(e.message, message);
+      return true;
+    });
+  }
   await c.close();
 });
 

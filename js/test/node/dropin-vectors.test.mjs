@@ -221,6 +221,25 @@ test('prekey care: uploads in batches of 50, queued prekeys, rotation and reset'
   assert.equal(fresh.signedPrekey.keyId, 113);
   assert.deepEqual(fresh.oneTimePrekeys.map((k) => k.keyId), [...Array(50).keys()].map((i) => i + 114));
   await assert.rejects(keys.markBundleUploaded(rotated), { code: 'invalid_argument' });
+
+  // A bundle handed back malformed is refused by what is wrong with it, and marks nothing.
+  for (const [bundle, message] of [
+    [{ ...fresh, identityKey: 5 }, /identityKey must be a string/],
+    [{ ...fresh, oneTimePrekeys: 'all' }, /oneTimePrekeys must be an array/],
+    [{ ...fresh, oneTimePrekeys: [{ keyId: -1, publicKey: 'x' }] }, /keyId must be a prekey id/],
+    [{ ...fresh, signedPrekey: { ...fresh.signedPrekey, signature: null } }, /signature must be a string/],
+    ['a bundle', /bundle: not an object/],
+  ]) {
+    await assert.rejects(keys.markBundleUploaded(bundle), (e) => {
+      assert.equal(e.code, 'invalid_argument');
+      assert.match(e.message, message);
+      return true;
+    });
+  }
+  assert.deepEqual(await keys.getPendingBundle(), fresh, 'nothing was marked uploaded');
+  // As JSON (a round trip through storage or the network) it is the same bundle.
+  await keys.markBundleUploaded(JSON.parse(JSON.stringify(fresh)));
+  assert.deepEqual((await keys.getPendingBundle()).oneTimePrekeys.map((k) => k.keyId), [...Array(50).keys()].map((i) => i + 164));
 });
 
 test('the constructors check their arguments as the reference would be used', async () => {
@@ -233,6 +252,33 @@ test('the constructors check their arguments as the reference would be used', as
   await keys.initialize();
   // No server answers: the bundle fetch fails cleanly.
   await assert.rejects(sessions.encryptMessage('frank', 'hi'), { name: 'QuickChatError' });
+});
+
+test('options are read field by field: a field of the wrong type is refused by name, functions and unknown fields are left alone', async () => {
+  const refused = async (options, words) => {
+    const keys = new KeyManager('gina', { importFrom: false, ...options });
+    await assert.rejects(keys.initialize(), (e) => {
+      assert.equal(e.code, 'invalid_argument');
+      for (const word of words) assert.match(e.message, new RegExp(word));
+      return true;
+    });
+  };
+  await refused({ storage: 'disk' }, ['storage', 'disk']);
+  await refused({ storage: 5 }, ['storage must be a string']);
+  await refused({ kdf: 5 }, ['kdf must be a string']);
+  await refused({ oneTimePrekeys: true }, ['oneTimePrekeys must be a string']);
+  await refused({ passphrase: ['x'] }, ['passphrase must be a string']);
+  // null and undefined mean the default; functions and other fields are not the engine's.
+  const keys = new KeyManager('gina', {
+    storage: 'memory',
+    importFrom: false,
+    server: null,
+    databaseName: undefined,
+    fetchBundle: () => null,
+    somethingElse: { nested: [1, 2] },
+  });
+  await keys.initialize();
+  assert.equal(keys.origin, 'created');
 });
 
 test('a peer that resets its keys is reported as an identity change', async () => {

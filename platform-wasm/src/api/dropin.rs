@@ -15,18 +15,19 @@
 use std::rc::Rc;
 
 use quickchat_core::envelope::{Envelope, EnvelopeError};
-use quickchat_core::protocol::rest::UploadPrekeysRequest;
+use quickchat_core::protocol::rest::{OneTimePrekeyJson, SignedPrekeyUpload, UploadPrekeysRequest};
 use quickchat_core::session::{PeerSessions, SessionOrigin};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use wasm_bindgen::JsValue;
 use wasm_bindgen::prelude::*;
 
 use super::options::ParsedOptions;
-use super::{from_js, promise, to_js};
+use super::{promise, to_js};
 use crate::dropin::keys::Shared;
 use crate::dropin::sessions::{BundleSource, SessionState, all_sessions};
 use crate::error::{Error, Result};
 use crate::import::WEB_CLIENT_DATABASE;
+use crate::realm::field;
 
 /// The engine of the package's `KeyManager`.
 #[wasm_bindgen]
@@ -35,15 +36,14 @@ pub struct KeyManagerCore {
 }
 
 /// A bundle as the reference client uploads it (`POST /api/users/prekeys`).
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct BundlePayload {
     identity_key: String,
     signing_key: String,
     fingerprint: String,
-    signed_prekey: Option<quickchat_core::protocol::rest::SignedPrekeyUpload>,
-    #[serde(default)]
-    one_time_prekeys: Vec<quickchat_core::protocol::rest::OneTimePrekeyJson>,
+    signed_prekey: Option<SignedPrekeyUpload>,
+    one_time_prekeys: Vec<OneTimePrekeyJson>,
 }
 
 impl From<UploadPrekeysRequest> for BundlePayload {
@@ -58,16 +58,61 @@ impl From<UploadPrekeysRequest> for BundlePayload {
     }
 }
 
-impl From<BundlePayload> for UploadPrekeysRequest {
-    fn from(bundle: BundlePayload) -> Self {
-        Self {
-            identity_key: bundle.identity_key,
-            signing_key: bundle.signing_key,
-            fingerprint: bundle.fingerprint,
-            signed_prekey: bundle.signed_prekey,
-            one_time_prekeys: Some(bundle.one_time_prekeys),
-        }
+/// The bundle `getPendingBundle` handed out, as the application hands it back (`null` or
+/// `undefined`: none), read field by field.
+fn bundle_from_js(value: &JsValue) -> Result<Option<UploadPrekeysRequest>> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
     }
+    let wrong = |why: &str| Error::invalid("bundle", why.to_string());
+    if !value.is_object() {
+        return Err(wrong("not an object"));
+    }
+    let text = |object: &JsValue, name: &str| {
+        field(object, name)
+            .as_string()
+            .ok_or_else(|| wrong(&format!("{name} must be a string")))
+    };
+    let key_id = |object: &JsValue| {
+        field(object, "keyId")
+            .as_f64()
+            .filter(|id| *id >= 0.0 && id.fract() == 0.0 && *id <= f64::from(u32::MAX))
+            .map(|id| id as u32)
+            .ok_or_else(|| wrong("keyId must be a prekey id"))
+    };
+    let signed = field(value, "signedPrekey");
+    let signed_prekey = if signed.is_undefined() || signed.is_null() {
+        None
+    } else {
+        Some(SignedPrekeyUpload {
+            key_id: key_id(&signed)?,
+            public_key: text(&signed, "publicKey")?,
+            signature: text(&signed, "signature")?,
+        })
+    };
+    let listed = field(value, "oneTimePrekeys");
+    let one_time_prekeys = if listed.is_undefined() || listed.is_null() {
+        Vec::new()
+    } else if js_sys::Array::is_array(&listed) {
+        js_sys::Array::from(&listed)
+            .iter()
+            .map(|prekey| {
+                Ok(OneTimePrekeyJson {
+                    key_id: key_id(&prekey)?,
+                    public_key: text(&prekey, "publicKey")?,
+                })
+            })
+            .collect::<Result<_>>()?
+    } else {
+        return Err(wrong("oneTimePrekeys must be an array"));
+    };
+    Ok(Some(UploadPrekeysRequest {
+        identity_key: text(value, "identityKey")?,
+        signing_key: text(value, "signingKey")?,
+        fingerprint: text(value, "fingerprint")?,
+        signed_prekey,
+        one_time_prekeys: Some(one_time_prekeys),
+    }))
 }
 
 #[derive(Serialize)]
@@ -152,8 +197,7 @@ impl KeyManagerCore {
     pub fn mark_bundle_uploaded(&self, bundle: JsValue) -> js_sys::Promise {
         let shared = Rc::clone(&self.shared);
         promise(async move {
-            let bundle: Option<BundlePayload> = from_js(&bundle, "bundle")?;
-            shared.mark_uploaded(bundle.map(Into::into)).await?;
+            shared.mark_uploaded(bundle_from_js(&bundle)?).await?;
             Ok(JsValue::UNDEFINED)
         })
     }

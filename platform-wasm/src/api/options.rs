@@ -6,18 +6,16 @@ use std::collections::HashSet;
 #[cfg(feature = "client")]
 use quickchat_core::client::{Backoff, CatchUpScope, ClientConfig};
 use quickchat_core::x3dh::OneTimePrekeyUse;
-use serde::Deserialize;
 use wasm_bindgen::JsValue;
 
-use super::from_js;
 use crate::error::{Error, Result};
+use crate::realm::field;
 use crate::rng::WebRng;
 use crate::store::KdfStrength;
 use crate::transport::WebTransport;
 
 /// Where a client keeps its keys, sessions and history.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Storage {
     /// An encrypted IndexedDB database (browsers).
     Indexeddb,
@@ -27,19 +25,17 @@ pub enum Storage {
 
 /// Reconnection delays.
 #[cfg(feature = "client")]
-#[derive(Clone, Copy, Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Copy, Debug)]
 pub struct BackoffOptions {
     initial_ms: Option<u64>,
     max_ms: Option<u64>,
     jitter: Option<f64>,
 }
 
-/// Storage, server and behaviour options (the JSON-like part of the options object). The
-/// drop-in's module (without the feature `client`) reads only the fields it uses; the
-/// client's are ignored there, as any unknown field is.
-#[derive(Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+/// Storage, server and behaviour options (the data fields of the options object, by their
+/// `camelCase` names). The drop-in's module (without the feature `client`) reads only the
+/// fields it uses; the client's are ignored there, as any unknown field is.
+#[derive(Default)]
 pub struct Options {
     /// Server origin; empty or absent: the page's origin.
     pub server: Option<String>,
@@ -80,6 +76,151 @@ pub struct Options {
     pub one_time_prekeys: Option<String>,
 }
 
+impl Options {
+    /// Reads the data fields of an options object, read one by one from the object itself
+    /// (no JSON in between: its functions and other fields are left alone). `undefined` or
+    /// `null`, for the object or a field, means the defaults.
+    fn read(value: &JsValue) -> Result<Self> {
+        if value.is_undefined() || value.is_null() {
+            return Ok(Self::default());
+        }
+        if !value.is_object() {
+            return Err(Error::invalid("options", "not an object"));
+        }
+        let fields = Fields(value);
+        Ok(Self {
+            server: fields.string("server")?,
+            #[cfg(feature = "client")]
+            websocket_url: fields.string("websocketUrl")?,
+            storage: match fields.string("storage")?.as_deref() {
+                None => None,
+                Some("indexeddb") => Some(Storage::Indexeddb),
+                Some("memory") => Some(Storage::Memory),
+                Some(other) => {
+                    return Err(Error::invalid(
+                        "storage",
+                        format!("{other:?} is not \"indexeddb\" or \"memory\""),
+                    ));
+                }
+            },
+            database_name: fields.string("databaseName")?,
+            passphrase: fields.string("passphrase")?,
+            kdf: fields.string("kdf")?,
+            #[cfg(feature = "client")]
+            catch_up: fields.string("catchUp")?,
+            #[cfg(feature = "client")]
+            backoff: match fields.object("backoff")? {
+                None => None,
+                Some(backoff) => {
+                    let backoff = Fields(&backoff);
+                    Some(BackoffOptions {
+                        initial_ms: backoff.whole("initialMs")?,
+                        max_ms: backoff.whole("maxMs")?,
+                        jitter: backoff.number("jitter")?,
+                    })
+                }
+            },
+            #[cfg(feature = "client")]
+            keepalive_interval_ms: fields.whole("keepaliveIntervalMs")?,
+            #[cfg(feature = "client")]
+            keepalive_timeout_ms: fields.whole("keepaliveTimeoutMs")?,
+            #[cfg(feature = "client")]
+            prekey_check_interval_ms: fields.whole("prekeyCheckIntervalMs")?,
+            #[cfg(feature = "client")]
+            allow_plaintext_to: fields.strings("allowPlaintextTo")?,
+            #[cfg(feature = "client")]
+            remember_password: fields.boolean("rememberPassword")?,
+            one_time_prekeys: fields.string("oneTimePrekeys")?,
+        })
+    }
+}
+
+/// The fields of an options object, each checked for its type.
+struct Fields<'a>(&'a JsValue);
+
+impl Fields<'_> {
+    /// The field, or `None` when it is `undefined` or `null`.
+    fn get(&self, name: &str) -> Option<JsValue> {
+        Some(field(self.0, name)).filter(|v| !v.is_undefined() && !v.is_null())
+    }
+
+    fn wrong(name: &str, expected: &str) -> Error {
+        Error::invalid("options", format!("{name} must be {expected}"))
+    }
+
+    fn string(&self, name: &str) -> Result<Option<String>> {
+        self.get(name)
+            .map(|v| v.as_string().ok_or_else(|| Self::wrong(name, "a string")))
+            .transpose()
+    }
+
+    #[cfg(feature = "client")]
+    fn boolean(&self, name: &str) -> Result<Option<bool>> {
+        self.get(name)
+            .map(|v| {
+                v.as_bool()
+                    .ok_or_else(|| Self::wrong(name, "true or false"))
+            })
+            .transpose()
+    }
+
+    #[cfg(feature = "client")]
+    fn number(&self, name: &str) -> Result<Option<f64>> {
+        self.get(name)
+            .map(|v| {
+                v.as_f64()
+                    .filter(|n| n.is_finite())
+                    .ok_or_else(|| Self::wrong(name, "a number"))
+            })
+            .transpose()
+    }
+
+    /// A whole number of milliseconds (0 up to 2^53).
+    #[cfg(feature = "client")]
+    fn whole(&self, name: &str) -> Result<Option<u64>> {
+        const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
+        self.number(name)?
+            .map(|n| {
+                if (0.0..=MAX_SAFE).contains(&n) && n.fract() == 0.0 {
+                    Ok(n as u64)
+                } else {
+                    Err(Self::wrong(name, "a whole number of milliseconds"))
+                }
+            })
+            .transpose()
+    }
+
+    #[cfg(feature = "client")]
+    fn strings(&self, name: &str) -> Result<Vec<String>> {
+        let Some(value) = self.get(name) else {
+            return Ok(Vec::new());
+        };
+        if !js_sys::Array::is_array(&value) {
+            return Err(Self::wrong(name, "an array of strings"));
+        }
+        js_sys::Array::from(&value)
+            .iter()
+            .map(|item| {
+                item.as_string()
+                    .ok_or_else(|| Self::wrong(name, "an array of strings"))
+            })
+            .collect()
+    }
+
+    #[cfg(feature = "client")]
+    fn object(&self, name: &str) -> Result<Option<JsValue>> {
+        self.get(name)
+            .map(|v| {
+                if v.is_object() {
+                    Ok(v)
+                } else {
+                    Err(Self::wrong(name, "an object"))
+                }
+            })
+            .transpose()
+    }
+}
+
 impl std::fmt::Debug for Options {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Options")
@@ -112,7 +253,7 @@ fn function_field(value: &JsValue, name: &str) -> Option<js_sys::Function> {
 impl ParsedOptions {
     /// Reads an options object (`undefined` gives the defaults).
     pub fn parse(value: &JsValue) -> Result<Self> {
-        let options: Option<Options> = from_js(value, "options")?;
+        let options = Options::read(value)?;
         let (websocket, rng) = if value.is_object() {
             (
                 function_field(value, "WebSocket"),
@@ -124,7 +265,7 @@ impl ParsedOptions {
             (None, WebRng::System)
         };
         Ok(Self {
-            options: options.unwrap_or_default(),
+            options,
             websocket,
             rng,
         })
