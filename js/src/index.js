@@ -94,6 +94,13 @@ async function clientOpener(file, passphrase) {
   return (await loadImporter(configured().importWasm)).openAccountFile(file, passphrase);
 }
 
+// What converts the session records a store of an older version left in JSON, which this
+// entry point's module does not read: the importer module's `sessionRecordToBinary`, loaded
+// only when such a store is opened.
+async function clientSessionConverter(record) {
+  return (await loadImporter(configured().importWasm)).sessionRecordToBinary(record);
+}
+
 function loadedModule() {
   if (!loaded) {
     throw new Error('quickchat: the WebAssembly module is not loaded yet: `await init()` first');
@@ -165,7 +172,7 @@ export class QuickChatClient {
 
   static async create(options = {}) {
     loaded = await load();
-    return loaded.QuickChatClient.create(options, clientImporter, clientOpener);
+    return loaded.QuickChatClient.create(options, clientImporter, clientOpener, clientSessionConverter);
   }
 
   static [Symbol.hasInstance](value) {

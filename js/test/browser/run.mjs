@@ -414,6 +414,18 @@ try {
     await page.waitForFunction(() => window.quickchatReady === true);
   });
 
+  await check('full client: a store an earlier version left is converted through the importer module, and the drop-in reads it on', async () => {
+    const fixture = JSON.parse(readFileSync(new URL('../fixtures/legacy-dropin-stores.json', import.meta.url), 'utf8'));
+    await page.reload();
+    await page.waitForFunction(() => window.quickchatReady === true);
+    const result = await run('clientLegacyStore', { fixture });
+    assert.equal(result.importerLoaded, true, 'the JSON records were read by the importer module');
+    assert.equal(result.layout, 4, 'the store was moved to the current layout');
+    assert.equal(result.unread, fixture.unread.text, "Bob's message from before the upgrade opens");
+    await page.reload();
+    await page.waitForFunction(() => window.quickchatReady === true);
+  });
+
   for (const { name, value } of vectorFiles('web-storage-import')) {
     await check(`drop-in: imports the web client's database (${name}) and decrypts what came after`, async () => {
       const result = await run('dropInImport', {

@@ -88,10 +88,19 @@ impl QuickChatClient {
     /// `importWebClient` imports through: the package passes the importer module's
     /// `importWebClient` (see [`crate::handover`]), loaded on its first call;
     /// `opener(file, passphrase)`, what `importAccount` opens account files with, is that
-    /// module's `openAccountFile`.
-    pub fn create(options: JsValue, importer: JsValue, opener: JsValue) -> js_sys::Promise {
+    /// module's `openAccountFile`; `convertSessions(record)`, what converts the JSON session
+    /// records of a store an older version left (this module does not read them), that
+    /// module's `sessionRecordToBinary` (see the store's `json_sessions`).
+    pub fn create(
+        options: JsValue,
+        importer: JsValue,
+        opener: JsValue,
+        convert_sessions: JsValue,
+    ) -> js_sys::Promise {
         let importer = crate::realm::function(&importer);
         let opener = crate::realm::function(&opener);
+        let converter =
+            crate::realm::function(&convert_sessions).map(crate::handover::session_converter);
         promise(async move {
             let parsed = ParsedOptions::parse(&options)?;
             let transport = parsed.transport()?;
@@ -108,7 +117,9 @@ impl QuickChatClient {
                         .database_name
                         .as_deref()
                         .unwrap_or(DEFAULT_DATABASE);
-                    let opened = Rc::new(IdbStore::open(name, passphrase, parsed.kdf()?).await?);
+                    let opened = Rc::new(
+                        IdbStore::open_with(name, passphrase, parsed.kdf()?, converter).await?,
+                    );
                     idb = Some(Rc::clone(&opened));
                     Box::new(opened)
                 }

@@ -1,11 +1,12 @@
 //! Session records in the JSON form of layouts before 4, rewritten in core's binary form
 //! when the store is opened.
 //!
-//! The whole SDK's module reads that JSON itself (core's feature `json-sessions`). The
-//! drop-in's module goes without the reader, about 20 KB gzipped that every page would
-//! download for stores that only an earlier version of this package wrote: it converts such
-//! records through a [`SessionConverter`] instead, which the package makes from the importer
-//! module, loaded only when a store has such records.
+//! The shipped modules of the drop-in and of the whole SDK go without core's reader of that
+//! JSON (its feature `json-sessions`: about 20 KB and 8 KB gzipped that every page would
+//! download for stores only an earlier version of this package wrote): they convert such
+//! records through a [`SessionConverter`], which the package makes from the importer module,
+//! loaded only when a store has such records. A build with the reader (the importer module,
+//! the crate's tests) converts them itself when given no converter.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -29,7 +30,7 @@ pub type Converted = Pin<Box<dyn Future<Output = Result<Zeroizing<Vec<u8>>, Stor
 pub type SessionConverter = Rc<dyn Fn(Zeroizing<Vec<u8>>) -> Converted>;
 
 /// One JSON session record in core's binary form, in this module (with the feature
-/// `json-sessions`: the whole SDK, the importer module).
+/// `json-sessions`: the importer module).
 #[cfg(feature = "json-sessions")]
 pub fn to_binary(json: &[u8]) -> Result<Zeroizing<Vec<u8>>, StoreError> {
     let sessions = binary::decode(json).map_err(|e| corrupt("a session record", e.to_string()))?;

@@ -429,6 +429,51 @@ const scenarios = {
     };
   },
 
+  /**
+   * The full client opens a store an earlier version left (session records in JSON, which
+   * its module does not read): it converts them through the importer module; the drop-in
+   * then reads the converted sessions and opens Bob's unread message.
+   */
+  async clientLegacyStore({ fixture }) {
+    for (const party of [fixture.alice, fixture.bob]) {
+      await new Promise((resolve, reject) => {
+        const request = indexedDB.deleteDatabase(party.database);
+        request.onsuccess = resolve;
+        request.onerror = () => reject(request.error);
+      });
+      await writeLegacyStore(party);
+    }
+    const client = await QuickChatClient.create({
+      storage: 'indexeddb',
+      databaseName: fixture.alice.database,
+      passphrase: fixture.passphrase,
+      kdf: 'insecure-for-tests',
+    });
+    await client.dispose();
+    const layout = await new Promise((resolve, reject) => {
+      const request = indexedDB.open(fixture.alice.database);
+      request.onerror = () => reject(request.error);
+      request.onsuccess = () => {
+        const db = request.result;
+        const get = db.transaction(['meta']).objectStore('meta').get('layout');
+        get.onsuccess = () => {
+          db.close();
+          resolve(get.result);
+        };
+        get.onerror = () => reject(get.error);
+      };
+    });
+    const importerLoaded = performance
+      .getEntriesByType('resource')
+      .some((entry) => entry.name.includes('quickchat_import'));
+    configure({ passphrase: fixture.passphrase, kdf: 'insecure-for-tests', importFrom: false });
+    const keys = new KeyManager(fixture.alice.userId);
+    await keys.initialize();
+    const alice = new SessionManager(fixture.alice.userId, keys, '', { fetchBundle: async () => null });
+    const unread = await alice.decryptMessage(fixture.bob.userId, JSON.parse(fixture.unread.wire));
+    return { layout, importerLoaded, unread };
+  },
+
   /** Two full clients in one page, each with its own encrypted IndexedDB store. */
   async chat({ server, prefix }) {
     const options = (name) => ({
