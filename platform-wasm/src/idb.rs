@@ -71,6 +71,17 @@ pub(crate) fn factory() -> Result<IdbFactory, IdbError> {
         .ok_or_else(|| IdbError::new("NotFoundError", "this environment has no IndexedDB"))
 }
 
+/// Runs its function when dropped: takes the event handlers off a request when its wait
+/// ends, also when the waiting future is dropped before the event (a cancelled wait must
+/// leave no handler whose closure is gone).
+pub(crate) struct OnDrop<F: FnMut()>(pub(crate) F);
+
+impl<F: FnMut()> Drop for OnDrop<F> {
+    fn drop(&mut self) {
+        (self.0)();
+    }
+}
+
 /// Where an event handler puts its one answer.
 type Slot = Rc<RefCell<Option<oneshot::Sender<bool>>>>;
 
@@ -112,9 +123,12 @@ async fn settled(
 ) -> Result<(), IdbError> {
     request.set_onsuccess(Some(on_success.as_ref().unchecked_ref()));
     request.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    let detach = OnDrop(|| {
+        request.set_onsuccess(None);
+        request.set_onerror(None);
+    });
     let succeeded = receiver.await.unwrap_or(false);
-    request.set_onsuccess(None);
-    request.set_onerror(None);
+    drop(detach);
     if succeeded {
         return Ok(());
     }
@@ -229,8 +243,9 @@ where
         })
     };
     request.set_onupgradeneeded(Some(on_upgrade.as_ref().unchecked_ref()));
+    let detach = OnDrop(|| request.set_onupgradeneeded(None));
     let result = self::request(&request).await;
-    request.set_onupgradeneeded(None);
+    drop(detach);
     if let Some(failure) = failure.borrow_mut().take() {
         if let Ok(db) = result {
             db.unchecked_into::<IdbDatabase>().close();

@@ -127,8 +127,9 @@ async fn open_existing(name: &str) -> Result<Option<IdbDatabase>> {
         })
     };
     request.set_onupgradeneeded(Some(on_upgrade.as_ref().unchecked_ref()));
+    let detach = crate::idb::OnDrop(|| request.set_onupgradeneeded(None));
     let result = request_done(&request).await;
-    request.set_onupgradeneeded(None);
+    drop(detach);
     if *created.borrow() {
         if let Ok(db) = result {
             db.unchecked_into::<IdbDatabase>().close();

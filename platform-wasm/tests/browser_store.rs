@@ -26,7 +26,7 @@ use quickchat_core::testing::store_suite::{check_contents, check_store};
 use quickchat_wasm::rng::WebRng;
 use quickchat_wasm::store::{IdbStore, KdfStrength, schema};
 use rexie::{Index, ObjectStore, Rexie, RexieBuilder, TransactionMode};
-use support::{message, unique};
+use support::{message, sleep, unique};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
 
@@ -819,5 +819,53 @@ async fn one_opener_at_a_time_and_the_next_one_after_close() {
     first.close();
     let second = open(&name, "pw").await.unwrap();
     second.close();
+    IdbStore::delete(&name).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_read_dropped_before_it_completes_leaves_nothing_behind() {
+    use std::future::Future;
+    use std::task::{Context, Poll};
+    use wasm_bindgen::closure::Closure;
+
+    let name = unique("cancelled");
+    let store = open(&name, "pw").await.unwrap();
+    // What reaches the page as uncaught: an event of the abandoned request calling a
+    // closure that was dropped with its future would throw there.
+    let uncaught = Rc::new(std::cell::RefCell::new(Vec::<String>::new()));
+    let on_error = {
+        let uncaught = Rc::clone(&uncaught);
+        Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+            let message = Reflect::get(&event, &"message".into()).unwrap_or_default();
+            uncaught
+                .borrow_mut()
+                .push(message.as_string().unwrap_or_default());
+        })
+    };
+    let add = Reflect::get(&js_sys::global(), &"addEventListener".into()).unwrap();
+    let add: js_sys::Function = add.unchecked_into();
+    add.call2(&js_sys::global(), &"error".into(), on_error.as_ref())
+        .unwrap();
+
+    for _ in 0..3 {
+        let mut read = Box::pin(store.identity());
+        let waker = futures::task::noop_waker();
+        let mut context = Context::from_waker(&waker);
+        assert!(
+            matches!(read.as_mut().poll(&mut context), Poll::Pending),
+            "an IndexedDB read waits for its event"
+        );
+        // Dropped here, with its request in flight.
+    }
+    // The store goes on, and the abandoned requests' events come and go.
+    assert!(store.identity().await.unwrap().is_none());
+    sleep(50).await;
+    let remove = Reflect::get(&js_sys::global(), &"removeEventListener".into()).unwrap();
+    let remove: js_sys::Function = remove.unchecked_into();
+    remove
+        .call2(&js_sys::global(), &"error".into(), on_error.as_ref())
+        .unwrap();
+    assert!(uncaught.borrow().is_empty(), "{:?}", uncaught.borrow());
+    store.close();
     IdbStore::delete(&name).await.unwrap();
 }
