@@ -20,11 +20,11 @@ use quickchat_core::store::Store;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{IdbDatabase, IdbFactory, IdbOpenDbRequest, IdbRequest, IdbTransactionMode};
+use web_sys::{IdbDatabase, IdbOpenDbRequest, IdbTransactionMode};
 
 use crate::error::{Error, Result};
 use crate::handover::ImportedRecords;
-use crate::transport::js_error_text;
+use crate::idb::{IdbError, Transaction};
 
 /// The reference web client's database name.
 pub const WEB_CLIENT_DATABASE: &str = "quick-chat-e2ee";
@@ -67,19 +67,8 @@ impl ImportSummary {
     }
 }
 
-fn idb_error(context: &str) -> impl Fn(JsValue) -> Error + '_ {
-    move |e| Error::Unsupported(format!("{context}: {}", js_error_text(&e)))
-}
-
-fn factory() -> Result<IdbFactory> {
-    crate::idb::factory().map_err(|e| Error::Unsupported(e.message))
-}
-
-/// Waits for an IndexedDB request: its result, or the error it failed with.
-async fn request_done(request: &IdbRequest) -> std::result::Result<JsValue, JsValue> {
-    crate::idb::request(request)
-        .await
-        .map_err(|e| JsValue::from_str(&e.message))
+fn idb_error(context: &str) -> impl Fn(IdbError) -> Error + '_ {
+    move |e| Error::Unsupported(format!("{context}: {}", e.message))
 }
 
 /// Whether a database `name` exists, from `indexedDB.databases()`; `None` where the engine
@@ -111,9 +100,10 @@ async fn open_existing(name: &str) -> Result<Option<IdbDatabase>> {
     if listed(name).await == Some(false) {
         return Ok(None);
     }
-    let request: IdbOpenDbRequest = factory()?
+    let request: IdbOpenDbRequest = crate::idb::factory()
+        .map_err(|e| Error::Unsupported(e.message))?
         .open(name)
-        .map_err(idb_error("opening the web client's database"))?;
+        .map_err(|e| idb_error("opening the web client's database")(IdbError::of(&e)))?;
     let created = Rc::new(RefCell::new(false));
     let on_upgrade = {
         let created = Rc::clone(&created);
@@ -128,7 +118,7 @@ async fn open_existing(name: &str) -> Result<Option<IdbDatabase>> {
     };
     request.set_onupgradeneeded(Some(on_upgrade.as_ref().unchecked_ref()));
     let detach = crate::idb::OnDrop(|| request.set_onupgradeneeded(None));
-    let result = request_done(&request).await;
+    let result = crate::idb::request(&request).await;
     drop(detach);
     if *created.borrow() {
         if let Ok(db) = result {
@@ -162,30 +152,20 @@ async fn dump(db: &IdbDatabase) -> Result<JsValue> {
         .collect();
     let stores = Object::new();
     if !names.is_empty() {
-        let list = Array::new();
+        let failed = idb_error("reading the web client's database");
+        let transaction =
+            Transaction::start(db, &names, IdbTransactionMode::Readonly).map_err(&failed)?;
         for name in &names {
-            list.push(&JsValue::from_str(name));
-        }
-        let transaction = db
-            .transaction_with_str_sequence_and_mode(&list, IdbTransactionMode::Readonly)
-            .map_err(idb_error("reading the web client's database"))?;
-        for name in &names {
-            let store = transaction
-                .object_store(name)
-                .map_err(idb_error("reading the web client's database"))?;
-            let keys_request = store
-                .get_all_keys()
-                .map_err(idb_error("reading the web client's database"))?;
-            let values_request = store
-                .get_all()
-                .map_err(idb_error("reading the web client's database"))?;
-            let keys: Array = request_done(&keys_request)
+            let store = transaction.store(name).map_err(&failed)?;
+            // Both requests first: one transaction, keys and values in the same order.
+            let (keys, values) = (store.get_all_keys(), store.get_all());
+            let keys: Array = crate::idb::call(keys)
                 .await
-                .map_err(idb_error("reading the web client's database"))?
+                .map_err(&failed)?
                 .unchecked_into();
-            let values: Array = request_done(&values_request)
+            let values: Array = crate::idb::call(values)
                 .await
-                .map_err(idb_error("reading the web client's database"))?
+                .map_err(&failed)?
                 .unchecked_into();
             let rows = Array::new();
             for (key, value) in keys.iter().zip(values.iter()) {

@@ -21,13 +21,13 @@ use serde::Serialize;
 use wasm_bindgen::JsValue;
 use wasm_bindgen::prelude::*;
 
+use super::fields::Fields;
 use super::options::ParsedOptions;
 use super::{promise, to_js};
 use crate::dropin::keys::Shared;
 use crate::dropin::sessions::{BundleSource, SessionState, all_sessions};
 use crate::error::{Error, Result};
 use crate::import::WEB_CLIENT_DATABASE;
-use crate::realm::field;
 
 /// The engine of the package's `KeyManager`.
 #[wasm_bindgen]
@@ -64,52 +64,40 @@ fn bundle_from_js(value: &JsValue) -> Result<Option<UploadPrekeysRequest>> {
     if value.is_undefined() || value.is_null() {
         return Ok(None);
     }
-    let wrong = |why: &str| Error::invalid("bundle", why.to_string());
-    if !value.is_object() {
-        return Err(wrong("not an object"));
-    }
-    let text = |object: &JsValue, name: &str| {
-        field(object, name)
-            .as_string()
-            .ok_or_else(|| wrong(&format!("{name} must be a string")))
-    };
-    let key_id = |object: &JsValue| {
-        field(object, "keyId")
-            .as_f64()
-            .filter(|id| *id >= 0.0 && id.fract() == 0.0 && *id <= f64::from(u32::MAX))
+    let fields = Fields::of(value, "bundle")?;
+    let key_id = |prekey: &Fields<'_>| {
+        prekey
+            .whole("keyId", f64::from(u32::MAX), "a prekey id")?
             .map(|id| id as u32)
-            .ok_or_else(|| wrong("keyId must be a prekey id"))
+            .ok_or_else(|| prekey.wrong("keyId", "a prekey id"))
     };
-    let signed = field(value, "signedPrekey");
-    let signed_prekey = if signed.is_undefined() || signed.is_null() {
-        None
-    } else {
-        Some(SignedPrekeyUpload {
-            key_id: key_id(&signed)?,
-            public_key: text(&signed, "publicKey")?,
-            signature: text(&signed, "signature")?,
-        })
-    };
-    let listed = field(value, "oneTimePrekeys");
-    let one_time_prekeys = if listed.is_undefined() || listed.is_null() {
-        Vec::new()
-    } else if js_sys::Array::is_array(&listed) {
-        js_sys::Array::from(&listed)
-            .iter()
-            .map(|prekey| {
-                Ok(OneTimePrekeyJson {
-                    key_id: key_id(&prekey)?,
-                    public_key: text(&prekey, "publicKey")?,
-                })
+    let signed_prekey = match fields.object("signedPrekey")? {
+        None => None,
+        Some(signed) => {
+            let signed = Fields::of(&signed, "bundle")?;
+            Some(SignedPrekeyUpload {
+                key_id: key_id(&signed)?,
+                public_key: signed.required_string("publicKey")?,
+                signature: signed.required_string("signature")?,
             })
-            .collect::<Result<_>>()?
-    } else {
-        return Err(wrong("oneTimePrekeys must be an array"));
+        }
     };
+    let one_time_prekeys = fields
+        .array("oneTimePrekeys", "an array")?
+        .unwrap_or_default()
+        .iter()
+        .map(|prekey| {
+            let prekey = Fields::of(prekey, "bundle")?;
+            Ok(OneTimePrekeyJson {
+                key_id: key_id(&prekey)?,
+                public_key: prekey.required_string("publicKey")?,
+            })
+        })
+        .collect::<Result<_>>()?;
     Ok(Some(UploadPrekeysRequest {
-        identity_key: text(value, "identityKey")?,
-        signing_key: text(value, "signingKey")?,
-        fingerprint: text(value, "fingerprint")?,
+        identity_key: fields.required_string("identityKey")?,
+        signing_key: fields.required_string("signingKey")?,
+        fingerprint: fields.required_string("fingerprint")?,
         signed_prekey,
         one_time_prekeys: Some(one_time_prekeys),
     }))

@@ -8,6 +8,7 @@
 pub mod client;
 #[cfg(feature = "dropin")]
 pub mod dropin;
+mod fields;
 pub mod options;
 // The low-level API is the `quickchat` entry point's only: `quickchat/crypto` never loads it.
 #[cfg(feature = "client")]

@@ -8,8 +8,8 @@ use quickchat_core::client::{Backoff, CatchUpScope, ClientConfig};
 use quickchat_core::x3dh::OneTimePrekeyUse;
 use wasm_bindgen::JsValue;
 
+use super::fields::Fields;
 use crate::error::{Error, Result};
-use crate::realm::field;
 use crate::rng::WebRng;
 use crate::store::KdfStrength;
 use crate::transport::WebTransport;
@@ -76,6 +76,12 @@ pub struct Options {
     pub one_time_prekeys: Option<String>,
 }
 
+/// A duration option: whole milliseconds, up to JavaScript's largest exact integer.
+#[cfg(feature = "client")]
+const MAX_MS: f64 = 9_007_199_254_740_991.0;
+#[cfg(feature = "client")]
+const MS: &str = "a whole number of milliseconds";
+
 impl Options {
     /// Reads the data fields of an options object, read one by one from the object itself
     /// (no JSON in between: its functions and other fields are left alone). `undefined` or
@@ -84,10 +90,7 @@ impl Options {
         if value.is_undefined() || value.is_null() {
             return Ok(Self::default());
         }
-        if !value.is_object() {
-            return Err(Error::invalid("options", "not an object"));
-        }
-        let fields = Fields(value);
+        let fields = Fields::of(value, "options")?;
         Ok(Self {
             server: fields.string("server")?,
             #[cfg(feature = "client")]
@@ -112,112 +115,26 @@ impl Options {
             backoff: match fields.object("backoff")? {
                 None => None,
                 Some(backoff) => {
-                    let backoff = Fields(&backoff);
+                    let backoff = Fields::of(&backoff, "options")?;
                     Some(BackoffOptions {
-                        initial_ms: backoff.whole("initialMs")?,
-                        max_ms: backoff.whole("maxMs")?,
+                        initial_ms: backoff.whole("initialMs", MAX_MS, MS)?,
+                        max_ms: backoff.whole("maxMs", MAX_MS, MS)?,
                         jitter: backoff.number("jitter")?,
                     })
                 }
             },
             #[cfg(feature = "client")]
-            keepalive_interval_ms: fields.whole("keepaliveIntervalMs")?,
+            keepalive_interval_ms: fields.whole("keepaliveIntervalMs", MAX_MS, MS)?,
             #[cfg(feature = "client")]
-            keepalive_timeout_ms: fields.whole("keepaliveTimeoutMs")?,
+            keepalive_timeout_ms: fields.whole("keepaliveTimeoutMs", MAX_MS, MS)?,
             #[cfg(feature = "client")]
-            prekey_check_interval_ms: fields.whole("prekeyCheckIntervalMs")?,
+            prekey_check_interval_ms: fields.whole("prekeyCheckIntervalMs", MAX_MS, MS)?,
             #[cfg(feature = "client")]
             allow_plaintext_to: fields.strings("allowPlaintextTo")?,
             #[cfg(feature = "client")]
             remember_password: fields.boolean("rememberPassword")?,
             one_time_prekeys: fields.string("oneTimePrekeys")?,
         })
-    }
-}
-
-/// The fields of an options object, each checked for its type.
-struct Fields<'a>(&'a JsValue);
-
-impl Fields<'_> {
-    /// The field, or `None` when it is `undefined` or `null`.
-    fn get(&self, name: &str) -> Option<JsValue> {
-        Some(field(self.0, name)).filter(|v| !v.is_undefined() && !v.is_null())
-    }
-
-    fn wrong(name: &str, expected: &str) -> Error {
-        Error::invalid("options", format!("{name} must be {expected}"))
-    }
-
-    fn string(&self, name: &str) -> Result<Option<String>> {
-        self.get(name)
-            .map(|v| v.as_string().ok_or_else(|| Self::wrong(name, "a string")))
-            .transpose()
-    }
-
-    #[cfg(feature = "client")]
-    fn boolean(&self, name: &str) -> Result<Option<bool>> {
-        self.get(name)
-            .map(|v| {
-                v.as_bool()
-                    .ok_or_else(|| Self::wrong(name, "true or false"))
-            })
-            .transpose()
-    }
-
-    #[cfg(feature = "client")]
-    fn number(&self, name: &str) -> Result<Option<f64>> {
-        self.get(name)
-            .map(|v| {
-                v.as_f64()
-                    .filter(|n| n.is_finite())
-                    .ok_or_else(|| Self::wrong(name, "a number"))
-            })
-            .transpose()
-    }
-
-    /// A whole number of milliseconds (0 up to 2^53).
-    #[cfg(feature = "client")]
-    fn whole(&self, name: &str) -> Result<Option<u64>> {
-        const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
-        self.number(name)?
-            .map(|n| {
-                if (0.0..=MAX_SAFE).contains(&n) && n.fract() == 0.0 {
-                    Ok(n as u64)
-                } else {
-                    Err(Self::wrong(name, "a whole number of milliseconds"))
-                }
-            })
-            .transpose()
-    }
-
-    #[cfg(feature = "client")]
-    fn strings(&self, name: &str) -> Result<Vec<String>> {
-        let Some(value) = self.get(name) else {
-            return Ok(Vec::new());
-        };
-        if !js_sys::Array::is_array(&value) {
-            return Err(Self::wrong(name, "an array of strings"));
-        }
-        js_sys::Array::from(&value)
-            .iter()
-            .map(|item| {
-                item.as_string()
-                    .ok_or_else(|| Self::wrong(name, "an array of strings"))
-            })
-            .collect()
-    }
-
-    #[cfg(feature = "client")]
-    fn object(&self, name: &str) -> Result<Option<JsValue>> {
-        self.get(name)
-            .map(|v| {
-                if v.is_object() {
-                    Ok(v)
-                } else {
-                    Err(Self::wrong(name, "an object"))
-                }
-            })
-            .transpose()
     }
 }
 
