@@ -3,6 +3,7 @@
 // is done by the SDK's WebAssembly engine.
 // Its own, smaller module (see src/load-crypto-browser.js): the drop-in needs no client code.
 import { load } from '#load-crypto';
+import { serverBundleFetch } from './bundle-fetch.js';
 import { tabSessions } from './tab-engines.js';
 import { importWebClient as importFrom, loadImporter } from './importer.js';
 import { TabGroup, tabsAvailable } from './tabs.js';
@@ -201,6 +202,13 @@ function checkId(value, what) {
   }
 }
 
+// A session engine over `keys`. Without the application's `fetchBundle`, bundles come from
+// the backend's prekeys endpoint through src/bundle-fetch.js (the engine has no HTTP client).
+function sessionCore(wasm, keys, token, options) {
+  const fetchFromServer = typeof options.fetchBundle === 'function' ? undefined : serverBundleFetch(options.server);
+  return new wasm.SessionManagerCore(keys, token, { ...options, fetchFromServer });
+}
+
 // The engine of the store `key`, shared by the tabs of this origin: run in the tab that leads
 // them (this one, or another that this one calls), see src/tabs.js.
 function shareAcrossTabs(key, userId, options) {
@@ -211,7 +219,7 @@ function shareAcrossTabs(key, userId, options) {
         wasm = module;
         return module.KeyManagerCore.open(userId, options, importWebClient, convertSessionRecord);
       }),
-    openSessions: (keys, token, sessionOptions) => new wasm.SessionManagerCore(keys, token, sessionOptions),
+    openSessions: (keys, token, sessionOptions) => sessionCore(wasm, keys, token, sessionOptions),
     passphrase: options.passphrase,
   });
   return group.ready().then(() => group.keys());
@@ -349,7 +357,7 @@ export class SessionManager {
     if (!this.#core) {
       this.#core = Promise.all([load(defaults.wasm), this.#keyManager[openCore]()]).then(([wasm, keys]) => {
         const { wasm: _wasm, importWasm: _importWasm, tabs: _tabs, ...options } = { ...defaults, ...this.#options };
-        this.#ready = tabSessions(keys, this.#token, options) ?? new wasm.SessionManagerCore(keys, this.#token, options);
+        this.#ready = tabSessions(keys, this.#token, options) ?? sessionCore(wasm, keys, this.#token, options);
         return this.#ready;
       });
       this.#core.catch(() => {

@@ -91,13 +91,14 @@ pub enum Error {
         /// The user asked for.
         user_id: String,
     },
-    /// JavaScript the SDK called failed (the importer module, loaded apart): its message and
-    /// code as they came, so the application sees the error that module raised.
+    /// JavaScript the SDK called failed (the importer module, loaded apart; the package's
+    /// fetch of a bundle): its message and code as they came, so the application sees the
+    /// error that code raised.
     #[error("{message}")]
     Reported {
         /// The error's message.
         message: String,
-        /// Its `code` (`import_failed` when it had none).
+        /// Its `code` (`import_failed` or `network` when it had none).
         code: String,
     },
 }
@@ -132,10 +133,15 @@ impl Error {
 
     /// An [`Error::Reported`] from what the importer module threw or rejected with.
     pub(crate) fn reported(thrown: &JsValue) -> Self {
+        Self::reported_as(thrown, "import_failed")
+    }
+
+    /// An [`Error::Reported`] from what JavaScript threw, with `code` when it named none.
+    pub(crate) fn reported_as(thrown: &JsValue, code: &str) -> Self {
         let text = |name| crate::realm::field(thrown, name).as_string();
         Error::Reported {
             message: text("message").unwrap_or_else(|| crate::transport::js_error_text(thrown)),
-            code: text("code").unwrap_or_else(|| "import_failed".into()),
+            code: text("code").unwrap_or_else(|| code.into()),
         }
     }
 

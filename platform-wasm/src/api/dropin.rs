@@ -15,7 +15,9 @@
 use std::rc::Rc;
 
 use quickchat_core::envelope::{Envelope, EnvelopeError};
-use quickchat_core::protocol::rest::{OneTimePrekeyJson, SignedPrekeyUpload, UploadPrekeysRequest};
+use quickchat_core::protocol::rest::{
+    BundleResponse, BundleSignedPrekey, OneTimePrekeyJson, SignedPrekeyUpload, UploadPrekeysRequest,
+};
 use quickchat_core::session::{PeerSessions, SessionOrigin};
 use serde::Serialize;
 use wasm_bindgen::JsValue;
@@ -58,6 +60,15 @@ impl From<UploadPrekeysRequest> for BundlePayload {
     }
 }
 
+/// A prekey id field of a bundle: a whole number in `u32`'s range.
+fn key_id(prekey: &Fields<'_>) -> Result<u32> {
+    prekey
+        .whole("keyId", f64::from(u32::MAX), "a prekey id")?
+        // In u32's range, whole: the conversion is exact.
+        .map(|id| id as u32)
+        .ok_or_else(|| prekey.wrong("keyId", "a prekey id"))
+}
+
 /// The bundle `getPendingBundle` handed out, as the application hands it back (`null` or
 /// `undefined`: none), read field by field.
 fn bundle_from_js(value: &JsValue) -> Result<Option<UploadPrekeysRequest>> {
@@ -65,12 +76,6 @@ fn bundle_from_js(value: &JsValue) -> Result<Option<UploadPrekeysRequest>> {
         return Ok(None);
     }
     let fields = Fields::of(value, "bundle")?;
-    let key_id = |prekey: &Fields<'_>| {
-        prekey
-            .whole("keyId", f64::from(u32::MAX), "a prekey id")?
-            .map(|id| id as u32)
-            .ok_or_else(|| prekey.wrong("keyId", "a prekey id"))
-    };
     let signed_prekey = match fields.object("signedPrekey")? {
         None => None,
         Some(signed) => {
@@ -86,13 +91,7 @@ fn bundle_from_js(value: &JsValue) -> Result<Option<UploadPrekeysRequest>> {
         .array("oneTimePrekeys", "an array")?
         .unwrap_or_default()
         .iter()
-        .map(|prekey| {
-            let prekey = Fields::of(prekey, "bundle")?;
-            Ok(OneTimePrekeyJson {
-                key_id: key_id(&prekey)?,
-                public_key: prekey.required_string("publicKey")?,
-            })
-        })
+        .map(|prekey| one_time_prekey(&Fields::of(prekey, "bundle")?))
         .collect::<Result<_>>()?;
     Ok(Some(UploadPrekeysRequest {
         identity_key: fields.required_string("identityKey")?,
@@ -101,6 +100,48 @@ fn bundle_from_js(value: &JsValue) -> Result<Option<UploadPrekeysRequest>> {
         signed_prekey,
         one_time_prekeys: Some(one_time_prekeys),
     }))
+}
+
+fn one_time_prekey(prekey: &Fields<'_>) -> Result<OneTimePrekeyJson> {
+    Ok(OneTimePrekeyJson {
+        key_id: key_id(prekey)?,
+        public_key: prekey.required_string("publicKey")?,
+    })
+}
+
+/// A peer's bundle as the backend's prekeys endpoint returns it (from `fetchBundle`, or the
+/// package's fetch of that endpoint), read field by field: `identityKey` and `signingKey`,
+/// and `fingerprint`, `signedPrekey {keyId, publicKey, signature}` and `oneTimePrekey
+/// {keyId, publicKey}` where present (`null` or absent: none). Other fields are ignored, as
+/// the web client ignores them.
+pub(crate) fn fetched_bundle_from_js(value: &JsValue) -> Result<BundleResponse> {
+    if value.is_undefined() || value.is_null() {
+        return Err(Error::invalid("bundle", "fetchBundle returned nothing"));
+    }
+    let fields = Fields::of(value, "bundle")?;
+    let signed_prekey = match fields.object("signedPrekey")? {
+        None => None,
+        Some(signed) => {
+            let signed = Fields::of(&signed, "bundle")?;
+            Some(BundleSignedPrekey {
+                key_id: key_id(&signed)?,
+                public_key: signed.required_string("publicKey")?,
+                signature: signed.required_string("signature")?,
+                created_at: None,
+            })
+        }
+    };
+    let one_time_prekey = match fields.object("oneTimePrekey")? {
+        None => None,
+        Some(prekey) => Some(one_time_prekey(&Fields::of(&prekey, "bundle")?)?),
+    };
+    Ok(BundleResponse {
+        identity_key: fields.required_string("identityKey")?,
+        signing_key: fields.required_string("signingKey")?,
+        fingerprint: fields.string("fingerprint")?,
+        signed_prekey,
+        one_time_prekey,
+    })
 }
 
 #[derive(Serialize)]
@@ -414,20 +455,29 @@ fn header_number(field: &str, value: f64) -> std::result::Result<u32, EnvelopeEr
 #[wasm_bindgen]
 impl SessionManagerCore {
     /// A session manager over `keyManager`'s keys; `token` is the JWT for bundle fetches.
-    /// Options: `server` (bundles come from `<server>/api/users/{peerId}/prekeys`; default:
-    /// the page's origin) or `fetchBundle(peerId)` (resolves to a bundle as that endpoint
-    /// returns it), and `onIdentityChange(change)`.
+    /// Options: `fetchBundle(peerId)` (resolves to a bundle as the backend's prekeys
+    /// endpoint returns it), else `fetchFromServer(peerId, token)`, which the package sets
+    /// (src/bundle-fetch.js: the endpoint of the `server` option, default the page's
+    /// origin, whose errors come through as they are), and `onIdentityChange(change)`.
     #[wasm_bindgen(constructor)]
     pub fn new(
         key_manager: &KeyManagerCore,
         token: String,
         options: JsValue,
     ) -> Result<SessionManagerCore, JsValue> {
-        let parsed = ParsedOptions::parse(&options)?;
+        // Checks the options' fields as the key manager does.
+        ParsedOptions::parse(&options)?;
         let function = |name: &str| crate::realm::function(&crate::realm::field(&options, name));
-        let source = match function("fetchBundle") {
-            Some(fetch) => BundleSource::Function(fetch),
-            None => BundleSource::Server(parsed.transport()?),
+        let source = match (function("fetchBundle"), function("fetchFromServer")) {
+            (Some(fetch), _) => BundleSource::Function(fetch),
+            (None, Some(fetch)) => BundleSource::Server(fetch),
+            (None, None) => {
+                return Err(Error::invalid(
+                    "options",
+                    "give fetchBundle (the package sets fetchFromServer otherwise)",
+                )
+                .into());
+            }
         };
         Ok(SessionManagerCore {
             state: Rc::new(SessionState::new(

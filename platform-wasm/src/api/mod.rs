@@ -19,7 +19,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 use wasm_bindgen::JsValue;
 use wasm_bindgen::prelude::*;
 
@@ -33,8 +32,13 @@ pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue> {
         .map_err(|_| Error::Unsupported("cannot hand a result to JavaScript".into()))
 }
 
-/// A Rust value read from a plain JavaScript value (functions in it are ignored).
-pub(crate) fn from_js<T: DeserializeOwned>(value: &JsValue, what: &'static str) -> Result<T> {
+/// A Rust value read from a plain JavaScript value (functions in it are ignored). Only the
+/// whole client's API takes such values; the drop-in reads its arguments field by field.
+#[cfg(feature = "client")]
+pub(crate) fn from_js<T: serde::de::DeserializeOwned>(
+    value: &JsValue,
+    what: &'static str,
+) -> Result<T> {
     if value.is_undefined() || value.is_null() {
         return serde_json::from_str("null").map_err(|e| Error::invalid(what, e.to_string()));
     }

@@ -9,25 +9,26 @@ use std::rc::Rc;
 use quickchat_core::encoding::EncodingError;
 use quickchat_core::envelope::{Envelope, EnvelopeError};
 use quickchat_core::protocol::rest::BundleResponse;
-use quickchat_core::protocol::{Api, ApiError};
 use quickchat_core::session::{Device, IdentityChange, PeerSessions, SessionError};
 use quickchat_core::store::Store;
 use wasm_bindgen::JsValue;
 
 use super::keys::Shared;
 use super::{SharedStore, now};
-use crate::api::{from_js, report_callback_error, to_js};
+use crate::api::dropin::fetched_bundle_from_js;
+use crate::api::{report_callback_error, to_js};
 use crate::error::{Error, Result};
 use crate::rng::WebRng;
-use crate::transport::WebTransport;
 
 /// Where a `SessionManager` gets its peers' bundles.
 pub(crate) enum BundleSource {
     /// The application's `fetchBundle(peerId)` (resolves to a bundle as the backend's
-    /// prekeys endpoint returns it).
+    /// prekeys endpoint returns it); its failures are `invalid_argument`.
     Function(js_sys::Function),
-    /// The backend's prekeys endpoint, with the JWT.
-    Server(WebTransport),
+    /// The package's `fetchFromServer(peerId, token)` (src/bundle-fetch.js): the backend's
+    /// prekeys endpoint, whose failures come as the `QuickChatError`s to give out
+    /// (`peer_has_no_keys`, `network`, `http_<status>`, `bad_answer`).
+    Server(js_sys::Function),
 }
 
 /// One `SessionManager`.
@@ -72,36 +73,32 @@ impl SessionState {
     }
 
     async fn bundle(&self, peer_id: &str) -> Result<BundleResponse> {
-        let transport = match &self.source {
-            BundleSource::Function(fetch) => {
-                let value = fetch
-                    .call1(&JsValue::NULL, &JsValue::from_str(peer_id))
-                    .map_err(|e| {
-                        Error::invalid("fetchBundle", crate::transport::js_error_text(&e))
-                    })?;
-                // `Promise.resolve`: a promise of any realm, a thenable, or the bundle itself.
-                let value = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&value))
-                    .await
-                    .map_err(|e| {
-                        Error::invalid("fetchBundle", crate::transport::js_error_text(&e))
-                    })?;
-                let bundle: Option<BundleResponse> = from_js(&value, "bundle")?;
-                return bundle
-                    .ok_or_else(|| Error::invalid("bundle", "fetchBundle returned nothing"));
+        let peer = JsValue::from_str(peer_id);
+        let (called, failed): (_, fn(&JsValue) -> Error) = match &self.source {
+            BundleSource::Function(fetch) => (fetch.call1(&JsValue::NULL, &peer), |e| {
+                Error::invalid("fetchBundle", crate::transport::js_error_text(e))
+            }),
+            BundleSource::Server(fetch) => {
+                let token = JsValue::from_str(&self.token.borrow());
+                (fetch.call2(&JsValue::NULL, &peer, &token), |e| {
+                    Error::reported_as(e, "network")
+                })
             }
-            BundleSource::Server(transport) => transport.clone(),
         };
-        let token = self.token.borrow().clone();
-        match Api::new(transport).fetch_bundle(&token, peer_id).await {
-            Ok(bundle) => Ok(bundle),
-            Err(e) if e.status() == Some(404) => Err(Error::PeerHasNoKeys {
-                peer_id: peer_id.to_string(),
+        // `Promise.resolve`: a promise of any realm, a thenable, or the bundle itself.
+        let value = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(
+            &called.map_err(|e| failed(&e))?,
+        ))
+        .await
+        .map_err(|e| failed(&e))?;
+        let bundle = fetched_bundle_from_js(&value);
+        match &self.source {
+            BundleSource::Function(_) => bundle,
+            // What the server answered is not the application's argument.
+            BundleSource::Server(_) => bundle.map_err(|e| Error::Reported {
+                message: format!("GET /api/users/{{id}}/prekeys: unexpected answer: {e}"),
+                code: "bad_answer".into(),
             }),
-            Err(ApiError::Transport(e)) => Err(Error::SessionNetwork {
-                peer_id: peer_id.to_string(),
-                detail: e.to_string(),
-            }),
-            Err(e) => Err(e.into()),
         }
     }
 
