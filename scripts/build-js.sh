@@ -2,7 +2,8 @@
 # Builds the npm package `quickchat` (js/) from platform-wasm: the wasm in a size-optimised
 # release profile, wasm-bindgen's ESM glue (`--target web`, which both Vite and Node >= 20
 # load; the package picks the loader), then wasm-opt from the npm package `binaryen`.
-# Output: js/pkg/ (generated, git-ignored): the three modules below. Usage: scripts/build-js.sh
+# Output: js/pkg/ (generated, git-ignored): the three modules below; and js/dist/, src/ minified
+# for browsers. Usage: scripts/build-js.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/wasm-env.sh
@@ -170,6 +171,11 @@ for name in $modules; do
         *) echo "unknown module $name" >&2; exit 1 ;;
     esac
 done
+
+# What browsers load of the hand-written JavaScript: src/ minified file by file into js/dist/
+# (js/scripts/dist.mjs; Node loads src/).
+log "js/dist: src/ minified for browsers (js/scripts/dist.mjs)"
+node js/scripts/dist.mjs
 
 for name in $modules; do
     size=$(wc -c <"$out/${name}_bg.wasm")

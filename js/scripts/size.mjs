@@ -8,9 +8,10 @@
 // Exits with 1 when an entry point is over its target, unless QC_SIZE_ALLOW_OVER=1 (then
 // the excess is only reported). Needs a build (`npm run build`, scripts/build-js.sh).
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
+import { build } from 'esbuild';
 import { gzipSync } from 'node:zlib';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
@@ -43,30 +44,37 @@ function pick(target) {
   throw new Error(`no browser condition in ${JSON.stringify(target)}`);
 }
 
-function resolveSpecifier(specifier, from) {
-  if (specifier.startsWith('#')) return resolve(packageDir, pick(manifest.imports[specifier]));
-  if (specifier.startsWith('.')) return resolve(dirname(from), specifier);
-  return null; // a bare import (none today) would be someone else's download
+function resolveSpecifier(specifier) {
+  return resolve(packageDir, pick(manifest.imports[specifier]));
 }
 
-// Static imports and re-exports (not dynamic imports: see `entries`).
-const importPattern = /(?:\bimport|\bexport)\s+(?:[^'"`;()]*?\bfrom\s*)?['"]([^'"]+)['"]/g;
-
-function moduleGraph(entryFile) {
+// The modules a browser loads from `entryFile` through static imports and re-exports (not
+// dynamic imports: see `entries`), as esbuild resolves them with the browser's conditions:
+// its import graph (metafile), so minified code is followed like any other.
+async function moduleGraph(entryFile) {
+  const { metafile } = await build({
+    absWorkingDir: packageDir,
+    entryPoints: [entryFile],
+    bundle: true,
+    write: false,
+    metafile: true,
+    format: 'esm',
+    platform: 'browser',
+    logLevel: 'silent',
+  });
   const seen = new Set();
-  const queue = [entryFile];
+  const queue = [relative(packageDir, entryFile)];
   while (queue.length > 0) {
     const file = queue.pop();
     if (seen.has(file)) continue;
+    const input = metafile.inputs[file];
+    if (!input) throw new Error(`${file} is not in esbuild's graph of ${entryFile}`);
     seen.add(file);
-    // Comments may quote import syntax: strip them before looking.
-    const source = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
-    for (const match of source.matchAll(importPattern)) {
-      const next = resolveSpecifier(match[1], file);
-      if (next) queue.push(next);
+    for (const { path, kind } of input.imports) {
+      if (kind === 'import-statement') queue.push(path);
     }
   }
-  return [...seen].sort();
+  return [...seen].map((file) => resolve(packageDir, file)).sort();
 }
 
 // `gzip -9` where there is one (the issue's measure); zlib's level 9 otherwise, which packs
@@ -81,7 +89,7 @@ function gzipped(file) {
 const raw = (file) => readFileSync(file).length;
 
 for (const { wasm } of entries) {
-  for (const file of wasm) {
+  for (const file of [...wasm, 'dist/crypto.js', 'dist/index.js']) {
     if (!existsSync(join(packageDir, file))) {
       console.error(`js/${file} is missing: run \`npm run build\` (scripts/build-js.sh) first`);
       process.exit(1);
@@ -90,10 +98,11 @@ for (const { wasm } of entries) {
 }
 
 const entryFile = (entry) => resolve(packageDir, pick(manifest.exports[entry]));
-const report = entries.map(({ name, entry, specifier, after, wasm, target }) => {
-  let js = moduleGraph(entry ? entryFile(entry) : resolveSpecifier(specifier, packageDir));
+const report = [];
+for (const { name, entry, specifier, after, wasm, target } of entries) {
+  let js = await moduleGraph(entry ? entryFile(entry) : resolveSpecifier(specifier, packageDir));
   if (after) {
-    const loaded = new Set(moduleGraph(entryFile(after)));
+    const loaded = new Set(await moduleGraph(entryFile(after)));
     js = js.filter((file) => !loaded.has(file));
   }
   const files = [...js, ...wasm.map((file) => join(packageDir, file))].map((file) => ({
@@ -104,7 +113,7 @@ const report = entries.map(({ name, entry, specifier, after, wasm, target }) => 
   const sum = (list, key) => list.reduce((total, file) => total + file[key], 0);
   const wasmFiles = files.filter((file) => file.file.endsWith('.wasm'));
   const jsFiles = files.filter((file) => !file.file.endsWith('.wasm'));
-  return {
+  report.push({
     name,
     target,
     gzip: sum(files, 'gzip'),
@@ -113,8 +122,8 @@ const report = entries.map(({ name, entry, specifier, after, wasm, target }) => 
     jsGzip: sum(jsFiles, 'gzip'),
     jsRaw: sum(jsFiles, 'raw'),
     files,
-  };
-});
+  });
+}
 
 const allowOver = process.env.QC_SIZE_ALLOW_OVER === '1';
 if (process.argv.includes('--json')) {
