@@ -258,6 +258,15 @@ impl Store for IdbStore {
         self.read_messages(query).await
     }
 
+    // Without the client, a store holds no history: what the default would give, without
+    // its aggregation over messages (code the drop-in's module would carry for nothing).
+    #[cfg(not(feature = "client"))]
+    async fn conversation_activity(
+        &self,
+    ) -> Result<Vec<(quickchat_core::store::Conversation, i64)>, StoreError> {
+        Err(no_history())
+    }
+
     async fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {
         self.write_batch(batch).await
     }
