@@ -4,6 +4,7 @@
 pub mod account;
 pub mod archive;
 pub mod client;
+pub mod codec;
 pub mod encoding;
 pub mod envelope;
 mod error_code;

@@ -48,11 +48,11 @@ function importWebClient(name, userId, now) {
   return importFrom(defaults.importWasm, name, userId, now);
 }
 
-// A store written by an older version of this package may hold session records in JSON,
-// which this entry point's module does not read: the importer module converts them, once,
-// when such a store is opened (and is downloaded only then).
-function convertSessionRecord(record) {
-  return loadImporter(defaults.importWasm).then((module) => module.sessionRecordToBinary(record));
+// A store written by an older version of this package may hold records in JSON, which this
+// entry point's module does not read: the importer module converts them, once, when such a
+// store is opened (and is downloaded only then).
+function convertRecord(kind, record) {
+  return loadImporter(defaults.importWasm).then((module) => module.recordToBinary(kind, record));
 }
 
 function wrongPassphrase() {
@@ -217,7 +217,7 @@ function shareAcrossTabs(key, userId, options) {
     openKeys: () =>
       load(defaults.wasm).then((module) => {
         wasm = module;
-        return module.KeyManagerCore.open(userId, options, importWebClient, convertSessionRecord);
+        return module.KeyManagerCore.open(userId, options, importWebClient, convertRecord);
       }),
     openSessions: (keys, token, sessionOptions) => sessionCore(wasm, keys, token, sessionOptions),
     passphrase: options.passphrase,
@@ -263,7 +263,7 @@ export class KeyManager {
         this.#core =
           key !== null && tabs !== false && tabsAvailable()
             ? shareAcrossTabs(key, this.#userId, options)
-            : load(defaults.wasm).then((wasm) => wasm.KeyManagerCore.open(this.#userId, options, importWebClient, convertSessionRecord));
+            : load(defaults.wasm).then((wasm) => wasm.KeyManagerCore.open(this.#userId, options, importWebClient, convertRecord));
         if (key !== null) openStores.set(key, { passphrase: options.passphrase, core: this.#core });
       }
       this.#core.catch(() => {

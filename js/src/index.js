@@ -94,11 +94,11 @@ async function clientOpener(file, passphrase) {
   return (await loadImporter(configured().importWasm)).openAccountFile(file, passphrase);
 }
 
-// What converts the session records a store of an older version left in JSON, which this
-// entry point's module does not read: the importer module's `sessionRecordToBinary`, loaded
-// only when such a store is opened.
-async function clientSessionConverter(record) {
-  return (await loadImporter(configured().importWasm)).sessionRecordToBinary(record);
+// What converts the records a store of an older version left in JSON, which this entry
+// point's module does not read: the importer module's `recordToBinary`, loaded only when such
+// a store is opened.
+async function clientRecordConverter(kind, record) {
+  return (await loadImporter(configured().importWasm)).recordToBinary(kind, record);
 }
 
 function loadedModule() {
@@ -172,7 +172,7 @@ export class QuickChatClient {
 
   static async create(options = {}) {
     loaded = await load();
-    return loaded.QuickChatClient.create(options, clientImporter, clientOpener, clientSessionConverter);
+    return loaded.QuickChatClient.create(options, clientImporter, clientOpener, clientRecordConverter);
   }
 
   static [Symbol.hasInstance](value) {

@@ -11,13 +11,13 @@ use quickchat_core::account::AccountError;
 use quickchat_core::archive::AccountArchive;
 use quickchat_core::session::{PeerSessions, binary};
 use quickchat_core::store::Store;
+use quickchat_core::store::binary::{self as records_binary, BinaryRecord};
 use quickchat_core::store::sealing::to_json_zeroizing;
 use quickchat_core::store::{
     AccountMeta, IdentityRecord, KnownIdentity, MessageRecord, OneTimePrekeyRecord,
     SignedPrekeyRecord, StoreOp, WriteBatch,
 };
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 use wasm_bindgen::JsValue;
 use zeroize::Zeroizing;
 
@@ -40,10 +40,11 @@ const EXPORTED_AT: u8 = 8;
 /// [`imported_account_batch`](quickchat_core::account::imported_account_batch), by kind.
 ///
 /// Handed over as a sequence of `kind (u8), length (u32, big-endian), record`, each record in
-/// the form the drop-in's store reads it in: JSON for the key records, core's binary form for
-/// sessions. The drop-in decodes them with the very functions its store decodes its own
-/// records with, so no serde code is added to its module for this (a JSON document of all of
-/// them, tried first, brought about 16 KB gzipped of its own deserializers).
+/// the form the drop-in's store reads it in: core's binary forms for the key records and
+/// sessions, JSON for the messages of an account file (which only the client reads). The
+/// drop-in decodes them with the very functions its store decodes its own records with, so
+/// no serde code is added to its module for this (a JSON document of all of them, tried
+/// first, brought about 16 KB gzipped of its own deserializers).
 #[derive(Default)]
 pub struct ImportedRecords {
     identity: Option<IdentityRecord>,
@@ -69,9 +70,14 @@ fn json_part<T: Serialize>(kind: u8, record: &T) -> Result<Part> {
     Ok((kind, json))
 }
 
-fn json<T: DeserializeOwned>(record: &[u8]) -> Result<T> {
+#[cfg(feature = "client")]
+fn json<T: serde::de::DeserializeOwned>(record: &[u8]) -> Result<T> {
     let text = std::str::from_utf8(record).map_err(|_| refused())?;
     serde_json::from_str(text).map_err(|_| refused())
+}
+
+fn record<T: BinaryRecord>(bytes: &[u8]) -> Result<T> {
+    records_binary::decode(bytes).map_err(|_| refused())
 }
 
 impl ImportedRecords {
@@ -183,22 +189,22 @@ impl ImportedRecords {
     pub fn encode(&self) -> Result<Zeroizing<Vec<u8>>> {
         let mut parts: Vec<Part> = Vec::new();
         if let Some(identity) = &self.identity {
-            parts.push(json_part(IDENTITY, identity)?);
+            parts.push((IDENTITY, records_binary::encode(identity)));
         }
         if let Some(meta) = &self.meta {
-            parts.push(json_part(META, meta)?);
+            parts.push((META, records_binary::encode(meta)));
         }
         for record in &self.signed_prekeys {
-            parts.push(json_part(SIGNED_PREKEY, record)?);
+            parts.push((SIGNED_PREKEY, records_binary::encode(record)));
         }
         for record in &self.one_time_prekeys {
-            parts.push(json_part(ONE_TIME_PREKEY, record)?);
+            parts.push((ONE_TIME_PREKEY, records_binary::encode(record)));
         }
         for record in &self.sessions {
             parts.push((SESSIONS, binary::encode(record)));
         }
         for record in &self.known_identities {
-            parts.push(json_part(KNOWN_IDENTITY, record)?);
+            parts.push((KNOWN_IDENTITY, records_binary::encode(record)));
         }
         for record in &self.messages {
             parts.push(json_part(MESSAGE, record)?);
@@ -231,14 +237,14 @@ impl ImportedRecords {
             }
             let (record, rest) = rest.split_at(len);
             match kind {
-                IDENTITY => records.identity = Some(json(record)?),
-                META => records.meta = Some(json(record)?),
-                SIGNED_PREKEY => records.signed_prekeys.push(json(record)?),
-                ONE_TIME_PREKEY => records.one_time_prekeys.push(json(record)?),
+                IDENTITY => records.identity = Some(self::record(record)?),
+                META => records.meta = Some(self::record(record)?),
+                SIGNED_PREKEY => records.signed_prekeys.push(self::record(record)?),
+                ONE_TIME_PREKEY => records.one_time_prekeys.push(self::record(record)?),
                 SESSIONS => records
                     .sessions
                     .push(binary::decode(record).map_err(|_| refused())?),
-                KNOWN_IDENTITY => records.known_identities.push(json(record)?),
+                KNOWN_IDENTITY => records.known_identities.push(self::record(record)?),
                 // Account files are imported only by the client: the drop-in's module goes
                 // without a message reader.
                 #[cfg(feature = "client")]
@@ -298,30 +304,34 @@ pub async fn import_with<S: Store + ?Sized>(
     Ok(Some(summary))
 }
 
-/// A [`SessionConverter`](crate::store::SessionConverter) over the package's
-/// `convertSessions(record)` (the importer module's `sessionRecordToBinary`, loaded on its
+/// A [`RecordConverter`](crate::store::RecordConverter) over the package's
+/// `convertRecord(kind, record)` (the importer module's `recordToBinary`, loaded on its
 /// first call): the record goes over as a `Uint8Array`, and both it and the answer are
 /// zeroized once read (they hold private keys).
-pub fn session_converter(convert: js_sys::Function) -> crate::store::SessionConverter {
-    std::rc::Rc::new(move |json: Zeroizing<Vec<u8>>| {
-        let convert = convert.clone();
-        Box::pin(async move {
-            let failed = |detail: String| quickchat_core::store::StoreError::Backend {
-                context: "converting a session record of an older layout".into(),
-                detail,
-            };
-            let record = js_sys::Uint8Array::from(&json[..]);
-            let answer = match convert.call1(&JsValue::NULL, &record) {
-                Ok(pending) => {
-                    wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&pending)).await
-                }
-                Err(e) => Err(e),
-            };
-            record.fill(0, 0, record.length());
-            let answer = answer.map_err(|e| failed(crate::transport::js_error_text(&e)))?;
-            let array = crate::realm::uint8_array(&answer)
-                .ok_or_else(|| failed("the converter gave no Uint8Array".into()))?;
-            Ok(crate::realm::take_bytes(&array))
-        }) as crate::store::Converted
-    })
+pub fn record_converter(convert: js_sys::Function) -> crate::store::RecordConverter {
+    std::rc::Rc::new(
+        move |kind: crate::store::RecordKind, json: Zeroizing<Vec<u8>>| {
+            let convert = convert.clone();
+            Box::pin(async move {
+                let failed = |detail: String| quickchat_core::store::StoreError::Backend {
+                    context: format!("converting a {} record of an older layout", kind.name()),
+                    detail,
+                };
+                let record = js_sys::Uint8Array::from(&json[..]);
+                let answer =
+                    match convert.call2(&JsValue::NULL, &JsValue::from_str(kind.name()), &record) {
+                        Ok(pending) => {
+                            wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&pending))
+                                .await
+                        }
+                        Err(e) => Err(e),
+                    };
+                record.fill(0, 0, record.length());
+                let answer = answer.map_err(|e| failed(crate::transport::js_error_text(&e)))?;
+                let array = crate::realm::uint8_array(&answer)
+                    .ok_or_else(|| failed("the converter gave no Uint8Array".into()))?;
+                Ok(crate::realm::take_bytes(&array))
+            }) as crate::store::Converted
+        },
+    )
 }

@@ -268,18 +268,21 @@ pub fn import_web_client_records(name: String, user_id: String, now: f64) -> js_
     })
 }
 
-/// The importer module's converter of session records that an older layout of the SDK's
-/// store left in the JSON form, which the drop-in's module does not read: `record` (the
-/// unsealed JSON, zeroized here once read) in core's binary form, which the drop-in reads
-/// and then zeroizes. Throws a `QuickChatError` (`store_corrupt`) for a record it cannot
-/// read.
+/// The importer module's converter of records that an older layout of the SDK's store left
+/// in a JSON form, which the drop-in's and the whole SDK's modules do not read: `record` (the
+/// unsealed JSON, zeroized here once read), of `kind` (`identity`, `meta`, `signedPrekey`,
+/// `oneTimePrekey`, `knownIdentity`, `sessions`), in core's binary form, which the caller
+/// reads and then zeroizes. Throws a `QuickChatError` (`store_corrupt`) for a record it
+/// cannot read.
 #[cfg(feature = "importer")]
-#[wasm_bindgen(js_name = sessionRecordToBinary)]
-pub fn session_record_to_binary(record: JsValue) -> Result<js_sys::Uint8Array, JsValue> {
+#[wasm_bindgen(js_name = recordToBinary)]
+pub fn record_to_binary(kind: String, record: JsValue) -> Result<js_sys::Uint8Array, JsValue> {
+    let kind = crate::store::RecordKind::from_name(&kind)
+        .ok_or_else(|| Error::invalid("kind", format!("no record kind {kind:?}")))?;
     let array = crate::realm::uint8_array(&record)
-        .ok_or_else(|| Error::invalid("record", "a session record as a Uint8Array"))?;
+        .ok_or_else(|| Error::invalid("record", "a record as a Uint8Array"))?;
     let json = crate::realm::take_bytes(&array);
-    let converted = crate::store::session_record_to_binary(&json).map_err(Error::from)?;
+    let converted = crate::store::record_to_binary(kind, &json).map_err(Error::from)?;
     Ok(js_sys::Uint8Array::from(&converted[..]))
 }
 

@@ -16,15 +16,18 @@ use std::rc::Rc;
 use js_sys::{Object, Reflect, Uint8Array};
 use quickchat_core::account::create_account;
 use quickchat_core::keys::IdentityKeyPair;
+use quickchat_core::keys::PublicKey;
 use quickchat_core::ratchet::RatchetState;
 use quickchat_core::session::{PeerSessions, Session, SessionOrigin, binary};
+use quickchat_core::store::binary as records_binary;
 use quickchat_core::store::sealing::{KdfParams, SealingKey};
 use quickchat_core::store::{
-    Conversation, MemoryStore, MessageQuery, MessageStatus, Store, StoreError, StoreOp, WriteBatch,
+    AccountMeta, Conversation, IdentityRecord, KnownIdentity, MemoryStore, MessageQuery,
+    MessageStatus, OneTimePrekeyRecord, SignedPrekeyRecord, Store, StoreError, StoreOp, WriteBatch,
 };
 use quickchat_core::testing::store_suite::{check_contents, check_store};
 use quickchat_wasm::rng::WebRng;
-use quickchat_wasm::store::{IdbStore, KdfStrength, schema};
+use quickchat_wasm::store::{IdbStore, KdfStrength, RecordKind, schema};
 use rexie::{Index, ObjectStore, Rexie, RexieBuilder, TransactionMode};
 use support::{message, sleep, unique};
 use wasm_bindgen::{JsCast, JsValue};
@@ -467,11 +470,11 @@ fn peer_sessions(peer: &str) -> PeerSessions {
     }
 }
 
-/// The opened bytes of the session record of `peer` in the database `name`.
-async fn raw_session(name: &str, passphrase: &str, peer: &str) -> Vec<u8> {
+/// The sealing key of the database `name`, from its stored KDF parameters.
+async fn stored_key(name: &str, passphrase: &str) -> SealingKey {
     let db = Rexie::builder(name).build().await.unwrap();
     let tx = db
-        .transaction(&[schema::META, schema::SESSIONS], TransactionMode::ReadOnly)
+        .transaction(&[schema::META], TransactionMode::ReadOnly)
         .unwrap();
     let params: KdfParams = serde_json::from_str(
         &tx.store(schema::META)
@@ -484,21 +487,192 @@ async fn raw_session(name: &str, passphrase: &str, peer: &str) -> Vec<u8> {
             .unwrap(),
     )
     .unwrap();
+    drop(tx);
+    db.close();
+    SealingKey::derive(passphrase, &params).unwrap()
+}
+
+/// The opened bytes of the record under `key` (`key_text` as text) in `store` of the
+/// database `name`.
+async fn raw_record(
+    name: &str,
+    passphrase: &str,
+    store: &str,
+    key: JsValue,
+    key_text: &str,
+) -> Vec<u8> {
+    let sealing = stored_key(name, passphrase).await;
+    let db = Rexie::builder(name).build().await.unwrap();
+    let tx = db.transaction(&[store], TransactionMode::ReadOnly).unwrap();
     let sealed = tx
-        .store(schema::SESSIONS)
+        .store(store)
         .unwrap()
-        .get(peer.into())
+        .get(key)
         .await
         .unwrap()
         .unwrap()
         .dyn_into::<Uint8Array>()
         .unwrap()
         .to_vec();
+    drop(tx);
     db.close();
-    let key = SealingKey::derive(passphrase, &params).unwrap();
-    key.open(&aad(schema::SESSIONS, peer), &sealed)
+    sealing
+        .open(&aad(store, key_text), &sealed)
         .unwrap()
         .to_vec()
+}
+
+/// The opened bytes of the session record of `peer` in the database `name`.
+async fn raw_session(name: &str, passphrase: &str, peer: &str) -> Vec<u8> {
+    raw_record(name, passphrase, schema::SESSIONS, peer.into(), peer).await
+}
+
+/// Key records as an account has them.
+struct KeyRecords {
+    identity: IdentityRecord,
+    meta: AccountMeta,
+    signed: Vec<SignedPrekeyRecord>,
+    one_time: Vec<OneTimePrekeyRecord>,
+    known: KnownIdentity,
+}
+
+async fn key_records() -> KeyRecords {
+    let memory = MemoryStore::new();
+    create_account(&memory, "user-1", 1_000, &mut WebRng::System)
+        .await
+        .unwrap();
+    KeyRecords {
+        identity: memory.identity().await.unwrap().unwrap(),
+        meta: memory.account_meta().await.unwrap().unwrap(),
+        signed: memory.signed_prekeys().await.unwrap(),
+        one_time: memory.one_time_prekeys().await.unwrap(),
+        known: KnownIdentity {
+            peer_id: "bob".into(),
+            identity_key: PublicKey::from_bytes([4; 32]),
+            signing_key: None,
+            first_seen: 5,
+            verified: true,
+            unaccepted_change_from: None,
+        },
+    }
+}
+
+/// Adds `keys` to the database `name` in the JSON form of every layout before 5.
+async fn write_json_keys(name: &str, passphrase: &str, keys: &KeyRecords) {
+    let sealing = stored_key(name, passphrase).await;
+    fn value(record: &impl serde::Serialize) -> serde_json::Value {
+        serde_json::to_value(record).unwrap()
+    }
+    // (store, key, key as text, record as JSON)
+    let mut records: Vec<(&str, JsValue, String, serde_json::Value)> = vec![
+        (
+            schema::ACCOUNT,
+            "identity".into(),
+            "identity".into(),
+            value(&keys.identity),
+        ),
+        (
+            schema::ACCOUNT,
+            "meta".into(),
+            "meta".into(),
+            value(&keys.meta),
+        ),
+        (
+            schema::KNOWN_IDENTITIES,
+            keys.known.peer_id.as_str().into(),
+            keys.known.peer_id.clone(),
+            value(&keys.known),
+        ),
+    ];
+    for record in &keys.signed {
+        let id = record.prekey.id();
+        records.push((
+            schema::SIGNED_PREKEYS,
+            id.into(),
+            id.to_string(),
+            value(record),
+        ));
+    }
+    for record in &keys.one_time {
+        let id = record.prekey.id();
+        records.push((
+            schema::ONE_TIME_PREKEYS,
+            id.into(),
+            id.to_string(),
+            value(record),
+        ));
+    }
+    let db = Rexie::builder(name).build().await.unwrap();
+    let stores = [
+        schema::ACCOUNT,
+        schema::SIGNED_PREKEYS,
+        schema::ONE_TIME_PREKEYS,
+        schema::KNOWN_IDENTITIES,
+    ];
+    let tx = db.transaction(&stores, TransactionMode::ReadWrite).unwrap();
+    for (store, key, key_text, json) in records {
+        let sealed = seal_json(&sealing, store, &key_text, &json);
+        tx.store(store)
+            .unwrap()
+            .put(&Uint8Array::from(sealed.as_slice()).into(), Some(&key))
+            .await
+            .unwrap();
+    }
+    tx.done().await.unwrap();
+    db.close();
+}
+
+/// Whether every key record of `keys` reads back from `store` as it was, and is stored in
+/// core's binary form.
+async fn check_binary_keys(name: &str, passphrase: &str, store: &IdbStore, keys: &KeyRecords) {
+    assert_eq!(
+        store.identity().await.unwrap().as_ref(),
+        Some(&keys.identity)
+    );
+    assert_eq!(
+        store.account_meta().await.unwrap().as_ref(),
+        Some(&keys.meta)
+    );
+    assert_eq!(store.signed_prekeys().await.unwrap(), keys.signed);
+    assert_eq!(store.one_time_prekeys().await.unwrap(), keys.one_time);
+    assert_eq!(
+        store.known_identity("bob").await.unwrap().as_ref(),
+        Some(&keys.known)
+    );
+    let raw = raw_record(
+        name,
+        passphrase,
+        schema::ACCOUNT,
+        "identity".into(),
+        "identity",
+    )
+    .await;
+    assert_eq!(
+        records_binary::decode::<IdentityRecord>(&raw).unwrap(),
+        keys.identity
+    );
+    let id = keys.one_time[0].prekey.id();
+    let raw = raw_record(
+        name,
+        passphrase,
+        schema::ONE_TIME_PREKEYS,
+        id.into(),
+        &id.to_string(),
+    )
+    .await;
+    assert_eq!(raw.first(), Some(&records_binary::VERSION));
+    let raw = raw_record(
+        name,
+        passphrase,
+        schema::KNOWN_IDENTITIES,
+        "bob".into(),
+        "bob",
+    )
+    .await;
+    assert_eq!(
+        records_binary::decode::<KnownIdentity>(&raw).unwrap(),
+        keys.known
+    );
 }
 
 /// A record's associated data as the store makes it: store name, a zero byte, the key.
@@ -591,6 +765,8 @@ async fn a_version_1_database_is_upgraded_and_keeps_everything() {
     ];
     let bob = peer_sessions("bob");
     write_version_1(&name, "pw", &records, std::slice::from_ref(&bob)).await;
+    let keys = key_records().await;
+    write_json_keys(&name, "pw", &keys).await;
 
     // A wrong passphrase is refused, and the data stays at layout 1 for the right one.
     assert_eq!(
@@ -618,6 +794,8 @@ async fn a_version_1_database_is_upgraded_and_keeps_everything() {
         Some(&binary::VERSION)
     );
     assert_eq!(store.peer_sessions("bob").await.unwrap(), Some(bob));
+    // The JSON key records were rewritten in core's binary form (layout 5).
+    check_binary_keys(&name, "pw", &store, &keys).await;
     store.close();
     drop(store);
 
@@ -647,13 +825,13 @@ async fn layout_of(name: &str) -> Option<f64> {
 }
 
 /// A converter as the drop-in's module gets one (there, the importer module's
-/// `sessionRecordToBinary`): it counts its calls, and fails while `fail` is set.
+/// `recordToBinary`): it counts its calls, and fails while `fail` is set.
 fn converter(
     calls: &Rc<Cell<u32>>,
     fail: &Rc<Cell<bool>>,
-) -> quickchat_wasm::store::SessionConverter {
+) -> quickchat_wasm::store::RecordConverter {
     let (calls, fail) = (Rc::clone(calls), Rc::clone(fail));
-    Rc::new(move |json: zeroize::Zeroizing<Vec<u8>>| {
+    Rc::new(move |kind, json: zeroize::Zeroizing<Vec<u8>>| {
         calls.set(calls.get() + 1);
         let result = if fail.get() {
             Err(StoreError::Backend {
@@ -661,17 +839,21 @@ fn converter(
                 detail: "the importer module did not load".into(),
             })
         } else {
-            quickchat_wasm::store::session_record_to_binary(&json)
+            quickchat_wasm::store::record_to_binary(kind, &json)
         };
         Box::pin(async move { result }) as quickchat_wasm::store::Converted
     })
 }
 
 #[wasm_bindgen_test]
-async fn json_session_records_go_through_the_converter_given_all_at_once_or_not_at_all() {
+async fn json_records_go_through_the_converter_given_all_at_once_or_not_at_all() {
     let name = unique("convert");
     let (bob, carol) = (peer_sessions("bob"), peer_sessions("carol"));
     write_version_1(&name, "pw", &[], &[bob.clone(), carol.clone()]).await;
+    let keys = key_records().await;
+    write_json_keys(&name, "pw", &keys).await;
+    // Identity, meta, the known identity, the prekeys, two sessions.
+    let records = 5 + keys.signed.len() + keys.one_time.len();
     let (calls, fail) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(true)));
 
     // A converter that fails (the importer module did not load): the store does not open,
@@ -686,13 +868,14 @@ async fn json_session_records_go_through_the_converter_given_all_at_once_or_not_
     assert_eq!(raw_session(&name, "pw", "carol").await.first(), Some(&b'{'));
     assert_eq!(layout_of(&name).await, Some(1.0));
 
-    // It works the next time: both records converted, in core's binary form, the layout 4.
+    // It works the next time: every record converted, in core's binary form, the layout 5.
     fail.set(false);
     calls.set(0);
     let store = IdbStore::open_with(&name, "pw", FAST, Some(converter(&calls, &fail)))
         .await
         .unwrap();
-    assert_eq!(calls.get(), 2);
+    assert_eq!(calls.get() as usize, records);
+    check_binary_keys(&name, "pw", &store, &keys).await;
     for peer in ["bob", "carol"] {
         assert_eq!(
             raw_session(&name, "pw", peer).await.first(),
@@ -720,7 +903,7 @@ async fn a_converter_that_hands_back_another_peers_sessions_is_refused() {
     let name = unique("convert-swap");
     write_version_1(&name, "pw", &[], &[peer_sessions("bob")]).await;
     let mallory = binary::encode(&peer_sessions("mallory"));
-    let swapped: quickchat_wasm::store::SessionConverter = Rc::new(move |_json| {
+    let swapped: quickchat_wasm::store::RecordConverter = Rc::new(move |_kind, _json| {
         let answer = zeroize::Zeroizing::new(mallory.to_vec());
         Box::pin(async move { Ok(answer) }) as quickchat_wasm::store::Converted
     });
@@ -731,6 +914,49 @@ async fn a_converter_that_hands_back_another_peers_sessions_is_refused() {
     );
     assert_eq!(raw_session(&name, "pw", "bob").await.first(), Some(&b'{'));
     IdbStore::delete(&name).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_converter_that_hands_back_another_prekey_or_kind_is_refused() {
+    let keys = key_records().await;
+    let (first, second) = (&keys.one_time[0], &keys.one_time[1]);
+    let other_prekey = records_binary::encode(second);
+    let other_kind = records_binary::encode(&keys.identity);
+    for answer in [other_prekey, other_kind] {
+        let name = unique("convert-prekey");
+        write_version_1(&name, "pw", &[], &[]).await;
+        let one = KeyRecords {
+            signed: Vec::new(),
+            one_time: vec![first.clone()],
+            ..key_records().await
+        };
+        write_json_keys(&name, "pw", &one).await;
+        let wrong: quickchat_wasm::store::RecordConverter = Rc::new(move |kind, json| {
+            // Identity, meta and the known identity convert rightly; the prekey does not.
+            let result = match kind {
+                RecordKind::OneTimePrekey => Ok(zeroize::Zeroizing::new(answer.to_vec())),
+                _ => quickchat_wasm::store::record_to_binary(kind, &json),
+            };
+            Box::pin(async move { result }) as quickchat_wasm::store::Converted
+        });
+        let refused = IdbStore::open_with(&name, "pw", FAST, Some(wrong)).await;
+        assert!(
+            matches!(refused, Err(StoreError::Corrupt { .. })),
+            "{refused:?}"
+        );
+        let id = first.prekey.id();
+        let raw = raw_record(
+            &name,
+            "pw",
+            schema::ONE_TIME_PREKEYS,
+            id.into(),
+            &id.to_string(),
+        )
+        .await;
+        assert_eq!(raw.first(), Some(&b'{'), "nothing was rewritten");
+        assert_eq!(layout_of(&name).await, Some(1.0));
+        IdbStore::delete(&name).await.unwrap();
+    }
 }
 
 #[wasm_bindgen_test]

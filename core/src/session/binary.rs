@@ -22,43 +22,22 @@
 use zeroize::Zeroizing;
 
 use super::record::{PeerSessions, Session, SessionOrigin};
+use crate::codec::{CodecError, KEY, Reader, Writer};
 use crate::envelope::X3dhHeader;
-use crate::keys::{KeyPair, PublicKey, SecretKey};
+use crate::keys::{KeyPair, SecretKey};
 use crate::ratchet::{ChainKey, MessageKey, RatchetState, RootKey, SkippedKeys};
 
 /// First byte of the binary form (JSON starts with `{`).
 pub const VERSION: u8 = 1;
 
-const KEY: usize = 32;
-
 /// Why a session record cannot be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SessionCodecError {
-    /// The record ends inside a field.
-    #[error("session record is truncated")]
-    Truncated,
-    /// Bytes are left after the record.
-    #[error("session record has {0} bytes after its end")]
-    TrailingBytes(usize),
-    /// A field holds a value it cannot hold.
-    #[error("session record: invalid {0}")]
-    Invalid(&'static str),
-    /// An unknown first byte.
-    #[error("session record of unknown version {0}")]
-    UnknownVersion(u8),
-    /// The JSON form does not parse.
-    #[error("session record (JSON): {0}")]
-    Json(String),
-    /// A record in the JSON form, in a build without its reader (feature `json-sessions`).
-    #[error("session record in the JSON form of older stores, which this build does not read")]
-    JsonNotRead,
-}
+pub type SessionCodecError = CodecError;
 
 /// The binary form of `sessions`, in a buffer that is zeroized on drop (it holds private
 /// keys). An upper bound of its size is computed first, so the buffer never grows (no stray
 /// copies of secrets left unzeroized).
 pub fn encode(sessions: &PeerSessions) -> Zeroizing<Vec<u8>> {
-    let mut out = Writer(Zeroizing::new(Vec::with_capacity(encoded_len(sessions))));
+    let mut out = Writer::with_capacity(encoded_len(sessions));
     out.byte(VERSION);
     out.bytes_with_len(sessions.peer_id.as_bytes());
     out.session(&sessions.current);
@@ -67,7 +46,7 @@ pub fn encode(sessions: &PeerSessions) -> Zeroizing<Vec<u8>> {
     for session in sessions.previous.iter().take(usize::from(u8::MAX)) {
         out.session(session);
     }
-    out.0
+    out.finish()
 }
 
 /// Reads a session record in either form (the JSON one only with the feature
@@ -76,7 +55,7 @@ pub fn decode(bytes: &[u8]) -> Result<PeerSessions, SessionCodecError> {
     match bytes.first() {
         Some(b'{') => decode_json(bytes),
         Some(&VERSION) => {
-            let mut input = Reader(&bytes[1..]);
+            let mut input = Reader::new(&bytes[1..]);
             let peer_id = String::from_utf8(input.bytes_with_len()?.to_vec())
                 .map_err(|_| SessionCodecError::Invalid("peer id"))?;
             let current = input.session()?;
@@ -85,9 +64,7 @@ pub fn decode(bytes: &[u8]) -> Result<PeerSessions, SessionCodecError> {
             for _ in 0..count {
                 previous.push(input.session()?);
             }
-            if !input.0.is_empty() {
-                return Err(SessionCodecError::TrailingBytes(input.0.len()));
-            }
+            input.end()?;
             Ok(PeerSessions {
                 peer_id,
                 current,
@@ -142,37 +119,7 @@ fn encoded_len(sessions: &PeerSessions) -> usize {
         + sessions.previous.iter().map(session).sum::<usize>()
 }
 
-struct Writer(Zeroizing<Vec<u8>>);
-
 impl Writer {
-    fn byte(&mut self, b: u8) {
-        self.0.push(b);
-    }
-
-    fn u32(&mut self, v: u32) {
-        self.0.extend_from_slice(&v.to_be_bytes());
-    }
-
-    fn key(&mut self, key: &[u8; KEY]) {
-        self.0.extend_from_slice(key);
-    }
-
-    fn opt<T>(&mut self, value: Option<T>, write: impl FnOnce(&mut Self, T)) {
-        match value {
-            None => self.byte(0),
-            Some(v) => {
-                self.byte(1);
-                write(self, v);
-            }
-        }
-    }
-
-    fn bytes_with_len(&mut self, bytes: &[u8]) {
-        // A peer id longer than 4 GiB cannot reach a store.
-        self.u32(u32::try_from(bytes.len()).unwrap_or(u32::MAX));
-        self.0.extend_from_slice(bytes);
-    }
-
     fn session(&mut self, s: &Session) {
         self.ratchet(&s.ratchet);
         self.key(s.remote_identity_key.as_bytes());
@@ -198,8 +145,8 @@ impl Writer {
                 self.opt(initiator_ratchet_key.as_ref(), |w, k| w.key(k.as_bytes()));
             }
         }
-        self.0.extend_from_slice(&s.created_at.to_be_bytes());
-        self.0.extend_from_slice(&s.updated_at.to_be_bytes());
+        self.i64(s.created_at);
+        self.i64(s.updated_at);
     }
 
     fn ratchet(&mut self, r: &RatchetState) {
@@ -224,70 +171,7 @@ impl Writer {
     }
 }
 
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], SessionCodecError> {
-        if self.0.len() < n {
-            return Err(SessionCodecError::Truncated);
-        }
-        let (head, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Ok(head)
-    }
-
-    fn byte(&mut self) -> Result<u8, SessionCodecError> {
-        Ok(self.take(1)?[0])
-    }
-
-    fn u32(&mut self) -> Result<u32, SessionCodecError> {
-        let mut bytes = [0u8; 4];
-        bytes.copy_from_slice(self.take(4)?);
-        Ok(u32::from_be_bytes(bytes))
-    }
-
-    fn i64(&mut self) -> Result<i64, SessionCodecError> {
-        let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(self.take(8)?);
-        Ok(i64::from_be_bytes(bytes))
-    }
-
-    /// A key's bytes, in a buffer zeroized on drop (they may be secret).
-    fn key(&mut self) -> Result<Zeroizing<[u8; KEY]>, SessionCodecError> {
-        let mut key = Zeroizing::new([0u8; KEY]);
-        key.copy_from_slice(self.take(KEY)?);
-        Ok(key)
-    }
-
-    fn public(&mut self) -> Result<PublicKey, SessionCodecError> {
-        Ok(PublicKey::from_bytes(*self.key()?))
-    }
-
-    fn flag(&mut self, what: &'static str) -> Result<bool, SessionCodecError> {
-        match self.byte()? {
-            0 => Ok(false),
-            1 => Ok(true),
-            _ => Err(SessionCodecError::Invalid(what)),
-        }
-    }
-
-    fn opt<T>(
-        &mut self,
-        what: &'static str,
-        read: impl FnOnce(&mut Self) -> Result<T, SessionCodecError>,
-    ) -> Result<Option<T>, SessionCodecError> {
-        if self.flag(what)? {
-            read(self).map(Some)
-        } else {
-            Ok(None)
-        }
-    }
-
-    fn bytes_with_len(&mut self) -> Result<&'a [u8], SessionCodecError> {
-        let len = usize::try_from(self.u32()?).map_err(|_| SessionCodecError::Truncated)?;
-        self.take(len)
-    }
-
+impl Reader<'_> {
     fn session(&mut self) -> Result<Session, SessionCodecError> {
         let ratchet = self.ratchet()?;
         let remote_identity_key = self.public()?;
@@ -342,7 +226,7 @@ impl<'a> Reader<'a> {
         // Each entry is 68 bytes: a count the record cannot hold is refused before anything
         // is allocated for it.
         let count = usize::try_from(count).map_err(|_| SessionCodecError::Truncated)?;
-        if count.saturating_mul(2 * KEY + 4) > self.0.len() {
+        if count.saturating_mul(2 * KEY + 4) > self.remaining() {
             return Err(SessionCodecError::Truncated);
         }
         let skipped = (0..count)
@@ -471,12 +355,13 @@ mod tests {
             }
         }
         // A huge skipped-key count is refused before allocating.
-        let mut huge = Writer(Zeroizing::new(Vec::new()));
+        let mut huge = Writer::with_capacity(0);
         huge.byte(VERSION);
         huge.bytes_with_len(b"p");
         huge.ratchet(&sessions.current.ratchet);
-        let at = huge.0.len() - 4 - sessions.current.ratchet.skipped.len() * (2 * KEY + 4);
-        huge.0[at..at + 4].copy_from_slice(&u32::MAX.to_be_bytes());
-        assert!(decode(&huge.0).is_err());
+        let at = huge.len() - 4 - sessions.current.ratchet.skipped.len() * (2 * KEY + 4);
+        let mut huge = huge.finish();
+        huge[at..at + 4].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert!(decode(&huge).is_err());
     }
 }

@@ -5,6 +5,7 @@
 //! write transaction, one IndexedDB transaction), so a received message and the ratchet state
 //! it advanced are saved together or not at all.
 
+pub mod binary;
 mod memory;
 mod records;
 pub mod sealing;

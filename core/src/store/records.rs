@@ -1,6 +1,7 @@
-//! What a [`Store`](super::Store) holds. Every record is serde-serializable; records with
-//! private keys serialize them in the clear, so platform stores encrypt the serialized
-//! form before it is written.
+//! What a [`Store`](super::Store) holds. Every record is serde-serializable, and the key
+//! records also have a compact binary form ([`super::binary`]); records with private keys
+//! serialize them in the clear, so platform stores encrypt the serialized form before it is
+//! written.
 
 use serde::{Deserialize, Serialize};
 

@@ -420,7 +420,7 @@ try {
     await page.waitForFunction(() => window.quickchatReady === true);
     const result = await run('clientLegacyStore', { fixture });
     assert.equal(result.importerLoaded, true, 'the JSON records were read by the importer module');
-    assert.equal(result.layout, 4, 'the store was moved to the current layout');
+    assert.equal(result.layout, 5, 'the store was moved to the current layout');
     assert.equal(result.unread, fixture.unread.text, "Bob's message from before the upgrade opens");
     await page.reload();
     await page.waitForFunction(() => window.quickchatReady === true);

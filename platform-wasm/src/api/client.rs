@@ -88,19 +88,19 @@ impl QuickChatClient {
     /// `importWebClient` imports through: the package passes the importer module's
     /// `importWebClient` (see [`crate::handover`]), loaded on its first call;
     /// `opener(file, passphrase)`, what `importAccount` opens account files with, is that
-    /// module's `openAccountFile`; `convertSessions(record)`, what converts the JSON session
+    /// module's `openAccountFile`; `convertRecord(kind, record)`, what converts the JSON
     /// records of a store an older version left (this module does not read them), that
-    /// module's `sessionRecordToBinary` (see the store's `json_sessions`).
+    /// module's `recordToBinary` (see the store's `json_records`).
     pub fn create(
         options: JsValue,
         importer: JsValue,
         opener: JsValue,
-        convert_sessions: JsValue,
+        convert_record: JsValue,
     ) -> js_sys::Promise {
         let importer = crate::realm::function(&importer);
         let opener = crate::realm::function(&opener);
         let converter =
-            crate::realm::function(&convert_sessions).map(crate::handover::session_converter);
+            crate::realm::function(&convert_record).map(crate::handover::record_converter);
         promise(async move {
             let parsed = ParsedOptions::parse(&options)?;
             let transport = parsed.transport()?;

@@ -160,19 +160,19 @@ impl KeyManagerCore {
     /// `importer(name, userId, now)` converts the reference client's database `name` (a
     /// promise of the records' bytes, or `null`): the package passes the importer module's
     /// `importWebClient`, loaded on its first call; without it nothing is imported.
-    /// `convertSessions(record)` converts a session record of an older layout (JSON, which
-    /// this module does not read) to core's binary form: the package passes the importer
-    /// module's `sessionRecordToBinary`, loaded on its first call (see the store's
-    /// `json_sessions`); without it such a store does not open.
+    /// `convertRecord(kind, record)` converts a record of an older layout (JSON, which this
+    /// module does not read) to core's binary form: the package passes the importer module's
+    /// `recordToBinary`, loaded on its first call (see the store's `json_records`); without
+    /// it such a store does not open.
     pub fn open(
         user_id: String,
         options: JsValue,
         importer: JsValue,
-        convert_sessions: JsValue,
+        convert_record: JsValue,
     ) -> js_sys::Promise {
         let importer = crate::realm::function(&importer);
         let converter =
-            crate::realm::function(&convert_sessions).map(crate::handover::session_converter);
+            crate::realm::function(&convert_record).map(crate::handover::record_converter);
         promise(async move {
             let parsed = ParsedOptions::parse(&options)?;
             let import_from = match js_sys::Reflect::get(&options, &"importFrom".into()) {

@@ -15,7 +15,7 @@ use crate::api::options::ParsedOptions;
 use crate::error::{Error, Result};
 use crate::handover::import_with;
 use crate::rng::WebRng;
-use crate::store::SessionConverter;
+use crate::store::RecordConverter;
 
 /// How far ahead, at most, the drop-in stores a sending chain ([`SessionConfig::send_ahead`]):
 /// after a reload, a peer passes over at most this many message numbers of the chain the
@@ -75,7 +75,7 @@ impl Shared {
         parsed: ParsedOptions,
         import_from: Option<String>,
         importer: Option<js_sys::Function>,
-        converter: Option<SessionConverter>,
+        converter: Option<RecordConverter>,
     ) -> Result<Self> {
         let store = storage::open_store(&user_id, &parsed, converter).await?;
         let config = SessionConfig {

@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::idb::{self, IdbError, Transaction};
 use crate::rng::WebRng;
 use crate::store::memory::KeyMemoryStore;
-use crate::store::{IdbStore, SessionConverter};
+use crate::store::{IdbStore, RecordConverter};
 
 /// The database holding the generated passphrases of drop-in stores opened without one.
 const DEVICE_SECRETS_DATABASE: &str = "quickchat-device-secrets";
@@ -22,7 +22,7 @@ const DEVICE_SECRETS_DATABASE: &str = "quickchat-device-secrets";
 pub(super) async fn open_store(
     user_id: &str,
     parsed: &ParsedOptions,
-    converter: Option<SessionConverter>,
+    converter: Option<RecordConverter>,
 ) -> Result<SharedStore> {
     match parsed.storage() {
         // An Arc because core forwards `Store` through `Arc` (the browser has one thread).

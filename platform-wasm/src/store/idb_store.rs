@@ -20,7 +20,7 @@ use zeroize::Zeroizing;
 
 use super::connection::{Connection, finish};
 use super::header::{read_header, write_header};
-use super::json_sessions::SessionConverter;
+use super::json_records::RecordConverter;
 use super::schema::{
     self, ACCOUNT, KNOWN_IDENTITIES, MESSAGES, META, ONE_TIME_PREKEYS, SESSIONS, SIGNED_PREKEYS,
 };
@@ -64,15 +64,15 @@ impl IdbStore {
         Self::open_with(name, passphrase, kdf, None).await
     }
 
-    /// As [`IdbStore::open`]; session records that an older layout left in the JSON form
-    /// are converted by `converter` (where given) when the store is upgraded. A module
-    /// built without core's JSON session reader needs it for such a store (see
-    /// [`super::json_sessions`]).
+    /// As [`IdbStore::open`]; records that an older layout left in a JSON form are
+    /// converted by `converter` (where given) when the store is upgraded. A module built
+    /// without serde's readers of them needs it for such a store (see
+    /// [`super::json_records`]).
     pub async fn open_with(
         name: &str,
         passphrase: &str,
         kdf: KdfStrength,
-        converter: Option<SessionConverter>,
+        converter: Option<RecordConverter>,
     ) -> Result<Self, StoreError> {
         let passphrase = Zeroizing::new(passphrase.to_string());
         let lock = lock::acquire(&format!("quickchat-store:{name}"), LOCK_WAIT_MS).await?;
@@ -118,8 +118,8 @@ impl IdbStore {
             behind: Rc::default(),
         };
         if header.layout < schema::LAYOUT {
-            let sessions = store.converted_sessions(converter.as_ref()).await?;
-            store.migrate(header.layout, sessions).await?;
+            let records = store.converted_records(converter.as_ref()).await?;
+            store.migrate(header.layout, records).await?;
         }
         Ok(store)
     }
@@ -154,15 +154,26 @@ impl IdbStore {
         self.connection.transaction(stores, mode)
     }
 
-    /// Brings the values written by an older layout up to date, with `sessions` (the JSON
-    /// session records converted), all in one transaction: a failure leaves the older
+    /// Brings the values written by an older layout up to date, with `records` (the JSON
+    /// records converted, by store), all in one transaction: a failure leaves the older
     /// layout as it was, to be upgraded at the next opening.
     async fn migrate(
         &self,
         from: u32,
-        sessions: Vec<(JsValue, JsValue)>,
+        records: Vec<(&'static str, JsValue, JsValue)>,
     ) -> Result<(), StoreError> {
-        let tx = self.transaction(&[META, MESSAGES, SESSIONS], IdbTransactionMode::Readwrite)?;
+        let tx = self.transaction(
+            &[
+                META,
+                MESSAGES,
+                ACCOUNT,
+                SIGNED_PREKEYS,
+                ONE_TIME_PREKEYS,
+                KNOWN_IDENTITIES,
+                SESSIONS,
+            ],
+            IdbTransactionMode::Readwrite,
+        )?;
         let result = async {
             let err = backend("upgrading the store");
             let messages = tx.store(MESSAGES).map_err(&err)?;
@@ -191,10 +202,9 @@ impl IdbStore {
                     idb::issued(messages.put(updated))?;
                 }
                 // Layout 3 rewrote nothing; layout 4 has every session record in core's
-                // binary form.
-                let store = tx.store(SESSIONS)?;
-                for (key, value) in &sessions {
-                    idb::issued(store.put_with_key(value, key))?;
+                // binary form, layout 5 every key record too.
+                for (store, key, value) in &records {
+                    idb::issued(tx.store(store)?.put_with_key(value, key))?;
                 }
                 idb::issued(
                     tx.store(META)?

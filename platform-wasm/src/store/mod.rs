@@ -7,8 +7,8 @@
 //!
 //! The key is derived from the passphrase the application supplies with Argon2id (core's
 //! [`KdfParams::generate`]: 19 MiB, 2 passes, 1 lane, a fresh 16-byte salt per database);
-//! each record is serialized to JSON (session records, rewritten with every message, to
-//! core's compact binary form) in a buffer that is zeroized on drop and sealed with
+//! each record is serialized in core's compact binary forms (key records and session
+//! records; messages to JSON) in a buffer that is zeroized on drop and sealed with
 //! AES-256-GCM ([`SealingKey::seal`], a random 96-bit nonce per write) with associated data
 //! `store name ‖ 0x00 ‖ key`, so a sealed value copied to another key or store does not open.
 //! The `meta` store keeps, in the clear, the format marker, the value layout, the KDF
@@ -45,7 +45,7 @@ mod behind;
 mod connection;
 mod header;
 mod idb_store;
-mod json_sessions;
+mod json_records;
 mod lock;
 pub mod memory;
 mod reads;
@@ -56,9 +56,9 @@ mod writes;
 
 pub use header::FORMAT;
 pub use idb_store::IdbStore;
-#[cfg(feature = "json-sessions")]
-pub use json_sessions::to_binary as session_record_to_binary;
-pub use json_sessions::{Converted, SessionConverter};
+#[cfg(feature = "json-records")]
+pub use json_records::to_binary as record_to_binary;
+pub use json_records::{Converted, RecordConverter, RecordKind};
 pub use quickchat_core::store::sealing::KdfStrength;
 
 use connection::{Connection, finish};

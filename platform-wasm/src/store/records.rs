@@ -4,10 +4,11 @@
 #[cfg(feature = "client")]
 use js_sys::Object;
 use quickchat_core::store::StoreError;
+use quickchat_core::store::binary::{self, BinaryRecord};
 use quickchat_core::store::sealing::Place;
+use quickchat_core::store::sealing::unreadable;
 #[cfg(feature = "client")]
 use quickchat_core::store::{MessageRecord, MessageStatus};
-use serde::de::DeserializeOwned;
 use wasm_bindgen::JsValue;
 use web_sys::IdbTransactionMode;
 
@@ -20,7 +21,9 @@ use super::values::{bytes, conversation_key, corrupt, get_field, set_field};
 use crate::idb;
 
 impl IdbStore {
-    pub(super) async fn get_sealed<T: DeserializeOwned>(
+    /// The key record under `key`, if any (core's binary form: layout 5 converted the JSON
+    /// records of older layouts).
+    pub(super) async fn get_sealed<T: BinaryRecord>(
         &self,
         store: &'static str,
         key: JsValue,
@@ -28,11 +31,19 @@ impl IdbStore {
     ) -> Result<Option<T>, StoreError> {
         match self.get_raw(store, key, key_text).await? {
             None => Ok(None),
-            Some(sealed) => self
-                .sealer
-                .open(&Place::new(store, key_text.as_bytes()), &sealed)
-                .map(Some),
+            Some(sealed) => self.open_record(store, key_text, &sealed).map(Some),
         }
+    }
+
+    fn open_record<T: BinaryRecord>(
+        &self,
+        store: &'static str,
+        key_text: &str,
+        sealed: &[u8],
+    ) -> Result<T, StoreError> {
+        let place = Place::new(store, key_text.as_bytes());
+        let plain = self.sealer.open_bytes(&place, sealed)?;
+        binary::decode(&plain).map_err(|e| unreadable(&place, e))
     }
 
     /// The sealed bytes stored under `key`, if any.
@@ -52,17 +63,14 @@ impl IdbStore {
             .transpose()
     }
 
-    pub(super) async fn all_sealed<T: DeserializeOwned>(
+    pub(super) async fn all_sealed<T: BinaryRecord>(
         &self,
         store: &'static str,
     ) -> Result<Vec<T>, StoreError> {
         self.all_raw(store)
             .await?
             .into_iter()
-            .map(|(key_text, sealed)| {
-                self.sealer
-                    .open(&Place::new(store, key_text.as_bytes()), &sealed)
-            })
+            .map(|(key_text, sealed)| self.open_record(store, &key_text, &sealed))
             .collect()
     }
 

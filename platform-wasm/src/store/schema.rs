@@ -14,6 +14,7 @@
 //! | 2 | as 1, and pending messages carry `o` (a database upgraded from version 1 has layout 1 until the store has rewritten its pending messages with it, which needs the passphrase because the status is sealed) |
 //! | 3 | session records are written in core's binary form (`quickchat_core::session::binary`), about a third of the JSON; JSON ones are still read, so moving to 3 rewrites nothing, but a version of this SDK that knows only layout 2 refuses the database instead of failing on a session |
 //! | 4 | every session record is in core's binary form: moving to 4 rewrites the JSON ones (the shipped modules, which have no JSON reader for them, through the importer module) in the transaction that sets the layout |
+//! | 5 | every key record (identity, account metadata, prekeys, known identities) is in core's binary form too (`quickchat_core::store::binary`, about half the JSON): moving to 5 rewrites the JSON ones as moving to 4 did the sessions; only messages stay sealed JSON |
 //!
 //! Every version's declaration stays here: opening an older database upgrades it step by
 //! step, and the tests create databases at older versions to check that.
@@ -25,7 +26,7 @@ use web_sys::{IdbDatabase, IdbObjectStoreParameters, IdbOpenDbRequest};
 pub const VERSION: u32 = 2;
 
 /// The current value layout (see the module docs).
-pub const LAYOUT: u32 = 4;
+pub const LAYOUT: u32 = 5;
 
 /// Store of the clear header: format marker, layout, KDF parameters, passphrase check.
 pub const META: &str = "meta";

@@ -1,7 +1,8 @@
 //! Writes: a batch sealed into IndexedDB writes before any transaction starts, then issued
 //! in one read-write transaction, or queued behind ([`super::behind`]) when relaxed.
 
-use quickchat_core::session::binary;
+use quickchat_core::session::binary as session_binary;
+use quickchat_core::store::binary::{self, BinaryRecord};
 use quickchat_core::store::sealing::Place;
 use quickchat_core::store::{BatchDurability, StoreError, StoreOp, WriteBatch};
 use wasm_bindgen::JsValue;
@@ -44,23 +45,19 @@ impl IdbStore {
                 StoreOp::PutIdentity(r) => writes.push(Write::Put {
                     store: ACCOUNT,
                     key: Some("identity".into()),
-                    value: bytes(&self.sealer.seal(&Place::new(ACCOUNT, b"identity"), &r)?),
+                    value: self.sealed_record(ACCOUNT, "identity", &r),
                 }),
                 StoreOp::PutAccountMeta(r) => writes.push(Write::Put {
                     store: ACCOUNT,
                     key: Some("meta".into()),
-                    value: bytes(&self.sealer.seal(&Place::new(ACCOUNT, b"meta"), &r)?),
+                    value: self.sealed_record(ACCOUNT, "meta", &r),
                 }),
                 StoreOp::PutSignedPrekey(r) => {
                     let id = r.prekey.id();
                     writes.push(Write::Put {
                         store: SIGNED_PREKEYS,
                         key: Some(JsValue::from(id)),
-                        value: bytes(
-                            &self
-                                .sealer
-                                .seal(&Place::new(SIGNED_PREKEYS, id.to_string().as_bytes()), &r)?,
-                        ),
+                        value: self.sealed_record(SIGNED_PREKEYS, &id.to_string(), &r),
                     });
                 }
                 StoreOp::DeleteSignedPrekey(id) => writes.push(Write::Delete {
@@ -72,12 +69,7 @@ impl IdbStore {
                     writes.push(Write::Put {
                         store: ONE_TIME_PREKEYS,
                         key: Some(JsValue::from(id)),
-                        value: bytes(
-                            &self.sealer.seal(
-                                &Place::new(ONE_TIME_PREKEYS, id.to_string().as_bytes()),
-                                &r,
-                            )?,
-                        ),
+                        value: self.sealed_record(ONE_TIME_PREKEYS, &id.to_string(), &r),
                     });
                 }
                 StoreOp::DeleteOneTimePrekey(id) => writes.push(Write::Delete {
@@ -89,7 +81,7 @@ impl IdbStore {
                     key: Some(JsValue::from_str(&r.peer_id)),
                     value: bytes(&self.sealer.seal_bytes(
                         &Place::new(SESSIONS, r.peer_id.as_bytes()),
-                        &binary::encode(&r),
+                        &session_binary::encode(&r),
                     )),
                 }),
                 StoreOp::DeleteSessions(peer) => writes.push(Write::Delete {
@@ -99,11 +91,7 @@ impl IdbStore {
                 StoreOp::PutKnownIdentity(r) => writes.push(Write::Put {
                     store: KNOWN_IDENTITIES,
                     key: Some(JsValue::from_str(&r.peer_id)),
-                    value: bytes(
-                        &self
-                            .sealer
-                            .seal(&Place::new(KNOWN_IDENTITIES, r.peer_id.as_bytes()), &r)?,
-                    ),
+                    value: self.sealed_record(KNOWN_IDENTITIES, &r.peer_id, &r),
                 }),
                 #[cfg(not(feature = "client"))]
                 StoreOp::PutMessage(_) | StoreOp::DeleteMessage(_) => return Err(no_history()),
@@ -131,5 +119,19 @@ impl IdbStore {
         // After the queued relaxed writes (`transaction` starts them first).
         let tx = self.transaction(&behind::stores_of(&writes), IdbTransactionMode::Readwrite)?;
         behind::apply(tx, writes).await
+    }
+
+    /// A key record in core's binary form, sealed to its place.
+    fn sealed_record<T: BinaryRecord>(
+        &self,
+        store: &'static str,
+        key: &str,
+        record: &T,
+    ) -> JsValue {
+        bytes(
+            &self
+                .sealer
+                .seal_bytes(&Place::new(store, key.as_bytes()), &binary::encode(record)),
+        )
     }
 }
