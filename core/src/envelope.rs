@@ -41,6 +41,31 @@ pub struct X3dhHeader {
     pub used_one_time_prekey_id: Option<u32>,
 }
 
+impl X3dhHeader {
+    /// The `x3dh` block from its fields as the wire has them (keys in base64), checked as
+    /// [`Envelope::parse`] checks them: for a platform that reads the JSON with another
+    /// parser (the browser's drop-in takes the message as a JavaScript object).
+    pub fn from_fields(
+        sender_identity_key: &str,
+        sender_ephemeral_key: &str,
+        used_signed_prekey_id: u32,
+        used_one_time_prekey_id: Option<u32>,
+    ) -> Result<Self, EnvelopeError> {
+        Ok(Self {
+            sender_identity_key: PublicKey::from_base64(
+                "x3dh.senderIdentityKey",
+                sender_identity_key,
+            )?,
+            sender_ephemeral_key: PublicKey::from_base64(
+                "x3dh.senderEphemeralKey",
+                sender_ephemeral_key,
+            )?,
+            used_signed_prekey_id,
+            used_one_time_prekey_id,
+        })
+    }
+}
+
 /// A parsed encrypted message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Envelope {
@@ -168,21 +193,12 @@ impl Envelope {
         required(raw.auth_tag, "authTag")?;
         envelope.x3dh = match raw.x3dh {
             None => None,
-            Some(x) => Some(X3dhHeader {
-                sender_identity_key: PublicKey::from_base64(
-                    "x3dh.senderIdentityKey",
-                    &required(x.sender_identity_key, "x3dh.senderIdentityKey")?,
-                )?,
-                sender_ephemeral_key: PublicKey::from_base64(
-                    "x3dh.senderEphemeralKey",
-                    &required(x.sender_ephemeral_key, "x3dh.senderEphemeralKey")?,
-                )?,
-                used_signed_prekey_id: required(
-                    x.used_signed_prekey_id,
-                    "x3dh.usedSignedPrekeyId",
-                )?,
-                used_one_time_prekey_id: x.used_one_time_prekey_id,
-            }),
+            Some(x) => Some(X3dhHeader::from_fields(
+                &required(x.sender_identity_key, "x3dh.senderIdentityKey")?,
+                &required(x.sender_ephemeral_key, "x3dh.senderEphemeralKey")?,
+                required(x.used_signed_prekey_id, "x3dh.usedSignedPrekeyId")?,
+                x.used_one_time_prekey_id,
+            )?),
         };
         Ok(envelope)
     }

@@ -170,6 +170,13 @@ test('decryptMessage accepts the wire object or its string, and a forgery change
     'short key': (w) => (w.header.ratchetKey = Buffer.alloc(16).toString('base64')),
     'short ciphertext': (w) => (w.ciphertext = 'AAAA'),
     'no authTag': (w) => delete w.authTag,
+    'authTag not a string': (w) => (w.authTag = 5),
+    'header not an object': (w) => (w.header = 'header'),
+    'no header': (w) => delete w.header,
+    'ratchet key not a string': (w) => (w.header.ratchetKey = 7),
+    'x3dh not an object': (w) => (w.x3dh = 5),
+    'x3dh key not a string': (w) => (w.x3dh = { senderIdentityKey: 1, senderEphemeralKey: w.header.ratchetKey, usedSignedPrekeyId: 1 }),
+    'x3dh without its signed prekey id': (w) => (w.x3dh = { senderIdentityKey: w.header.ratchetKey, senderEphemeralKey: w.header.ratchetKey }),
     'wrong message number': (w) => (w.header.messageNumber += 1),
   };
   for (const [name, mutate] of Object.entries(mutations)) {
@@ -184,6 +191,10 @@ test('decryptMessage accepts the wire object or its string, and a forgery change
       });
     }
     assert.equal(codes[0], codes[1], `${name}: the same error for the object and its string`);
+  }
+  // Not JSON, or JSON that is not an object: refused as a malformed message.
+  for (const junk of ['{"header":', '[1,2]', '42', 'null']) {
+    await assert.rejects(bobSessions.decryptMessage('alice', junk), { code: 'malformed_message' }, junk);
   }
   assert.equal(await bobSessions.decryptMessage('alice', next), 'next');
 });

@@ -14,18 +14,19 @@
 
 use std::rc::Rc;
 
-use quickchat_core::envelope::{Envelope, EnvelopeError};
+use quickchat_core::envelope::Envelope;
 use quickchat_core::protocol::rest::{
     BundleResponse, BundleSignedPrekey, OneTimePrekeyJson, SignedPrekeyUpload, UploadPrekeysRequest,
 };
 use quickchat_core::session::{PeerSessions, SessionOrigin};
-use serde::Serialize;
 use wasm_bindgen::JsValue;
 use wasm_bindgen::prelude::*;
 
 use super::fields::Fields;
+use super::objects::{Object, array};
 use super::options::ParsedOptions;
-use super::{promise, to_js};
+use super::promise;
+use super::wire::{envelope_from_wire, header_number};
 use crate::dropin::keys::Shared;
 use crate::dropin::sessions::{BundleSource, SessionState, all_sessions};
 use crate::error::{Error, Result};
@@ -37,27 +38,34 @@ pub struct KeyManagerCore {
     shared: Rc<Shared>,
 }
 
-/// A bundle as the reference client uploads it (`POST /api/users/prekeys`).
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct BundlePayload {
-    identity_key: String,
-    signing_key: String,
-    fingerprint: String,
-    signed_prekey: Option<SignedPrekeyUpload>,
-    one_time_prekeys: Vec<OneTimePrekeyJson>,
-}
-
-impl From<UploadPrekeysRequest> for BundlePayload {
-    fn from(request: UploadPrekeysRequest) -> Self {
-        Self {
-            identity_key: request.identity_key,
-            signing_key: request.signing_key,
-            fingerprint: request.fingerprint,
-            signed_prekey: request.signed_prekey,
-            one_time_prekeys: request.one_time_prekeys.unwrap_or_default(),
-        }
-    }
+/// A bundle as the reference client uploads it (`POST /api/users/prekeys`): `{identityKey,
+/// signingKey, fingerprint, signedPrekey: {keyId, publicKey, signature} | null,
+/// oneTimePrekeys: [{keyId, publicKey}]}`.
+fn bundle_to_js(request: UploadPrekeysRequest) -> JsValue {
+    let signed = request.signed_prekey.map(|signed| {
+        Object::new()
+            .number("keyId", signed.key_id)
+            .set("publicKey", signed.public_key)
+            .set("signature", signed.signature)
+            .build()
+    });
+    let one_time = request
+        .one_time_prekeys
+        .unwrap_or_default()
+        .into_iter()
+        .map(|prekey| {
+            Object::new()
+                .number("keyId", prekey.key_id)
+                .set("publicKey", prekey.public_key)
+                .build()
+        });
+    Object::new()
+        .set("identityKey", request.identity_key)
+        .set("signingKey", request.signing_key)
+        .set("fingerprint", request.fingerprint)
+        .or_null("signedPrekey", signed)
+        .set("oneTimePrekeys", array(one_time))
+        .build()
 }
 
 /// A prekey id field of a bundle: a whole number in `u32`'s range.
@@ -144,16 +152,6 @@ pub(crate) fn fetched_bundle_from_js(value: &JsValue) -> Result<BundleResponse> 
     })
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct IdentityMaterial {
-    user_id: String,
-    identity_key: String,
-    signing_key: String,
-    fingerprint: String,
-    created_at: i64,
-}
-
 #[wasm_bindgen]
 impl KeyManagerCore {
     /// Opens the store of `userId`'s keys (see the package's `KeyManager` for the options).
@@ -215,7 +213,7 @@ impl KeyManagerCore {
         let shared = Rc::clone(&self.shared);
         promise(async move {
             match shared.pending_upload().await? {
-                Some(request) => to_js(&BundlePayload::from(request)),
+                Some(request) => Ok(bundle_to_js(request)),
                 None => Ok(JsValue::NULL),
             }
         })
@@ -260,13 +258,13 @@ impl KeyManagerCore {
         promise(async move {
             let identity = shared.identity().await?;
             let public = identity.identity.public();
-            to_js(&IdentityMaterial {
-                user_id: identity.user_id.clone(),
-                identity_key: public.dh.to_base64(),
-                signing_key: public.signing.to_base64(),
-                fingerprint: public.fingerprint().as_str().to_string(),
-                created_at: identity.created_at,
-            })
+            Ok(Object::new()
+                .set("userId", identity.user_id.as_str())
+                .set("identityKey", public.dh.to_base64())
+                .set("signingKey", public.signing.to_base64())
+                .set("fingerprint", public.fingerprint().as_str())
+                .time("createdAt", identity.created_at)
+                .build())
         })
     }
 
@@ -290,13 +288,16 @@ impl KeyManagerCore {
             match shared.current_signed_prekey().await? {
                 Some(record) => {
                     let public = record.prekey.public();
-                    to_js(&SignedPrekeyView {
-                        key_id: public.id,
-                        public_key: public.public.to_base64(),
-                        signature: quickchat_core::encoding::b64_encode(&public.signature),
-                        created_at: record.prekey.created_at(),
-                        uploaded: record.uploaded,
-                    })
+                    Ok(Object::new()
+                        .number("keyId", public.id)
+                        .set("publicKey", public.public.to_base64())
+                        .set(
+                            "signature",
+                            quickchat_core::encoding::b64_encode(&public.signature),
+                        )
+                        .time("createdAt", record.prekey.created_at())
+                        .set("uploaded", record.uploaded)
+                        .build())
                 }
                 None => Ok(JsValue::NULL),
             }
@@ -311,11 +312,11 @@ impl KeyManagerCore {
         let shared = Rc::clone(&self.shared);
         promise(async move {
             match shared.one_time_prekey(key_id).await? {
-                Some(record) => to_js(&OneTimePrekeyView {
-                    key_id,
-                    public_key: record.prekey.public().public.to_base64(),
-                    uploaded: record.uploaded,
-                }),
+                Some(record) => Ok(Object::new()
+                    .number("keyId", key_id)
+                    .set("publicKey", record.prekey.public().public.to_base64())
+                    .set("uploaded", record.uploaded)
+                    .build()),
                 None => Ok(JsValue::UNDEFINED),
             }
         })
@@ -337,7 +338,7 @@ impl KeyManagerCore {
         let shared = Rc::clone(&self.shared);
         promise(async move {
             match shared.store.peer_sessions(&peer_id).await? {
-                Some(sessions) => to_js(&session_view(&shared.user_id, &sessions)),
+                Some(sessions) => Ok(session_view(&shared.user_id, &sessions)),
                 None => Ok(JsValue::NULL),
             }
         })
@@ -347,7 +348,7 @@ impl KeyManagerCore {
     #[wasm_bindgen(js_name = sessionRecords)]
     pub fn session_records(&self) -> js_sys::Promise {
         let shared = Rc::clone(&self.shared);
-        promise(async move { to_js(&session_views(&shared).await?) })
+        promise(async move { session_views(&shared).await })
     }
 
     /// The user id.
@@ -357,33 +358,14 @@ impl KeyManagerCore {
     }
 }
 
-/// A signed prekey's public part, as `getStorage().loadSignedPrekey()` shows it.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct SignedPrekeyView {
-    key_id: u32,
-    public_key: String,
-    signature: String,
-    created_at: i64,
-    uploaded: bool,
-}
-
-/// A one-time prekey's public part, as `getStorage().loadOneTimePrekey()` shows it.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct OneTimePrekeyView {
-    key_id: u32,
-    public_key: String,
-    uploaded: bool,
-}
-
 /// Every session of the store, as `listSessions()` shows them.
-async fn session_views(shared: &Shared) -> Result<Vec<SessionView>> {
-    Ok(all_sessions(shared)
-        .await?
-        .iter()
-        .map(|sessions| session_view(&shared.user_id, sessions))
-        .collect())
+async fn session_views(shared: &Shared) -> Result<JsValue> {
+    Ok(array(
+        all_sessions(shared)
+            .await?
+            .iter()
+            .map(|sessions| session_view(&shared.user_id, sessions)),
+    ))
 }
 
 /// The engine of the package's `SessionManager`.
@@ -393,63 +375,54 @@ pub struct SessionManagerCore {
 }
 
 /// A session as `listSessions()` shows it: the reference's `StoredSessionRecord` without
-/// its secrets.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct SessionView {
-    storage_key: String,
-    user_id: String,
-    peer_id: String,
-    session_id: String,
-    remote_identity_key: String,
-    remote_signed_prekey_id: Option<u32>,
-    remote_fingerprint: String,
-    status: &'static str,
-    initiated_by_me: bool,
-    /// The `x3dh` block the first message will carry, while it is not sent (public keys
-    /// and ids only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    x3dh: Option<quickchat_core::envelope::X3dhHeader>,
-    created_at: i64,
-    updated_at: i64,
-}
-
-fn session_view(user_id: &str, sessions: &PeerSessions) -> SessionView {
+/// its secrets: `{storageKey, userId, peerId, sessionId, remoteIdentityKey,
+/// remoteSignedPrekeyId (null when the peer started it), remoteFingerprint, status,
+/// initiatedByMe, x3dh?, createdAt, updatedAt}`, where `x3dh` is the block the first message
+/// will carry while it is not sent (public keys and ids only).
+fn session_view(user_id: &str, sessions: &PeerSessions) -> JsValue {
     let session = &sessions.current;
     let (remote_signed_prekey_id, initiated_by_me) = match &session.origin {
         SessionOrigin::Initiated {
             remote_signed_prekey_id,
-        } => (Some(*remote_signed_prekey_id), true),
+        } => (
+            Some(JsValue::from_f64(f64::from(*remote_signed_prekey_id))),
+            true,
+        ),
         SessionOrigin::Responded { .. } => (None, false),
     };
-    SessionView {
-        storage_key: format!("{user_id}:session:{}", sessions.peer_id),
-        user_id: user_id.to_string(),
-        peer_id: sessions.peer_id.clone(),
-        session_id: format!("session-{}", session.created_at),
-        remote_identity_key: session.remote_identity_key.to_base64(),
-        remote_signed_prekey_id,
-        remote_fingerprint: quickchat_core::keys::Fingerprint::of(&session.remote_identity_key)
-            .as_str()
-            .to_string(),
-        status: "ready",
-        initiated_by_me,
-        x3dh: session.pending_x3dh,
-        created_at: session.created_at,
-        updated_at: session.updated_at,
+    let mut view = Object::new()
+        .set(
+            "storageKey",
+            format!("{user_id}:session:{}", sessions.peer_id),
+        )
+        .set("userId", user_id)
+        .set("peerId", sessions.peer_id.as_str())
+        .set("sessionId", format!("session-{}", session.created_at))
+        .set("remoteIdentityKey", session.remote_identity_key.to_base64())
+        .or_null("remoteSignedPrekeyId", remote_signed_prekey_id)
+        .set(
+            "remoteFingerprint",
+            quickchat_core::keys::Fingerprint::of(&session.remote_identity_key).as_str(),
+        )
+        .set("status", "ready")
+        .set("initiatedByMe", initiated_by_me);
+    if let Some(x3dh) = &session.pending_x3dh {
+        let one_time = x3dh
+            .used_one_time_prekey_id
+            .map(|id| JsValue::from_f64(f64::from(id)));
+        view = view.set(
+            "x3dh",
+            Object::new()
+                .set("senderIdentityKey", x3dh.sender_identity_key.to_base64())
+                .set("senderEphemeralKey", x3dh.sender_ephemeral_key.to_base64())
+                .number("usedSignedPrekeyId", x3dh.used_signed_prekey_id)
+                .or_null("usedOneTimePrekeyId", one_time)
+                .build(),
+        );
     }
-}
-
-/// A header number from JavaScript, held to what the JSON parser accepts for it.
-fn header_number(field: &str, value: f64) -> std::result::Result<u32, EnvelopeError> {
-    if value.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&value) {
-        // An integer in range: the conversion is exact.
-        Ok(value as u32)
-    } else {
-        Err(EnvelopeError::InvalidShape {
-            detail: format!("{field}: {value} is not an integer in 0..=4294967295"),
-        })
-    }
+    view.time("createdAt", session.created_at)
+        .time("updatedAt", session.updated_at)
+        .build()
 }
 
 #[wasm_bindgen]
@@ -508,7 +481,7 @@ impl SessionManagerCore {
         let this = Rc::clone(&self.state);
         promise(async move {
             let sessions = this.ensure_session(&peer_id).await?;
-            to_js(&session_view(&this.shared.user_id, &sessions))
+            Ok(session_view(&this.shared.user_id, &sessions))
         })
     }
 
@@ -559,7 +532,7 @@ impl SessionManagerCore {
     pub fn decrypt_wire(&self, peer_id: String, wire: String) -> js_sys::Promise {
         let this = Rc::clone(&self.state);
         promise(async move {
-            let envelope = Envelope::parse(&wire);
+            let envelope = envelope_from_wire(&wire);
             Ok(JsValue::from_str(
                 &this.decrypt_envelope(peer_id, envelope).await?,
             ))
@@ -583,8 +556,11 @@ impl SessionManagerCore {
             let envelope = (|| {
                 Envelope::from_fields(
                     &ratchet_key,
-                    header_number("header.previousChainLength", previous_chain_length)?,
-                    header_number("header.messageNumber", message_number)?,
+                    header_number(
+                        "header.previousChainLength",
+                        &JsValue::from_f64(previous_chain_length),
+                    )?,
+                    header_number("header.messageNumber", &JsValue::from_f64(message_number))?,
                     &ciphertext,
                 )
             })();
@@ -598,6 +574,6 @@ impl SessionManagerCore {
     #[wasm_bindgen(js_name = listSessions)]
     pub fn list_sessions(&self) -> js_sys::Promise {
         let shared = Rc::clone(&self.state.shared);
-        promise(async move { to_js(&session_views(&shared).await?) })
+        promise(async move { session_views(&shared).await })
     }
 }

@@ -9,7 +9,9 @@ pub mod client;
 #[cfg(feature = "dropin")]
 pub mod dropin;
 mod fields;
+pub(crate) mod objects;
 pub mod options;
+mod wire;
 // The low-level API is the `quickchat` entry point's only: `quickchat/crypto` never loads it.
 #[cfg(feature = "client")]
 pub mod ratchet;
@@ -18,14 +20,18 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use serde::Serialize;
 use wasm_bindgen::JsValue;
 use wasm_bindgen::prelude::*;
 
-use crate::error::{Error, Result};
+#[cfg(feature = "client")]
+use crate::error::Error;
+use crate::error::Result;
 
-/// A plain JavaScript value (object, array, string, number…) made from `value`.
-pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue> {
+/// A plain JavaScript value (object, array, string, number…) made from `value`, through
+/// JSON. Only the whole client's API hands out such values; the drop-in builds its objects
+/// field by field ([`objects`]).
+#[cfg(feature = "client")]
+pub(crate) fn to_js<T: serde::Serialize + ?Sized>(value: &T) -> Result<JsValue> {
     let text = serde_json::to_string(value)
         .map_err(|e| Error::Unsupported(format!("cannot serialize a result: {e}")))?;
     js_sys::JSON::parse(&text)

@@ -16,7 +16,8 @@ use wasm_bindgen::JsValue;
 use super::keys::Shared;
 use super::{SharedStore, now};
 use crate::api::dropin::fetched_bundle_from_js;
-use crate::api::{report_callback_error, to_js};
+use crate::api::objects::Object;
+use crate::api::report_callback_error;
 use crate::error::{Error, Result};
 use crate::rng::WebRng;
 
@@ -62,13 +63,19 @@ impl SessionState {
         else {
             return;
         };
-        match to_js(&change) {
-            Ok(value) => {
-                if let Err(e) = callback.call1(&JsValue::NULL, &value) {
-                    report_callback_error(&e);
-                }
-            }
-            Err(e) => report_callback_error(&JsValue::from(e)),
+        let value = Object::new()
+            .set("peerId", change.peer_id.as_str())
+            .set("previousKey", change.previous_key.to_base64())
+            .set("newKey", change.new_key.to_base64())
+            .set(
+                "previousFingerprint",
+                change.previous_fingerprint().as_str(),
+            )
+            .set("newFingerprint", change.new_fingerprint().as_str())
+            .set("wasVerified", change.was_verified)
+            .build();
+        if let Err(e) = callback.call1(&JsValue::NULL, &value) {
+            report_callback_error(&e);
         }
     }
 

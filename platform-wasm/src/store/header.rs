@@ -2,7 +2,7 @@
 //! the check value, read before anything sealed.
 
 use quickchat_core::store::StoreError;
-use quickchat_core::store::sealing::{KdfParams, parse_kdf_params};
+use quickchat_core::store::sealing::{KdfParams, check_kdf_params};
 use wasm_bindgen::JsValue;
 use web_sys::IdbTransactionMode;
 
@@ -51,7 +51,7 @@ pub(super) async fn read_header(connection: &Connection) -> Result<Option<Header
         .await?
         .and_then(|v| v.as_string())
         .ok_or_else(|| corrupt(what(), "no key-derivation parameters"))?;
-    let kdf = parse_kdf_params(kdf.as_bytes())?;
+    let kdf = parse_kdf(&kdf)?;
     let check = get("check")
         .await?
         .ok_or_else(|| corrupt(what(), "no passphrase check"))?;
@@ -67,10 +67,7 @@ pub(super) async fn write_header(
     params: &KdfParams,
     check: &[u8],
 ) -> Result<(), StoreError> {
-    let kdf = serde_json::to_string(params).map_err(|e| StoreError::Backend {
-        context: "writing the header".into(),
-        detail: e.to_string(),
-    })?;
+    let kdf = kdf_json(params)?;
     let tx = connection.transaction(&[META], IdbTransactionMode::Readwrite)?;
     // The requests go in order without waiting for each: a failed one aborts the
     // transaction, and `finish` reports it. `add` fails if another tab wrote the header
@@ -84,4 +81,83 @@ pub(super) async fn write_header(
     })()
     .map_err(backend("writing the header"));
     finish(tx, result).await
+}
+
+/// What the header's key-derivation parameters are kept as: the JSON serde gives
+/// [`KdfParams`] (`{"salt":[…bytes],"memoryKib":…,"iterations":…,"parallelism":…}`, which
+/// every build reads), here written and read through the JavaScript engine's `JSON`, so the
+/// module needs no JSON code of its own.
+fn kdf_json(params: &KdfParams) -> Result<String, StoreError> {
+    let object = js_sys::Object::new();
+    let salt: js_sys::Array = params
+        .salt
+        .iter()
+        .map(|&b| JsValue::from_f64(f64::from(b)))
+        .collect();
+    let fields: [(&str, JsValue); 4] = [
+        ("salt", salt.into()),
+        ("memoryKib", JsValue::from_f64(f64::from(params.memory_kib))),
+        (
+            "iterations",
+            JsValue::from_f64(f64::from(params.iterations)),
+        ),
+        (
+            "parallelism",
+            JsValue::from_f64(f64::from(params.parallelism)),
+        ),
+    ];
+    for (name, value) in fields {
+        // Setting a property on a fresh plain object cannot fail.
+        let _ = js_sys::Reflect::set(&object, &JsValue::from_str(name), &value);
+    }
+    js_sys::JSON::stringify(&object)
+        .ok()
+        .and_then(|text| text.as_string())
+        .ok_or_else(|| StoreError::Backend {
+            context: "writing the header".into(),
+            detail: "the key-derivation parameters did not serialize".into(),
+        })
+}
+
+/// Reads what [`kdf_json`] (or serde, in any build) wrote, and checks the costs.
+fn parse_kdf(text: &str) -> Result<KdfParams, StoreError> {
+    let damaged = |detail: &str| {
+        corrupt(
+            "key-derivation parameters",
+            format!("not readable: {detail}"),
+        )
+    };
+    let value = js_sys::JSON::parse(text).map_err(|_| damaged("not JSON"))?;
+    if !value.is_object() {
+        return Err(damaged("not an object"));
+    }
+    let whole = |value: JsValue, max: f64| {
+        value
+            .as_f64()
+            .filter(|n| n.fract() == 0.0 && (0.0..=max).contains(n))
+    };
+    let cost = |name: &str| {
+        whole(crate::realm::field(&value, name), f64::from(u32::MAX))
+            // Whole and in u32's range: the conversion is exact.
+            .map(|n| n as u32)
+            .ok_or_else(|| damaged(&format!("{name} is not a whole number")))
+    };
+    let salt = crate::realm::field(&value, "salt");
+    if !js_sys::Array::is_array(&salt) {
+        return Err(damaged("salt is not an array"));
+    }
+    let salt = js_sys::Array::from(&salt)
+        .iter()
+        // A byte: the conversion is exact.
+        .map(|b| whole(b, 255.0).map(|b| b as u8))
+        .collect::<Option<Vec<u8>>>()
+        .ok_or_else(|| damaged("salt is not bytes"))?;
+    let params = KdfParams {
+        salt,
+        memory_kib: cost("memoryKib")?,
+        iterations: cost("iterations")?,
+        parallelism: cost("parallelism")?,
+    };
+    check_kdf_params(&params)?;
+    Ok(params)
 }
