@@ -84,17 +84,7 @@ fn bundle_from_js(value: &JsValue) -> Result<Option<UploadPrekeysRequest>> {
         return Ok(None);
     }
     let fields = Fields::of(value, "bundle")?;
-    let signed_prekey = match fields.object("signedPrekey")? {
-        None => None,
-        Some(signed) => {
-            let signed = Fields::of(&signed, "bundle")?;
-            Some(SignedPrekeyUpload {
-                key_id: key_id(&signed)?,
-                public_key: signed.required_string("publicKey")?,
-                signature: signed.required_string("signature")?,
-            })
-        }
-    };
+    let signed_prekey = signed_prekey(&fields)?;
     let one_time_prekeys = fields
         .array("oneTimePrekeys", "an array")?
         .unwrap_or_default()
@@ -108,6 +98,21 @@ fn bundle_from_js(value: &JsValue) -> Result<Option<UploadPrekeysRequest>> {
         signed_prekey,
         one_time_prekeys: Some(one_time_prekeys),
     }))
+}
+
+/// A bundle's `signedPrekey {keyId, publicKey, signature}`, if present.
+fn signed_prekey(bundle: &Fields<'_>) -> Result<Option<SignedPrekeyUpload>> {
+    bundle
+        .object("signedPrekey")?
+        .map(|signed| {
+            let signed = Fields::of(&signed, "bundle")?;
+            Ok(SignedPrekeyUpload {
+                key_id: key_id(&signed)?,
+                public_key: signed.required_string("publicKey")?,
+                signature: signed.required_string("signature")?,
+            })
+        })
+        .transpose()
 }
 
 fn one_time_prekey(prekey: &Fields<'_>) -> Result<OneTimePrekeyJson> {
@@ -127,18 +132,12 @@ pub(crate) fn fetched_bundle_from_js(value: &JsValue) -> Result<BundleResponse> 
         return Err(Error::invalid("bundle", "fetchBundle returned nothing"));
     }
     let fields = Fields::of(value, "bundle")?;
-    let signed_prekey = match fields.object("signedPrekey")? {
-        None => None,
-        Some(signed) => {
-            let signed = Fields::of(&signed, "bundle")?;
-            Some(BundleSignedPrekey {
-                key_id: key_id(&signed)?,
-                public_key: signed.required_string("publicKey")?,
-                signature: signed.required_string("signature")?,
-                created_at: None,
-            })
-        }
-    };
+    let signed_prekey = signed_prekey(&fields)?.map(|signed| BundleSignedPrekey {
+        key_id: signed.key_id,
+        public_key: signed.public_key,
+        signature: signed.signature,
+        created_at: None,
+    });
     let one_time_prekey = match fields.object("oneTimePrekey")? {
         None => None,
         Some(prekey) => Some(one_time_prekey(&Fields::of(&prekey, "bundle")?)?),
