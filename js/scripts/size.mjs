@@ -100,7 +100,7 @@ for (const { wasm } of entries) {
 const entryFile = (entry) => resolve(packageDir, pick(manifest.exports[entry]));
 const report = [];
 for (const { name, entry, specifier, after, wasm, target } of entries) {
-  let js = await moduleGraph(entry ? entryFile(entry) : resolveSpecifier(specifier, packageDir));
+  let js = await moduleGraph(entry ? entryFile(entry) : resolveSpecifier(specifier));
   if (after) {
     const loaded = new Set(await moduleGraph(entryFile(after)));
     js = js.filter((file) => !loaded.has(file));

@@ -9,15 +9,13 @@
 // message the engine gives it (the SDK's whole client reads answers the same way, in
 // platform-wasm/src/body.rs).
 
+import { quickChatError } from './errors.js';
+
 /** Bodies of this endpoint larger than this are refused (core's `MAX_SMALL_RESPONSE`). */
 const MAX_RESPONSE_BYTES = 1 << 20;
 /** A request that has not answered by then fails (the whole client's REST timeout). */
 const REQUEST_TIMEOUT_MS = 30_000;
 const PATH = '/api/users/{id}/prekeys';
-
-function quickChatError(code, message) {
-  return Object.assign(new Error(message), { name: 'QuickChatError', code });
-}
 
 function errorText(error) {
   if (typeof error === 'string') return error;

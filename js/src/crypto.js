@@ -4,6 +4,7 @@
 // Its own, smaller module (see src/load-crypto-browser.js): the drop-in needs no client code.
 import { load } from '#load-crypto';
 import { serverBundleFetch } from './bundle-fetch.js';
+import { quickChatError } from './errors.js';
 import { tabSessions } from './tab-engines.js';
 import { importWebClient as importFrom, loadImporter } from './importer.js';
 import { TabGroup, tabsAvailable } from './tabs.js';
@@ -56,10 +57,7 @@ function convertRecord(kind, record) {
 }
 
 function wrongPassphrase() {
-  return Object.assign(new Error('wrong passphrase for this store'), {
-    name: 'QuickChatError',
-    code: 'wrong_passphrase',
-  });
+  return quickChatError('wrong_passphrase', 'wrong passphrase for this store');
 }
 
 /**

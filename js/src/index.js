@@ -2,6 +2,7 @@
 // from quickchat/crypto) the drop-in replacement of the web client's crypto layer.
 import { load } from '#load';
 import { configured } from './crypto.js';
+import { quickChatError } from './errors.js';
 import { importWebClient, loadImporter } from './importer.js';
 
 export {
@@ -44,10 +45,6 @@ export async function readWebClientDatabase(name) {
   return (await loadImporter(configured().importWasm)).readWebClientDatabase(name);
 }
 
-/** A `QuickChatError` made on this side of the package. */
-function quickChatError(code, message) {
-  return Object.assign(new Error(message), { name: 'QuickChatError', code });
-}
 
 /** The one user whose keys the web client's database `name` holds. */
 async function onlyUserOf(name) {

@@ -24,6 +24,7 @@
 // Where there is no Web Locks API or BroadcastChannel (Node, jsdom under vitest) none of
 // this is used: crypto.js opens the engine in place, as before.
 
+import { quickChatError } from './errors.js';
 import { TabKeys, TabSessions } from './tab-engines.js';
 
 /** How long a call waits for a leader to acknowledge it before failing. */
@@ -66,9 +67,6 @@ export function tabsAvailable() {
   );
 }
 
-function quickChatError(code, message) {
-  return Object.assign(new Error(message), { name: 'QuickChatError', code });
-}
 
 // An error as data for the channel: its name, message and every plain field (`code`...).
 function errorData(error) {

@@ -4,6 +4,7 @@
 // at nothing and the server answers with its index.html) must not end in an opaque
 // "expected magic word" — the package's own file is tried where the dev server serves it,
 // and failing that the error names the fix.
+import { quickChatError } from './errors.js';
 
 // Every WebAssembly binary starts with "\0asm".
 const MAGIC = [0x00, 0x61, 0x73, 0x6d];
@@ -57,15 +58,13 @@ function packageCopy(primary, loaderUrl) {
 
 function unavailable(tried) {
   const list = tried.map(({ url, what }) => `${url} (${what})`).join('; ');
-  return Object.assign(
-    new Error(
-      `quickchat: its WebAssembly module could not be loaded from ${list}. A bundler moved the ` +
-        "package's code away from its .wasm: Vite's dev server does so when it pre-bundles the " +
-        "package — add `optimizeDeps: { exclude: ['quickchat'] }` to vite.config.js — or say " +
-        "where the file is served: `init({ wasm: url })` (quickchat), `configure({ wasm: url })` " +
-        '(quickchat/crypto).',
-    ),
-    { name: 'QuickChatError', code: 'wasm_unavailable' },
+  return quickChatError(
+    'wasm_unavailable',
+    `quickchat: its WebAssembly module could not be loaded from ${list}. A bundler moved the ` +
+      "package's code away from its .wasm: Vite's dev server does so when it pre-bundles the " +
+      "package — add `optimizeDeps: { exclude: ['quickchat'] }` to vite.config.js — or say " +
+      "where the file is served: `init({ wasm: url })` (quickchat), `configure({ wasm: url })` " +
+      '(quickchat/crypto).',
   );
 }
 

@@ -27,6 +27,7 @@ pub mod error;
 pub mod handover;
 mod idb;
 pub mod import;
+mod objects;
 mod realm;
 pub mod rng;
 pub mod store;

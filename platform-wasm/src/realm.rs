@@ -49,6 +49,21 @@ pub(crate) fn field(object: &JsValue, name: &str) -> JsValue {
     Reflect::get(object, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
 }
 
+/// `object[name]`, unless it is absent, `undefined` or `null` (what an absent field is for
+/// the API, as JSON's `null` is for serde's optional fields).
+pub(crate) fn present(object: &JsValue, name: &str) -> Option<JsValue> {
+    Some(field(object, name)).filter(|v| !v.is_undefined() && !v.is_null())
+}
+
+/// `value` if it is a whole number from 0 to `max` (at most 2^53: exact as an integer).
+pub(crate) fn whole(value: &JsValue, max: f64) -> Option<u64> {
+    value
+        .as_f64()
+        .filter(|n| n.fract() == 0.0 && (0.0..=max).contains(n))
+        // Whole and in range: the conversion is exact.
+        .map(|n| n as u64)
+}
+
 /// Calls `object[name]()` with `object` as `this`, if it is a function; `None` if there is no
 /// such method, `Err` with what it threw.
 pub(crate) fn call_method(object: &JsValue, name: &str) -> Option<Result<JsValue, JsValue>> {

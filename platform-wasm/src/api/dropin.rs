@@ -23,7 +23,6 @@ use wasm_bindgen::JsValue;
 use wasm_bindgen::prelude::*;
 
 use super::fields::Fields;
-use super::objects::{Object, array};
 use super::options::ParsedOptions;
 use super::promise;
 use super::wire::{envelope_from_wire, header_number};
@@ -31,6 +30,7 @@ use crate::dropin::keys::Shared;
 use crate::dropin::sessions::{BundleSource, SessionState, all_sessions};
 use crate::error::{Error, Result};
 use crate::import::WEB_CLIENT_DATABASE;
+use crate::objects::{Object, array};
 
 /// The engine of the package's `KeyManager`.
 #[wasm_bindgen]

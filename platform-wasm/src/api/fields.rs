@@ -6,7 +6,7 @@
 use wasm_bindgen::JsValue;
 
 use crate::error::{Error, Result};
-use crate::realm::field;
+use crate::realm::{present, whole};
 
 /// The fields of an object the API's errors call `what`.
 pub(crate) struct Fields<'a> {
@@ -28,10 +28,6 @@ impl<'a> Fields<'a> {
         Error::invalid(self.what, format!("{name} must be {expected}"))
     }
 
-    fn get(&self, name: &str) -> Option<JsValue> {
-        Some(field(self.object, name)).filter(|v| !v.is_undefined() && !v.is_null())
-    }
-
     /// The field `name` as `read` takes it, if present; refused as not `expected` when
     /// `read` does not take it.
     fn typed<T>(
@@ -40,7 +36,7 @@ impl<'a> Fields<'a> {
         expected: &str,
         read: impl FnOnce(&JsValue) -> Option<T>,
     ) -> Result<Option<T>> {
-        self.get(name)
+        present(self.object, name)
             .map(|v| read(&v).ok_or_else(|| self.wrong(name, expected)))
             .transpose()
     }
@@ -67,11 +63,7 @@ impl<'a> Fields<'a> {
 
     /// A whole number from 0 to `max`.
     pub(crate) fn whole(&self, name: &str, max: f64, expected: &str) -> Result<Option<u64>> {
-        self.typed(name, expected, |v| {
-            v.as_f64()
-                .filter(|n| (0.0..=max).contains(n) && n.fract() == 0.0)
-                .map(|n| n as u64)
-        })
+        self.typed(name, expected, |v| whole(v, max))
     }
 
     /// An array of strings (absent: none).

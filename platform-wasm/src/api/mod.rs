@@ -9,7 +9,6 @@ pub mod client;
 #[cfg(feature = "dropin")]
 pub mod dropin;
 mod fields;
-pub(crate) mod objects;
 pub mod options;
 mod wire;
 // The low-level API is the `quickchat` entry point's only: `quickchat/crypto` never loads it.
@@ -29,7 +28,7 @@ use crate::error::Result;
 
 /// A plain JavaScript value (object, array, string, number…) made from `value`, through
 /// JSON. Only the whole client's API hands out such values; the drop-in builds its objects
-/// field by field ([`objects`]).
+/// field by field ([`crate::objects`]).
 #[cfg(feature = "client")]
 pub(crate) fn to_js<T: serde::Serialize + ?Sized>(value: &T) -> Result<JsValue> {
     let text = serde_json::to_string(value)

@@ -7,7 +7,7 @@
 use quickchat_core::envelope::{Envelope, EnvelopeError, MAX_ENVELOPE_LEN, X3dhHeader};
 use wasm_bindgen::JsValue;
 
-use crate::realm::field;
+use crate::realm::{present, whole};
 
 /// The message in its JSON string.
 pub(crate) fn envelope_from_wire(wire: &str) -> Result<Envelope, EnvelopeError> {
@@ -60,27 +60,16 @@ pub(crate) fn envelope_from_js(message: &JsValue) -> Result<Envelope, EnvelopeEr
 /// A number of the message from JavaScript, held to what core's JSON reader accepts for a
 /// `u32`.
 pub(crate) fn header_number(path: &str, value: &JsValue) -> Result<u32, EnvelopeError> {
-    match value.as_f64() {
-        Some(n) if n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&n) => {
-            // An integer in range: the conversion is exact.
-            Ok(n as u32)
-        }
-        _ => Err(shape(format!(
-            "{path} must be an integer in 0..=4294967295"
-        ))),
-    }
+    whole(value, f64::from(u32::MAX))
+        // In u32's range: the conversion is exact.
+        .map(|n| n as u32)
+        .ok_or_else(|| shape(format!("{path} must be an integer in 0..=4294967295")))
 }
 
 fn shape(detail: impl Into<String>) -> EnvelopeError {
     EnvelopeError::InvalidShape {
         detail: detail.into(),
     }
-}
-
-/// The field `name`, unless it is absent, `undefined` or `null` (as serde reads JSON `null`
-/// for an optional field).
-fn present(object: &JsValue, name: &str) -> Option<JsValue> {
-    Some(field(object, name)).filter(|v| !v.is_undefined() && !v.is_null())
 }
 
 fn string(object: &JsValue, name: &str, path: &'static str) -> Result<String, EnvelopeError> {

@@ -16,9 +16,9 @@ use wasm_bindgen::JsValue;
 use super::keys::Shared;
 use super::{SharedStore, now};
 use crate::api::dropin::fetched_bundle_from_js;
-use crate::api::objects::Object;
 use crate::api::report_callback_error;
 use crate::error::{Error, Result};
+use crate::objects::Object;
 use crate::rng::WebRng;
 
 /// Where a `SessionManager` gets its peers' bundles.

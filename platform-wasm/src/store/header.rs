@@ -10,6 +10,8 @@ use super::connection::{Connection, finish};
 use super::schema::{self, META};
 use super::values::{backend, bytes, bytes_of, corrupt};
 use crate::idb;
+use crate::objects::{Object, array};
+use crate::realm::{field, whole};
 
 /// Value of the `format` entry of `meta`: names the database as a quickchat store.
 pub const FORMAT: &str = "quickchat-idb";
@@ -88,28 +90,13 @@ pub(super) async fn write_header(
 /// every build reads), here written and read through the JavaScript engine's `JSON`, so the
 /// module needs no JSON code of its own.
 fn kdf_json(params: &KdfParams) -> Result<String, StoreError> {
-    let object = js_sys::Object::new();
-    let salt: js_sys::Array = params
-        .salt
-        .iter()
-        .map(|&b| JsValue::from_f64(f64::from(b)))
-        .collect();
-    let fields: [(&str, JsValue); 4] = [
-        ("salt", salt.into()),
-        ("memoryKib", JsValue::from_f64(f64::from(params.memory_kib))),
-        (
-            "iterations",
-            JsValue::from_f64(f64::from(params.iterations)),
-        ),
-        (
-            "parallelism",
-            JsValue::from_f64(f64::from(params.parallelism)),
-        ),
-    ];
-    for (name, value) in fields {
-        // Setting a property on a fresh plain object cannot fail.
-        let _ = js_sys::Reflect::set(&object, &JsValue::from_str(name), &value);
-    }
+    let salt = params.salt.iter().map(|&b| JsValue::from_f64(f64::from(b)));
+    let object = Object::new()
+        .set("salt", array(salt))
+        .number("memoryKib", params.memory_kib)
+        .number("iterations", params.iterations)
+        .number("parallelism", params.parallelism)
+        .build();
     js_sys::JSON::stringify(&object)
         .ok()
         .and_then(|text| text.as_string())
@@ -131,25 +118,20 @@ fn parse_kdf(text: &str) -> Result<KdfParams, StoreError> {
     if !value.is_object() {
         return Err(damaged("not an object"));
     }
-    let whole = |value: JsValue, max: f64| {
-        value
-            .as_f64()
-            .filter(|n| n.fract() == 0.0 && (0.0..=max).contains(n))
-    };
     let cost = |name: &str| {
-        whole(crate::realm::field(&value, name), f64::from(u32::MAX))
+        whole(&field(&value, name), f64::from(u32::MAX))
             // Whole and in u32's range: the conversion is exact.
             .map(|n| n as u32)
             .ok_or_else(|| damaged(&format!("{name} is not a whole number")))
     };
-    let salt = crate::realm::field(&value, "salt");
+    let salt = field(&value, "salt");
     if !js_sys::Array::is_array(&salt) {
         return Err(damaged("salt is not an array"));
     }
     let salt = js_sys::Array::from(&salt)
         .iter()
         // A byte: the conversion is exact.
-        .map(|b| whole(b, 255.0).map(|b| b as u8))
+        .map(|b| whole(&b, 255.0).map(|b| b as u8))
         .collect::<Option<Vec<u8>>>()
         .ok_or_else(|| damaged("salt is not bytes"))?;
     let params = KdfParams {

@@ -1,6 +1,7 @@
-//! Plain JavaScript objects the drop-in hands out, built field by field (the counterpart of
-//! [`super::fields`]): no JSON in between, and no serializer in the drop-in's module. Fields
-//! are set in the order given, which is the order `Object.keys` shows.
+//! Plain JavaScript objects the drop-in hands out (and the store header writes), built field
+//! by field (the counterpart of [`crate::api::fields`]): no JSON in between, and no
+//! serializer in the drop-in's module. Fields are set in the order given, which is the order
+//! `Object.keys` shows.
 
 use wasm_bindgen::JsValue;
 
