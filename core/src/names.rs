@@ -15,6 +15,8 @@ use unicode_normalization::UnicodeNormalization;
 #[cfg(feature = "unicode-names")]
 use unicode_security::{MixedScript, skeleton};
 
+use crate::quoted::Quoted;
+
 /// Why a user name deserves a second look. Serializes as `{"kind": "<snake_case>", ...}`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(
@@ -60,10 +62,14 @@ impl std::fmt::Display for NameIssue {
             ),
             NameIssue::MixedScripts => f.write_str("it mixes letters of several scripts"),
             NameIssue::NotNormalized { normalized } => {
-                write!(f, "it uses variant letter forms (normally {normalized:?})")
+                write!(
+                    f,
+                    "it uses variant letter forms (normally {})",
+                    Quoted(normalized)
+                )
             }
             NameIssue::LooksLike { contact } => {
-                write!(f, "it looks like your contact {contact:?}")
+                write!(f, "it looks like your contact {}", Quoted(contact))
             }
         }
     }
@@ -126,8 +132,8 @@ pub fn describe(name: &str, issues: &[NameIssue]) -> Option<String> {
     }
     let reasons: Vec<String> = issues.iter().map(ToString::to_string).collect();
     Some(format!(
-        "the user name {:?} may not be who it seems: {}",
-        name.escape_debug().to_string(),
+        "the user name {} may not be who it seems: {}",
+        Quoted(name),
         reasons.join("; ")
     ))
 }

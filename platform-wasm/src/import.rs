@@ -277,8 +277,12 @@ pub fn import_web_client_records(name: String, user_id: String, now: f64) -> js_
 #[cfg(feature = "importer")]
 #[wasm_bindgen(js_name = recordToBinary)]
 pub fn record_to_binary(kind: String, record: JsValue) -> Result<js_sys::Uint8Array, JsValue> {
-    let kind = crate::store::RecordKind::from_name(&kind)
-        .ok_or_else(|| Error::invalid("kind", format!("no record kind {kind:?}")))?;
+    let kind = crate::store::RecordKind::from_name(&kind).ok_or_else(|| {
+        Error::invalid(
+            "kind",
+            format!("no record kind {}", quickchat_core::quoted::Quoted(&kind)),
+        )
+    })?;
     let array = crate::realm::uint8_array(&record)
         .ok_or_else(|| Error::invalid("record", "a record as a Uint8Array"))?;
     let json = crate::realm::take_bytes(&array);

@@ -13,6 +13,9 @@
 #![cfg_attr(not(target_arch = "wasm32"), allow(rustdoc::broken_intra_doc_links))]
 #![cfg(target_arch = "wasm32")]
 #![forbid(unsafe_code)]
+// Strings in messages are quoted with `quickchat_core::quoted::Quoted`, not `{:?}` (see
+// core's lib.rs).
+#![cfg_attr(not(test), deny(clippy::use_debug))]
 // The importer module and the whole SDK's are built without the drop-in (the feature
 // `dropin`): the helpers only the drop-in's (and, in the importer, the client's) API use are
 // then unused.

@@ -80,7 +80,10 @@ impl WebTransport {
         } else {
             return Err(Error::invalid(
                 "server URL",
-                format!("must start with http:// or https://, got {server:?}"),
+                format!(
+                    "must start with http:// or https://, got {}",
+                    quickchat_core::quoted::Quoted(server)
+                ),
             ));
         };
         Ok(Self {

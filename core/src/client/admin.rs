@@ -49,7 +49,10 @@ where
         if role != "user" && role != "admin" {
             return Err(ClientError::InvalidInput {
                 what: "role",
-                why: format!("{role:?} is not \"user\" or \"admin\""),
+                why: format!(
+                    "{} is not \"user\" or \"admin\"",
+                    crate::quoted::Quoted(role)
+                ),
             });
         }
         Ok(self

@@ -51,7 +51,7 @@ pub enum ClientError {
         peer_id: String,
     },
     /// No user has this name or id.
-    #[error("no user with the name or id {name:?}")]
+    #[error("no user with the name or id {}", crate::quoted::Quoted(name))]
     UnknownUser {
         /// The name asked for.
         name: String,

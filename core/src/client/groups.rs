@@ -117,7 +117,10 @@ where
         if role != "admin" && role != "member" {
             return Err(ClientError::InvalidInput {
                 what: "role",
-                why: format!("{role:?} is not \"admin\" or \"member\""),
+                why: format!(
+                    "{} is not \"admin\" or \"member\"",
+                    crate::quoted::Quoted(role)
+                ),
             });
         }
         Ok(self

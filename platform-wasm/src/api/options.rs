@@ -5,6 +5,7 @@ use std::collections::HashSet;
 
 #[cfg(feature = "client")]
 use quickchat_core::client::{Backoff, CatchUpScope, ClientConfig};
+use quickchat_core::quoted::Quoted;
 use quickchat_core::x3dh::OneTimePrekeyUse;
 use wasm_bindgen::JsValue;
 
@@ -102,7 +103,7 @@ impl Options {
                 Some(other) => {
                     return Err(Error::invalid(
                         "storage",
-                        format!("{other:?} is not \"indexeddb\" or \"memory\""),
+                        format!("{} is not \"indexeddb\" or \"memory\"", Quoted(other)),
                     ));
                 }
             },
@@ -221,7 +222,10 @@ impl ParsedOptions {
             Some("insecure-for-tests") => Ok(KdfStrength::InsecureForTests),
             Some(other) => Err(Error::invalid(
                 "kdf",
-                format!("{other:?} is not \"recommended\" or \"insecure-for-tests\""),
+                format!(
+                    "{} is not \"recommended\" or \"insecure-for-tests\"",
+                    Quoted(other)
+                ),
             )),
         }
     }
@@ -233,7 +237,7 @@ impl ParsedOptions {
             None | Some("never") => Ok(OneTimePrekeyUse::Never),
             Some(other) => Err(Error::invalid(
                 "oneTimePrekeys",
-                format!("{other:?} is not \"when-available\" or \"never\""),
+                format!("{} is not \"when-available\" or \"never\"", Quoted(other)),
             )),
         }
     }
@@ -267,7 +271,7 @@ impl ParsedOptions {
             Some(other) => {
                 return Err(Error::invalid(
                     "catchUp",
-                    format!("{other:?} is not \"all-users\" or \"known-peers\""),
+                    format!("{} is not \"all-users\" or \"known-peers\"", Quoted(other)),
                 ));
             }
         };

@@ -1,6 +1,7 @@
 //! The clear header of a store: the format marker, the value layout, the KDF parameters and
 //! the check value, read before anything sealed.
 
+use quickchat_core::quoted::Quoted;
 use quickchat_core::store::StoreError;
 use quickchat_core::store::sealing::{KdfParams, check_kdf_params};
 use wasm_bindgen::JsValue;
@@ -35,7 +36,7 @@ pub(super) async fn read_header(connection: &Connection) -> Result<Option<Header
                 .map_err(backend("reading the header"))
         }
     };
-    let what = || format!("header of IndexedDB database {:?}", connection.name);
+    let what = || format!("header of IndexedDB database {}", Quoted(&connection.name));
     let Some(format) = get("format").await? else {
         return Ok(None);
     };

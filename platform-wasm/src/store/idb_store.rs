@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use async_trait::async_trait;
+use quickchat_core::quoted::Quoted;
 use quickchat_core::session::PeerSessions;
 #[cfg(feature = "client")]
 use quickchat_core::store::MessageStatus;
@@ -80,7 +81,7 @@ impl IdbStore {
             .await
             .map_err(|e| match e.name.as_str() {
                 "VersionError" => corrupt(
-                    format!("IndexedDB database {name:?}"),
+                    format!("IndexedDB database {}", Quoted(name)),
                     "it was made by a newer version of this SDK",
                 ),
                 _ => backend("opening the database")(e),
@@ -107,7 +108,7 @@ impl IdbStore {
         }
         let Some(header) = header else {
             return Err(corrupt(
-                format!("IndexedDB database {name:?}"),
+                format!("IndexedDB database {}", Quoted(name)),
                 "the store header could not be written",
             ));
         };

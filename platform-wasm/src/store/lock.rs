@@ -9,6 +9,7 @@ use std::rc::Rc;
 
 use futures::channel::oneshot;
 use js_sys::{Function, Object, Promise, Reflect};
+use quickchat_core::quoted::Quoted;
 use quickchat_core::store::StoreError;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
@@ -117,7 +118,7 @@ pub(crate) async fn acquire(name: &str, wait_ms: u32) -> Result<Option<StoreLock
             _on_error: on_error,
         })),
         Ok(Outcome::Refused) => Err(StoreError::InUse {
-            what: format!("IndexedDB database {name:?}"),
+            what: format!("IndexedDB database {}", Quoted(name)),
         }),
         Ok(Outcome::Failed(detail)) => Err(failed(detail)),
         Err(_) => Err(failed("the lock request was dropped".into())),

@@ -3,6 +3,7 @@
 
 #[cfg(feature = "client")]
 use js_sys::Object;
+use quickchat_core::quoted::Quoted;
 use quickchat_core::store::StoreError;
 use quickchat_core::store::binary::{self, BinaryRecord};
 use quickchat_core::store::sealing::Place;
@@ -59,7 +60,7 @@ impl IdbStore {
         let value = idb::call(made).await.map_err(backend(&context))?;
         Some(value)
             .filter(|v| !v.is_undefined())
-            .map(|value| bytes_of(&value, &format!("{store} record {key_text:?}")))
+            .map(|value| bytes_of(&value, &format!("{store} record {}", Quoted(key_text))))
             .transpose()
     }
 
@@ -100,7 +101,7 @@ impl IdbStore {
             .zip(values.iter())
             .map(|(key, value)| {
                 let key_text = key_text(key);
-                let sealed = bytes_of(value, &format!("{store} record {key_text:?}"))?;
+                let sealed = bytes_of(value, &format!("{store} record {}", Quoted(&key_text)))?;
                 Ok((key_text, sealed))
             })
             .collect()
@@ -134,7 +135,7 @@ impl IdbStore {
         let id = get_field(value, "id")
             .as_string()
             .ok_or_else(|| corrupt("message", "no id"))?;
-        let what = || format!("message {id:?}");
+        let what = || format!("message {}", Quoted(&id));
         let sealed = bytes_of(&get_field(value, "s"), &what())?;
         let record: MessageRecord = self
             .sealer

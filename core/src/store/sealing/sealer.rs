@@ -72,9 +72,9 @@ impl<'a> Place<'a> {
             return name.to_string();
         }
         format!(
-            "{} record {:?}",
+            "{} record {}",
             self.table,
-            String::from_utf8_lossy(self.key)
+            crate::quoted::Quoted(&String::from_utf8_lossy(self.key))
         )
     }
 }
