@@ -2,8 +2,8 @@
 # Builds the npm package `quickchat` (js/) from platform-wasm: the wasm in a size-optimised
 # release profile, wasm-bindgen's ESM glue (`--target web`, which both Vite and Node >= 20
 # load; the package picks the loader), then wasm-opt from the npm package `binaryen`.
-# Output: js/pkg/ (generated, git-ignored): the three modules below; and js/dist/, src/ minified
-# for browsers. Usage: scripts/build-js.sh
+# Output: js/pkg/ (generated, git-ignored): the three modules below; and js/dist/, src/ bundled
+# and minified for browsers. Usage: scripts/build-js.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/wasm-env.sh
@@ -83,10 +83,11 @@ fi
 # 16.4): LLVM vectorises parts of the crypto with it. Measured (bench, alternating builds):
 # a drop-in encryption about 10 % faster, and each module about 15 KB gzipped smaller.
 # QC_WASM_NO_SIMD=1 builds for engines without it.
-opt_features=()
+opt_features=(--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext
+    --enable-mutable-globals --enable-reference-types --enable-multivalue)
 if [ -z "${QC_WASM_NO_SIMD:-}" ]; then
     rustflags+=" -Ctarget-feature=+simd128"
-    opt_features=(--enable-simd)
+    opt_features+=(--enable-simd)
 fi
 export RUSTFLAGS="$rustflags ${QC_WASM_RUSTFLAGS:-}"
 
@@ -119,6 +120,19 @@ build_module() {
 
     log "wasm-bindgen $want --target web ($name)"
     "$bindgen" --target web --weak-refs --out-dir "$out" --out-name "$name" "$wasm"
+    if [ -x "$opt" ]; then
+        log "wasm-opt (binaryen $("$opt" --version | awk '{print $3}'))"
+        "$opt" "-O${QC_WASM_OPT_PASS:-z}" --strip-debug --strip-producers "${opt_features[@]}" \
+            "$out/${name}_bg.wasm" -o "$out/${name}_bg.wasm"
+        # Short import and export names, in the .wasm and its glue (scripts/minify-names.mjs).
+        node js/scripts/minify-names.mjs "$opt" "$out/${name}_bg.wasm" "$out/$name.js" \
+            "${opt_features[@]}" >&2
+    elif [ -n "${QC_ALLOW_UNOPTIMIZED:-}" ]; then
+        log "wasm-opt not found; QC_ALLOW_UNOPTIMIZED is set: the .wasm is not post-optimised (not what is shipped)"
+    else
+        log "wasm-opt not found: run npm ci in js/ (or set QC_ALLOW_UNOPTIMIZED=1 for a build that is not what is shipped)"
+        exit 1
+    fi
     # The generated glue is shipped minified (whitespace, syntax and local names; exports
     # and property names stay): about half its gzipped size. The hand-written src/ stays
     # readable.
@@ -130,19 +144,6 @@ build_module() {
         log "esbuild not found; QC_ALLOW_UNOPTIMIZED is set: the JS glue is not minified (not what is shipped)"
     else
         log "esbuild not found: run npm ci in js/ (or set QC_ALLOW_UNOPTIMIZED=1 for a build that is not what is shipped)"
-        exit 1
-    fi
-
-    if [ -x "$opt" ]; then
-        log "wasm-opt (binaryen $("$opt" --version | awk '{print $3}'))"
-        "$opt" "-O${QC_WASM_OPT_PASS:-z}" --strip-debug --strip-producers \
-            --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-            --enable-mutable-globals --enable-reference-types --enable-multivalue \
-            "${opt_features[@]}" "$out/${name}_bg.wasm" -o "$out/${name}_bg.wasm"
-    elif [ -n "${QC_ALLOW_UNOPTIMIZED:-}" ]; then
-        log "wasm-opt not found; QC_ALLOW_UNOPTIMIZED is set: the .wasm is not post-optimised (not what is shipped)"
-    else
-        log "wasm-opt not found: run npm ci in js/ (or set QC_ALLOW_UNOPTIMIZED=1 for a build that is not what is shipped)"
         exit 1
     fi
 }
@@ -172,9 +173,9 @@ for name in $modules; do
     esac
 done
 
-# What browsers load of the hand-written JavaScript: src/ minified file by file into js/dist/
-# (js/scripts/dist.mjs; Node loads src/).
-log "js/dist: src/ minified for browsers (js/scripts/dist.mjs)"
+# What browsers load of the hand-written JavaScript: src/ bundled by entry point and
+# minified into js/dist/ (js/scripts/dist.mjs; Node loads src/).
+log "js/dist: src/ bundled and minified for browsers (js/scripts/dist.mjs)"
 node js/scripts/dist.mjs
 
 for name in $modules; do

@@ -27,7 +27,7 @@ if (!existsSync(new URL('../pkg/quickchat_wasm_bg.wasm', import.meta.url))) {
   process.exit(1);
 }
 
-// dist/ (src/ minified, what browsers load) from the src/ under test.
+// dist/ (src/ bundled and minified, what browsers load) from the src/ under test.
 const dist = spawnSync(process.execPath, ['scripts/dist.mjs'], { cwd: packageDir, stdio: 'inherit' });
 if (dist.status !== 0) {
   console.error('scripts/dist.mjs failed');
