@@ -6,7 +6,8 @@ import { load } from '#load-crypto';
 import { serverBundleFetch } from './bundle-fetch.js';
 import { quickChatError } from './errors.js';
 import { tabSessions } from './tab-engines.js';
-import { importWebClient as importFrom, loadImporter } from './importer.js';
+import { importWebClient as importFrom, upgradeStore } from './importer.js';
+import { deviceSecret, openKeyStore } from './key-store.js';
 import { TabGroup, tabsAvailable } from './tabs.js';
 
 /** One-time prekeys the web client keeps on the server (the SDK's policy too). */
@@ -49,11 +50,21 @@ function importWebClient(name, userId, now) {
   return importFrom(defaults.importWasm, name, userId, now);
 }
 
-// A store written by an older version of this package may hold records in JSON, which this
-// entry point's module does not read: the importer module converts them, once, when such a
-// store is opened (and is downloaded only then).
-function convertRecord(kind, record) {
-  return loadImporter(defaults.importWasm).then((module) => module.recordToBinary(kind, record));
+// The engine of `userId`'s keys over the store's IndexedDB database, which src/key-store.js
+// opens and reads (the engine holds the records and seals what it writes), or in memory. A
+// store an older version of this package left is upgraded first by the importer module,
+// downloaded only then. Without a passphrase, the device's generated one.
+async function openKeys(wasm, userId, options) {
+  const name = storeKey(userId, options);
+  if (name === null) return wasm.KeyManagerCore.open(userId, options, importWebClient, null);
+  const passphrase = options.passphrase ?? (await deviceSecret(name));
+  const disk = await openKeyStore(name, (database) => upgradeStore(defaults.importWasm, database, passphrase));
+  try {
+    return await wasm.KeyManagerCore.open(userId, { ...options, passphrase }, importWebClient, disk);
+  } catch (error) {
+    disk.close();
+    throw error;
+  }
 }
 
 function wrongPassphrase() {
@@ -215,7 +226,7 @@ function shareAcrossTabs(key, userId, options) {
     openKeys: () =>
       load(defaults.wasm).then((module) => {
         wasm = module;
-        return module.KeyManagerCore.open(userId, options, importWebClient, convertRecord);
+        return openKeys(module, userId, options);
       }),
     openSessions: (keys, token, sessionOptions) => sessionCore(wasm, keys, token, sessionOptions),
     passphrase: options.passphrase,
@@ -261,7 +272,7 @@ export class KeyManager {
         this.#core =
           key !== null && tabs !== false && tabsAvailable()
             ? shareAcrossTabs(key, this.#userId, options)
-            : load(defaults.wasm).then((wasm) => wasm.KeyManagerCore.open(this.#userId, options, importWebClient, convertRecord));
+            : load(defaults.wasm).then((wasm) => openKeys(wasm, this.#userId, options));
         if (key !== null) openStores.set(key, { passphrase: options.passphrase, core: this.#core });
       }
       this.#core.catch(() => {

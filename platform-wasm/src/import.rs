@@ -268,6 +268,30 @@ pub fn import_web_client_records(name: String, user_id: String, now: f64) -> js_
     })
 }
 
+/// The importer module's upgrade of a drop-in store an older version of the SDK left (a
+/// layout before [`crate::store::schema::LAYOUT`]): the store `name` opened with
+/// `passphrase` (which upgrades it, all in one transaction) and closed again. The drop-in's
+/// module reads only the current layout (the package's `src/key-store.js` calls this when it
+/// finds an older one). Rejects with a `QuickChatError` (`wrong_passphrase`, `store_corrupt`,
+/// `store_in_use`, `store_failed`).
+#[cfg(feature = "importer")]
+#[wasm_bindgen(js_name = upgradeStore)]
+pub fn upgrade_store(name: String, passphrase: String) -> js_sys::Promise {
+    let passphrase = zeroize::Zeroizing::new(passphrase);
+    wasm_bindgen_futures::future_to_promise(async move {
+        // The strength is for a new store's key; this one has its header.
+        let store = crate::store::IdbStore::open(
+            &name,
+            &passphrase,
+            crate::store::KdfStrength::Recommended,
+        )
+        .await
+        .map_err(Error::from)?;
+        store.close();
+        Ok(JsValue::UNDEFINED)
+    })
+}
+
 /// The importer module's converter of records that an older layout of the SDK's store left
 /// in a JSON form, which the drop-in's and the whole SDK's modules do not read: `record` (the
 /// unsealed JSON, zeroized here once read), of `kind` (`identity`, `meta`, `signedPrekey`,

@@ -156,20 +156,18 @@ impl KeyManagerCore {
     /// Opens the store of `userId`'s keys (see the package's `KeyManager` for the options).
     /// `importer(name, userId, now)` converts the reference client's database `name` (a
     /// promise of the records' bytes, or `null`): the package passes the importer module's
-    /// `importWebClient`, loaded on its first call; without it nothing is imported.
-    /// `convertRecord(kind, record)` converts a record of an older layout (JSON, which this
-    /// module does not read) to core's binary form: the package passes the importer module's
-    /// `recordToBinary`, loaded on its first call (see the store's `json_records`); without
-    /// it such a store does not open.
+    /// `importWebClient`, loaded on its first call; without it nothing is imported. `disk`:
+    /// the store's database as the package's `src/key-store.js` opened it (its records are
+    /// read into memory here, its writes sealed here), with `options.passphrase` the store's
+    /// (or the device's generated one); `null` for a store in memory.
     pub fn open(
         user_id: String,
         options: JsValue,
         importer: JsValue,
-        convert_record: JsValue,
+        disk: JsValue,
     ) -> js_sys::Promise {
         let importer = crate::realm::function(&importer);
-        let converter =
-            crate::realm::function(&convert_record).map(crate::handover::record_converter);
+        let disk = Some(disk).filter(|d| d.is_object());
         promise(async move {
             let parsed = ParsedOptions::parse(&options)?;
             let import_from = match js_sys::Reflect::get(&options, &"importFrom".into()) {
@@ -177,7 +175,7 @@ impl KeyManagerCore {
                 Ok(v) => Some(v.as_string().unwrap_or_else(|| WEB_CLIENT_DATABASE.into())),
                 Err(_) => Some(WEB_CLIENT_DATABASE.into()),
             };
-            let shared = Shared::open(user_id, parsed, import_from, importer, converter).await?;
+            let shared = Shared::open(user_id, parsed, import_from, importer, disk).await?;
             Ok(KeyManagerCore {
                 shared: Rc::new(shared),
             }

@@ -15,7 +15,6 @@ use crate::api::options::ParsedOptions;
 use crate::error::{Error, Result};
 use crate::handover::import_with;
 use crate::rng::WebRng;
-use crate::store::RecordConverter;
 
 /// How far ahead, at most, the drop-in stores a sending chain ([`SessionConfig::send_ahead`]):
 /// after a reload, a peer passes over at most this many message numbers of the chain the
@@ -67,17 +66,17 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// Opens the store of `user_id`'s keys as `parsed` says; `import_from` names the
-    /// reference client's database to import from on first use; `converter` reads the JSON
-    /// session records of an older store's layout.
+    /// Opens the store of `user_id`'s keys as `parsed` says, over `disk` (the database side
+    /// JavaScript opened) when there is one; `import_from` names the reference client's
+    /// database to import from on first use.
     pub(crate) async fn open(
         user_id: String,
         parsed: ParsedOptions,
         import_from: Option<String>,
         importer: Option<js_sys::Function>,
-        converter: Option<RecordConverter>,
+        disk: Option<wasm_bindgen::JsValue>,
     ) -> Result<Self> {
-        let store = storage::open_store(&user_id, &parsed, converter).await?;
+        let store = storage::open_store(&parsed, disk).await?;
         let config = SessionConfig {
             one_time_prekey_use: parsed.one_time_prekeys()?,
             // A message sent alone waits for its session's write (one IndexedDB transaction,

@@ -90,7 +90,7 @@ pub(super) async fn write_header(
 /// [`KdfParams`] (`{"salt":[…bytes],"memoryKib":…,"iterations":…,"parallelism":…}`, which
 /// every build reads), here written and read through the JavaScript engine's `JSON`, so the
 /// module needs no JSON code of its own.
-fn kdf_json(params: &KdfParams) -> Result<String, StoreError> {
+pub(super) fn kdf_json(params: &KdfParams) -> Result<String, StoreError> {
     let salt = params.salt.iter().map(|&b| JsValue::from_f64(f64::from(b)));
     let object = Object::new()
         .set("salt", array(salt))
@@ -108,7 +108,7 @@ fn kdf_json(params: &KdfParams) -> Result<String, StoreError> {
 }
 
 /// Reads what [`kdf_json`] (or serde, in any build) wrote, and checks the costs.
-fn parse_kdf(text: &str) -> Result<KdfParams, StoreError> {
+pub(super) fn parse_kdf(text: &str) -> Result<KdfParams, StoreError> {
     let damaged = |detail: &str| {
         corrupt(
             "key-derivation parameters",

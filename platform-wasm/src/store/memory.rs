@@ -209,6 +209,14 @@ impl Store for KeyMemoryStore {
         {
             return Err(no_messages());
         }
+        self.apply(batch);
+        Ok(())
+    }
+}
+
+impl KeyMemoryStore {
+    /// Applies the batch's writes (a message's are ignored: the callers refuse them).
+    pub(crate) fn apply(&self, batch: WriteBatch) {
         let mut contents = self.contents.borrow_mut();
         for op in batch.into_ops() {
             match op {
@@ -232,6 +240,5 @@ impl Store for KeyMemoryStore {
                 StoreOp::PutMessage(_) | StoreOp::DeleteMessage(_) => {}
             }
         }
-        Ok(())
     }
 }

@@ -51,6 +51,8 @@ pub mod memory;
 mod reads;
 mod records;
 pub mod schema;
+#[cfg(feature = "dropin")]
+mod sealed;
 mod values;
 mod writes;
 
@@ -60,6 +62,8 @@ pub use idb_store::IdbStore;
 pub use json_records::to_binary as record_to_binary;
 pub use json_records::{Converted, RecordConverter, RecordKind};
 pub use quickchat_core::store::sealing::KdfStrength;
+#[cfg(feature = "dropin")]
+pub(crate) use sealed::SealedStore;
 
 use connection::{Connection, finish};
 use values::{backend, key_text};

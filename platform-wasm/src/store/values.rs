@@ -14,7 +14,6 @@ use crate::idb::IdbError;
 /// to a message read or write: it keeps no messages, and leaves the history code out (a
 /// `cfg`, not a constant condition: dead code in an async function stays in its state
 /// machine).
-#[cfg(not(feature = "client"))]
 pub(super) fn no_history() -> StoreError {
     StoreError::Backend {
         context: "using message history".into(),
