@@ -102,18 +102,32 @@ out=js/pkg
 rm -rf "$out"
 opt=js/node_modules/.bin/wasm-opt
 esbuild=js/node_modules/.bin/esbuild
-wasm="$CARGO_TARGET_DIR/wasm32-unknown-unknown/$profile/quickchat_wasm.wasm"
 
 # Three modules from the one crate: `quickchat_wasm` (everything; the entry point `quickchat`),
 # `quickchat_crypto` (the feature `dropin` without `client`: the drop-in and the key store; the
 # entry point `quickchat/crypto`), so that a page using only the drop-in loads no client
 # code, and `quickchat_import` (the feature `importer` alone: reads and converts the web
 # client's database), which the drop-in loads only on a new user's first run.
+# `build_module NAME INLINING CARGO-ARGS...`: INLINING `less` builds with LLVM's inliner
+# held back (`-inline-threshold=0`, in a target directory of its own so that the two
+# settings do not rebuild each other's crates): code called from several places stays one
+# function. The drop-in's module is built so: 6.1 KB gzipped smaller. It applies to the
+# whole module, the crypto crates too (the flag reaches the link-time optimisation, where a
+# crate's own opt-level no longer counts): measured with bench/ab.mjs, a message that takes
+# a DH ratchet step costs about 1.4x the CPU, an X3DH 1.03-1.07x, messages on one chain no
+# more; the browser bench, where each waits for IndexedDB, stays at its targets (js/README.md).
 build_module() {
-    local name=$1
-    shift
-    log "compiling quickchat-wasm for wasm32-unknown-unknown ($profile) as $name"
-    "$WASM_CARGO" build --target wasm32-unknown-unknown "${WASM_BUILD_STD[@]}" \
+    local name=$1 inlining=$2
+    shift 2
+    local target_dir=$CARGO_TARGET_DIR flags=$RUSTFLAGS
+    if [ "$inlining" = less ]; then
+        target_dir=$CARGO_TARGET_DIR/less-inlining
+        flags="$flags -Cllvm-args=-inline-threshold=0"
+    fi
+    local wasm="$target_dir/wasm32-unknown-unknown/$profile/quickchat_wasm.wasm"
+    log "compiling quickchat-wasm for wasm32-unknown-unknown ($profile, $inlining inlining) as $name"
+    CARGO_TARGET_DIR=$target_dir RUSTFLAGS=$flags \
+        "$WASM_CARGO" build --target wasm32-unknown-unknown "${WASM_BUILD_STD[@]}" \
         "${std_flags[@]}" -p quickchat-wasm --lib --profile "$profile" "${profile_flags[@]}" "$@"
     # Kept with its function names for analysis (twiggy top target/.../<name>.wasm).
     cp "$wasm" "$(dirname "$wasm")/$name.names.wasm"
@@ -155,20 +169,22 @@ for name in $modules; do
         # The whole client without the drop-in's engines: the `quickchat` entry point's
         # KeyManager and SessionManager are quickchat/crypto's, on that module of their own.
         quickchat_wasm)
-            build_module quickchat_wasm --no-default-features \
+            build_module quickchat_wasm default --no-default-features \
                 --features "client ${QC_WASM_SDK_FEATURES-precomputed-tables}"
             ;;
         # The drop-in goes without curve25519-dalek's precomputed tables: its module is about
         # 36 KB gzipped smaller; X3DH and a message that takes a DH ratchet step cost
         # 20-30 % more CPU, which in the browser is small beside the IndexedDB transaction
         # each of them waits for (js/README.md, "Size").
-        # QC_WASM_CRYPTO_FEATURES=precomputed-tables builds it with them.
+        # QC_WASM_CRYPTO_FEATURES=precomputed-tables builds it with them. It is built with
+        # less inlining (see build_module); QC_WASM_CRYPTO_INLINING=default builds it without.
         quickchat_crypto)
             features="dropin ${QC_WASM_CRYPTO_FEATURES-}"
-            build_module quickchat_crypto --no-default-features --features "$features"
+            build_module quickchat_crypto "${QC_WASM_CRYPTO_INLINING:-less}" --no-default-features \
+                --features "$features"
             ;;
         # Runs once per user at most: built without the curve tables.
-        quickchat_import) build_module quickchat_import --no-default-features --features importer ;;
+        quickchat_import) build_module quickchat_import default --no-default-features --features importer ;;
         *) echo "unknown module $name" >&2; exit 1 ;;
     esac
 done
