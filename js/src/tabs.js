@@ -51,7 +51,6 @@ const SESSION_METHODS = new Set([
   'encryptMessage',
   'decryptFields',
   'decryptWire',
-  'decryptMessage',
   'listSessions',
 ]);
 

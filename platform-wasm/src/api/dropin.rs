@@ -495,36 +495,9 @@ impl SessionManagerCore {
         })
     }
 
-    /// As `encryptMessage`, resolving to the wire string itself (what goes in `content`).
-    #[wasm_bindgen(js_name = encryptMessageToString)]
-    pub fn encrypt_message_to_string(&self, peer_id: String, plaintext: String) -> js_sys::Promise {
-        let this = Rc::clone(&self.state);
-        promise(async move {
-            Ok(JsValue::from_str(
-                &this.encrypt_wire(&peer_id, &plaintext).await?,
-            ))
-        })
-    }
-
-    /// Decrypts a message from the peer (the wire object, or its JSON string) and resolves
-    /// to the text. A message that does not decrypt changes nothing.
-    #[wasm_bindgen(js_name = decryptMessage)]
-    pub fn decrypt_message(&self, peer_id: String, message: JsValue) -> js_sys::Promise {
-        let wire = match message.as_string() {
-            Some(text) => Ok(text),
-            None => js_sys::JSON::stringify(&message)
-                .ok()
-                .and_then(|t| t.as_string())
-                .ok_or_else(|| Error::invalid("message", "not an encrypted message")),
-        };
-        match wire {
-            Ok(wire) => self.decrypt_wire(peer_id, wire),
-            Err(e) => js_sys::Promise::reject(&JsValue::from(e)),
-        }
-    }
-
-    /// As `decryptMessage`, from the wire string (the package's JavaScript turns a wire
-    /// object into its string before the call: cheaper than fetching it from here).
+    /// Decrypts a message from the peer, its wire string (the package's JavaScript turns a
+    /// wire object into its string before the call: cheaper than fetching it from here), and
+    /// resolves to the text. A message that does not decrypt changes nothing.
     #[wasm_bindgen(js_name = decryptWire)]
     pub fn decrypt_wire(&self, peer_id: String, wire: String) -> js_sys::Promise {
         let this = Rc::clone(&self.state);
@@ -536,7 +509,7 @@ impl SessionManagerCore {
         })
     }
 
-    /// As `decryptMessage`, from the fields of a wire object without `x3dh`, which the
+    /// As `decryptWire`, from the fields of a wire object without `x3dh`, which the
     /// package's JavaScript passes when it holds such an object: no JSON is written in
     /// JavaScript or parsed here. The numbers must be integers in 0..=2^32-1, as in JSON.
     #[wasm_bindgen(js_name = decryptFields)]
