@@ -279,20 +279,17 @@ class KeyStore {
       this.#header = { layout: LAYOUT, kdf, check };
       return null;
     } catch (error) {
-      if (error?.name !== 'ConstraintError') throw failed('writing the header', error);
+      if (error?.name !== 'ConstraintError') throw error;
     }
     const { header } = await readAll(this.#db, this.#name);
     if (!header) throw corrupt(`IndexedDB database ${quoted(this.#name)}`, 'the store header could not be written');
     return header;
   }
 
+  // Failures of writes are the database's own errors: the engine says what it was doing.
   #transaction(stores) {
-    if (!this.#db) throw failed('using the store', { message: 'the database connection is closed' });
-    try {
-      return this.#db.transaction(stores, 'readwrite');
-    } catch (error) {
-      throw failed('starting a transaction', error);
-    }
+    if (!this.#db) throw new Error('the database connection is closed');
+    return this.#db.transaction(stores, 'readwrite');
   }
 
   /**
@@ -313,7 +310,7 @@ class KeyStore {
       for (const write of writes) {
         if (write.length > 1) {
           const [store, key] = write;
-          this.#queued = this.#queued.filter((q) => !(q.length > 1 && q[0] === store && sameKey(q[1], key)));
+          this.#queued = this.#queued.filter((q) => !(q.length > 1 && q[0] === store && q[1] === key));
         }
         this.#queued.push(write);
       }
@@ -346,11 +343,9 @@ class KeyStore {
       }
     } catch (error) {
       tx?.abort();
-      batch.done = Promise.reject(error?.code ? error : failed('committing', error));
+      batch.done = Promise.reject(error);
     }
-    batch.done ??= done(tx).catch((error) => {
-      throw failed('committing', error);
-    });
+    batch.done ??= done(tx);
     this.#inFlight.add(batch);
     batch.done
       .catch((error) => {
@@ -391,10 +386,6 @@ class KeyStore {
     this.#release?.();
     this.#release = undefined;
   }
-}
-
-function sameKey(a, b) {
-  return a === b || (typeof a === 'number' && typeof b === 'number' && Object.is(a, b));
 }
 
 function deferred() {
