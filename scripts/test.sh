@@ -66,8 +66,8 @@ npm --prefix js test
 step "Python package: the abi3 wheel (maturin), a fresh-venv install, mypy --strict, the pytest suite against the in-process test server"
 scripts/python-test.sh
 
-step "browser SDK: download size of each entry point against its target (js/scripts/size.mjs; reported: both targets of issue 12 are still missed)"
-QC_SIZE_ALLOW_OVER=1 node js/scripts/size.mjs
+step "browser SDK: download size of each entry point against its target (js/scripts/size.mjs: the drop-in's is enforced; the whole SDK's, still missed, is reported)"
+QC_SIZE_ALLOW_OVER=. node js/scripts/size.mjs
 
 step "web demo: end-to-end tests in Chromium (two browsers, groups, native CLI, reload, server restart)"
 npm --prefix web-demo test
