@@ -142,47 +142,43 @@ impl SealedStore {
         Ok(())
     }
 
-    /// The record sealed at `store`/`key`, as the write that puts it in memory.
+    /// The record sealed at `store`/`key`, as the write that puts it in memory. The sealing
+    /// binds a value to its place; a record whose own key is another one was sealed so and is
+    /// refused as well.
     fn opened(&self, store: &str, key: &str, sealed: &[u8]) -> Result<StoreOp, StoreError> {
         let place = Place::new(store, key.as_bytes());
         let plain = self.sealer.open_bytes(&place, sealed)?;
-        let decoded = |plain: &[u8]| -> Result<StoreOp, StoreError> {
-            Ok(match store {
-                ACCOUNT if key == "identity" => StoreOp::PutIdentity(decode(&place, plain)?),
-                ACCOUNT if key == "meta" => StoreOp::PutAccountMeta(decode(&place, plain)?),
-                SIGNED_PREKEYS => {
-                    let record: SignedPrekeyRecord = decode(&place, plain)?;
-                    if record.prekey.id().to_string() != key {
-                        return Err(unreadable(&place, "another prekey's record"));
-                    }
-                    StoreOp::PutSignedPrekey(record)
-                }
-                ONE_TIME_PREKEYS => {
-                    let record: OneTimePrekeyRecord = decode(&place, plain)?;
-                    if record.prekey.id().to_string() != key {
-                        return Err(unreadable(&place, "another prekey's record"));
-                    }
-                    StoreOp::PutOneTimePrekey(record)
-                }
-                SESSIONS => {
-                    let record: PeerSessions =
-                        session_binary::decode(plain).map_err(|e| unreadable(&place, e))?;
-                    if record.peer_id != key {
-                        return Err(unreadable(&place, "another peer's sessions"));
-                    }
-                    StoreOp::PutSessions(record)
-                }
-                KNOWN_IDENTITIES => {
-                    let record: KnownIdentity = decode(&place, plain)?;
-                    if record.peer_id != key {
-                        return Err(unreadable(&place, "another peer's identity"));
-                    }
-                    StoreOp::PutKnownIdentity(record)
-                }
-                _ => return Err(unreadable(&place, "no such record in a store of keys")),
-            })
+        let own = |its_key: String| {
+            (its_key == key)
+                .then_some(())
+                .ok_or_else(|| unreadable(&place, "the record of another key"))
         };
-        decoded(&plain)
+        Ok(match store {
+            ACCOUNT if key == "identity" => StoreOp::PutIdentity(decode(&place, &plain)?),
+            ACCOUNT if key == "meta" => StoreOp::PutAccountMeta(decode(&place, &plain)?),
+            SIGNED_PREKEYS => {
+                let record: SignedPrekeyRecord = decode(&place, &plain)?;
+                own(record.prekey.id().to_string())?;
+                StoreOp::PutSignedPrekey(record)
+            }
+            ONE_TIME_PREKEYS => {
+                let record: OneTimePrekeyRecord = decode(&place, &plain)?;
+                own(record.prekey.id().to_string())?;
+                StoreOp::PutOneTimePrekey(record)
+            }
+            SESSIONS => {
+                let record: PeerSessions =
+                    session_binary::decode(&plain).map_err(|e| unreadable(&place, e))?;
+                own(record.peer_id.clone())?;
+                StoreOp::PutSessions(record)
+            }
+            KNOWN_IDENTITIES => {
+                let record: KnownIdentity = decode(&place, &plain)?;
+                own(record.peer_id.clone())?;
+                StoreOp::PutKnownIdentity(record)
+            }
+            _ => return Err(unreadable(&place, "no such record in a store of keys")),
+        })
     }
 
     /// Appends what `op` writes in the database, sealed, to `writes`.
@@ -193,6 +189,9 @@ impl SealedStore {
                 .seal_bytes(&Place::new(store, key_text.as_bytes()), plain);
             Array::of3(&JsValue::from_str(store), &key, &bytes(&sealed))
         };
+        let put_id = |store: &'static str, id: u32, plain: &[u8]| {
+            put(store, id.into(), &id.to_string(), plain)
+        };
         let delete =
             |store: &'static str, key: JsValue| Array::of2(&JsValue::from_str(store), &key);
         let write = match op {
@@ -201,23 +200,11 @@ impl SealedStore {
             }
             StoreOp::PutAccountMeta(r) => put(ACCOUNT, "meta".into(), "meta", &binary::encode(r)),
             StoreOp::PutSignedPrekey(r) => {
-                let id = r.prekey.id();
-                put(
-                    SIGNED_PREKEYS,
-                    id.into(),
-                    &id.to_string(),
-                    &binary::encode(r),
-                )
+                put_id(SIGNED_PREKEYS, r.prekey.id(), &binary::encode(r))
             }
             StoreOp::DeleteSignedPrekey(id) => delete(SIGNED_PREKEYS, (*id).into()),
             StoreOp::PutOneTimePrekey(r) => {
-                let id = r.prekey.id();
-                put(
-                    ONE_TIME_PREKEYS,
-                    id.into(),
-                    &id.to_string(),
-                    &binary::encode(r),
-                )
+                put_id(ONE_TIME_PREKEYS, r.prekey.id(), &binary::encode(r))
             }
             StoreOp::DeleteOneTimePrekey(id) => delete(ONE_TIME_PREKEYS, (*id).into()),
             StoreOp::PutSessions(r) => put(
