@@ -91,7 +91,7 @@ if [ -z "${QC_WASM_NO_SIMD:-}" ]; then
 fi
 export RUSTFLAGS="$rustflags ${QC_WASM_RUSTFLAGS:-}"
 # What wasm-opt may assume: nothing lives below address 1024 (`--low-memory-unused`, which
-# lets it fold small constants into loads' and stores' offsets: 0.9 KB gzipped off the
+# lets it fold small constants into loads' and stores' offsets: 0.8 KB gzipped off the
 # drop-in's module). Rust's wasm32 layout puts the 1 MiB stack first, growing down from
 # 1 MiB towards 0, and the data after it: only a stack within 1 KiB of overflowing reaches
 # that low, and the modules' stacks stay shallow (their futures live on the heap).
@@ -121,7 +121,9 @@ esbuild=js/node_modules/.bin/esbuild
 #   stays one function, 6.1 KB gzipped. It applies to the whole module, the crypto crates
 #   too (the flag reaches the link-time optimisation, where a crate's own opt-level no
 #   longer counts): with bench/ab.mjs a message that takes a DH ratchet step costs about
-#   1.4x the CPU, an X3DH 1.03-1.07x, messages on one chain no more;
+#   1.4x the CPU, an X3DH 1.03-1.07x, messages on one chain no more; with it, MIR
+#   inlining off and LLVM's threshold for `#[inline]`-hinted functions at 0: 2.1 KB more,
+#   the CPU within the noise of bench/ab.mjs;
 # - the AES of the store's sealing in its compact form (`aes_backend_soft="compact"`) and
 #   base64 built for size: 1.4 KB together; the sealing runs once per write of a burst,
 #   base64 on a message's few hundred bytes.
