@@ -20,6 +20,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use wasm_bindgen::JsValue;
+#[cfg(any(feature = "client", feature = "importer"))]
 use wasm_bindgen::prelude::*;
 
 #[cfg(feature = "client")]
@@ -89,7 +90,8 @@ pub(crate) fn report_callback_error(error: &JsValue) {
     );
 }
 
-/// The package version.
+/// The package version (the `quickchat` entry point's `version()`, on the whole SDK's module).
+#[cfg(feature = "client")]
 #[wasm_bindgen(js_name = version)]
 pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
