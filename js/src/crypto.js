@@ -50,12 +50,12 @@ function importWebClient(name, userId, now) {
   return importFrom(defaults.importWasm, name, userId, now);
 }
 
-// The engine of `userId`'s keys over the store's IndexedDB database, which src/key-store.js
-// opens and reads (the engine holds the records and seals what it writes), or in memory. A
-// store an older version of this package left is upgraded first by the importer module,
-// downloaded only then. Without a passphrase, the device's generated one.
-async function openKeys(wasm, userId, options) {
-  const name = storeKey(userId, options);
+// The engine of `userId`'s keys over the store's IndexedDB database `name` (`storeKey`),
+// which src/key-store.js opens and reads (the engine holds the records and seals what it
+// writes), or in memory (`name` null). A store an older version of this package left is
+// upgraded first by the importer module, downloaded only then. Without a passphrase, the
+// device's generated one.
+async function openKeys(wasm, name, userId, options) {
   if (name === null) return wasm.KeyManagerCore.open(userId, options, importWebClient, null);
   const passphrase = options.passphrase ?? (await deviceSecret(name));
   const disk = await openKeyStore(name, (database) => upgradeStore(defaults.importWasm, database, passphrase));
@@ -226,7 +226,7 @@ function shareAcrossTabs(key, userId, options) {
     openKeys: () =>
       load(defaults.wasm).then((module) => {
         wasm = module;
-        return openKeys(module, userId, options);
+        return openKeys(module, key, userId, options);
       }),
     openSessions: (keys, token, sessionOptions) => sessionCore(wasm, keys, token, sessionOptions),
     passphrase: options.passphrase,
@@ -272,7 +272,7 @@ export class KeyManager {
         this.#core =
           key !== null && tabs !== false && tabsAvailable()
             ? shareAcrossTabs(key, this.#userId, options)
-            : load(defaults.wasm).then((wasm) => openKeys(wasm, this.#userId, options));
+            : load(defaults.wasm).then((wasm) => openKeys(wasm, key, this.#userId, options));
         if (key !== null) openStores.set(key, { passphrase: options.passphrase, core: this.#core });
       }
       this.#core.catch(() => {

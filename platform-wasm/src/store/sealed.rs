@@ -64,13 +64,9 @@ fn call(
         context: context.to_string(),
         detail: format!("the database side has no {name}()"),
     })?;
-    match args {
-        [] => method.call0(disk),
-        [a] => method.call1(disk, a),
-        [a, b] => method.call2(disk, a, b),
-        _ => method.call3(disk, args[0], args[1], args[2]),
-    }
-    .map_err(failed(context))
+    method
+        .apply(disk, &args.iter().copied().collect::<Array>())
+        .map_err(failed(context))
 }
 
 async fn settle(value: JsValue, context: &str) -> Result<JsValue, StoreError> {
@@ -89,40 +85,42 @@ impl SealedStore {
         kdf: KdfStrength,
     ) -> Result<Self, StoreError> {
         let passphrase = Zeroizing::new(passphrase.to_string());
+        let absent = |v: &JsValue| v.is_null() || v.is_undefined();
         let mut header = call(&disk, "header", &[], "reading the header")?;
-        if header.is_null() || header.is_undefined() {
-            let NewStoreKey { params, check, key } =
-                new_store_key(&passphrase, kdf, &mut WebRng::System)?;
+        let mut key = None;
+        if absent(&header) {
+            let NewStoreKey {
+                params,
+                check,
+                key: made,
+            } = new_store_key(&passphrase, kdf, &mut WebRng::System)?;
             let written = call(
                 &disk,
                 "writeHeader",
                 &[&JsValue::from_str(&kdf_json(&params)?), &bytes(&check)],
                 "writing the header",
             )?;
-            let other = settle(written, "writing the header").await?;
-            if other.is_null() || other.is_undefined() {
-                let store = Self::with_key(disk, Sealer::new(key, WebRng::System));
-                store.load()?;
-                return Ok(store);
-            }
-            header = other;
+            // `null` when this one was written, else the header another opener wrote first.
+            header = settle(written, "writing the header").await?;
+            key = absent(&header).then_some(made);
         }
-        let kdf = field(&header, "kdf")
-            .as_string()
-            .ok_or_else(|| corrupt("store header", "no key-derivation parameters"))?;
-        let check = bytes_of(&field(&header, "check"), "passphrase check")?;
-        let key = unlock(&passphrase, &parse_kdf(&kdf)?, &check)?;
-        let store = Self::with_key(disk, Sealer::new(key, WebRng::System));
+        let key = match key {
+            Some(made) => made,
+            None => {
+                let kdf = field(&header, "kdf")
+                    .as_string()
+                    .ok_or_else(|| corrupt("store header", "no key-derivation parameters"))?;
+                let check = bytes_of(&field(&header, "check"), "passphrase check")?;
+                unlock(&passphrase, &parse_kdf(&kdf)?, &check)?
+            }
+        };
+        let store = Self {
+            memory: KeyMemoryStore::new(),
+            sealer: Sealer::new(key, WebRng::System),
+            disk,
+        };
         store.load()?;
         Ok(store)
-    }
-
-    fn with_key(disk: JsValue, sealer: Sealer<WebRng>) -> Self {
-        Self {
-            memory: KeyMemoryStore::new(),
-            sealer,
-            disk,
-        }
     }
 
     /// Every record JavaScript read at opening, opened into memory.
