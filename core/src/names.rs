@@ -174,8 +174,9 @@ fn fold_full_width(c: char) -> char {
 
 /// Characters that render as nothing or reorder the text: controls, zero-width spaces and
 /// joiners, bidirectional controls, word joiners and invisible operators, the byte-order
-/// mark, soft hyphens, variation selectors, tag characters and the Hangul fillers.
-fn is_invisible(c: char) -> bool {
+/// mark, soft hyphens, variation selectors, tag characters and the Hangul fillers. Also what
+/// [`crate::quoted::Quoted`] escapes in messages.
+pub(crate) fn is_invisible(c: char) -> bool {
     c.is_control()
         || matches!(
             c,

@@ -6,26 +6,14 @@
 
 use std::fmt::{self, Display, Write};
 
-/// `text` in double quotes. Escaped as `{:?}` escapes them: `"`, `\`, the ASCII control
-/// characters (`\n`, `\r`, `\t`, `\0` by name, others as `\u{..}`); and, as `\u{..}`, the
-/// invisible and direction-changing format characters (zero-width spaces and joiners,
-/// directional marks, embeddings, overrides and isolates, the byte order mark). Other
-/// characters stay as they are (where `{:?}` would escape some rarer non-printable ones).
+/// `text` in double quotes. `"` and `\` are escaped, `\n`, `\r`, `\t` and `\0` by name, and
+/// as `\u{..}` every character the user-name checks count as invisible
+/// ([`crate::names`]: controls, zero-width spaces and joiners, directional marks and
+/// overrides, the byte order mark, soft hyphens, variation selectors, tag characters).
+/// Other characters stay as they are. For text without those rarer invisible ones this is
+/// what `{:?}` prints.
 #[derive(Clone, Copy)]
 pub struct Quoted<'a>(pub &'a str);
-
-fn escaped(c: char) -> bool {
-    matches!(
-        c,
-        '\0'..='\u{1f}'
-            | '\u{7f}'
-            | '\u{200b}'..='\u{200f}'
-            | '\u{202a}'..='\u{202e}'
-            | '\u{2060}'..='\u{2064}'
-            | '\u{2066}'..='\u{2069}'
-            | '\u{feff}'
-    )
-}
 
 impl Display for Quoted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -38,7 +26,7 @@ impl Display for Quoted<'_> {
                 '\r' => f.write_str("\\r")?,
                 '\t' => f.write_str("\\t")?,
                 '\0' => f.write_str("\\0")?,
-                c if escaped(c) => write!(f, "\\u{{{:x}}}", u32::from(c))?,
+                c if crate::names::is_invisible(c) => write!(f, "\\u{{{:x}}}", u32::from(c))?,
                 c => f.write_char(c)?,
             }
         }
@@ -66,5 +54,13 @@ mod tests {
         ] {
             assert_eq!(Quoted(text).to_string(), format!("{text:?}"), "{text:?}");
         }
+    }
+
+    #[test]
+    fn escapes_what_name_checks_count_as_invisible() {
+        assert_eq!(
+            Quoted("a\u{ad}b\u{fe0f}c\u{e0041}").to_string(),
+            "\"a\\u{ad}b\\u{fe0f}c\\u{e0041}\""
+        );
     }
 }
