@@ -141,7 +141,10 @@ impl<'s, S: Store> PrekeyCare<'s, S> {
         }))
     }
 
-    /// Records that the backend accepted `upload`.
+    /// Records that the backend accepted `upload`. It reads the prekeys and writes them
+    /// back: the caller keeps other writers of prekeys (a first message using one up, a
+    /// rotation) out until it returns, or a prekey used up in between would come back. The
+    /// client holds its crypto lock.
     pub async fn mark_uploaded(
         &self,
         upload: &PendingUpload,

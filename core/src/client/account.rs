@@ -336,8 +336,12 @@ where
     /// backend first and republishes the signed prekey if it holds another.
     async fn publish_keys(&self, recheck: bool) -> Result<(), ClientError> {
         let care = PrekeyCare::new(&*self.store, self.config.prekeys);
+        // The writes below read records and write them back. The crypto lock keeps the
+        // session engine (which deletes a one-time prekey a first message used) and the
+        // rotation out of the gap: a prekey consumed there would otherwise be written back.
         if recheck {
             let status = with_jwt!(self, |jwt| self.api.prekey_status(&jwt))?;
+            let _crypto = self.crypto.lock().await;
             let meta = self.store.account_meta().await?.unwrap_or_default();
             if status.signed_prekey_key_id != meta.current_signed_prekey_id
                 && let Some(id) = meta.current_signed_prekey_id
@@ -352,6 +356,7 @@ where
         }
         while let Some(upload) = care.next_upload().await? {
             with_jwt!(self, |jwt| self.api.upload_prekeys(&jwt, &upload.request))?;
+            let _crypto = self.crypto.lock().await;
             care.mark_uploaded(&upload, self.now()).await?;
         }
         Ok(())
