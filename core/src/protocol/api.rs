@@ -79,6 +79,16 @@ struct Endpoint {
     template: &'static str,
 }
 
+impl Endpoint {
+    fn decode_error(&self, error: serde_json::Error) -> ApiError {
+        ApiError::Decode {
+            method: self.method.as_str(),
+            path: self.template,
+            detail: error.to_string(),
+        }
+    }
+}
+
 const fn ep(method: Method, template: &'static str) -> Endpoint {
     Endpoint { method, template }
 }
@@ -101,15 +111,23 @@ impl<T: Transport> Api<T> {
         bearer: Option<&str>,
         body: Option<&B>,
     ) -> Result<R, ApiError> {
-        let method = endpoint.method.as_str();
         let body = body
             .map(serde_json::to_string)
             .transpose()
-            .map_err(|e| ApiError::Decode {
-                method,
-                path: endpoint.template,
-                detail: e.to_string(),
-            })?;
+            .map_err(|e| endpoint.decode_error(e))?;
+        let text = self.exchange(&endpoint, path, bearer, body).await?;
+        serde_json::from_str(&text).map_err(|e| endpoint.decode_error(e))
+    }
+
+    /// The part of [`Api::call`] that does not depend on the body's and the answer's types:
+    /// one copy of it, rather than one per endpoint (a smaller WebAssembly client).
+    async fn exchange(
+        &self,
+        endpoint: &Endpoint,
+        path: String,
+        bearer: Option<&str>,
+        body: Option<String>,
+    ) -> Result<String, ApiError> {
         let response = self
             .transport
             .request(HttpRequest {
@@ -125,17 +143,13 @@ impl<T: Transport> Api<T> {
                 .map(|e| e.error)
                 .unwrap_or(response.body);
             return Err(ApiError::Status {
-                method,
+                method: endpoint.method.as_str(),
                 path: endpoint.template,
                 status: response.status,
                 message,
             });
         }
-        serde_json::from_str(&response.body).map_err(|e| ApiError::Decode {
-            method,
-            path: endpoint.template,
-            detail: e.to_string(),
-        })
+        Ok(response.body)
     }
 
     /// `POST /api/auth/register`.

@@ -1,6 +1,7 @@
 //! WebSocket frames (PROTOCOL §7): `{"type": T, "payload": {...}}` text frames.
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use super::rest::GroupMessage;
 
@@ -240,19 +241,20 @@ pub enum FrameError {
     },
 }
 
+/// A frame's envelope, its payload left as text: each payload is then read straight into its
+/// own type, with no `Value` in between (one parser's code for every type, and less work).
 #[derive(Deserialize)]
-struct RawFrame {
+struct RawFrame<'a> {
     #[serde(rename = "type")]
     frame_type: String,
-    #[serde(default)]
-    payload: serde_json::Value,
+    #[serde(default, borrow)]
+    payload: Option<&'a RawValue>,
 }
 
+/// The `online` frame after `auth`: everyone online.
 #[derive(Deserialize)]
-#[serde(untagged)]
-enum OnlinePayload {
-    List { users: Vec<Presence> },
-    One(Presence),
+struct OnlineListPayload {
+    users: Vec<Presence>,
 }
 
 #[derive(Deserialize)]
@@ -304,24 +306,27 @@ struct ErrorPayload {
 impl ServerFrame {
     /// Reads a text frame from the backend.
     pub fn parse(text: &str) -> Result<Self, FrameError> {
-        let raw: RawFrame = serde_json::from_str(text).map_err(|e| FrameError::Envelope {
+        let raw: RawFrame<'_> = serde_json::from_str(text).map_err(|e| FrameError::Envelope {
             detail: e.to_string(),
         })?;
         let frame_type = raw.frame_type;
-        let payload = raw.payload;
-        fn decode<T: serde::de::DeserializeOwned>(
+        // A missing payload reads as `null`, as it did through `Value`.
+        let payload = raw.payload.map_or("null", RawValue::get);
+        fn decode<'a, T: Deserialize<'a>>(
             frame_type: &str,
-            payload: serde_json::Value,
+            payload: &'a str,
         ) -> Result<T, FrameError> {
-            serde_json::from_value(payload).map_err(|e| FrameError::Payload {
+            serde_json::from_str(payload).map_err(|e| FrameError::Payload {
                 frame_type: frame_type.to_string(),
                 detail: e.to_string(),
             })
         }
         Ok(match frame_type.as_str() {
-            "online" => match decode::<OnlinePayload>(&frame_type, payload)? {
-                OnlinePayload::List { users } => ServerFrame::OnlineList(users),
-                OnlinePayload::One(presence) => ServerFrame::Presence(presence),
+            // `{users: [...]}` once after `auth`, else one user's presence (the list is
+            // tried first, as an untagged enum would, without buffering the payload).
+            "online" => match decode::<OnlineListPayload>(&frame_type, payload) {
+                Ok(list) => ServerFrame::OnlineList(list.users),
+                Err(_) => ServerFrame::Presence(decode(&frame_type, payload)?),
             },
             "message" => ServerFrame::Message(decode(&frame_type, payload)?),
             "typing" => {
@@ -371,8 +376,8 @@ impl ServerFrame {
                 ServerFrame::Error { message: p.message }
             }
             _ => ServerFrame::Unknown {
+                payload: decode(&frame_type, payload)?,
                 frame_type,
-                payload,
             },
         })
     }
@@ -453,6 +458,23 @@ mod tests {
         ));
         assert!(matches!(
             ServerFrame::parse(r#"{"type":"message","payload":{"id":1}}"#),
+            Err(FrameError::Payload { .. })
+        ));
+        // Neither the list nor one user's presence.
+        assert!(matches!(
+            ServerFrame::parse(r#"{"type":"online","payload":{"users":7}}"#),
+            Err(FrameError::Payload { .. })
+        ));
+        // No payload reads as `null`.
+        assert_eq!(
+            ServerFrame::parse(r#"{"type":"future"}"#).unwrap(),
+            ServerFrame::Unknown {
+                frame_type: "future".into(),
+                payload: serde_json::Value::Null
+            }
+        );
+        assert!(matches!(
+            ServerFrame::parse(r#"{"type":"error"}"#),
             Err(FrameError::Payload { .. })
         ));
     }
