@@ -465,6 +465,13 @@ mod tests {
             ServerFrame::parse(r#"{"type":"online","payload":{"users":7}}"#),
             Err(FrameError::Payload { .. })
         ));
+        // A repeated key is malformed (the backend never repeats one).
+        assert!(matches!(
+            ServerFrame::parse(
+                r#"{"type":"typing","payload":{"from":"a","from":"b","typing":true}}"#
+            ),
+            Err(FrameError::Payload { .. })
+        ));
         // No payload reads as `null`.
         assert_eq!(
             ServerFrame::parse(r#"{"type":"future"}"#).unwrap(),
