@@ -14,6 +14,7 @@ mod engines;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use engines::{Hooked, Hooks};
 use futures::channel::oneshot;
 use futures::task::LocalSpawnExt;
 use futures_executor::LocalPool;
@@ -21,12 +22,8 @@ use quickchat_core::client::{Client, ClientConfig};
 use quickchat_core::keys::OneTimePrekeyPublic;
 use quickchat_core::prekey_care::{PrekeyCare, PrekeyPolicy};
 use quickchat_core::rand_core::SeedableRng;
-use quickchat_core::session::{PeerSessions, SessionConfig};
-use quickchat_core::store::{
-    AccountMeta, Conversation, IdentityRecord, KnownIdentity, MemoryStore, MessageQuery,
-    MessageRecord, OneTimePrekeyRecord, SavedLogin, SignedPrekeyRecord, Store, StoreError, StoreOp,
-    WriteBatch,
-};
+use quickchat_core::session::SessionConfig;
+use quickchat_core::store::{MemoryStore, SavedLogin, Store, StoreOp, WriteBatch};
 use quickchat_core::testing::{ManualClock, scripted};
 use quickchat_core::transport::{HttpResponse, Method};
 use quickchat_core::x3dh::{OneTimePrekeyUse, PrekeyBundle};
@@ -37,68 +34,27 @@ const ME: &str = "alice-id";
 const BOB: &str = "bob-id";
 const START_MS: i64 = 1_800_000_000_000;
 
-/// A memory store whose next read of a single one-time prekey, once armed, hands its
-/// answer over only when the test says so.
-struct GatedStore {
-    inner: MemoryStore,
-    gate: Mutex<Option<oneshot::Receiver<()>>>,
-}
-
-impl GatedStore {
-    /// Arms the gate; the returned sender opens it.
-    fn arm(&self) -> oneshot::Sender<()> {
-        let (open, wait) = oneshot::channel();
-        *self.gate.lock().unwrap() = Some(wait);
-        open
-    }
-}
+/// Once armed, holds up the answer of the next read of a single one-time prekey (as a real
+/// store's read: the value is read, then handed over later) until the test opens it.
+#[derive(Default)]
+struct Gate(Mutex<Option<oneshot::Receiver<()>>>);
 
 #[async_trait]
-impl Store for GatedStore {
-    async fn identity(&self) -> Result<Option<IdentityRecord>, StoreError> {
-        self.inner.identity().await
-    }
-    async fn account_meta(&self) -> Result<Option<AccountMeta>, StoreError> {
-        self.inner.account_meta().await
-    }
-    async fn signed_prekey(&self, id: u32) -> Result<Option<SignedPrekeyRecord>, StoreError> {
-        self.inner.signed_prekey(id).await
-    }
-    async fn signed_prekeys(&self) -> Result<Vec<SignedPrekeyRecord>, StoreError> {
-        self.inner.signed_prekeys().await
-    }
-    async fn one_time_prekey(&self, id: u32) -> Result<Option<OneTimePrekeyRecord>, StoreError> {
-        // As a real store's read: the value is read, then handed over later.
-        let read = self.inner.one_time_prekey(id).await;
-        let gate = self.gate.lock().unwrap().take();
+impl Hooks for Gate {
+    async fn one_time_prekey_read(&self) {
+        let gate = self.0.lock().unwrap().take();
         if let Some(gate) = gate {
             gate.await.unwrap();
         }
-        read
     }
-    async fn one_time_prekeys(&self) -> Result<Vec<OneTimePrekeyRecord>, StoreError> {
-        self.inner.one_time_prekeys().await
-    }
-    async fn peer_sessions(&self, peer_id: &str) -> Result<Option<PeerSessions>, StoreError> {
-        self.inner.peer_sessions(peer_id).await
-    }
-    async fn session_peer_ids(&self) -> Result<Vec<String>, StoreError> {
-        self.inner.session_peer_ids().await
-    }
-    async fn known_identity(&self, peer_id: &str) -> Result<Option<KnownIdentity>, StoreError> {
-        self.inner.known_identity(peer_id).await
-    }
-    async fn message(&self, id: &str) -> Result<Option<MessageRecord>, StoreError> {
-        self.inner.message(id).await
-    }
-    async fn messages(&self, query: &MessageQuery) -> Result<Vec<MessageRecord>, StoreError> {
-        self.inner.messages(query).await
-    }
-    async fn conversation_activity(&self) -> Result<Vec<(Conversation, i64)>, StoreError> {
-        self.inner.conversation_activity().await
-    }
-    async fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {
-        self.inner.commit(batch).await
+}
+
+impl Gate {
+    /// Arms the gate; the returned sender opens it.
+    fn arm(&self) -> oneshot::Sender<()> {
+        let (open, wait) = oneshot::channel();
+        *self.0.lock().unwrap() = Some(wait);
+        open
     }
 }
 
@@ -192,9 +148,9 @@ fn a_one_time_prekey_used_while_its_upload_is_recorded_stays_consumed() {
         };
         Some(HttpResponse { status: 200, body })
     });
-    let gated = GatedStore {
+    let gated = Hooked {
         inner: store,
-        gate: Mutex::new(None),
+        hooks: Gate::default(),
     };
     let clock = ManualClock::new(START_MS);
     let client = Arc::new(Client::new(
@@ -215,7 +171,7 @@ fn a_one_time_prekey_used_while_its_upload_is_recorded_stays_consumed() {
     let upload = script.take_requests();
     assert_eq!(upload.len(), 1, "the first upload waits for the test");
     assert_eq!(upload[0].request.path, "/api/users/prekeys");
-    let open = client.store().arm();
+    let open = client.store().hooks.arm();
     for pending in upload {
         pending.respond(
             200,
@@ -226,7 +182,7 @@ fn a_one_time_prekey_used_while_its_upload_is_recorded_stays_consumed() {
     // Recording the upload now waits inside its reads, with prekey 2 among them.
     pool.run_until_stalled();
     assert!(
-        client.store().gate.lock().unwrap().is_none(),
+        client.store().hooks.0.lock().unwrap().is_none(),
         "recording the upload reached its one-time prekey reads"
     );
 
