@@ -336,6 +336,41 @@ describe('quickchat/crypto with vitest, jsdom, fake-indexeddb and a mocked fetch
     expect(await bob.sessions.decryptMessage('alice', overTheWire(wire))).toBe('first');
   });
 
+  it('a one-time prekey a first message uses while its bundle is being marked uploaded stays used up', async () => {
+    const bob = new KeyManager('bob');
+    await bob.initialize();
+    const bobSessions = new SessionManager('bob', bob);
+    const pending = await bob.getPendingBundle();
+    const used = pending.oneTimePrekeys[0];
+    // The backend has Bob's bundle; Bob has not recorded the upload yet.
+    uploaded.set('bob', {
+      identityKey: pending.identityKey,
+      signingKey: pending.signingKey,
+      fingerprint: pending.fingerprint,
+      signedPrekey: { ...pending.signedPrekey, createdAt: Date.now() },
+      oneTimePrekey: used,
+    });
+    // Alice mixes the one-time prekey in (the web client never does; the SDK can).
+    const aliceKeys = new KeyManager('alice', { oneTimePrekeys: 'when-available' });
+    await aliceKeys.initialize();
+    const wire = await new SessionManager('alice', aliceKeys).encryptMessage('bob', 'first');
+    expect(wire.x3dh.usedOneTimePrekeyId).toBe(used.keyId);
+
+    // Recording the upload reads the prekeys and waits for its write; the first message is
+    // opened meanwhile, which uses that prekey up. (The store's writes reach memory in the
+    // order they were made, so the recording cannot write the prekey back.)
+    let marked = false;
+    const marking = bob.markBundleUploaded(pending).then(() => (marked = true));
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+    expect(marked).toBe(false);
+    expect(await bobSessions.decryptMessage('alice', overTheWire(wire))).toBe('first');
+    await marking;
+
+    expect(await bob.getStorage().loadOneTimePrekey(used.keyId)).toBeUndefined();
+    const other = await bob.getStorage().loadOneTimePrekey(pending.oneTimePrekeys[1].keyId);
+    expect(other.uploaded).toBe(true);
+  });
+
   it('key rotation: running sessions go on, new ones use the new signed prekey', async () => {
     const alice = await user('alice');
     const bob = await user('bob');
