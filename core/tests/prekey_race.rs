@@ -19,7 +19,6 @@ use futures::channel::oneshot;
 use futures::task::LocalSpawnExt;
 use futures_executor::LocalPool;
 use quickchat_core::client::{Client, ClientConfig};
-use quickchat_core::keys::OneTimePrekeyPublic;
 use quickchat_core::prekey_care::{PrekeyCare, PrekeyPolicy};
 use quickchat_core::rand_core::SeedableRng;
 use quickchat_core::session::SessionConfig;
@@ -76,19 +75,9 @@ fn alice(rng: &mut ChaCha20Rng, one_time_id: u32) -> (MemoryStore, PrekeyBundle)
         let mut batch = WriteBatch::new();
         batch.push(StoreOp::PutAccountMeta(meta));
         store.commit(batch).await.unwrap();
-        let identity = store.identity().await.unwrap().unwrap();
-        let signed = store.signed_prekey(1).await.unwrap().unwrap();
-        let one_time = store.one_time_prekey(one_time_id).await.unwrap().unwrap();
-        let bundle = PrekeyBundle {
-            identity: *identity.identity.public(),
-            signed_prekey: Some(signed.prekey.public()),
-            one_time_prekey: Some(OneTimePrekeyPublic {
-                id: one_time.prekey.id(),
-                public: *one_time.prekey.pair().public(),
-            }),
-        };
-        (store, bundle)
-    })
+    });
+    let bundle = engines::store_bundle(&store, one_time_id);
+    (store, bundle)
 }
 
 /// What the backend answers for Bob's bundle (no one-time prekey left).

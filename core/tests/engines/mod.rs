@@ -31,10 +31,20 @@ pub(crate) fn engine_with(user: &str, rng: &mut ChaCha20Rng, config: SessionConf
 /// one-time prekey (which the backend then marks used).
 pub(crate) fn bundle(engine: &Engine, one_time_index: usize) -> PrekeyBundle {
     let store = engine.store();
-    let spk = block_on(store.signed_prekey(1)).unwrap().unwrap();
     let otk = &block_on(store.one_time_prekeys()).unwrap()[one_time_index];
+    store_bundle(store, otk.prekey.id())
+}
+
+/// The bundle of the account in `store` with signed prekey 1 and one-time prekey
+/// `one_time_id`.
+pub(crate) fn store_bundle<S: Store>(store: &S, one_time_id: u32) -> PrekeyBundle {
+    let identity = block_on(store.identity()).unwrap().unwrap();
+    let spk = block_on(store.signed_prekey(1)).unwrap().unwrap();
+    let otk = block_on(store.one_time_prekey(one_time_id))
+        .unwrap()
+        .unwrap();
     PrekeyBundle {
-        identity: *engine.identity().public(),
+        identity: *identity.identity.public(),
         signed_prekey: Some(spk.prekey.public()),
         one_time_prekey: Some(OneTimePrekeyPublic {
             id: otk.prekey.id(),
